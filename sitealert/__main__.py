@@ -1,0 +1,5 @@
+import sys
+
+from sitealert.cli import main
+
+sys.exit(main())

@@ -1,0 +1,328 @@
+"""Server-side commands: they configure Django when they run, not when `sitealert --help` is read."""
+
+import argparse
+import os
+import sys
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitealert.settings")
+    import django
+
+    django.setup()
+
+
+def cli_actor():
+    """Commands run by whoever holds the server: an operator action, recorded as such."""
+    from sitealert.core.actors import Actor
+
+    return Actor(via="cli")
+
+
+def register(subparsers):
+    p = subparsers.add_parser("demo", help="run the embedded demo (SQLite under ./var/, fictional data)",
+                              description="Embedded mode: SQLite under ./var/, migrate, load fictional demo data "
+                                          "once, serve on 127.0.0.1 and print the URL and demo logins.")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    p.add_argument("--no-serve", action="store_true", help="prepare the database and data, then exit")
+    p.set_defaults(func=cmd_demo)
+
+    p = subparsers.add_parser("serve", help="production web server (multi-process) on the configured database",
+                              description="Serve SiteAlert with gunicorn. Bind address from --bind or "
+                                          "SITEALERT_BIND (default 127.0.0.1:8000); processes from --workers or "
+                                          "SITEALERT_WORKERS (default 2 x cores + 1).")
+    p.add_argument("--bind", default=os.environ.get("SITEALERT_BIND", "127.0.0.1:8000"))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("SITEALERT_WORKERS", "0") or 0))
+    p.set_defaults(func=cmd_serve)
+
+    p = subparsers.add_parser("migrate", help="apply database migrations",
+                              description="Apply database migrations and create the cache table.")
+    p.set_defaults(func=cmd_migrate)
+
+    org = subparsers.add_parser("org", help="manage organizations",
+                                description="Manage organizations (operator action).")
+    org_sub = org.add_subparsers(dest="org_command", metavar="ACTION")
+    p = org_sub.add_parser("create", help="create an approved organization and print its slug",
+                           description="Create an organization. Created by the operator, so it is approved.")
+    p.add_argument("--kind", required=True, choices=["contributor", "user", "operator"])
+    p.add_argument("--name", required=True)
+    p.add_argument("--country", default="", help="ISO 3166-1 alpha-2 code (required for contributors)")
+    p.set_defaults(func=cmd_org_create)
+    org.set_defaults(func=lambda args: org.print_help() or 2)
+
+    user = subparsers.add_parser("user", help="manage accounts", description="Manage accounts.")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION")
+    p = user_sub.add_parser("create", help="create an account in an organization",
+                            description="Create an account; the password is read from SITEALERT_PASSWORD or "
+                                        "asked for interactively.")
+    p.add_argument("--org", required=True, help="organization slug")
+    p.add_argument("--username", required=True)
+    p.add_argument("--email", default="")
+    p.add_argument("--staff", action="store_true", help="operator staff: may use the admin site")
+    p.set_defaults(func=cmd_user_create)
+    user.set_defaults(func=lambda args: user.print_help() or 2)
+
+    token = subparsers.add_parser("token", help="manage API tokens", description="Manage API tokens.")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION")
+    p = token_sub.add_parser("create", help="print a new API token once",
+                             description="Create an API token for an organization and print it once; only its "
+                                         "hash is stored.")
+    p.add_argument("--org", required=True, help="organization slug")
+    p.add_argument("--scope", choices=["feed", "listings"],
+                   help="feed (read the list) or listings (manage a contributor's listings); "
+                        "default: listings for contributors, feed otherwise")
+    p.add_argument("--name", default="", help="a label to recognise the token by")
+    p.add_argument("--days", type=int, default=None, help="expire after this many days (default from settings)")
+    p.set_defaults(func=cmd_token_create)
+    p = token_sub.add_parser("revoke", help="revoke a token by the first characters shown at creation",
+                             description="Revoke a token.")
+    p.add_argument("hint", help="the token's first 10 characters")
+    p.set_defaults(func=cmd_token_revoke)
+    token.set_defaults(func=lambda args: token.print_help() or 2)
+
+    p = subparsers.add_parser("import", help="import a CSV file of listings for a contributor",
+                              description="Import a CSV file (columns target,category,reference,note; header row "
+                                          "required; UTF-8 with or without BOM). All-or-nothing unless "
+                                          "--accept-valid-rows. Exit 0 when applied (or a clean dry run), 1 when "
+                                          "rows were rejected, 2 on a file-level error.")
+    p.add_argument("file", help="CSV file, or - for standard input")
+    p.add_argument("--org", required=True, help="contributor slug")
+    p.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
+    p.add_argument("--accept-valid-rows", action="store_true", help="apply the valid rows even if others are rejected")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_import)
+
+    p = subparsers.add_parser("export", help="write the aggregated list",
+                              description="Write the aggregated list. Formats: txt (one target per line), json and "
+                                          "csv (as the feed API), plus the ad-platform formats of the client "
+                                          "(see docs/client.md).")
+    p.add_argument("--format", default="txt", help="txt, json, csv, adblock, hosts (default txt)")
+    p.add_argument("-o", "--output", default="-", help="file to write (default standard output)")
+    p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work)",
+                              description="Run background jobs: monitoring probes and scheduled maintenance.")
+    p.add_argument("--once", action="store_true", help="run what is due now and exit")
+    p.set_defaults(func=cmd_worker)
+
+
+def _compile_catalogs():
+    from sitealert.core.i18n import compile_catalogs
+
+    compile_catalogs()
+
+
+def cmd_migrate(args):
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+    call_command("createcachetable", verbosity=0)
+    _compile_catalogs()
+    return 0
+
+
+def cmd_demo(args):
+    os.environ.setdefault("SITEALERT_DATA_DIR", os.path.join(os.getcwd(), "var"))
+    os.environ.pop("SITEALERT_DATABASE_URL", None)
+    os.environ.setdefault("SITEALERT_SITE_URL", f"http://127.0.0.1:{args.port}")
+    os.environ.setdefault("SITEALERT_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    _compile_catalogs()
+    from sitealert.demo.data import load_demo_data
+
+    created, logins = load_demo_data()
+    url = f"http://127.0.0.1:{args.port}/"
+    print(("Loaded the fictional demo data." if created else "Reusing the demo data in ./var/.") + "\n")
+    print(f"SiteAlert demo: {url}")
+    print("Demo logins (username / password):")
+    for role, username, password in logins:
+        print(f"  {role:<34} {username} / {password}")
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    return _gunicorn(f"127.0.0.1:{args.port}", workers=2)
+
+
+def cmd_serve(args):
+    setup_django()
+    _compile_catalogs()
+    return _gunicorn(args.bind, workers=args.workers or (2 * (os.cpu_count() or 1) + 1))
+
+
+def _gunicorn(bind, workers):
+    from gunicorn.app.base import BaseApplication
+
+    from sitealert.wsgi import application
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", os.environ.get("SITEALERT_ACCESS_LOG", "-"))
+            self.cfg.set("forwarded_allow_ips", os.environ.get("SITEALERT_FORWARDED_ALLOW_IPS", "127.0.0.1"))
+
+        def load(self):
+            return application
+
+    Server().run()
+    return 0
+
+
+def _org(slug):
+    from sitealert.organizations.models import Organization
+
+    try:
+        return Organization.objects.get(slug=slug)
+    except Organization.DoesNotExist:
+        print(f"sitealert: no organization with slug {slug!r}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_org_create(args):
+    setup_django()
+    from sitealert.organizations.services import OrganizationError, create_organization
+
+    try:
+        org = create_organization(kind=args.kind, name=args.name, country=args.country, actor=cli_actor())
+    except OrganizationError as exc:
+        print(f"sitealert: {exc}", file=sys.stderr)
+        return 2
+    print(org.slug)
+    return 0
+
+
+def cmd_user_create(args):
+    setup_django()
+    import getpass
+
+    from sitealert.organizations.services import OrganizationError, create_member
+
+    password = os.environ.get("SITEALERT_PASSWORD") or getpass.getpass("Password: ")
+    try:
+        user = create_member(_org(args.org), username=args.username, email=args.email, password=password,
+                             staff=args.staff, actor=cli_actor())
+    except OrganizationError as exc:
+        print(f"sitealert: {exc}", file=sys.stderr)
+        return 2
+    print(user.username)
+    return 0
+
+
+def cmd_token_create(args):
+    setup_django()
+    from sitealert.organizations.services import OrganizationError, issue_token
+
+    org = _org(args.org)
+    try:
+        token, secret = issue_token(org, scope=args.scope, name=args.name, days=args.days, actor=cli_actor())
+    except OrganizationError as exc:
+        print(f"sitealert: {exc}", file=sys.stderr)
+        return 2
+    print(secret)
+    print(f"(scope {token.scope}; expires {token.expires_at:%Y-%m-%d}; shown once, store it now)"
+          if token.expires_at else f"(scope {token.scope}; shown once, store it now)", file=sys.stderr)
+    return 0
+
+
+def cmd_token_revoke(args):
+    setup_django()
+    from sitealert.organizations.services import OrganizationError, revoke_token_by_hint
+
+    try:
+        token = revoke_token_by_hint(args.hint, actor=cli_actor())
+    except OrganizationError as exc:
+        print(f"sitealert: {exc}", file=sys.stderr)
+        return 2
+    print(f"revoked {token.hint}… of {token.organization.slug}")
+    return 0
+
+
+class ProgressBar:
+    def __init__(self, stream=sys.stderr, width=40):
+        self.stream, self.width = stream, width
+        self.enabled = stream.isatty() or os.environ.get("SITEALERT_PROGRESS") == "1"
+
+    def __call__(self, done, total):
+        if not self.enabled or not total:
+            return
+        filled = int(self.width * done / total)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} rows")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def cmd_import(args):
+    setup_django()
+    import json
+
+    from sitealert.core.actors import Actor
+    from sitealert.listings.services import REJECTED, import_csv
+
+    org = _org(args.org)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else open(args.file, "rb").read()
+    except OSError as exc:
+        print(f"sitealert: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    actor = Actor(organization=org, via="cli")
+    report = import_csv(org, data, actor=actor, dry_run=args.dry_run, accept_valid_rows=args.accept_valid_rows,
+                        progress=ProgressBar())
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        for row in report.rows:
+            if row.status != "accepted":
+                line = f"row {row.row}: {row.status}"
+                if row.target:
+                    line += f" {row.target}"
+                if row.reason:
+                    line += f" — {row.reason}"
+                print(line)
+        print(report.summary)
+    if report.error:
+        return 2
+    return 1 if report.counts[REJECTED] else 0
+
+
+def cmd_export(args):
+    setup_django()
+    from sitealert.feed.builder import cached_feed, snapshot
+
+    fmt = args.format
+    if fmt in ("txt", "json", "csv"):
+        _, _, body = cached_feed(fmt)
+    else:
+        try:
+            from sitealert.client.exports import export_lines
+        except ImportError:
+            print("sitealert: this format needs the client package", file=sys.stderr)
+            return 2
+        _, rows = snapshot()
+        try:
+            body = "".join(line + "\n" for line in export_lines([r[0] for r in rows], fmt)).encode("utf-8")
+        except ValueError as exc:
+            print(f"sitealert: {exc}", file=sys.stderr)
+            return 2
+    if args.output == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        tmp = args.output + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(body)
+        os.replace(tmp, args.output)
+    return 0
+
+
+def cmd_worker(args):
+    setup_django()
+    from sitealert.monitoring.worker import run_worker
+
+    return run_worker(once=args.once)

@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sitealert.organizations.models import Organization
+
+
+class Kind(models.TextChoices):
+    DOMAIN = "domain", _("Domain")
+    APP = "app", _("App")
+
+
+class Category(models.TextChoices):
+    STREAMING_VIDEO = "streaming-video", _("Video streaming")
+    STREAMING_MUSIC = "streaming-music", _("Music streaming")
+    LIVE_SPORTS_IPTV = "live-sports-iptv", _("Live sports / IPTV")
+    TORRENT_INDEX = "torrent-index", _("Torrent index")
+    CYBERLOCKER = "cyberlocker", _("Cyberlocker")
+    PUBLISHING = "publishing", _("Publishing")
+    SOFTWARE_GAMES = "software-games", _("Software and games")
+    OTHER = "other", _("Other")
+
+
+class Listing(models.Model):
+    """One contributor's decision about one target. One row per (contributor, target)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        HELD = "held", _("Held for operator review")
+        REMOVED = "removed", _("Removed")
+
+    target = models.CharField(_("target"), max_length=300)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    contributor = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="listings",
+                                    verbose_name=_("contributor"))
+    category = models.CharField(_("category"), max_length=30, choices=Category.choices)
+    reference = models.CharField(_("reference"), max_length=200, blank=True,
+                                 help_text=_("The national decision or case identifier."))
+    listed_at = models.DateTimeField(_("listed"), default=timezone.now)
+    review_after = models.DateField(_("review after"), null=True, blank=True)
+    note = models.TextField(_("private note"), blank=True,
+                            help_text=_("Seen only by your organization and the operator."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.TextField(_("reason"), blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contributor", "target"], name="listing_one_per_contributor_target"),
+        ]
+        indexes = [models.Index(fields=["target", "status"]), models.Index(fields=["contributor", "status"])]
+        ordering = ["target"]
+        verbose_name = _("listing")
+        verbose_name_plural = _("listings")
+
+    def __str__(self):
+        return f"{self.target} ({self.contributor})"
+
+
+class ProtectedTarget(models.Model):
+    """A domain that is never published without operator review."""
+
+    target = models.CharField(_("target"), max_length=300, unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["target"]
+        verbose_name = _("protected target")
+        verbose_name_plural = _("protected targets")
+
+    def __str__(self):
+        return self.target

@@ -1,0 +1,145 @@
+"""Organizations, accounts and tokens: created and changed only through these functions."""
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sitealert.core import audit
+from sitealert.organizations.models import ApiToken, Membership, Organization
+
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
+
+
+class OrganizationError(ValueError):
+    pass
+
+
+def create_organization(*, kind, name, country="", actor, status=Organization.Status.APPROVED):
+    name = (name or "").strip()
+    country = (country or "").strip().upper()
+    if kind not in Organization.Kind.values:
+        raise OrganizationError(_("Unknown kind '%(kind)s'; use contributor, user or operator.") % {"kind": kind})
+    if not name:
+        raise OrganizationError(_("A name is required."))
+    if len(name) > 200:
+        raise OrganizationError(_("The name is longer than 200 characters."))
+    if kind == Organization.Kind.CONTRIBUTOR and not country:
+        raise OrganizationError(_("A contributor needs its ISO 3166-1 country code (--country, e.g. IT)."))
+    if country and not COUNTRY_RE.match(country):
+        raise OrganizationError(_("'%(country)s' is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IT).") % {
+            "country": country})
+    with transaction.atomic():
+        now = timezone.now()
+        org = Organization.objects.create(
+            slug=Organization.unique_slug(name), name=name, kind=kind, country=country, status=status,
+            approved_at=now if status == Organization.Status.APPROVED else None,
+        )
+        audit.record(actor, "organization.create", org.slug, {"kind": kind, "country": country, "status": status})
+    return org
+
+
+def set_organization_status(org, status, *, actor, reason=""):
+    from sitealert.organizations import permissions
+
+    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    if status not in Organization.Status.values:
+        raise OrganizationError(_("Unknown status '%(status)s'.") % {"status": status})
+    with transaction.atomic():
+        org.status = status
+        if status == Organization.Status.APPROVED and org.approved_at is None:
+            org.approved_at = timezone.now()
+        org.save(update_fields=["status", "approved_at"])
+        audit.record(actor, "organization.status", org.slug, {"status": status, "reason": reason})
+    return org
+
+
+def create_member(org, *, username, password, email="", staff=False, role=Membership.Role.MEMBER, actor):
+    User = get_user_model()
+    username = (username or "").strip()
+    if not username:
+        raise OrganizationError(_("A username is required."))
+    if User.objects.filter(username__iexact=username).exists():
+        raise OrganizationError(_("The username '%(username)s' is taken.") % {"username": username})
+    user = User(username=username, email=email, is_staff=staff)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise OrganizationError(" ".join(exc.messages)) from exc
+    with transaction.atomic():
+        user.set_password(password)
+        user.save()
+        Membership.objects.create(user=user, organization=org, role=role)
+        audit.record(actor, "member.create", username, {"organization": org.slug, "staff": staff})
+    return user
+
+
+def default_scope(org):
+    return ApiToken.Scope.LISTINGS if org.kind == Organization.Kind.CONTRIBUTOR else ApiToken.Scope.FEED
+
+
+def issue_token(org, *, scope=None, name="", days=None, actor):
+    """Create a token; returns (token, secret). The secret is shown once and never stored."""
+    scope = scope or default_scope(org)
+    if scope not in ApiToken.Scope.values:
+        raise OrganizationError(_("Unknown scope '%(scope)s'; use feed or listings.") % {"scope": scope})
+    if scope == ApiToken.Scope.LISTINGS and org.kind != Organization.Kind.CONTRIBUTOR:
+        raise OrganizationError(_("Only a contributor can have a token with the listings scope."))
+    if scope == ApiToken.Scope.FEED and org.kind == Organization.Kind.CONTRIBUTOR:
+        raise OrganizationError(_("The aggregated list is for authorized users; a contributor token manages "
+                                  "listings (scope listings)."))
+    if days is None:
+        days = settings.SITEALERT["TOKEN_DEFAULT_DAYS"]
+    if days is not None and days <= 0:
+        raise OrganizationError(_("A token must be valid for at least one day."))
+    expires_at = timezone.now() + timedelta(days=days) if days else None
+    with transaction.atomic():
+        token, secret = ApiToken.issue(org, scope, name=name[:100], created_by=actor.user, expires_at=expires_at)
+        audit.record(actor, "token.create", token.hint, {"organization": org.slug, "scope": scope, "name": name})
+    return token, secret
+
+
+def revoke_token(token, *, actor):
+    with transaction.atomic():
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit.record(actor, "token.revoke", token.hint, {"organization": token.organization.slug})
+    return token
+
+
+def revoke_token_by_hint(hint, *, actor):
+    tokens = list(ApiToken.objects.filter(hint=hint).select_related("organization"))
+    if not tokens:
+        raise OrganizationError(_("No token starts with '%(hint)s'.") % {"hint": hint})
+    if len(tokens) > 1:
+        raise OrganizationError(_("Several tokens start with '%(hint)s'; revoke it in the admin site.") % {"hint": hint})
+    return revoke_token(tokens[0], actor=actor)
+
+
+def authenticate_token(secret):
+    """Return (token, None) or (None, reason) for a bearer secret."""
+    if not secret or not secret.startswith(ApiToken.PREFIX) or len(secret) > 100:
+        return None, _("The token is not a SiteAlert API token.")
+    token = (ApiToken.objects.select_related("organization")
+             .filter(token_hash=ApiToken.hash_secret(secret)).first())
+    if token is None:
+        return None, _("Unknown token.")
+    if token.revoked_at is not None:
+        return None, _("This token was revoked.")
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None, _("This token expired on %(date)s.") % {"date": token.expires_at.strftime("%Y-%m-%d")}
+    if token.organization.status != Organization.Status.APPROVED:
+        return None, (_("The organization is suspended.") if token.organization.status == Organization.Status.SUSPENDED
+                      else _("The organization is not approved yet."))
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token, None

@@ -1,0 +1,134 @@
+"""Shared fixtures: a small world of organizations with named people.
+
+- italy (contributor, IT) with alice; korea (contributor, KR) with bob
+- adco (authorized user: an ad-tech platform) with carol
+- the operator with olga (staff)
+Each organization has an API token with its default scope: italy_token, korea_token, adco_token.
+"""
+
+import pytest
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _feed_cache_in_tmp(settings, tmp_path):
+    settings.SITEALERT = {**settings.SITEALERT, "FEED_CACHE_DIR": tmp_path / "feed-cache"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    try:
+        cache.clear()
+    except Exception:  # the cache table exists only for tests that use the database
+        pass
+    yield
+
+
+def _org(kind, name, country=""):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+
+    return create_organization(kind=kind, name=name, country=country, actor=Actor(via="cli"))
+
+
+def _member(org, username, staff=False):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_member
+
+    return create_member(org, username=username, password=PASSWORD, email=f"{username}@example.test",
+                         staff=staff, actor=Actor(via="cli"))
+
+
+@pytest.fixture
+def italy(db):
+    return _org("contributor", "Autorità per le Garanzie nelle Comunicazioni", "IT")
+
+
+@pytest.fixture
+def korea(db):
+    return _org("contributor", "Korea Copyright Protection Agency", "KR")
+
+
+@pytest.fixture
+def adco(db):
+    return _org("user", "AdCo Exchange")
+
+
+@pytest.fixture
+def operator_org(db):
+    return _org("operator", "SiteAlert Operations")
+
+
+@pytest.fixture
+def alice(italy):
+    return _member(italy, "alice")
+
+
+@pytest.fixture
+def bob(korea):
+    return _member(korea, "bob")
+
+
+@pytest.fixture
+def carol(adco):
+    return _member(adco, "carol")
+
+
+@pytest.fixture
+def olga(operator_org):
+    return _member(operator_org, "olga", staff=True)
+
+
+def _token(org):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import issue_token
+
+    return issue_token(org, actor=Actor(via="cli"))[1]
+
+
+@pytest.fixture
+def italy_token(italy):
+    return _token(italy)
+
+
+@pytest.fixture
+def korea_token(korea):
+    return _token(korea)
+
+
+@pytest.fixture
+def adco_token(adco):
+    return _token(adco)
+
+
+@pytest.fixture
+def operator_token(operator_org):
+    return _token(operator_org)
+
+
+def actor(org, via="api"):
+    from sitealert.core.actors import Actor
+
+    return Actor(organization=org, via=via)
+
+
+@pytest.fixture
+def as_actor():
+    return actor
+
+
+@pytest.fixture
+def list_targets():
+    """list_targets(org, ['a.example', ...], category='streaming-video') -> Report."""
+    from sitealert.listings.services import EntryInput, submit_entries
+
+    def _list(org, targets, category="streaming-video", reference="case-1"):
+        report = submit_entries(org, [EntryInput(target=t, category=category, reference=reference) for t in targets],
+                                actor=actor(org))
+        assert report.applied, report.as_dict()
+        return report
+
+    return _list
