@@ -96,6 +96,8 @@ def is_listed_tld(label: str) -> bool:
 def ends_in_number(labels: list[str]) -> bool:
     """WHATWG URL "ends in a number": the host would be parsed as IPv4 by a browser."""
     last = labels[-1]
+    if not last[:1].isdigit():  # decimal, 0x-hex and 0-octal numbers all start with a digit
+        return False
     if last.isascii() and last.isdigit():
         return True
     return ipv4_number(last) is not None

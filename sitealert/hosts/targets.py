@@ -1,0 +1,238 @@
+"""normalize_target: whatever a person pastes becomes one canonical target, or is refused with a reason."""
+
+import functools
+import ipaddress
+import re
+from urllib.parse import unquote
+
+import idna
+
+from . import apps
+from .errors import InvalidTarget
+from .suffixes import ends_in_number, is_ipv4, is_listed_tld, public_label_count
+
+# Already canonical and certainly not an IP: skip URL parsing and IDNA. The top label starts with a
+# letter, so it cannot "end in a number"; names with "xn--" take the slow path to check the A-label.
+_CANONICAL_HOST = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}")
+
+_EDGE_BLANKS = re.compile(r"^[\s\ufeff\u200b-\u200f\u2060]+|[\s\ufeff\u200b-\u200f\u2060]+$")
+# Full-width ASCII (U+FF01-FF5E), the ideographic space and the ideographic full stops.
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
+    0x3000: 0x20,
+    0x3002: 0x2E,
+    0xFF61: 0x2E,
+}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_PORT_THEN_PATH = re.compile(r"[0-9]*(?:[/\\?#].*)?", re.DOTALL)
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+_SPACE = re.compile(r"\s")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_LABEL = re.compile(r"[a-z0-9_-]+")
+_TOP_LABEL = re.compile(r"[a-z0-9-]+")
+
+# Schemes that name a host the way http does; the listing is of the domain, whatever the protocol.
+HOST_SCHEMES = frozenset({"http", "https", "ftp", "ws", "wss"})
+# Never a web site, even where what follows the colon looks like a port ("tel:123").
+_NON_HOST_SCHEMES = frozenset(
+    {"mailto", "javascript", "data", "tel", "sms", "about", "blob", "file", "intent", "view-source"}
+)
+APP_PREFIXES = ("android:", "ios:")
+
+
+def normalize_target(text: str) -> str:
+    """The canonical target for text, or InvalidTarget saying why there is none."""
+    if (
+        text.__class__ is str
+        and len(text) <= 253
+        and _CANONICAL_HOST.fullmatch(text)
+        and "xn--" not in text
+    ):
+        labels = text.split(".")
+        if public_label_count(labels) < len(labels):
+            return text
+    return _normalize(text)
+
+
+def target_kind(target: str) -> str:
+    """'app' for android:/ios: targets, 'domain' otherwise. Expects a canonical target."""
+    return "app" if target.startswith(APP_PREFIXES) else "domain"
+
+
+def covering_targets(target: str) -> list[str]:
+    """The targets whose listing would cover a canonical target, most specific first.
+
+    For a domain: the name itself and each parent down to its registrable domain, never its
+    public suffix ("a.b.example.co.uk" -> a.b.example.co.uk, b.example.co.uk, example.co.uk).
+    An app is covered only by itself. Expects a canonical target (does not normalize).
+    """
+    if target.startswith(APP_PREFIXES):
+        return [target]
+    labels = target.split(".")
+    own = len(labels) - public_label_count(labels)
+    return [".".join(labels[i:]) for i in range(own)]
+
+
+def _normalize(text: str) -> str:
+    if text is None:
+        raise InvalidTarget("empty")
+    if not isinstance(text, str):
+        raise TypeError(f"normalize_target() takes a str, not {type(text).__name__}")
+    text = _EDGE_BLANKS.sub("", text)
+    if not text.isascii():
+        text = _EDGE_BLANKS.sub("", text.translate(_FULLWIDTH))
+    if not text:
+        raise InvalidTarget("empty")
+    _refuse_bare_ipv6(text)
+
+    rest, has_scheme = text, False
+    scheme_match = _SCHEME.match(text)
+    if scheme_match:
+        scheme, after = scheme_match[1].lower(), text[scheme_match.end() :]
+        if scheme in apps.PLATFORMS:
+            return apps.normalize_app(scheme, after, text)
+        if scheme == "market":
+            return apps.app_from_market_url(after, text)
+        if scheme in HOST_SCHEMES:
+            rest, has_scheme = after.lstrip("/\\"), True
+        elif after.startswith("//") or scheme in _NON_HOST_SCHEMES:
+            raise InvalidTarget("unsupported_scheme", scheme=scheme)
+        elif "." not in scheme and not _PORT_THEN_PATH.fullmatch(after):
+            raise InvalidTarget("unsupported_scheme", scheme=scheme)
+        # else "example.com:8080/…" or "localhost:3000": a host and a port, no scheme
+    elif text.startswith(("//", "\\\\")):
+        rest, has_scheme = text.lstrip("/\\"), True
+
+    end = _AUTHORITY_END.search(rest)
+    authority, tail = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+    if "@" in authority:
+        if not has_scheme:
+            raise InvalidTarget("email_address", text=text)
+        authority = authority.rpartition("@")[2]
+    if authority.startswith("["):
+        _refuse_bracketed(authority)
+    host, colon, port = authority.partition(":")
+    if colon and port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise InvalidTarget("bad_port", port=port, text=text)
+    if not host:
+        raise InvalidTarget("no_host", text=text)
+
+    host = canonical_host(host)
+    path, _, query = tail.partition("#")[0].partition("?")
+    return apps.app_from_store_url(host, path.replace("\\", "/"), query, text) or host
+
+
+def _refuse_bare_ipv6(text: str) -> None:
+    if text.count(":") < 2:
+        return
+    try:
+        ipaddress.IPv6Address(text.split("%")[0])
+    except ValueError:
+        return
+    raise InvalidTarget("ip_address", host=text)
+
+
+def _refuse_bracketed(authority: str) -> None:
+    literal = authority[1:].partition("]")[0]
+    try:
+        ipaddress.IPv6Address(literal.split("%")[0])
+    except ValueError:
+        raise InvalidTarget("invalid_character", host=authority, char="[") from None
+    raise InvalidTarget("ip_address", host=f"[{literal}]")
+
+
+def canonical_host(raw: str) -> str:
+    """Lower-case A-label form of a host (no scheme, port or userinfo), refused if not a listable domain."""
+    host = raw
+    if "%" in host:
+        try:
+            host = unquote(host, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidTarget("invalid_character", host=raw, char="%") from None
+    if _SPACE.search(host):
+        raise InvalidTarget("contains_space", text=raw)
+    control = _CONTROL.search(host)
+    if control:
+        raise InvalidTarget("invalid_character", host=raw, char=control[0])
+    # "*.example.com" and the cookie-style ".example.com" mean the domain and its subdomains,
+    # which is exactly what listing example.com means.
+    if host.startswith("*."):
+        host = host[2:]
+    elif host.startswith("."):
+        host = host[1:]
+    if "*" in host:
+        raise InvalidTarget("wildcard", host=raw)
+
+    if host.isascii():
+        host = host.lower()
+    else:
+        try:
+            host = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        except (idna.IDNAError, UnicodeError):
+            raise InvalidTarget("invalid_character", host=raw, char=_first_unmappable(host)) from None
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise InvalidTarget("no_host", text=raw)
+    labels = host.split(".")
+    if "" in labels:
+        raise InvalidTarget("empty_label", host=raw)
+    if ends_in_number(labels):
+        if is_ipv4(labels):
+            raise InvalidTarget("ip_address", host=raw)
+        raise InvalidTarget("numeric_tld", host=raw, tld=labels[-1])
+
+    top = len(labels) - 1
+    a_labels = []
+    for index, label in enumerate(labels):
+        if label.isascii():
+            pattern = _TOP_LABEL if index == top else _LABEL
+            if not pattern.fullmatch(label):
+                char = next(c for c in label if not pattern.fullmatch(c))
+                raise InvalidTarget("invalid_character", host=raw, char=char)
+            if label.startswith("xn--") and not _is_a_label(label):
+                raise InvalidTarget("invalid_idna", label=label, host=raw)
+            a_label = label
+        else:
+            a_label = _a_label_of(label)
+            if a_label is None:
+                raise InvalidTarget("invalid_idna", label=label, host=raw)
+        if len(a_label) > 63 or not a_label:
+            raise InvalidTarget("label_too_long", label=label)
+        a_labels.append(a_label)
+
+    name = ".".join(a_labels)
+    if len(name) > 253:
+        raise InvalidTarget("name_too_long", host=raw)
+    if len(a_labels) == 1:
+        raise InvalidTarget("public_suffix" if is_listed_tld(name) else "single_label", host=host)
+    if public_label_count(a_labels) >= len(a_labels):
+        raise InvalidTarget("public_suffix", host=host)
+    return name
+
+
+def _first_unmappable(host: str) -> str:
+    for char in host:
+        try:
+            idna.uts46_remap(char, std3_rules=False, transitional=False)
+        except (idna.IDNAError, UnicodeError):
+            return char
+    return host[0]
+
+
+@functools.lru_cache(maxsize=65536)
+def _is_a_label(label: str) -> bool:
+    try:
+        return idna.alabel(idna.ulabel(label)).decode("ascii") == label
+    except (idna.IDNAError, UnicodeError):
+        return False
+
+
+@functools.lru_cache(maxsize=65536)
+def _a_label_of(u_label: str) -> str | None:
+    """The A-label of a (UTS #46-mapped) U-label; "" if it would be too long, None if invalid."""
+    if len(u_label.encode("punycode")) + 4 > 63:
+        return ""
+    try:
+        return idna.alabel(u_label).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
