@@ -25,9 +25,20 @@ def record(actor, action, object_repr="", detail=None):
     return event
 
 
-def record_many(actor, action, items, batch_size=2000):
+def record_many(actor, action, items):
     """Record one event per (object_repr, detail) pair in bulk."""
-    now = timezone.now()
-    AuditEvent.objects.bulk_create(
-        (_event(actor, action, obj, detail, now) for obj, detail in items), batch_size=batch_size
+    from sitealert.core.bulk import db_datetime, db_json, insert_rows
+
+    now = db_datetime(timezone.now())
+    user_id = actor.user.pk if actor is not None and actor.user is not None else None
+    org_id = actor.organization.pk if actor is not None and actor.organization is not None else None
+    token_hint = actor.token.hint if actor is not None and actor.token is not None else ""
+    via = actor.via if actor is not None else ""
+    ip = actor.ip if actor is not None else None
+    insert_rows(
+        AuditEvent._meta.db_table,
+        ["created_at", "user_id", "organization_id", "token_hint", "via", "ip_address", "action", "object_repr",
+         "detail"],
+        [(now, user_id, org_id, token_hint, via, ip, action, str(obj)[:300], db_json(detail or {}))
+         for obj, detail in items],
     )

@@ -5,12 +5,13 @@ the aggregate of the active listings of each target, and where the aggregate dif
 published entry it appends a change with the next sequence number and updates the entry.
 """
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from sitealert.core import bulk
 from sitealert.feed.models import Change, FeedEntry, FeedState
 
-CHUNK = 900  # below SQLite's default limit on query parameters
+CHUNK = 5000  # targets per query; well under SQLite's 32,766 parameters
 
 
 def lock_state():
@@ -40,56 +41,73 @@ def _aggregate(rows):
     }
 
 
+def _select(sql, chunk):
+    marks = ", ".join(["%s"] * len(chunk))
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(marks=marks), chunk)
+        return cursor.fetchall()
+
+
 def refresh_targets(targets, now=None):
-    """Bring the aggregated list in line with the listings for `targets`; return the new version."""
+    """Bring the aggregated list in line with the listings for `targets`; return the new version.
+
+    Values are read and written in the database's own representation (raw cursor), so that
+    comparing the published entry with the recomputed one never depends on type conversion.
+    """
     from sitealert.listings.models import Listing
+    from sitealert.organizations.models import Organization
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("refresh_targets must run inside transaction.atomic()")
     now = now or timezone.now()
+    db_now = bulk.db_datetime(now)
     state = lock_state()
     seq = state.version
+    q = connection.ops.quote_name
+    listings_sql = (
+        f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {q(Listing._meta.db_table)} l "
+        f"JOIN {q(Organization._meta.db_table)} o ON o.id = l.contributor_id "
+        f"WHERE l.status = 'active' AND l.target IN ({{marks}})"
+    )
+    entries_sql = (f"SELECT target, kind, countries, categories, first_listed_at FROM {q(FeedEntry._meta.db_table)} "
+                   f"WHERE target IN ({{marks}})")
     targets = sorted(set(targets))
     for start in range(0, len(targets), CHUNK):
         chunk = targets[start:start + CHUNK]
-        wanted = _aggregate(
-            Listing.objects.filter(target__in=chunk, status=Listing.Status.ACTIVE)
-            .values_list("target", "kind", "contributor__country", "category", "listed_at")
-        )
-        current = {
-            e.target: e for e in FeedEntry.objects.filter(target__in=chunk)
-        }
-        changes, upserts, deletions = [], [], []
+        wanted = _aggregate(_select(listings_sql, chunk))
+        current = {row[0]: row[1:] for row in _select(entries_sql, chunk)}
+        changes, inserts, updates, deletions = [], [], [], []
         for target in chunk:
             want = wanted.get(target)
             have = current.get(target)
-            if want is None and have is None:
-                continue
             if want is None:
+                if have is None:
+                    continue
                 seq += 1
-                changes.append(Change(seq=seq, target=target, kind=have.kind, listed=False, created_at=now))
+                changes.append((seq, target, have[0], False, "", "", None, db_now))
                 deletions.append(target)
                 continue
-            kind, countries, categories, first = want
-            if have is not None and (have.kind, have.countries, have.categories, have.first_listed_at) == want:
+            if have == want:
                 continue
+            kind, countries, categories, first = want
             seq += 1
-            changes.append(Change(seq=seq, target=target, kind=kind, listed=True, countries=countries,
-                                  categories=categories, first_listed_at=first, created_at=now))
-            upserts.append(FeedEntry(target=target, kind=kind, countries=countries, categories=categories,
-                                     first_listed_at=first, version=seq))
-        if changes:
-            Change.objects.bulk_create(changes)
-        if upserts:
-            FeedEntry.objects.bulk_create(
-                upserts, update_conflicts=True, unique_fields=["target"],
-                update_fields=["kind", "countries", "categories", "first_listed_at", "version"],
-            )
+            changes.append((seq, target, kind, True, countries, categories, first, db_now))
+            if have is None:
+                inserts.append((target, kind, countries, categories, first, seq))
+            else:
+                updates.append((kind, countries, categories, first, seq, target))
+        bulk.insert_rows(Change._meta.db_table, CHANGE_COLUMNS, changes)
+        bulk.insert_rows(FeedEntry._meta.db_table, ENTRY_COLUMNS, inserts)
+        bulk.update_rows(FeedEntry._meta.db_table, ENTRY_COLUMNS[1:], "target", updates)
         if deletions:
             FeedEntry.objects.filter(target__in=deletions).delete()
     if seq != state.version:
         FeedState.objects.filter(pk=1).update(version=seq)
     return seq
+
+
+CHANGE_COLUMNS = ["seq", "target", "kind", "listed", "countries", "categories", "first_listed_at", "created_at"]
+ENTRY_COLUMNS = ["target", "kind", "countries", "categories", "first_listed_at", "version"]
 
 
 def prune_history(before):

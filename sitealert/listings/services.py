@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sitealert.core import audit
+from sitealert.core import audit, bulk
 from sitealert.feed.changelog import refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget
@@ -173,6 +173,24 @@ def _clean_entries(entries, valid_categories):
     return results, accepted
 
 
+LISTING_COLUMNS = ["target", "kind", "contributor_id", "category", "reference", "listed_at", "review_after", "note",
+                   "status", "status_reason", "status_changed_at", "created_at", "updated_at"]
+UPDATE_COLUMNS = ["category", "reference", "note", "review_after", "listed_at", "status", "status_reason",
+                  "status_changed_at", "updated_at"]
+EDITABLE = ("category", "reference", "note", "review_after")
+
+
+def _existing_listings(contributor, targets):
+    """{target: {field: value}} for the contributor's listings among `targets`, in few queries."""
+    found = {}
+    step = 5000
+    fields = ("id", "target", "status", "status_reason", "status_changed_at", "listed_at") + EDITABLE
+    for start in range(0, len(targets), step):
+        for row in Listing.objects.filter(contributor=contributor, target__in=targets[start:start + step]).values_list(*fields):
+            found[row[1]] = dict(zip(fields, row))
+    return found
+
+
 def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
     """Add or update listings of `contributor`. All-or-nothing unless `accept_valid_rows`."""
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
@@ -183,74 +201,56 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
     with transaction.atomic():
         protected = ProtectedIndex()
         now = timezone.now()
+        db_now = bulk.db_datetime(now)
         targets = list(accepted)
-        new, changed, audit_items = [], [], []
-        for start in range(0, len(targets), BATCH):
-            chunk = targets[start:start + BATCH]
-            if progress is not None:
-                progress(start, len(targets))
-            existing = {l.target: l for l in Listing.objects.filter(contributor=contributor, target__in=chunk)}
-            for target in chunk:
-                entry, result = accepted[target]
-                listing = existing.get(target)
-                if listing is None:
-                    listing = Listing(
-                        target=target, kind=Kind.APP if ":" in target else Kind.DOMAIN,
-                        contributor=contributor, category=entry.category, reference=entry.reference,
-                        note=entry.note, review_after=entry.review_after, listed_at=now,
-                        created_at=now, updated_at=now, status_changed_at=now,
-                    )
-                    hit = protected.conflict(target)
-                    if hit is not None:
-                        listing.status = Listing.Status.HELD
-                        listing.status_reason = _held_reason(target, hit)
-                        result.status, result.reason = HELD, listing.status_reason
-                    new.append(listing)
-                    audit_items.append((target, {"event": "created", "status": listing.status,
-                                                 "category": entry.category, "reference": entry.reference}))
-                    continue
-                fields = {"category": entry.category, "reference": entry.reference, "note": entry.note,
-                          "review_after": entry.review_after}
-                differs = {k: v for k, v in fields.items() if getattr(listing, k) != v}
-                if listing.status == Listing.Status.REMOVED:
-                    for k, v in fields.items():
-                        setattr(listing, k, v)
-                    listing.listed_at = now
-                    listing.status_changed_at = now
-                    listing.status_reason = ""
-                    hit = protected.conflict(target)
-                    if hit is not None:
-                        listing.status = Listing.Status.HELD
-                        listing.status_reason = _held_reason(target, hit)
-                        result.status, result.reason = HELD, listing.status_reason
-                    else:
-                        listing.status = Listing.Status.ACTIVE
-                    listing.updated_at = now
-                    changed.append(listing)
-                    audit_items.append((target, {"event": "relisted", "status": listing.status,
-                                                 "category": entry.category, "reference": entry.reference}))
-                    continue
-                if listing.status == Listing.Status.HELD:
-                    result.status, result.reason = HELD, listing.status_reason
-                if not differs:
-                    if result.status != HELD:
-                        result.status = UNCHANGED
-                    continue
-                for k, v in differs.items():
-                    setattr(listing, k, v)
-                listing.updated_at = now
-                changed.append(listing)
-                audit_items.append((target, {"event": "updated", "fields": sorted(differs),
-                                             **{k: str(v) for k, v in differs.items() if k != "note"}}))
+        existing = _existing_listings(contributor, targets)
+        new_rows, updates, audit_items, touched = [], [], [], []
+        for i, target in enumerate(targets):
+            if progress is not None and i % 50000 == 0:
+                progress(i, len(targets))
+            entry, result = accepted[target]
+            values = {"category": entry.category, "reference": entry.reference, "note": entry.note,
+                      "review_after": entry.review_after}
+            listing = existing.get(target)
+            hit = protected.conflict(target) if listing is None or listing["status"] == Listing.Status.REMOVED else None
+            status, reason = (Listing.Status.HELD, _held_reason(target, hit)) if hit else (Listing.Status.ACTIVE, "")
+            if hit:
+                result.status, result.reason = HELD, reason
+            if listing is None:
+                new_rows.append((target, Kind.APP if ":" in target else Kind.DOMAIN, contributor.pk, entry.category,
+                                 entry.reference, db_now, bulk.db_date(entry.review_after), entry.note, status, reason,
+                                 db_now, db_now, db_now))
+                audit_items.append((target, {"event": "created", "status": status, "category": entry.category,
+                                             "reference": entry.reference}))
+                touched.append(target)
+                continue
+            if listing["status"] == Listing.Status.REMOVED:
+                updates.append((entry.category, entry.reference, entry.note, bulk.db_date(entry.review_after), db_now,
+                                status, reason, db_now, db_now, listing["id"]))
+                audit_items.append((target, {"event": "relisted", "status": status, "category": entry.category,
+                                             "reference": entry.reference}))
+                touched.append(target)
+                continue
+            if listing["status"] == Listing.Status.HELD:
+                result.status, result.reason = HELD, listing["status_reason"]
+            differs = sorted(k for k, v in values.items() if listing[k] != v)
+            if not differs:
+                if result.status != HELD:
+                    result.status = UNCHANGED
+                continue
+            updates.append((entry.category, entry.reference, entry.note, bulk.db_date(entry.review_after),
+                            bulk.db_datetime(listing["listed_at"]), listing["status"], listing["status_reason"],
+                            bulk.db_datetime(listing["status_changed_at"]), db_now, listing["id"]))
+            audit_items.append((target, {"event": "updated", "fields": differs,
+                                         **{k: str(values[k]) for k in differs if k != "note"}}))
+            touched.append(target)
         if dry_run or (rejected and not accept_valid_rows):
             transaction.set_rollback(True)
             return report
-        Listing.objects.bulk_create(new, batch_size=BATCH)
-        Listing.objects.bulk_update(
-            changed, ["category", "reference", "note", "review_after", "listed_at", "status",
-                      "status_reason", "status_changed_at", "updated_at"], batch_size=BATCH)
+        bulk.insert_rows(Listing._meta.db_table, LISTING_COLUMNS, new_rows)
+        bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", updates)
         audit.record_many(actor, "listing.submit", audit_items)
-        report.version = refresh_targets([l.target for l in new] + [l.target for l in changed], now)
+        report.version = refresh_targets(touched, now)
         report.applied = True
         if progress is not None:
             progress(len(targets), len(targets))

@@ -1,12 +1,145 @@
+"""The contributor's pages: its listings (search, add, remove) and the CSV upload."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from sitealert.core.actors import actor_for_request
+from sitealert.listings import services
+from sitealert.listings.forms import ListingEntryForm, ListingFilterForm, RemoveForm, UploadForm
+from sitealert.listings.models import Listing
+from sitealert.organizations import permissions
+
+PAGE_SIZE = 50
+REPORT_DISPLAY_LIMIT = 1000
+
+ROW_STATUS_LABELS = {
+    services.ACCEPTED: gettext_lazy("accepted"),
+    services.UNCHANGED: gettext_lazy("unchanged"),
+    services.HELD: gettext_lazy("held"),
+    services.REJECTED: gettext_lazy("rejected"),
+}
+
+
+def contributor_actor(request):
+    """The request's actor, if it may manage its own organization's listings; otherwise 403."""
+    actor = actor_for_request(request)
+    permissions.require(permissions.can_manage_listings(actor, actor.organization), permissions.why_not(actor))
+    return actor
+
+
+def _listing_page(request, actor, entry_form=None, remove_form=None):
+    filters = ListingFilterForm(request.GET or None)
+    listings = Listing.objects.filter(contributor=actor.organization).order_by("target")
+    if filters.is_valid():
+        if filters.cleaned_data["q"]:
+            listings = listings.filter(target__icontains=filters.cleaned_data["q"].strip().lower())
+        if filters.cleaned_data["status"]:
+            listings = listings.filter(status=filters.cleaned_data["status"])
+        if filters.cleaned_data["category"]:
+            listings = listings.filter(category=filters.cleaned_data["category"])
+    page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "listings/listing_list.html", {
+        "organization": actor.organization,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "entry_form": entry_form or ListingEntryForm(),
+        "remove_form": remove_form or RemoveForm(),
+        "selected": set(request.POST.getlist("listing")) if remove_form is not None else set(),
+    }, status=400 if (entry_form or remove_form) else 200)
 
 
 @login_required
 def listing_list(request):
-    return render(request, "base.html")
+    return _listing_page(request, contributor_actor(request))
+
+
+@login_required
+@require_POST
+def listing_add(request):
+    actor = contributor_actor(request)
+    form = ListingEntryForm(request.POST)
+    if not form.is_valid():
+        return _listing_page(request, actor, entry_form=form)
+    data = form.cleaned_data
+    entry = services.EntryInput(target=data["target"], category=data["category"], reference=data["reference"],
+                                note=data["note"], review_after=data["review_after"])
+    report = services.submit_entries(actor.organization, [entry], actor=actor)
+    row = report.rows[0]
+    if row.status == services.REJECTED:
+        form.add_error("target" if row.target is None else None, row.reason)
+        return _listing_page(request, actor, entry_form=form)
+    if row.status == services.HELD:
+        messages.warning(request, _("%(target)s is held: %(reason)s") % {"target": row.target, "reason": row.reason})
+    elif row.status == services.UNCHANGED:
+        messages.info(request, _("%(target)s is already listed with these details; nothing changed.") % {
+            "target": row.target})
+    else:
+        messages.success(request, _("%(target)s is listed.") % {"target": row.target})
+    return redirect("listings")
+
+
+@login_required
+@require_POST
+def listing_remove(request):
+    actor = contributor_actor(request)
+    form = RemoveForm(request.POST)
+    ids = [i for i in request.POST.getlist("listing") if i.isdigit()]
+    if not ids:
+        messages.error(request, _("Select at least one listing to remove."))
+        return redirect("listings")
+    chosen = list(Listing.objects.filter(contributor=actor.organization, pk__in=ids).values_list("target", flat=True))
+    if len(chosen) != len(set(ids)):
+        raise Http404(_("No such listing."))
+    if not form.is_valid():
+        return _listing_page(request, actor, remove_form=form)
+    report = services.remove_listings(actor.organization, chosen, form.cleaned_data["reason"], actor=actor,
+                                      accept_valid_rows=True)
+    if report.error:
+        messages.error(request, report.error)
+    else:
+        removed = report.counts[services.ACCEPTED]
+        messages.success(request, _("Removed: %(removed)d. Already removed: %(unchanged)d.") % {
+            "removed": removed, "unchanged": report.counts[services.UNCHANGED]})
+    return redirect("listings")
 
 
 @login_required
 def listing_upload(request):
-    return render(request, "base.html")
+    actor = contributor_actor(request)
+    report = None
+    status = 200
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            report = services.import_csv(
+                actor.organization, form.cleaned_data["file"].read(), actor=actor,
+                dry_run=form.cleaned_data["dry_run"], accept_valid_rows=form.cleaned_data["accept_valid_rows"])
+            if report.error:
+                status = 400
+        else:
+            status = 400
+    else:
+        form = UploadForm()
+    return render(request, "listings/upload.html", {
+        "organization": actor.organization, "form": form, "report": report,
+        "report_rows": _displayed_rows(report), "status_labels": ROW_STATUS_LABELS,
+    }, status=status)
+
+
+def _displayed_rows(report):
+    """All rows of a small report; for a large one, the rows that need attention."""
+    if report is None or report.error:
+        return []
+    rows = report.rows
+    if len(rows) > REPORT_DISPLAY_LIMIT:
+        rows = [r for r in rows if r.status in (services.REJECTED, services.HELD)]
+    return [(r, ROW_STATUS_LABELS[r.status]) for r in rows[:REPORT_DISPLAY_LIMIT]]

@@ -1,12 +1,87 @@
+"""Authorized users download the aggregated list; every approved organization manages its API tokens."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from sitealert.core import audit
+from sitealert.core.actors import actor_for_request
+from sitealert.feed import builder
+from sitealert.organizations import permissions, services
+from sitealert.organizations.forms import TokenForm
+from sitealert.organizations.models import ApiToken
+
+DOWNLOAD_FORMATS = ("txt", "csv", "json")
+
+
+def feed_reader(request):
+    actor = actor_for_request(request)
+    permissions.require(permissions.can_read_feed(actor), permissions.why_not(actor))
+    return actor
+
+
+def token_manager(request):
+    actor = actor_for_request(request)
+    permissions.require(actor.organization is not None
+                        and permissions.can_manage_tokens(actor, actor.organization), permissions.why_not(actor))
+    return actor
 
 
 @login_required
 def download(request):
-    return render(request, "base.html")
+    actor = feed_reader(request)
+    version, checksum = builder.current_checksum()
+    return render(request, "organizations/download.html", {
+        "organization": actor.organization, "version": version, "checksum": checksum,
+        "formats": DOWNLOAD_FORMATS,
+        "can_manage_tokens": actor.organization is not None
+        and permissions.can_manage_tokens(actor, actor.organization),
+    })
 
 
 @login_required
+def download_file(request, fmt):
+    actor = feed_reader(request)
+    version, checksum, body = builder.cached_feed(fmt)
+    audit.record(actor, "feed.download", fmt, {"version": version})
+    response = HttpResponse(body, content_type=builder.FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="sitealert-v{version}.{fmt}"'
+    response["X-SiteAlert-Version"] = str(version)
+    response["X-SiteAlert-Checksum"] = checksum
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@never_cache
 def tokens(request):
-    return render(request, "base.html")
+    actor = token_manager(request)
+    org = actor.organization
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, secret = services.issue_token(org, name=form.cleaned_data["name"], days=form.cleaned_data["days"],
+                                                 actor=actor)
+        except services.OrganizationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            # Rendered, not redirected: the secret exists only in this response.
+            return render(request, "organizations/token_created.html", {"token": token, "secret": secret})
+    return render(request, "organizations/tokens.html", {
+        "organization": org, "form": form, "scope_label": ApiToken.Scope(services.default_scope(org)).label,
+        "tokens": org.tokens.select_related("created_by").order_by("revoked_at", "-created_at"),
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk):
+    actor = token_manager(request)
+    token = get_object_or_404(ApiToken, pk=pk, organization=actor.organization)
+    services.revoke_token(token, actor=actor)
+    messages.success(request, _("The token starting with %(hint)s is revoked.") % {"hint": token.hint})
+    return redirect("tokens")

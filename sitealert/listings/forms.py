@@ -1,0 +1,43 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from sitealert.listings.models import Category, Listing
+from sitealert.listings.services import MAX_NOTE, MAX_REFERENCE
+
+
+class ListingFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=300,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("part of a target")}))
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("All statuses"))] + list(Listing.Status.choices))
+    category = forms.ChoiceField(label=_("Category"), required=False,
+                                 choices=[("", _("All categories"))] + list(Category.choices))
+
+
+class ListingEntryForm(forms.Form):
+    target = forms.CharField(label=_("Website or app"), max_length=2000,
+                             help_text=_("A domain name, web address or app id, e.g. example.com or "
+                                         "android:com.example.app."))
+    category = forms.ChoiceField(label=_("Category"), choices=[("", "—")] + list(Category.choices))
+    reference = forms.CharField(label=_("Reference"), max_length=MAX_REFERENCE, required=False,
+                                help_text=_("The national decision or case identifier."))
+    review_after = forms.DateField(label=_("Review after"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}),
+                                   help_text=_("Optional: a date when you want to review this entry."))
+    note = forms.CharField(label=_("Private note"), max_length=MAX_NOTE, required=False, widget=forms.Textarea(
+        attrs={"rows": 2}), help_text=_("Seen only by your organization and the operator."))
+
+
+class RemoveForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for removal"), max_length=500,
+                             help_text=_("Recorded with the removal, e.g. the decision that lifted the measure."))
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"),
+                           help_text=_("UTF-8, with the header row target,category,reference,note."))
+    dry_run = forms.BooleanField(label=_("Dry run: check the file and show the report without changing anything"),
+                                 required=False)
+    accept_valid_rows = forms.BooleanField(
+        label=_("Accept the valid rows even if some rows are rejected"), required=False,
+        help_text=_("Without this option, nothing is applied when any row is rejected."))

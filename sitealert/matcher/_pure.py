@@ -1,0 +1,123 @@
+"""The matcher's table in pure Python: the fallback for `_speedups.Table`, with the same answers.
+
+A table answers, for one item, the match of the most specific listed target that covers it,
+``None`` (not listed), or ``undecided``; undecided items go to the full normalizer (see
+`sitealert.matcher.core`). It decides only what it can prove equal to
+``normalize_target(item)`` followed by a walk of ``covering_targets``:
+
+- an item equal to a listed target: canonical targets are fixed points of the normalizer;
+- a host of the normalizer's own fast-path shape (``_CANONICAL_HOST`` below, at most 253
+  characters, no "xn--"): the normalizer returns it unchanged or refuses it as a public suffix.
+  A proper subdomain of a listed target can be a public suffix only when the Public Suffix List
+  has rules below that target (``s3.amazonaws.com`` under ``amazonaws.com``); such targets are
+  flagged *risky* and their subdomain matches stay undecided;
+- an ``http://`` or ``https://`` URL whose authority is such a host, with an optional port of at
+  most 65535 and no userinfo, and not an app store host (store pages normalize to app targets);
+- a canonical ``android:<package>`` or ``ios:<digits>`` id: not listed unless it is a target.
+"""
+
+import re
+
+RISKY = 0x80000000
+
+# sitealert.hosts.targets._CANONICAL_HOST: the shape normalize_target returns unchanged.
+_CANONICAL_HOST = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}")
+_URL = re.compile(r"https?://([^/\\?#@:]*)(?::([0-9]*))?(?=[/\\?#]|\Z)")
+_ANDROID_PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
+_IOS_ID = re.compile(r"[1-9][0-9]{0,19}")
+STORE_HOSTS = frozenset({"play.google.com", "apps.apple.com", "itunes.apple.com"})
+
+
+def is_canonical_host_shape(host):
+    return len(host) <= 253 and _CANONICAL_HOST.fullmatch(host) is not None and "xn--" not in host
+
+
+class Table:
+    """Same constructor and methods as `_speedups.Table`."""
+
+    def __init__(self, targets, meta, combos, match_type, undecided):
+        if len(targets) != len(meta):
+            raise ValueError("targets and meta differ in length")
+        self._targets = list(targets)
+        self._matches = {}
+        self._risky = set()
+        depths = set()
+        for target, value in zip(self._targets, meta):
+            if target.__class__ is not str or not target.isascii():
+                raise ValueError(f"target {target!r} is not an ASCII str")
+            if target in self._matches:
+                raise ValueError(f"duplicate target {target!r}")
+            countries, categories = combos[value & ~RISKY]
+            self._matches[target] = match_type(target, countries, categories)
+            if value & RISKY:
+                self._risky.add(target)
+            if ":" not in target:
+                depths.add(min(target.count(".") + 1, 63))
+        self._depths = frozenset(depths)
+        self._undecided = undecided
+
+    def __len__(self):
+        return len(self._targets)
+
+    def get(self, target):
+        return self._matches.get(target) if target.__class__ is str else None
+
+    def targets(self):
+        return list(self._targets)
+
+    def nbytes(self):
+        return 0
+
+    def check_many(self, items):
+        check = self.check
+        undecided = self._undecided
+        results = [check(item) for item in items]
+        return results, sum(1 for r in results if r is undecided)
+
+    def check(self, item):
+        if item.__class__ is not str or not item.isascii():
+            return self._undecided
+        match = self._matches.get(item)
+        if match is not None:
+            return match
+        if item.startswith(("http://", "https://")):
+            return self._check_url(item)
+        result = self._check_host(item)
+        if result is not self._undecided:
+            return result
+        if item.startswith("android:") and _ANDROID_PACKAGE.fullmatch(item, 8):
+            return None
+        if item.startswith("ios:") and _IOS_ID.fullmatch(item, 4):
+            return None
+        return self._undecided
+
+    def _check_url(self, url):
+        found = _URL.match(url)
+        if found is None:
+            return self._undecided
+        host, port = found.group(1, 2)
+        if port and int(port) > 65535 or host in STORE_HOSTS:
+            return self._undecided
+        return self._check_host(host)
+
+    def _check_host(self, host):
+        if not is_canonical_host_shape(host):
+            return self._undecided
+        labels = host.count(".") + 1
+        depths = self._depths
+        get = self._matches.get
+        if min(labels, 63) in depths:
+            match = get(host)
+            if match is not None:
+                return match
+        dot = host.find(".")
+        labels -= 1
+        while dot != -1:
+            if min(labels, 63) in depths:
+                suffix = host[dot + 1:]
+                match = get(suffix)
+                if match is not None:
+                    return self._undecided if suffix in self._risky else match
+            dot = host.find(".", dot + 1)
+            labels -= 1
+        return None

@@ -1,0 +1,152 @@
+"""Matcher: which listed target covers an item, at memory speed, with the server's answers."""
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
+
+from . import _pure
+from .suffix_rules import has_rules_below
+
+try:
+    from . import _speedups
+except ImportError:  # no compiler when the package was installed: the pure table answers the same
+    _speedups = None
+
+# SITEALERT_PURE_PYTHON=1 forces the pure-Python table (to compare, or to rule the accelerator out).
+ACCELERATED = _speedups is not None and os.environ.get("SITEALERT_PURE_PYTHON", "") in ("", "0")
+
+
+class Match(NamedTuple):
+    """The listed target that covers an item, with the countries that list it and the categories."""
+
+    target: str
+    countries: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+class _Undecided:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<undecided>"
+
+
+UNDECIDED = _Undecided()
+
+
+def _entry_fields(entry):
+    if isinstance(entry, str):
+        return entry, (), ()
+    if isinstance(entry, Mapping):
+        return entry["target"], entry.get("countries") or (), entry.get("categories") or ()
+    target, countries, categories = entry
+    return target, countries or (), categories or ()
+
+
+class Matcher:
+    """Canonical targets with their countries and categories, and the SPEC §2 matching rules.
+
+    A domain target covers itself and every subdomain; ``video.example.com`` does not cover
+    ``example.com``; an app target covers only itself. ``check`` accepts whatever the server's
+    ``/api/v1/lookup`` accepts (raw URLs, hosts in any case or script, app ids, store URLs), goes
+    through the same normalizer, and answers the *most specific* listed target that covers the
+    item, or ``None`` (also for input the normalizer refuses).
+
+    ``entries``: canonical target strings, ``(target, countries, categories)`` tuples, or feed
+    entry mappings. Targets must be canonical (as in the feed); pass ``validate=True`` to check
+    them with the normalizer. A target given twice keeps the union of its countries and categories.
+    """
+
+    def __init__(self, entries: Iterable = (), *, accelerated: bool | None = None, validate: bool = False):
+        if accelerated is None:
+            accelerated = ACCELERATED
+        if accelerated and _speedups is None:
+            raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
+        merged = {}
+        for entry in entries:
+            target, countries, categories = _entry_fields(entry)
+            if validate:
+                canonical = normalize_target(target)
+                if canonical != target:
+                    raise ValueError(f"{target!r} is not a canonical target (did you mean {canonical!r}?)")
+            previous = merged.get(target)
+            if previous is None:
+                merged[target] = (tuple(countries), tuple(categories))
+            else:
+                merged[target] = (previous[0] + tuple(countries), previous[1] + tuple(categories))
+        combos, combo_index = [], {}
+        targets, meta = [], []
+        for target, (countries, categories) in merged.items():
+            combo = (tuple(sorted(set(countries))), tuple(sorted(set(categories))))
+            index = combo_index.get(combo)
+            if index is None:
+                index = combo_index[combo] = len(combos)
+                combos.append(combo)
+            if ":" not in target and has_rules_below(target):
+                index |= _pure.RISKY
+            targets.append(target)
+            meta.append(index)
+        table_type = _speedups.Table if accelerated else _pure.Table
+        self._table = table_type(targets, meta, combos, Match, UNDECIDED)
+        self.accelerated = accelerated
+
+    @classmethod
+    def from_targets(cls, targets: Iterable, **options) -> "Matcher":
+        return cls(targets, **options)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __contains__(self, target) -> bool:
+        """Whether exactly this canonical target is listed (no normalization, no subdomain walk)."""
+        return self._table.get(target) is not None
+
+    def __iter__(self):
+        return iter(self._table.targets())
+
+    def get(self, target: str) -> Match | None:
+        """The entry of exactly this canonical target, or None."""
+        return self._table.get(target)
+
+    def check(self, item: str) -> Match | None:
+        """The most specific listed target covering item (any raw URL, host or app id), or None."""
+        result = self._table.check(item)
+        if result is UNDECIDED:
+            return self._check_slowly(item)
+        return result
+
+    def check_many(self, items: Iterable[str]) -> list[Match | None]:
+        """check() for each item, in order."""
+        if not isinstance(items, (list, tuple)):
+            items = list(items)
+        results, undecided = self._table.check_many(items)
+        if undecided:
+            check_slowly = self._check_slowly
+            for position, result in enumerate(results):
+                if result is UNDECIDED:
+                    results[position] = check_slowly(items[position])
+        return results
+
+    def lookup_canonical(self, target: str) -> Match | None:
+        """The most specific listed target covering an already canonical target."""
+        get = self._table.get
+        for candidate in covering_targets(target):
+            match = get(candidate)
+            if match is not None:
+                return match
+        return None
+
+    def _check_slowly(self, item):
+        if item is not None and not isinstance(item, str):
+            raise TypeError(f"check() takes a str, not {type(item).__name__}")
+        try:
+            target = normalize_target(item)
+        except InvalidTarget:
+            return None
+        return self.lookup_canonical(target)
+
+    def nbytes(self) -> int:
+        """Bytes held by the accelerated table's arrays (0 for the pure table, which uses Python objects)."""
+        return self._table.nbytes()

@@ -1,0 +1,120 @@
+"""The fictional demo data: loaded once, through the services, under reserved names only."""
+
+import re
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+
+from sitealert.core.models import AuditEvent
+from sitealert.demo.data import load_demo_data
+from sitealert.feed.models import Change, FeedEntry
+from sitealert.listings.models import Listing, ProtectedTarget
+from sitealert.listings.services import ProtectedIndex
+from sitealert.organizations.models import OperatingProcedure, Organization
+
+RESERVED_DOMAIN = re.compile(r"^([a-z0-9-]+\.)+(example|test)$")
+APP = re.compile(r"^(android:[a-z][a-z0-9_]*(\.[a-z0-9_]+)+|ios:\d+)$")
+SIX_LANGUAGES = {"ar", "zh-hans", "en", "fr", "ru", "es"}
+
+
+@pytest.fixture
+def demo(db):
+    return load_demo_data()
+
+
+def counts():
+    return {model.__name__: model.objects.count()
+            for model in (Organization, get_user_model(), OperatingProcedure, ProtectedTarget, Listing,
+                          FeedEntry, Change, AuditEvent)}
+
+
+def test_second_load_creates_nothing_and_returns_the_same_logins(demo):
+    created, logins = demo
+    before = counts()
+    again, logins_again = load_demo_data()
+    assert created is True and again is False
+    assert logins_again == logins
+    assert counts() == before
+
+
+def test_every_printed_login_works(demo):
+    _, logins = demo
+    roles = " ".join(role for role, _, _ in logins)
+    assert "operator" in roles and "contributor" in roles and "authorized user" in roles
+    for role, username, password in logins:
+        assert len(password) >= 10
+        user = authenticate(username=username, password=password)
+        assert user is not None, role
+        assert user.membership.organization.is_active
+    staff = [username for role, username, _ in logins if "operator" in role]
+    assert get_user_model().objects.get(username=staff[0]).is_staff
+
+
+def test_every_name_is_fictional(demo):
+    for target in Listing.objects.values_list("target", flat=True):
+        assert RESERVED_DOMAIN.match(target) or APP.match(target), target
+    for target in ProtectedTarget.objects.values_list("target", flat=True):
+        assert RESERVED_DOMAIN.match(target), target
+    for email in get_user_model().objects.values_list("email", flat=True):
+        assert RESERVED_DOMAIN.match(email.split("@")[1]), email
+    for contact in OperatingProcedure.objects.values_list("contact", flat=True):
+        for email in re.findall(r"[\w.-]+@([\w.-]+)", contact):
+            assert RESERVED_DOMAIN.match(email), contact
+    for org in Organization.objects.all():
+        assert "Demo" in org.name
+
+
+def test_contributors_from_several_countries_with_a_full_feed(demo):
+    contributors = Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR)
+    assert len({org.country for org in contributors}) >= 5
+    assert Organization.objects.filter(kind=Organization.Kind.USER).exists()
+    assert Organization.objects.filter(kind=Organization.Kind.OPERATOR).exists()
+    assert Listing.objects.count() >= 200
+    assert FeedEntry.objects.count() >= 200
+    assert len(set(FeedEntry.objects.values_list("categories", flat=True))) >= 8
+    assert FeedEntry.objects.filter(countries__contains=",").exists(), "no target listed by two countries"
+    apps = set(FeedEntry.objects.filter(kind="app").values_list("target", flat=True))
+    assert any(t.startswith("android:") for t in apps) and any(t.startswith("ios:") for t in apps)
+
+
+def test_removed_listings_leave_tombstones(demo):
+    removed = set(Listing.objects.filter(status=Listing.Status.REMOVED).values_list("target", flat=True))
+    tombstones = set(Change.objects.filter(listed=False).values_list("target", flat=True))
+    assert tombstones and tombstones <= removed
+    assert not FeedEntry.objects.filter(target__in=tombstones).exists()
+    assert all(Listing.objects.filter(target=t, status=Listing.Status.REMOVED).exclude(status_reason="").exists()
+               for t in tombstones)
+
+
+def test_the_held_listing_overlaps_a_protected_target_and_is_not_published(demo):
+    held = Listing.objects.get(status=Listing.Status.HELD)
+    assert ProtectedIndex().conflict(held.target) is not None
+    assert held.target in held.status_reason
+    assert not FeedEntry.objects.filter(target=held.target).exists()
+    assert not Change.objects.filter(target=held.target).exists()
+
+
+def test_one_contributor_publishes_its_procedure_in_all_six_languages(demo):
+    by_org = {}
+    for org_id, language in OperatingProcedure.objects.values_list("organization_id", "language"):
+        by_org.setdefault(org_id, set()).add(language)
+    assert SIX_LANGUAGES in by_org.values()
+    assert all(len(languages) >= 2 for languages in by_org.values())
+    assert len(by_org) == Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR).count()
+    full = next(org_id for org_id, languages in by_org.items() if languages == SIX_LANGUAGES)
+    procedures = OperatingProcedure.objects.filter(organization_id=full)
+    for field in ("description", "contact", "criteria", "procedure"):
+        texts = [getattr(p, field) for p in procedures]
+        assert all(texts) and len(set(texts)) == 6, field
+    scripts = {p.language: p.criteria for p in procedures}
+    assert re.search(r"[\u0600-\u06ff]", scripts["ar"])
+    assert re.search(r"[\u4e00-\u9fff]", scripts["zh-hans"])
+    assert re.search(r"[\u0400-\u04ff]", scripts["ru"])
+
+
+def test_listings_were_written_through_the_services(demo):
+    submitted = AuditEvent.objects.filter(action="listing.submit")
+    assert submitted.count() == Listing.objects.count()
+    assert set(submitted.values_list("via", flat=True)) == {"cli"}
+    assert AuditEvent.objects.filter(action="listing.remove").count() == \
+        Listing.objects.filter(status=Listing.Status.REMOVED).count()
