@@ -17,8 +17,9 @@ from sitealert.core.actors import Actor
 from sitealert.demo.procedures import procedure_texts
 from sitealert.listings.models import ProtectedTarget
 from sitealert.listings.services import EntryInput, remove_listings, submit_entries
-from sitealert.organizations.models import Membership, OperatingProcedure, Organization
+from sitealert.organizations.models import Membership, Organization
 from sitealert.organizations.services import create_member, create_organization
+from sitealert.public.services import save_procedure
 
 ALL_LANGUAGES = ("ar", "zh-hans", "en", "fr", "ru", "es")
 
@@ -125,24 +126,26 @@ def load_demo_data():
             create_member(org, username=spec.username, password=CONTRIBUTOR_PASSWORD,
                           email=f"{spec.username}@{spec.country.lower()}-office.example",
                           role=Membership.Role.ADMIN, actor=cli)
-            _publish_procedures(org, spec, cli)
+            _publish_procedures(org, spec)
             contributors[spec.country] = org
         _list_and_remove(contributors)
     return True, demo_logins()
 
 
 def _protect_targets(actor):
+    # There is no service for protected targets: the operator adds them in the admin site, which
+    # records the same audit event.
     for target, reason in PROTECTED_TARGETS:
         ProtectedTarget.objects.create(target=target, reason=reason)
-        audit.record(actor, "protected.create", target, {"reason": reason})
+        audit.record(actor, "protected.add", target, {"reason": reason})
 
 
-def _publish_procedures(org, spec, actor):
+def _publish_procedures(org, spec):
+    actor = Actor(organization=org, via="cli")
     email = f"listings@{spec.country.lower()}-office.example"
     for language in spec.languages:
         texts = procedure_texts(language, office=spec.name, country=spec.country, email=email, days=spec.reply_days)
-        OperatingProcedure.objects.create(organization=org, language=language, **texts)
-    audit.record(actor, "procedure.update", org.slug, {"languages": list(spec.languages)})
+        save_procedure(org, language, texts, actor=actor)
 
 
 def demo_domains(count, seed=2026):

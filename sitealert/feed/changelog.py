@@ -5,6 +5,9 @@ the aggregate of the active listings of each target, and where the aggregate dif
 published entry it appends a change with the next sequence number and updates the entry.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -108,6 +111,16 @@ def refresh_targets(targets, now=None):
 
 CHANGE_COLUMNS = ["seq", "target", "kind", "listed", "countries", "categories", "first_listed_at", "created_at"]
 ENTRY_COLUMNS = ["target", "kind", "countries", "categories", "first_listed_at", "version"]
+
+
+def prune_expired_history(now=None):
+    """Prune the changes older than TOMBSTONE_RETENTION_DAYS (the worker calls this daily).
+
+    Returns the number of changes deleted. Clients whose version is older than the retained
+    history get 410 resync_required from /api/v1/feed/changes and download the full list.
+    """
+    days = settings.SITEALERT["TOMBSTONE_RETENTION_DAYS"]
+    return prune_history((now or timezone.now()) - timedelta(days=days))
 
 
 def prune_history(before):

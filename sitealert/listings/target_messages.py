@@ -2,8 +2,62 @@
 
 from django.utils.translation import gettext_lazy as _
 
-# Filled from sitealert.hosts.MESSAGES; the English text there is the source of truth for meaning.
-REASONS = {}
+# One entry per code of sitealert.hosts.MESSAGES, with the same placeholders as `.params`;
+# a test checks that the English text here matches the normalizer's own message.
+REASONS = {
+    "empty": _(
+        "Nothing was entered; enter a domain name such as example.com, or an app id such as "
+        "android:com.example.app or ios:123456789."
+    ),
+    "contains_space": _("'%(text)s' contains a space or a line break; enter one domain name or address per line."),
+    "email_address": _(
+        "'%(text)s' looks like an e-mail address, not a web site; list the site's domain name instead."
+    ),
+    "unsupported_scheme": _(
+        "'%(scheme)s:' addresses are not web sites; list the site's domain name (such as example.com) or "
+        "a web address starting with http:// or https://."
+    ),
+    "no_host": _("'%(text)s' contains no domain name."),
+    "bad_port": _("'%(port)s' after the colon in '%(text)s' is not a port number."),
+    "ip_address": _("'%(host)s' is an IP address; list the site's domain name instead."),
+    "numeric_tld": _(
+        "'%(host)s' ends in a number ('%(tld)s'), which browsers read as an IP address, not a domain "
+        "name; list the site's domain name instead."
+    ),
+    "wildcard": _(
+        "'%(host)s' contains '*'; only a leading '*.' is understood. It is not needed: listing "
+        "example.com already covers all of its subdomains."
+    ),
+    "empty_label": _(
+        "'%(host)s' has an empty part (two dots in a row, or a dot at the start or end); remove the "
+        "extra dot."
+    ),
+    "invalid_character": _(
+        "'%(host)s' contains '%(char)s', which is not allowed there in a domain name (only letters, "
+        "digits, hyphens and, below the top level, underscores are)."
+    ),
+    "invalid_idna": _("'%(label)s' in '%(host)s' is not a valid internationalized (non-Latin) domain name part."),
+    "label_too_long": _(
+        "The part '%(label)s' is longer than 63 characters, the most one part of a domain name can have."
+    ),
+    "name_too_long": _("'%(host)s' is longer than 253 characters, the most a domain name can have."),
+    "single_label": _(
+        "'%(host)s' is not a complete domain name (it has no dot); list the site's full domain name, "
+        "such as example.com."
+    ),
+    "public_suffix": _(
+        "'%(host)s' is a public suffix: anyone can register names under it (as under com, co.uk or "
+        "blogspot.com), so it cannot be listed as a whole; list the site's own domain name under it."
+    ),
+    "bad_app_id": _(
+        "'%(text)s' is not a valid app id; use android:<package name> (for example "
+        "android:com.example.app) or ios:<digits> (for example ios:123456789)."
+    ),
+    "store_page_not_app": _(
+        "'%(text)s' is an app store page but not one app's page; paste the app's own page address or its "
+        "id, such as android:com.example.app or ios:123456789."
+    ),
+}
 
 
 def translated_reason(exc):

@@ -34,7 +34,6 @@
 #define MAX_LABEL 63
 #define MAX_CANDIDATES 130 /* 253 characters hold at most 127 labels */
 
-#define MISS (-1)
 #define UNDECIDED (-2)
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -89,22 +88,37 @@ hash_bytes(const char *s, Py_ssize_t n)
     return finish(h, n);
 }
 
+/* One target: its cached match object, combo index and flags, and its bytes; 8-byte aligned. */
+typedef struct {
+    PyObject *match; /* built on first use */
+    uint32_t meta;   /* combo index | RISKY */
+    uint32_t len;
+    char bytes[];
+} Record;
+
+#define RECORD_SIZE(len) ((sizeof(Record) + (size_t)(len) + 7) & ~(size_t)7)
+
 typedef struct {
     PyObject_HEAD
     Py_ssize_t n;
-    char *blob;
-    uint32_t *offsets; /* n + 1 */
-    uint32_t *meta;    /* combo index, | RISKY */
-    uint64_t *slots;   /* (hash >> 32) << 32 | (index + 1); 0 is empty */
+    char *records; /* n records, back to back */
+    size_t records_size;
+    uint64_t *slots; /* (hash >> 32) << 32 | (record offset / 8 + 1); 0 is empty */
     uint64_t mask;
     uint64_t depths; /* bit d: a domain target has d labels (bit 63: 63 or more) */
-    PyObject **cache; /* lazily built match objects */
     PyObject *combos;
     PyObject *match_type;
+    int match_is_tuple; /* match_type is a tuple subclass without extra state: build it directly */
     PyObject *undecided;
 } TableObject;
 
-static inline Py_ssize_t
+static inline Record *
+record_at(const TableObject *t, uint64_t slot)
+{
+    return (Record *)(t->records + (((uint32_t)slot - 1) * (size_t)8));
+}
+
+static inline const Record *
 probe(const TableObject *t, const char *s, Py_ssize_t n, uint64_t h)
 {
     uint64_t i = h & t->mask;
@@ -112,12 +126,11 @@ probe(const TableObject *t, const char *s, Py_ssize_t n, uint64_t h)
     for (;;) {
         uint64_t v = t->slots[i];
         if (v == 0)
-            return MISS;
+            return NULL;
         if ((uint32_t)(v >> 32) == tag) {
-            uint32_t k = (uint32_t)v - 1;
-            uint32_t off = t->offsets[k];
-            if ((Py_ssize_t)(t->offsets[k + 1] - off) == n && memcmp(t->blob + off, s, (size_t)n) == 0)
-                return (Py_ssize_t)k;
+            const Record *r = record_at(t, v);
+            if ((Py_ssize_t)r->len == n && memcmp(r->bytes, s, (size_t)n) == 0)
+                return r;
         }
         i = (i + 1) & t->mask;
     }
@@ -129,14 +142,15 @@ wants_depth(const TableObject *t, int labels)
     return (int)((t->depths >> (labels < 63 ? labels : 63)) & 1);
 }
 
-/* A canonical host (see the top comment): index of the most specific listed target covering it,
-   MISS, or UNDECIDED when it is not of that shape or the match needs the full normalizer. */
-static Py_ssize_t
-match_host(const TableObject *t, const char *s, Py_ssize_t n)
+/* Scan a host of the canonical shape (see the top comment) right to left: the start and hash of
+   each suffix at a label boundary whose label count some target has, shortest first. Returns how
+   many, UNDECIDED when the host is not of that shape, or TOO_MANY when more than maxc. */
+#define TOO_MANY (-3)
+static int
+scan_host(const TableObject *t, const char *s, Py_ssize_t n, Py_ssize_t *starts, uint64_t *hashes,
+          int maxc)
 {
-    Py_ssize_t starts[MAX_CANDIDATES];
-    uint64_t hashes[MAX_CANDIDATES];
-    int ncand = 0, labels = 0, c;
+    int ncand = 0, labels;
     uint64_t h = FNV_OFFSET;
     Py_ssize_t i, end;
 
@@ -157,6 +171,8 @@ match_host(const TableObject *t, const char *s, Py_ssize_t n)
     for (;;) {
         /* s[i] is a dot: the suffix s[i+1:] has `labels` labels */
         if (wants_depth(t, labels)) {
+            if (ncand == maxc)
+                return TOO_MANY;
             starts[ncand] = i + 1;
             hashes[ncand] = finish(h, n - i - 1);
             ncand++;
@@ -167,8 +183,9 @@ match_host(const TableObject *t, const char *s, Py_ssize_t n)
             unsigned char ch = (unsigned char)s[i];
             if (!(char_class[ch] & 3))
                 return UNDECIDED;
+            /* i + 3 < n here: a dot and the top label follow this label */
             if (UNLIKELY(ch == 'x') && s[i + 1] == 'n' && s[i + 2] == '-' && s[i + 3] == '-')
-                return UNDECIDED; /* i + 3 < n: a dot and the top label follow */
+                return UNDECIDED;
             h = (h ^ ch) * FNV_PRIME;
         }
         if (end - i - 1 < 1 || end - i - 1 > MAX_LABEL)
@@ -178,22 +195,48 @@ match_host(const TableObject *t, const char *s, Py_ssize_t n)
             break;
     }
     if (wants_depth(t, labels)) {
+        if (ncand == maxc)
+            return TOO_MANY;
         starts[ncand] = 0;
         hashes[ncand] = finish(h, n);
         ncand++;
     }
+    return ncand;
+}
+
+/* Outcome for a scanned host: the record, NULL for not listed, or *undecided set. */
+static const Record *
+resolve_host(const TableObject *t, const char *s, Py_ssize_t n, const Py_ssize_t *starts,
+             const uint64_t *hashes, int ncand, int *undecided)
+{
+    int c;
     for (c = 0; c < ncand; c++)
         PREFETCH(&t->slots[hashes[c] & t->mask]);
     /* most specific first: the longest suffix was recorded last */
     for (c = ncand - 1; c >= 0; c--) {
-        Py_ssize_t k = probe(t, s + starts[c], n - starts[c], hashes[c]);
-        if (k >= 0) {
-            if (starts[c] > 0 && (t->meta[k] & RISKY))
-                return UNDECIDED;
-            return k;
+        const Record *r = probe(t, s + starts[c], n - starts[c], hashes[c]);
+        if (r != NULL) {
+            if (starts[c] > 0 && (r->meta & RISKY)) {
+                *undecided = 1;
+                return NULL;
+            }
+            return r;
         }
     }
-    return MISS;
+    return NULL;
+}
+
+static const Record *
+match_host(const TableObject *t, const char *s, Py_ssize_t n, int *undecided)
+{
+    Py_ssize_t starts[MAX_CANDIDATES];
+    uint64_t hashes[MAX_CANDIDATES];
+    int ncand = scan_host(t, s, n, starts, hashes, MAX_CANDIDATES);
+    if (ncand < 0) {
+        *undecided = 1;
+        return NULL;
+    }
+    return resolve_host(t, s, n, starts, hashes, ncand, undecided);
 }
 
 static inline int
@@ -247,8 +290,10 @@ is_store_host(const char *s, Py_ssize_t n)
            (n == 16 && memcmp(s, "itunes.apple.com", 16) == 0);
 }
 
-static Py_ssize_t
-match_url(const TableObject *t, const char *s, Py_ssize_t n, Py_ssize_t start)
+/* The host of an http(s) URL the fast path may decide, or 0 (undecided): the authority runs to
+   the first / \ ? #, holds no userinfo, and any port is at most 65535. */
+static int
+url_host(const char *s, Py_ssize_t n, Py_ssize_t start, Py_ssize_t *host_len)
 {
     Py_ssize_t i, host_end = -1, end = n;
     for (i = start; i < n; i++) {
@@ -258,7 +303,7 @@ match_url(const TableObject *t, const char *s, Py_ssize_t n, Py_ssize_t start)
             break;
         }
         if (c == '@')
-            return UNDECIDED;
+            return 0;
         if (c == ':' && host_end < 0)
             host_end = i;
     }
@@ -266,113 +311,148 @@ match_url(const TableObject *t, const char *s, Py_ssize_t n, Py_ssize_t start)
         long port = 0;
         for (i = host_end + 1; i < end; i++) {
             if (s[i] < '0' || s[i] > '9')
-                return UNDECIDED;
+                return 0;
             port = port * 10 + (s[i] - '0');
             if (port > 65535)
-                return UNDECIDED;
+                return 0;
         }
     }
     else {
         host_end = end;
     }
     if (is_store_host(s + start, host_end - start))
-        return UNDECIDED;
-    return match_host(t, s + start, host_end - start);
+        return 0;
+    *host_len = host_end - start;
+    return 1;
 }
 
+/* 0 when item is not an http(s) URL, else the offset of its host (or -1: undecided URL). */
 static Py_ssize_t
-match_exact(const TableObject *t, const char *s, Py_ssize_t n)
+url_start(const char *s, Py_ssize_t n)
 {
-    return probe(t, s, n, hash_bytes(s, n));
+    if (n >= 7 && s[0] == 'h' && s[1] == 't' && s[2] == 't' && s[3] == 'p') {
+        if (s[4] == ':' && s[5] == '/' && s[6] == '/')
+            return 7;
+        if (n >= 8 && s[4] == 's' && s[5] == ':' && s[6] == '/' && s[7] == '/')
+            return 8;
+    }
+    return 0;
 }
 
-static Py_ssize_t
-classify(const TableObject *t, PyObject *item)
+static inline int
+is_fast_str(PyObject *item)
+{
+    return PyUnicode_CheckExact(item) && PyUnicode_IS_COMPACT_ASCII(item);
+}
+
+/* The whole decision for one item: the record, NULL (not listed), or *undecided set. */
+static const Record *
+classify(const TableObject *t, PyObject *item, int *undecided)
 {
     const char *s;
-    Py_ssize_t n, k;
+    Py_ssize_t n, start, host_len;
+    const Record *r;
 
-    if (!PyUnicode_CheckExact(item) || !PyUnicode_IS_COMPACT_ASCII(item))
-        return UNDECIDED;
+    *undecided = 0;
+    if (!is_fast_str(item)) {
+        *undecided = 1;
+        return NULL;
+    }
     s = (const char *)PyUnicode_DATA(item);
     n = PyUnicode_GET_LENGTH(item);
-    if (n >= 7 && s[0] == 'h' && memcmp(s, "http", 4) == 0) {
-        if (memcmp(s + 4, "://", 3) == 0)
-            return match_url(t, s, n, 7);
-        if (n >= 8 && memcmp(s + 4, "s://", 4) == 0)
-            return match_url(t, s, n, 8);
+    start = url_start(s, n);
+    if (start > 0) {
+        if (!url_host(s, n, start, &host_len)) {
+            *undecided = 1;
+            return NULL;
+        }
+        return match_host(t, s + start, host_len, undecided);
     }
-    k = match_host(t, s, n);
-    if (k != UNDECIDED)
-        return k;
-    k = match_exact(t, s, n);
-    if (k >= 0)
-        return k;
+    r = match_host(t, s, n, undecided);
+    if (!*undecided)
+        return r;
+    *undecided = 0;
+    r = probe(t, s, n, hash_bytes(s, n));
+    if (r != NULL)
+        return r;
     if (n > 8 && memcmp(s, "android:", 8) == 0 && is_android_package(s + 8, n - 8))
-        return MISS;
+        return NULL;
     if (n > 4 && memcmp(s, "ios:", 4) == 0 && is_ios_id(s + 4, n - 4))
-        return MISS;
-    return UNDECIDED;
+        return NULL;
+    *undecided = 1;
+    return NULL;
 }
 
+/* New reference to the match object of a record, built on first use. */
 static PyObject *
-target_str(const TableObject *t, Py_ssize_t k)
+match_of(TableObject *t, const Record *cr)
 {
-    uint32_t off = t->offsets[k];
-    return PyUnicode_FromStringAndSize(t->blob + off, (Py_ssize_t)(t->offsets[k + 1] - off));
-}
-
-/* New reference to the match object of target k, built on first use. */
-static PyObject *
-match_of(TableObject *t, Py_ssize_t k)
-{
-    PyObject *m = t->cache[k];
+    Record *r = (Record *)cr;
+    PyObject *m = r->match;
     if (m == NULL) {
         PyObject *combo, *target;
-        combo = PyList_GET_ITEM(t->combos, (Py_ssize_t)(t->meta[k] & ~RISKY));
-        target = target_str(t, k);
+        combo = PyList_GET_ITEM(t->combos, (Py_ssize_t)(r->meta & ~RISKY));
+        target = PyUnicode_FromStringAndSize(r->bytes, (Py_ssize_t)r->len);
         if (target == NULL)
             return NULL;
-        m = PyObject_CallFunctionObjArgs(t->match_type, target, PyTuple_GET_ITEM(combo, 0),
-                                         PyTuple_GET_ITEM(combo, 1), NULL);
-        Py_DECREF(target);
-        if (m == NULL)
-            return NULL;
-        t->cache[k] = m;
+        if (t->match_is_tuple) {
+            PyTypeObject *type = (PyTypeObject *)t->match_type;
+            m = type->tp_alloc(type, 3);
+            if (m == NULL) {
+                Py_DECREF(target);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(m, 0, target);
+            Py_INCREF(PyTuple_GET_ITEM(combo, 0));
+            PyTuple_SET_ITEM(m, 1, PyTuple_GET_ITEM(combo, 0));
+            Py_INCREF(PyTuple_GET_ITEM(combo, 1));
+            PyTuple_SET_ITEM(m, 2, PyTuple_GET_ITEM(combo, 1));
+            /* A str and two tuples of str cannot be part of a cycle; left tracked, the matches
+               built on a first pass over a million items cost more in collections than to build. */
+            if (PyObject_GC_IsTracked(m))
+                PyObject_GC_UnTrack(m);
+        }
+        else {
+            m = PyObject_CallFunctionObjArgs(t->match_type, target, PyTuple_GET_ITEM(combo, 0),
+                                             PyTuple_GET_ITEM(combo, 1), NULL);
+            Py_DECREF(target);
+            if (m == NULL)
+                return NULL;
+        }
+        r->match = m;
     }
     Py_INCREF(m);
     return m;
 }
 
 static PyObject *
-result_of(TableObject *t, Py_ssize_t k)
+result_of(TableObject *t, const Record *r, int undecided)
 {
-    if (k >= 0)
-        return match_of(t, k);
-    if (k == MISS)
-        Py_RETURN_NONE;
-    Py_INCREF(t->undecided);
-    return t->undecided;
+    if (r != NULL)
+        return match_of(t, r);
+    if (undecided) {
+        Py_INCREF(t->undecided);
+        return t->undecided;
+    }
+    Py_RETURN_NONE;
 }
+
+#define FOR_EACH_RECORD(t, r)                                                                    \
+    for (size_t _off = 0; _off < (t)->records_size && ((r) = (Record *)((t)->records + _off), 1); \
+         _off += RECORD_SIZE((r)->len))
 
 static void
 table_free_arrays(TableObject *t)
 {
-    Py_ssize_t k;
-    if (t->cache != NULL) {
-        for (k = 0; k < t->n; k++)
-            Py_XDECREF(t->cache[k]);
+    Record *r;
+    if (t->records != NULL) {
+        FOR_EACH_RECORD(t, r) Py_CLEAR(r->match);
     }
-    PyMem_Free(t->cache);
-    PyMem_Free(t->blob);
-    PyMem_Free(t->offsets);
-    PyMem_Free(t->meta);
+    PyMem_Free(t->records);
     PyMem_Free(t->slots);
-    t->cache = NULL;
-    t->blob = NULL;
-    t->offsets = NULL;
-    t->meta = NULL;
+    t->records = NULL;
     t->slots = NULL;
+    t->records_size = 0;
     t->n = 0;
 }
 
@@ -394,7 +474,8 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"targets", "meta", "combos", "match_type", "undecided", NULL};
     PyObject *targets, *meta, *combos, *match_type, *undecided;
-    Py_ssize_t n, k, total = 0, ncombos, cap;
+    Py_ssize_t n, k, ncombos, cap;
+    size_t total = 0, off = 0;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OO", kwlist, &PyList_Type, &targets,
                                      &PyList_Type, &meta, &PyList_Type, &combos, &match_type,
@@ -403,10 +484,6 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
     n = PyList_GET_SIZE(targets);
     if (PyList_GET_SIZE(meta) != n) {
         PyErr_SetString(PyExc_ValueError, "targets and meta differ in length");
-        return -1;
-    }
-    if (n >= 0x7fffffff) {
-        PyErr_SetString(PyExc_OverflowError, "too many targets");
         return -1;
     }
     ncombos = PyList_GET_SIZE(combos);
@@ -419,13 +496,13 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
     }
     for (k = 0; k < n; k++) {
         PyObject *s = PyList_GET_ITEM(targets, k);
-        if (!PyUnicode_Check(s) || !PyUnicode_IS_COMPACT_ASCII(s)) {
-            PyErr_Format(PyExc_ValueError, "target %zd is not an ASCII str", k);
+        if (!PyUnicode_Check(s) || !PyUnicode_IS_COMPACT_ASCII(s) || PyUnicode_GET_LENGTH(s) == 0) {
+            PyErr_Format(PyExc_ValueError, "target %zd is not a non-empty ASCII str", k);
             return -1;
         }
-        total += PyUnicode_GET_LENGTH(s);
+        total += RECORD_SIZE(PyUnicode_GET_LENGTH(s));
     }
-    if (total >= 0xffffffffLL) {
+    if (total / 8 >= 0xffffffffULL) {
         PyErr_SetString(PyExc_OverflowError, "targets too long in total");
         return -1;
     }
@@ -438,12 +515,9 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
     cap = 16;
     while (cap < 2 * n)
         cap <<= 1;
-    t->blob = PyMem_Malloc((size_t)(total ? total : 1));
-    t->offsets = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n + 1));
-    t->meta = PyMem_Malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+    t->records = PyMem_Calloc(total ? total : 8, 1);
     t->slots = PyMem_Calloc((size_t)cap, sizeof(uint64_t));
-    t->cache = PyMem_Calloc((size_t)(n ? n : 1), sizeof(PyObject *));
-    if (!t->blob || !t->offsets || !t->meta || !t->slots || !t->cache) {
+    if (!t->records || !t->slots) {
         table_free_arrays(t);
         PyErr_NoMemory();
         return -1;
@@ -451,31 +525,24 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
     t->mask = (uint64_t)cap - 1;
     t->depths = 0;
 
-    total = 0;
     for (k = 0; k < n; k++) {
         PyObject *s = PyList_GET_ITEM(targets, k);
-        PyObject *m = PyList_GET_ITEM(meta, k);
         const char *data = (const char *)PyUnicode_DATA(s);
         Py_ssize_t len = PyUnicode_GET_LENGTH(s), j;
-        unsigned long value = PyLong_AsUnsignedLong(m);
+        unsigned long value = PyLong_AsUnsignedLong(PyList_GET_ITEM(meta, k));
+        Record *r = (Record *)(t->records + off);
         uint64_t h, i;
         int labels = 1, is_app = 0;
 
-        if (value == (unsigned long)-1 && PyErr_Occurred()) {
-            t->n = k;
-            table_free_arrays(t);
-            return -1;
-        }
+        if (value == (unsigned long)-1 && PyErr_Occurred())
+            goto fail;
         if ((Py_ssize_t)(value & ~RISKY) >= ncombos || value > 0xffffffffUL) {
-            t->n = k;
-            table_free_arrays(t);
             PyErr_Format(PyExc_ValueError, "meta of target %zd names no combo", k);
-            return -1;
+            goto fail;
         }
-        t->offsets[k] = (uint32_t)total;
-        t->meta[k] = (uint32_t)value;
-        memcpy(t->blob + total, data, (size_t)len);
-        total += len;
+        r->meta = (uint32_t)value;
+        r->len = (uint32_t)len;
+        memcpy(r->bytes, data, (size_t)len);
         for (j = 0; j < len; j++) {
             if (data[j] == '.')
                 labels++;
@@ -485,30 +552,33 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
         if (!is_app)
             t->depths |= 1ULL << (labels < 63 ? labels : 63);
         h = hash_bytes(data, len);
-        i = h & t->mask;
-        while (t->slots[i] != 0) {
-            uint32_t other = (uint32_t)t->slots[i] - 1;
-            if ((uint32_t)(t->slots[i] >> 32) == (uint32_t)(h >> 32) &&
-                t->offsets[other + 1] - t->offsets[other] == (uint32_t)len &&
-                memcmp(t->blob + t->offsets[other], data, (size_t)len) == 0) {
-                t->n = k;
-                table_free_arrays(t);
-                PyErr_Format(PyExc_ValueError, "duplicate target %R", s);
-                return -1;
-            }
-            i = (i + 1) & t->mask;
+        if (probe(t, data, len, h) != NULL) {
+            PyErr_Format(PyExc_ValueError, "duplicate target %R", s);
+            goto fail;
         }
-        t->slots[i] = ((h >> 32) << 32) | (uint64_t)(k + 1);
+        i = h & t->mask;
+        while (t->slots[i] != 0)
+            i = (i + 1) & t->mask;
+        t->slots[i] = ((h >> 32) << 32) | (uint64_t)(off / 8 + 1);
+        off += RECORD_SIZE(len);
+        t->records_size = off;
+        t->n = k + 1;
     }
-    t->offsets[n] = (uint32_t)total;
-    t->n = n;
     Py_INCREF(combos);
     t->combos = combos;
     Py_INCREF(match_type);
     t->match_type = match_type;
+    t->match_is_tuple = PyType_Check(match_type) &&
+                        PyType_IsSubtype((PyTypeObject *)match_type, &PyTuple_Type) &&
+                        ((PyTypeObject *)match_type)->tp_basicsize == PyTuple_Type.tp_basicsize &&
+                        ((PyTypeObject *)match_type)->tp_dictoffset == 0;
     Py_INCREF(undecided);
     t->undecided = undecided;
     return 0;
+
+fail:
+    table_free_arrays(t);
+    return -1;
 }
 
 static int
@@ -524,18 +594,111 @@ table_ready(TableObject *t)
 static PyObject *
 table_check(TableObject *t, PyObject *item)
 {
+    int undecided;
+    const Record *r;
     if (!table_ready(t))
         return NULL;
-    return result_of(t, classify(t, item));
+    r = classify(t, item, &undecided);
+    return result_of(t, r, undecided);
+}
+
+/* check_many works on batches of items in stages, so that the memory accesses of different items
+   overlap instead of waiting one after another: scan every item of the batch and prefetch the
+   slots of its candidate suffixes; find the longest candidate whose slot carries its tag and
+   prefetch that record; verify the record and prefetch its match object; build the results.
+   Anything out of the ordinary (a URL, an app id, odd input, a rare tag collision) takes
+   classify(), the one-item path, so both paths decide the same way. */
+#define BATCH 32
+#define BATCH_CANDIDATES 8
+
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+    int ncand; /* < 0: use classify() */
+    int chosen;
+    const Record *record;
+    int undecided;
+    Py_ssize_t starts[BATCH_CANDIDATES];
+    uint64_t hashes[BATCH_CANDIDATES];
+} Pending;
+
+static void
+stage_scan(const TableObject *t, PyObject *item, Pending *p)
+{
+    Py_ssize_t start, host_len;
+    int c;
+
+    p->ncand = -1;
+    p->record = NULL;
+    p->undecided = 0;
+    if (!is_fast_str(item))
+        return;
+    p->s = (const char *)PyUnicode_DATA(item);
+    p->n = PyUnicode_GET_LENGTH(item);
+    start = url_start(p->s, p->n);
+    if (start > 0) {
+        if (!url_host(p->s, p->n, start, &host_len))
+            return;
+        p->s += start;
+        p->n = host_len;
+    }
+    p->ncand = scan_host(t, p->s, p->n, p->starts, p->hashes, BATCH_CANDIDATES);
+    if (p->ncand < 0) {
+        p->ncand = -1;
+        return;
+    }
+    for (c = 0; c < p->ncand; c++)
+        PREFETCH(&t->slots[p->hashes[c] & t->mask]);
+}
+
+static void
+stage_choose(const TableObject *t, Pending *p)
+{
+    int c;
+    p->chosen = -1;
+    for (c = p->ncand - 1; c >= 0; c--) {
+        uint64_t i = p->hashes[c] & t->mask;
+        uint32_t tag = (uint32_t)(p->hashes[c] >> 32);
+        uint64_t v;
+        while ((v = t->slots[i]) != 0) {
+            if ((uint32_t)(v >> 32) == tag) {
+                p->chosen = c;
+                p->record = record_at(t, v);
+                PREFETCH(p->record);
+                return;
+            }
+            i = (i + 1) & t->mask;
+        }
+    }
+}
+
+static void
+stage_verify(Pending *p)
+{
+    const Record *r = p->record;
+    Py_ssize_t start = p->starts[p->chosen];
+    if ((Py_ssize_t)r->len != p->n - start || memcmp(r->bytes, p->s + start, (size_t)r->len) != 0) {
+        p->ncand = -1; /* a tag collision: let classify() walk every slot */
+        p->record = NULL;
+        return;
+    }
+    if (start > 0 && (r->meta & RISKY)) {
+        p->record = NULL;
+        p->undecided = 1;
+        return;
+    }
+    if (r->match != NULL)
+        PREFETCH(r->match);
 }
 
 /* check_many(items) -> (results, undecided_count) */
 static PyObject *
 table_check_many(TableObject *t, PyObject *items)
 {
-    PyObject *seq, *results, *answer;
+    PyObject *seq, *results;
     PyObject **src;
-    Py_ssize_t n, i, undecided = 0;
+    Py_ssize_t n, base, undecided = 0;
+    Pending pending[BATCH];
 
     if (!table_ready(t))
         return NULL;
@@ -549,56 +712,75 @@ table_check_many(TableObject *t, PyObject *items)
         Py_DECREF(seq);
         return NULL;
     }
-    for (i = 0; i < n; i++) {
-        Py_ssize_t k = classify(t, src[i]);
-        PyObject *r;
-        if (k == UNDECIDED)
-            undecided++;
-        r = result_of(t, k);
-        if (r == NULL) {
-            Py_DECREF(results);
-            Py_DECREF(seq);
-            return NULL;
+    for (base = 0; base < n; base += BATCH) {
+        int m = (int)(n - base < BATCH ? n - base : BATCH), j;
+        for (j = 0; j < m && base + BATCH + j < n; j++)
+            PREFETCH(src[base + BATCH + j]);
+        for (j = 0; j < m; j++)
+            stage_scan(t, src[base + j], &pending[j]);
+        for (j = 0; j < m; j++)
+            if (pending[j].ncand > 0)
+                stage_choose(t, &pending[j]);
+        for (j = 0; j < m; j++)
+            if (pending[j].ncand > 0 && pending[j].chosen >= 0)
+                stage_verify(&pending[j]);
+        for (j = 0; j < m; j++) {
+            Pending *p = &pending[j];
+            PyObject *r;
+            if (p->ncand < 0)
+                p->record = classify(t, src[base + j], &p->undecided);
+            undecided += p->undecided;
+            r = result_of(t, p->record, p->undecided);
+            if (r == NULL) {
+                Py_DECREF(results);
+                Py_DECREF(seq);
+                return NULL;
+            }
+            PyList_SET_ITEM(results, base + j, r);
         }
-        PyList_SET_ITEM(results, i, r);
     }
     Py_DECREF(seq);
-    answer = Py_BuildValue("(Nn)", results, undecided);
-    return answer;
+    return Py_BuildValue("(Nn)", results, undecided);
 }
 
 /* get(target) -> match or None: exact lookup of a canonical target, no walk. */
 static PyObject *
 table_get(TableObject *t, PyObject *target)
 {
-    Py_ssize_t k;
+    const Record *r;
+    const char *s;
+    Py_ssize_t n;
     if (!table_ready(t))
         return NULL;
-    if (!PyUnicode_CheckExact(target) || !PyUnicode_IS_COMPACT_ASCII(target))
+    if (!is_fast_str(target))
         Py_RETURN_NONE;
-    k = match_exact(t, (const char *)PyUnicode_DATA(target), PyUnicode_GET_LENGTH(target));
-    if (k < 0)
+    s = (const char *)PyUnicode_DATA(target);
+    n = PyUnicode_GET_LENGTH(target);
+    r = probe(t, s, n, hash_bytes(s, n));
+    if (r == NULL)
         Py_RETURN_NONE;
-    return match_of(t, k);
+    return match_of(t, r);
 }
 
 static PyObject *
 table_targets(TableObject *t, PyObject *Py_UNUSED(ignored))
 {
     PyObject *list;
-    Py_ssize_t k;
+    Py_ssize_t k = 0;
+    Record *r;
     if (!table_ready(t))
         return NULL;
     list = PyList_New(t->n);
     if (list == NULL)
         return NULL;
-    for (k = 0; k < t->n; k++) {
-        PyObject *s = target_str(t, k);
+    FOR_EACH_RECORD(t, r)
+    {
+        PyObject *s = PyUnicode_FromStringAndSize(r->bytes, (Py_ssize_t)r->len);
         if (s == NULL) {
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, k, s);
+        PyList_SET_ITEM(list, k++, s);
     }
     return list;
 }
@@ -606,12 +788,9 @@ table_targets(TableObject *t, PyObject *Py_UNUSED(ignored))
 static PyObject *
 table_nbytes(TableObject *t, PyObject *Py_UNUSED(ignored))
 {
-    size_t total;
     if (!table_ready(t))
         return NULL;
-    total = (size_t)t->offsets[t->n] + sizeof(uint32_t) * (size_t)(2 * t->n + 1) +
-            sizeof(uint64_t) * (size_t)(t->mask + 1) + sizeof(PyObject *) * (size_t)t->n;
-    return PyLong_FromSize_t(total);
+    return PyLong_FromSize_t(t->records_size + sizeof(uint64_t) * (size_t)(t->mask + 1));
 }
 
 static Py_ssize_t

@@ -62,8 +62,6 @@ class Matcher:
     def __init__(self, entries: Iterable = (), *, accelerated: bool | None = None, validate: bool = False):
         if accelerated is None:
             accelerated = ACCELERATED
-        if accelerated and _speedups is None:
-            raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
         merged = {}
         for entry in entries:
             target, countries, categories = _entry_fields(entry)
@@ -77,17 +75,33 @@ class Matcher:
             else:
                 merged[target] = (previous[0] + tuple(countries), previous[1] + tuple(categories))
         combos, combo_index = [], {}
-        targets, meta = [], []
+        targets, combo_ids = [], []
         for target, (countries, categories) in merged.items():
             combo = (tuple(sorted(set(countries))), tuple(sorted(set(categories))))
             index = combo_index.get(combo)
             if index is None:
                 index = combo_index[combo] = len(combos)
                 combos.append(combo)
-            if ":" not in target and has_rules_below(target):
-                index |= _pure.RISKY
             targets.append(target)
-            meta.append(index)
+            combo_ids.append(index)
+        self._build(targets, combo_ids, combos, accelerated)
+
+    @classmethod
+    def from_columns(cls, targets: list, combo_ids: list, combos: list, *,
+                     accelerated: bool | None = None) -> "Matcher":
+        """Build from distinct canonical targets, each with an index into combos, a list of
+        (countries, categories) tuple pairs. The fast way in for a replica read from disk."""
+        matcher = cls.__new__(cls)
+        matcher._build(list(targets), list(combo_ids), list(combos),
+                       ACCELERATED if accelerated is None else accelerated)
+        return matcher
+
+    def _build(self, targets, combo_ids, combos, accelerated):
+        if accelerated and _speedups is None:
+            raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
+        risky = _pure.RISKY
+        meta = [index | risky if ":" not in target and has_rules_below(target) else index
+                for target, index in zip(targets, combo_ids)]
         table_type = _speedups.Table if accelerated else _pure.Table
         self._table = table_type(targets, meta, combos, Match, UNDECIDED)
         self.accelerated = accelerated

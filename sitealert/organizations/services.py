@@ -21,7 +21,8 @@ class OrganizationError(ValueError):
     pass
 
 
-def create_organization(*, kind, name, country="", actor, status=Organization.Status.APPROVED):
+def clean_organization_fields(kind, name, country=""):
+    """Validate and normalize an organization's kind, name and country; returns (name, country)."""
     name = (name or "").strip()
     country = (country or "").strip().upper()
     if kind not in Organization.Kind.values:
@@ -35,6 +36,11 @@ def create_organization(*, kind, name, country="", actor, status=Organization.St
     if country and not COUNTRY_RE.match(country):
         raise OrganizationError(_("'%(country)s' is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IT).") % {
             "country": country})
+    return name, country
+
+
+def create_organization(*, kind, name, country="", actor, status=Organization.Status.APPROVED):
+    name, country = clean_organization_fields(kind, name, country)
     with transaction.atomic():
         now = timezone.now()
         org = Organization.objects.create(

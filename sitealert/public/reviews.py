@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
@@ -230,11 +229,11 @@ def send_due_reminders(now=None):
     inbox_url = absolute_url(reverse("public:inbox"))
     sent = 0
     for case in due_cases:
-        following = max(now, case.due_at) if case.due_at > now else now + interval
+        # "Due soon" reminders lead to one on the due date; after it, one every interval.
+        following = case.due_at if case.due_at > now else now + interval
         claimed = ReviewCase.objects.filter(pk=case.pk, outcome=ReviewCase.Outcome.OPEN,
                                             next_reminder_at=case.next_reminder_at).update(
-            next_reminder_at=following if following > now else now + interval,
-            reminders_sent=F("reminders_sent") + 1)
+            next_reminder_at=following, reminders_sent=F("reminders_sent") + 1)
         if not claimed:
             continue
         overdue = case.due_at <= now
@@ -292,8 +291,3 @@ def review_counts(contributor_ids=None, now=None):
         counts[org_id].median_days = round(stats.median(values), 1)
     return counts
 
-
-__all__ = [
-    "PermissionDenied", "ReviewCounts", "ReviewError", "answer_case", "confirm_review_request", "inbox_cases",
-    "purge_unconfirmed_requests", "review_counts", "send_due_reminders", "submit_review_request",
-]

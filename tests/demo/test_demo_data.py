@@ -1,15 +1,18 @@
 """The fictional demo data: loaded once, through the services, under reserved names only."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 
+import sitealert.demo
+from sitealert.core.actors import Actor
 from sitealert.core.models import AuditEvent
-from sitealert.demo.data import load_demo_data
+from sitealert.demo.data import demo_logins, load_demo_data
 from sitealert.feed.models import Change, FeedEntry
 from sitealert.listings.models import Listing, ProtectedTarget
-from sitealert.listings.services import ProtectedIndex
+from sitealert.listings.services import ProtectedIndex, import_csv
 from sitealert.organizations.models import OperatingProcedure, Organization
 
 RESERVED_DOMAIN = re.compile(r"^([a-z0-9-]+\.)+(example|test)$")
@@ -18,7 +21,9 @@ SIX_LANGUAGES = {"ar", "zh-hans", "en", "fr", "ru", "es"}
 
 
 @pytest.fixture
-def demo(db):
+def demo(db, settings):
+    # The demo hashes its passwords with Argon2, slow by design; the end-to-end test keeps it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return load_demo_data()
 
 
@@ -118,3 +123,25 @@ def test_listings_were_written_through_the_services(demo):
     assert set(submitted.values_list("via", flat=True)) == {"cli"}
     assert AuditEvent.objects.filter(action="listing.remove").count() == \
         Listing.objects.filter(status=Listing.Status.REMOVED).count()
+
+
+def test_the_sample_upload_of_the_readme_tour(demo):
+    """README: the first upload changes nothing (row 6 is rejected); with accept-valid-rows three
+    rows are published and the one under cdn.example is held."""
+    italy = Organization.objects.get(slug="demo-copyright-office-italy")
+    data = (Path(sitealert.demo.__file__).parent / "sample-upload.csv").read_bytes()
+    actor = Actor(organization=italy, via="web")
+    first = import_csv(italy, data, actor=actor)
+    assert not first.applied
+    assert [(r.row, r.status) for r in first.rows if r.status != "accepted"] == [(5, "held"), (6, "rejected")]
+    second = import_csv(italy, data, actor=actor, accept_valid_rows=True)
+    assert second.applied and second.counts == {"accepted": 3, "unchanged": 0, "held": 1, "rejected": 1}
+    published = set(FeedEntry.objects.filter(countries="IT").values_list("target", flat=True))
+    assert {"www.stream-premieres.example", "live-derby-tv.test", "android:example.demo.derbylive"} <= published
+    assert not FeedEntry.objects.filter(target="files.cdn.example").exists()
+
+
+def test_the_readme_gives_every_demo_login():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for _, username, password in demo_logins():
+        assert f"`{username}`" in readme and f"`{password}`" in readme, username

@@ -1,0 +1,259 @@
+"""Time the feed documents against a bare query of the same rows, in the same run.
+
+    .venv/bin/python benchmarks/bench_feed.py [--n 1000000] [--changes 10000] [--repeat 3]
+                                              [--database-url postgresql://…]
+
+Fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
+and a change log whose last CHANGES changes add and remove entries, with one bulk insert each,
+in a temporary SQLite database — or, given --database-url, in a temporary database created on
+that PostgreSQL server and dropped afterwards. Then measures:
+
+- full feed, cold: no cached document, so the build (query, rendering, checksum, file) is timed;
+  "+gzip" also writes the compressed twin, as the first gzip-accepting client causes;
+- full feed, warm: the document of this version is on disk;
+- the changes since N-CHANGES (the delta a client polling once per batch sees), with and without
+  the version's checksum cached;
+- the same through HTTP (GET /api/v1/feed, /api/v1/feed/changes) with a bearer token.
+
+Each is the best of --repeat runs and is reported as a ratio to its baseline, measured in the
+same run: for full feeds `SELECT target … ORDER BY target` plus `json.dumps` of those targets; for
+the delta a bare `SELECT` of the same change rows plus `json.dumps` of them.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+WORDS = ["films", "series", "live", "sport", "music", "anime", "books", "games", "stream", "watch"]
+COUNTRIES = ["IT", "KR", "BR", "FR", "IT,KR", "BR,FR,IT"]
+CATEGORIES = ["streaming-video", "streaming-music", "live-sports-iptv", "torrent-index", "cyberlocker",
+              "publishing", "software-games", "other", "cyberlocker,streaming-video"]
+
+
+def target(i):
+    if i % 50 == 49:
+        return f"android:org.{WORDS[i % 10]}.app{i}" if i % 100 == 99 else f"ios:{100000000 + i}"
+    host = f"{WORDS[i % 10]}{i}.{'example' if i % 2 else 'test'}"
+    return f"cdn{i % 7}.{host}" if i % 5 == 3 else host
+
+
+def kind(t):
+    return "app" if t.startswith(("android:", "ios:")) else "domain"
+
+
+class TemporaryPostgres:
+    """A database of its own on the given server, dropped on exit."""
+
+    def __init__(self, url):
+        self.url = urlparse(url)
+        self.name = "sitealert_bench_" + uuid.uuid4().hex[:8]
+
+    def _admin(self, sql):
+        import psycopg
+
+        with psycopg.connect(urlunparse(self.url), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def __enter__(self):
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return urlunparse(self.url._replace(path="/" + self.name))
+
+    def __exit__(self, *exc):
+        from django.db import connections
+
+        connections.close_all()
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}"')
+
+
+def setup(data_dir, database_url):
+    os.environ["SITEALERT_DATA_DIR"] = data_dir
+    os.environ["SITEALERT_ALLOWED_HOSTS"] = "testserver"
+    os.environ["SITEALERT_API_RATE"] = "1000000"
+    if database_url:
+        os.environ["SITEALERT_DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("SITEALERT_DATABASE_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "sitealert.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+
+
+def fill(n, changes):
+    """n entries now; the last `changes` changes added changes/2 entries and removed changes/2."""
+    from django.db import transaction
+
+    from sitealert.core import bulk
+    from sitealert.feed.models import FeedState
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    added, removed = changes // 2, changes - changes // 2
+    old = n - added  # entries before the delta
+    entries, log = [], []
+    for i in range(old + removed):  # the history up to the delta: every entry added once
+        t = target(i)
+        first = bulk.db_datetime(start + timedelta(minutes=i // 100))
+        log.append((i + 1, t, kind(t), True, COUNTRIES[i % 6], CATEGORIES[i % 9], first, first))
+        if i < old:
+            entries.append((t, kind(t), COUNTRIES[i % 6], CATEGORIES[i % 9], first, i + 1))
+    seq = len(log)
+    now = bulk.db_datetime(datetime.now(timezone.utc))
+    for i in range(old, old + removed):
+        seq += 1
+        log.append((seq, target(i), kind(target(i)), False, "", "", None, now))
+    for i in range(old + removed, old + removed + added):
+        seq += 1
+        t = target(i)
+        log.append((seq, t, kind(t), True, COUNTRIES[i % 6], CATEGORIES[i % 9], now, now))
+        entries.append((t, kind(t), COUNTRIES[i % 6], CATEGORIES[i % 9], now, seq))
+    with transaction.atomic():
+        bulk.insert_rows("feed_feedentry", ["target", "kind", "countries", "categories", "first_listed_at",
+                                            "version"], entries)
+        bulk.insert_rows("feed_change", ["seq", "target", "kind", "listed", "countries", "categories",
+                                         "first_listed_at", "created_at"], log)
+        FeedState.objects.update_or_create(pk=1, defaults={"version": seq})
+    return seq, seq - changes, len(entries)
+
+
+def best(fn, repeat, before=None):
+    times = []
+    for _ in range(repeat):
+        if before:
+            before()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="entries in the aggregated list")
+    parser.add_argument("--changes", type=int, default=10_000, help="changes in the delta")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: temporary SQLite)")
+    args = parser.parse_args()
+    data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
+    try:
+        if args.database_url:
+            with TemporaryPostgres(args.database_url) as url:
+                run(args, data_dir, url)
+        else:
+            run(args, data_dir, "")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args, data_dir, database_url):
+    setup(data_dir, database_url)
+    import hashlib
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from sitealert.core.actors import Actor
+    from sitealert.feed import builder
+    from sitealert.organizations.services import create_organization, issue_token
+
+    started = time.perf_counter()
+    version, since, count = fill(args.n, args.changes)
+    fill_time = time.perf_counter() - started
+    cache_dir = settings.SITEALERT["FEED_CACHE_DIR"]
+
+    def cold():
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
+
+    def baseline_full():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT target FROM feed_feedentry ORDER BY {order}")
+            json.dumps([t for (t,) in cursor.fetchall()])
+
+    def baseline_delta():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT target, kind, listed, countries, categories, first_listed_at FROM feed_change "
+                           "WHERE seq > %s ORDER BY seq", [since])
+            json.dumps([list(row) for row in cursor.fetchall()], default=str)
+
+    def feed(fmt, gzipped=False):
+        return lambda: builder.open_feed(fmt, gzipped).file.close()
+
+    def feed_read(fmt):
+        def read():
+            with builder.open_feed(fmt).file as f:
+                f.read()
+        return read
+
+    def delta():
+        json.dumps(builder.changes_since(since))
+
+    # Correctness first: the document agrees with an independent checksum of the entries.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT target FROM feed_feedentry")
+        expected = "sha256:" + hashlib.sha256("".join(t + "\n" for t in sorted(t for (t,) in cursor.fetchall()))
+                                               .encode()).hexdigest()
+    cold()
+    _, checksum, body = builder.cached_feed("json")
+    document = json.loads(body)
+    assert checksum == expected == document["checksum"], (checksum, expected)
+    assert document["version"] == version and len(document["entries"]) == count
+    changes = builder.changes_since(since)
+    assert len(changes["changes"]) == args.changes and changes["checksum"] == expected
+    del document, body
+
+    org = create_organization(kind="user", name="Benchmark Ads", actor=Actor(via="cli"))
+    _, secret = issue_token(org, actor=Actor(via="cli"))
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def http(path, **headers):
+        def get():
+            response = client.get(path, **headers)
+            assert response.status_code == 200, response.status_code
+            b"".join(response.streaming_content) if response.streaming else response.content
+        return get
+
+    r = args.repeat
+    full_base = best(baseline_full, r)
+    delta_base = best(baseline_delta, r)
+    rows = [
+        ("baseline: SELECT target ORDER BY + json.dumps", full_base, full_base),
+        ("full json, cold", best(feed("json"), r, cold), full_base),
+        ("full json, cold, +gzip", best(feed("json", True), r, cold), full_base),
+        ("full json, warm (open + read)", best(feed_read("json"), r), full_base),
+        ("full txt, cold", best(feed("txt"), r, cold), full_base),
+        ("full txt, warm (open + read)", best(feed_read("txt"), r), full_base),
+        ("full csv, cold", best(feed("csv"), r, cold), full_base),
+        ("GET /api/v1/feed, cold", best(http("/api/v1/feed"), r, cold), full_base),
+        ("GET /api/v1/feed, warm", best(http("/api/v1/feed"), r), full_base),
+        ("GET /api/v1/feed gzip, warm", best(http("/api/v1/feed", HTTP_ACCEPT_ENCODING="gzip"), r), full_base),
+        (f"baseline: SELECT {args.changes:,} changes + json.dumps", delta_base, delta_base),
+        (f"changes since N ({args.changes:,}), checksum cold", best(delta, r, cold), delta_base),
+        (f"changes since N ({args.changes:,}), checksum warm", best(delta, r), delta_base),
+        ("GET /api/v1/feed/changes, warm", best(http(f"/api/v1/feed/changes?since={since}"), r), delta_base),
+    ]
+    print(f"database: {connection.vendor}; entries: {count:,}; version: {version:,}; delta: {args.changes:,} "
+          f"changes; best of {r}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}")
+    print(f"| {'measurement':<52} | {'seconds':>8} | {'x baseline':>10} |")
+    print(f"|{'-' * 54}|{'-' * 10}:|{'-' * 11}:|")
+    for label, seconds, base in rows:
+        print(f"| {label:<52} | {seconds:8.3f} | {seconds / base:10.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""GET /check: the public, one-at-a-time check (no token; rate-limited per client)."""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from ninja import Query, Router
+
+from sitealert.api.errors import ApiError, json_response
+from sitealert.api.schemas import CheckResponse, Error
+from sitealert.core.actors import client_ip
+from sitealert.public.services import check_target, check_wait
+
+router = Router(tags=["public"])
+
+
+@router.get(
+    "/check",
+    auth=None,
+    response={200: CheckResponse, 400: Error, 429: Error},
+    summary="Check one domain, URL or app",
+    description=(
+        "Public, no token. Whether one domain, URL or app id is covered by an active listing, and for each "
+        "such listing the authority (country, name), since when, and the link to its operating procedure, "
+        "where a site operator learns how to ask for a review. Exactly one query per call, matched "
+        "exactly after normalization (no wildcards, no partial names); rate-limited per client address "
+        "(429 with Retry-After)."
+    ),
+)
+def check(request, q: str = Query("", description="A domain, URL or app id (android:<package>, ios:<id>).")):
+    wait = check_wait(client_ip(request))
+    if wait:
+        raise ApiError(429, "rate_limited", _("Too many checks from your address. Try again in %(n)d seconds.") % {
+            "n": wait}, headers={"Retry-After": str(wait)})
+    if not q.strip():
+        raise ApiError(400, "missing_query", _("Give the domain, URL or app to check in the parameter 'q'."))
+    result = check_target(q)
+    if result.error is not None:
+        raise ApiError(400, "invalid_target", result.error, query=result.query)
+    return json_response(result.as_dict(base_url=settings.SITE_URL))

@@ -1,0 +1,120 @@
+"""GET /feed and /feed/changes: the aggregated list for authorized users and the operator."""
+
+from django.http import FileResponse, HttpResponseNotModified
+from django.utils.translation import gettext as _
+from ninja import Query, Router
+
+from sitealert.api.auth import feed_reader
+from sitealert.api.errors import ApiError, json_response
+from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, ResyncRequired
+from sitealert.core import audit
+from sitealert.feed import builder
+
+router = Router(tags=["feed"], auth=feed_reader)
+
+MAX_VERSION_DIGITS = 18
+
+
+def accepts_gzip(request):
+    """Whether Accept-Encoding allows gzip (explicitly or by '*'), honouring q=0."""
+    allowed = {}
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _sep, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        allowed[coding.strip().lower()] = q
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", 0.0))) > 0
+
+
+def if_none_match(request):
+    """The entity tags of If-None-Match, without weak prefixes (weak comparison, RFC 9110)."""
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _version_headers(response, version, checksum):
+    response["X-SiteAlert-Version"] = str(version)
+    if checksum:
+        response["X-SiteAlert-Checksum"] = checksum
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@router.get(
+    "/feed",
+    response={200: FeedDocument, 304: None, 400: Error, **ERRORS},
+    summary="Download the aggregated list",
+    description=(
+        "The full aggregated list at the current version. `format=json` (default) returns the SPEC "
+        "document `{version, checksum, entries}`; `format=txt` one target per line, sorted; `format=csv` "
+        "the columns target, kind, countries, categories, first_listed_at (space-separated lists). "
+        "Every format carries `X-SiteAlert-Version` and `X-SiteAlert-Checksum` and an `ETag`: send it "
+        "back in `If-None-Match` to get `304 Not Modified` while the list is unchanged. The body is "
+        "gzip-compressed when `Accept-Encoding` allows it. Verify the checksum: SHA-256 over the sorted "
+        "targets, each followed by a newline."
+    ),
+)
+def feed(request, fmt: str = Query("json", alias="format", description="json, txt or csv")):
+    if fmt not in builder.FORMATS:
+        raise ApiError(400, "invalid_format", _("Unknown format '%(value)s': use json, txt or csv.") % {
+            "value": fmt[:20]})
+    gzipped = accepts_gzip(request)
+    tags = if_none_match(request)
+    if tags:
+        state = builder.feed_state()
+        if "*" in tags or tags & {builder.etag(state, fmt), builder.etag(state, fmt, gzipped=True)}:
+            response = HttpResponseNotModified()
+            response["ETag"] = builder.etag(state, fmt, gzipped)
+            response["Vary"] = "Accept-Encoding"
+            return _version_headers(response, state.version, builder.cached_checksum(state))
+    document = builder.open_feed(fmt, gzipped)
+    audit.record(request.auth, "feed.download", fmt, {"version": document.version})
+    response = FileResponse(document.file, content_type=document.content_type,
+                            filename=f"sitealert-v{document.version}.{fmt}")
+    if gzipped:
+        # Set before GZipMiddleware runs, which then leaves the body alone.
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = document.etag
+    return _version_headers(response, document.version, document.checksum)
+
+
+@router.get(
+    "/feed/changes",
+    response={200: ChangesDocument, 400: Error, 410: ResyncRequired, **ERRORS},
+    summary="Changes since a version",
+    description=(
+        "What changed in the aggregated list after version `since`: for each target, its entry with "
+        '`"listed": true` or a tombstone `{"target", "kind", "listed": false}`. Applying them to the list '
+        "at `since` yields the list at `version`; check the result against `checksum`. `410` with "
+        '`"error": "resync_required"` when `since` is older than the retained history (download the full '
+        "feed), `400` when `since` is ahead of the server or not a non-negative integer."
+    ),
+)
+def changes(request, since: str = Query(None, description="The version the client holds (0 for none).")):
+    if since is None or since == "":
+        raise ApiError(400, "invalid_since", _("The parameter 'since' is required: the version you hold, 0 for none."))
+    if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:
+        raise ApiError(400, "invalid_since", _("'since' must be a non-negative integer version, not '%(value)s'.") % {
+            "value": since[:30]})
+    since = int(since)
+    try:
+        document = builder.changes_since(since)
+    except builder.FromTheFuture as exc:
+        version = exc.args[0]
+        raise ApiError(400, "version_ahead", _(
+            "Version %(since)d is ahead of this server, which is at version %(version)d. Download the full "
+            "feed.") % {"since": since, "version": version}, version=version) from None
+    except builder.ResyncRequired as exc:
+        pruned_through = exc.args[0]
+        raise ApiError(410, "resync_required", _(
+            "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
+            "Download the full feed.") % {"since": since, "pruned": pruned_through},
+            version=builder.current_version(), pruned_through=pruned_through) from None
+    return _version_headers(json_response(document), document["version"], document["checksum"])

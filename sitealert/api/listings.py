@@ -1,0 +1,100 @@
+"""Contributors change their own listings: POST /listings, /listings/remove and /imports.
+
+Each answers the per-row report of `sitealert.listings.services`: 200 when applied (or a dry run),
+422 when nothing was applied because rows were rejected, 400 for a problem with the whole request.
+"""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from ninja import File, Form, Router
+from ninja.files import UploadedFile
+
+from sitealert.api.auth import listings_writer
+from sitealert.api.errors import ApiError, json_response
+from sitealert.api.schemas import ERRORS, Error, RemoveRequest, Report, SubmitRequest
+from sitealert.listings import services
+
+router = Router(tags=["listings"], auth=listings_writer)
+
+REPORT_RESPONSES = {200: Report, 413: Error, 422: Report | Error, **ERRORS}
+REPORT_STATUSES = (
+    "Answers the per-row report (`accepted`, `unchanged`, `held`, `rejected` with reason and row number): "
+    "`200` when applied or for a dry run, `422` when nothing was applied because rows were rejected "
+    "(unless `accept_valid_rows`), `400` for a problem with the whole request."
+)
+
+
+def report_response(report, code="invalid_request"):
+    if report.error:
+        raise ApiError(400, code, report.error)
+    status = 200 if report.applied or report.dry_run else 422
+    return json_response(report.as_dict(), status=status)
+
+
+def check_row_limit(count):
+    limit = settings.SITEALERT["IMPORT_MAX_ROWS"]
+    if count > limit:
+        raise ApiError(413, "too_many_rows", _("The request has %(n)d rows; the limit is %(limit)d. Split it.") % {
+            "n": count, "limit": limit})
+    if not count:
+        raise ApiError(400, "empty_request", _("The request has no rows."))
+
+
+@router.post(
+    "/listings",
+    response=REPORT_RESPONSES,
+    summary="Add or update listings",
+    description=(
+        "Adds the contributor's listings, or updates category, reference and note of existing ones. "
+        "All-or-nothing unless `accept_valid_rows`; a target that equals or overlaps a protected target "
+        "is held for operator review. " + REPORT_STATUSES
+    ),
+)
+def submit(request, payload: SubmitRequest):
+    check_row_limit(len(payload.entries))
+    actor = request.auth
+    entries = [services.EntryInput(target=e.target, category=e.category, reference=e.reference, note=e.note,
+                                   review_after=e.review_after, row=i)
+               for i, e in enumerate(payload.entries, start=1)]
+    return report_response(services.submit_entries(
+        actor.organization, entries, actor=actor, dry_run=payload.dry_run,
+        accept_valid_rows=payload.accept_valid_rows))
+
+
+@router.post(
+    "/listings/remove",
+    response=REPORT_RESPONSES,
+    summary="Remove listings",
+    description=(
+        "Removes the contributor's own listings of these targets, with a reason (required). A target the "
+        "contributor does not list is rejected. " + REPORT_STATUSES
+    ),
+)
+def remove(request, payload: RemoveRequest):
+    check_row_limit(len(payload.targets))
+    actor = request.auth
+    return report_response(services.remove_listings(
+        actor.organization, payload.targets, payload.reason, actor=actor, dry_run=payload.dry_run,
+        accept_valid_rows=payload.accept_valid_rows), code="reason_required")
+
+
+@router.post(
+    "/imports",
+    response=REPORT_RESPONSES,
+    summary="Import a CSV file",
+    description=(
+        "multipart/form-data with the CSV in the field `file` (columns target,category,reference,note; "
+        "header row required; UTF-8 with or without BOM) and optional fields `dry_run` and "
+        "`accept_valid_rows` (true/false). Row numbers in the report are the file's line numbers. "
+        "A problem with the file itself (encoding, header, size) is a `400`. " + REPORT_STATUSES
+    ),
+)
+def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(False),
+                accept_valid_rows: bool = Form(False)):
+    if file is None:
+        raise ApiError(400, "missing_file", _("Send the CSV file in the multipart form field 'file'."))
+    # One byte past the limit is enough for the service to refuse the size without reading the rest.
+    data = file.read(settings.SITEALERT["IMPORT_MAX_BYTES"] + 1)
+    actor = request.auth
+    return report_response(services.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
+                                               accept_valid_rows=accept_valid_rows), code="invalid_file")

@@ -1,0 +1,152 @@
+"""Request and response shapes of the API (SPEC §4); they make the OpenAPI document."""
+
+from datetime import date
+from typing import Literal
+
+from ninja import Field, Schema
+
+
+class Error(Schema):
+    error: str = Field(description="A stable, machine-readable code, e.g. invalid_token, rate_limited.")
+    detail: str = Field(description="What went wrong, in the language of the request's Accept-Language.")
+
+
+class Entry(Schema):
+    target: str = Field(description="Canonical target: a domain in A-labels, android:<package> or ios:<id>.",
+                        examples=["streaming-example.example"])
+    kind: Literal["domain", "app"]
+    countries: list[str] = Field(description="ISO 3166-1 codes of the contributors listing it.",
+                                 examples=[["IT", "KR"]])
+    categories: list[str] = Field(examples=[["streaming-video"]])
+    first_listed_at: str = Field(description="UTC, ISO 8601.", examples=["2026-03-01T09:30:00Z"])
+
+
+class FeedDocument(Schema):
+    version: int = Field(description="The change number this list is at.")
+    checksum: str = Field(description='"sha256:" + hex SHA-256 of the sorted targets, each followed by "\\n".')
+    entries: list[Entry]
+
+
+class ListedChange(Entry):
+    listed: Literal[True]
+
+
+class Tombstone(Schema):
+    target: str
+    kind: Literal["domain", "app"]
+    listed: Literal[False]
+
+
+class ChangesDocument(Schema):
+    since: int
+    version: int
+    checksum: str = Field(description="Checksum of the list at `version`: verify it after applying the changes.")
+    changes: list[ListedChange | Tombstone] = Field(
+        description="One per target that changed since `since`, sorted by target: its entry with "
+                    '"listed": true, or a tombstone with "listed": false.')
+    more: bool = Field(description="Always false: the document holds every change.")
+
+
+class ResyncRequired(Error):
+    version: int
+    pruned_through: int = Field(description="Changes up to this version are no longer kept.")
+
+
+class LookupRequest(Schema):
+    items: list[str] = Field(description="Raw URLs, hosts or app ids (at most 10,000).",
+                             examples=[["https://www.streaming-example.example/watch?v=1", "news.example", "ios:123"]])
+
+
+class LookupResult(Schema):
+    item: str
+    target: str | None = Field(description="The item's normalized form; null when it is not a valid target.")
+    listed: bool
+    matched: str | None = Field(description="The most specific listed target that covers the item.")
+    error: str | None = Field(None, description="Why the item is not a valid target (only then present).")
+
+
+class LookupResponse(Schema):
+    version: int
+    results: list[LookupResult]
+
+
+class CheckMatch(Schema):
+    target: str = Field(description="The listed target that covers the query.")
+    country: str
+    contributor: str = Field(description="The authority that listed it.")
+    category: str
+    listed_at: str
+    procedure_url: str = Field(description="The authority's operating procedure, where to ask for a review.")
+
+
+class CheckResponse(Schema):
+    query: str
+    target: str
+    listed: bool
+    matches: list[CheckMatch]
+
+
+class EntryIn(Schema):
+    target: str = Field(examples=["streaming-example.example"])
+    category: str = Field("", description="streaming-video, streaming-music, live-sports-iptv, torrent-index, "
+                                          "cyberlocker, publishing, software-games or other.")
+    reference: str = Field("", description="The national decision or case identifier.")
+    note: str = Field("", description="Private: seen only by your organization and the operator.")
+    review_after: date | None = Field(None, description="Optional date to review the listing.")
+
+
+class SubmitRequest(Schema):
+    entries: list[EntryIn]
+    dry_run: bool = Field(False, description="Check and report, change nothing.")
+    accept_valid_rows: bool = Field(False, description="Apply the valid rows even if some are rejected.")
+
+
+class RemoveRequest(Schema):
+    targets: list[str]
+    reason: str = Field(description="Why the listings are removed (kept in the record).")
+    dry_run: bool = False
+    accept_valid_rows: bool = False
+
+
+class RowReport(Schema):
+    row: int | None = Field(description="Row number: position in the request (from 1) or line in the CSV file.")
+    input: str
+    target: str | None
+    status: Literal["accepted", "unchanged", "held", "rejected"]
+    reason: str | None = None
+
+
+class Counts(Schema):
+    accepted: int
+    unchanged: int
+    held: int
+    rejected: int
+
+
+class Report(Schema):
+    applied: bool
+    dry_run: bool
+    error: str | None
+    version: int | None = Field(description="Version of the aggregated list after the change.")
+    counts: Counts
+    summary: str
+    rows: list[RowReport]
+
+
+class Organization(Schema):
+    slug: str
+    name: str
+    kind: str
+    country: str
+
+
+class TokenInfo(Schema):
+    organization: Organization
+    scope: Literal["feed", "listings"]
+    hint: str = Field(description="The first characters of the token.")
+    expires_at: str | None
+    may_read_feed: bool
+    may_manage_listings: bool
+
+
+ERRORS = {400: Error, 401: Error, 403: Error, 429: Error}

@@ -1,0 +1,180 @@
+"""Replica: a verified local copy of the aggregated list, and the matcher over it."""
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sitealert.matcher import Match, Matcher
+
+from . import store
+from .errors import ReplicaDamaged
+
+
+def _combos_of(rows):
+    """targets, combo ids and distinct (countries, categories) pairs of data-file rows."""
+    targets, combo_ids, combos, index_of = [], [], [], {}
+    for target, _kind, countries, categories, _first in rows:
+        key = (countries, categories)
+        index = index_of.get(key)
+        if index is None:
+            index = index_of[key] = len(combos)
+            combos.append((tuple(countries.split(",")) if countries else (),
+                           tuple(categories.split(",")) if categories else ()))
+        targets.append(target)
+        combo_ids.append(index)
+    return targets, combo_ids, combos
+
+
+class Replica:
+    """A local replica of a SiteAlert server's aggregated list, in a directory.
+
+    ``Replica(path)`` opens the directory (an empty replica at version 0 if it does not exist yet);
+    ``sync(url, token)`` brings it current; ``check(item)`` / ``check_many(items)`` answer from
+    memory. Opening never raises for a damaged directory: ``damaged`` then says why, ``check``
+    raises ``ReplicaDamaged``, and the next ``sync`` repairs it with a full download.
+
+    Several processes may open the same directory while one syncs it; ``refresh()`` picks up a
+    version another process wrote.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, accelerated: bool | None = None):
+        self.path = Path(path)
+        self._accelerated = accelerated
+        self._load()
+
+    @classmethod
+    def from_targets(cls, targets: Iterable, *, accelerated: bool | None = None,
+                     validate: bool = False) -> "Replica":
+        """An in-memory replica (tests, benchmarks): canonical target strings, (target, countries,
+        categories) tuples or feed entry mappings. It cannot sync."""
+        replica = cls.__new__(cls)
+        replica.path = None
+        replica._accelerated = accelerated
+        replica._set_state(None, Matcher(targets, accelerated=accelerated, validate=validate))
+        replica._stamp = None
+        return replica
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _set_state(self, manifest, matcher, damaged=None):
+        self._manifest = manifest or {}
+        self._matcher = matcher
+        self.damaged = damaged
+        self._checksum = self._manifest.get("checksum")
+
+    def _load(self):
+        self._stamp = store.manifest_stamp(self.path)
+        try:
+            manifest, rows = store.read_snapshot(self.path)
+        except ReplicaDamaged as exc:
+            self._set_state(None, Matcher((), accelerated=self._accelerated), damaged=str(exc))
+            return
+        targets, combo_ids, combos = _combos_of(rows)
+        self._set_state(manifest, Matcher.from_columns(targets, combo_ids, combos, accelerated=self._accelerated))
+
+    def refresh(self) -> bool:
+        """Reload if another process synced this directory since; True if the list changed.
+
+        A damaged directory leaves the list in memory as it was and raises ReplicaDamaged.
+        """
+        if self.path is None or store.manifest_stamp(self.path) == self._stamp:
+            return False
+        stamp = store.manifest_stamp(self.path)
+        manifest, rows = store.read_snapshot(self.path)
+        if manifest is not None and not self.damaged and manifest.get("checksum") == self._checksum \
+                and manifest.get("version") == self.version:
+            self._manifest, self._stamp = manifest, stamp  # only sync times or the ETag changed
+            return False
+        targets, combo_ids, combos = _combos_of(rows)
+        self._set_state(manifest, Matcher.from_columns(targets, combo_ids, combos, accelerated=self._accelerated))
+        self._stamp = stamp
+        return True
+
+    @property
+    def version(self) -> int:
+        """Version of the list held (0 for a replica never synced, or damaged)."""
+        return self._manifest.get("version", 0)
+
+    @property
+    def checksum(self) -> str:
+        """SPEC §4 checksum of the list held, verified when it was written and when it was read."""
+        if self._checksum is None:
+            self._checksum = store.fast_checksum(sorted(self._matcher))
+        return self._checksum
+
+    @property
+    def server(self) -> str | None:
+        """Base URL of the server this replica was last synced from."""
+        return self._manifest.get("server")
+
+    @property
+    def synced_at(self) -> str | None:
+        """When the list last changed (ISO 8601, UTC)."""
+        return self._manifest.get("synced_at")
+
+    @property
+    def checked_at(self) -> str | None:
+        """When a sync last confirmed the list current (ISO 8601, UTC)."""
+        return self._manifest.get("checked_at")
+
+    @property
+    def accelerated(self) -> bool:
+        return self._matcher.accelerated
+
+    def __len__(self) -> int:
+        return len(self._matcher)
+
+    def __repr__(self):
+        where = str(self.path) if self.path is not None else "in memory"
+        state = f"damaged: {self.damaged}" if self.damaged else f"version {self.version}, {len(self)} targets"
+        return f"<Replica {where} ({state})>"
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def _usable(self):
+        if self.damaged:
+            raise ReplicaDamaged(f"the replica at {self.path} is damaged ({self.damaged}); "
+                                 f"run 'sitealert sync' to repair it")
+
+    def check(self, item: str) -> Match | None:
+        """The listed target covering item (raw URL, host or app id) with its countries and
+        categories, or None. Same answer as the server's /api/v1/lookup at this version."""
+        self._usable()
+        return self._matcher.check(item)
+
+    def check_many(self, items: Iterable[str]) -> list[Match | None]:
+        """check() for each item, in order."""
+        self._usable()
+        return self._matcher.check_many(items)
+
+    def targets(self) -> list[str]:
+        """The listed targets, sorted."""
+        self._usable()
+        return sorted(self._matcher)
+
+    def entries(self) -> Iterator[dict]:
+        """The list as feed entries (target, kind, countries, categories, first_listed_at), sorted."""
+        self._usable()
+        if self.path is not None and self._manifest:
+            _, rows = self._manifest, store.read_rows(self.path, self._manifest)
+            for target, kind, countries, categories, first in rows:
+                yield {"target": target, "kind": kind,
+                       "countries": countries.split(",") if countries else [],
+                       "categories": categories.split(",") if categories else [],
+                       "first_listed_at": first or None}
+            return
+        for target in sorted(self._matcher):
+            match = self._matcher.get(target)
+            yield {"target": target, "kind": "app" if target.startswith(("android:", "ios:")) else "domain",
+                   "countries": list(match.countries), "categories": list(match.categories),
+                   "first_listed_at": None}
+
+    # -- sync --------------------------------------------------------------------------------
+
+    def sync(self, url: str, token: str, **options):
+        """Bring the replica current from the server at url (see sitealert.client.sync.sync_replica)."""
+        if self.path is None:
+            raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
+        from .sync import sync_replica  # the network stack is loaded only when a sync runs
+
+        return sync_replica(self, url, token, **options)

@@ -1,0 +1,118 @@
+"""The operator's admin site: access for operator staff, actions that go through the services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from sitealert.core import audit
+from sitealert.core.actors import actor_for_request
+from sitealert.core.models import AuditEvent
+from sitealert.organizations import permissions
+
+admin.site.site_header = _("SiteAlert administration")
+admin.site.site_title = _("SiteAlert administration")
+admin.site.index_title = _("Operator tools")
+
+
+def is_operator_staff(request):
+    user = request.user
+    return bool(user.is_active and user.is_staff and permissions.can_moderate(actor_for_request(request)))
+
+
+class OperatorAdmin(admin.ModelAdmin):
+    """Visible to operator staff; what they may add, change or delete is declared per model."""
+
+    operator_can_add = False
+    operator_can_change = False
+    operator_can_delete = False
+
+    def has_module_permission(self, request):
+        return is_operator_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator_staff(request)
+
+    def has_add_permission(self, request):
+        return self.operator_can_add and is_operator_staff(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.operator_can_change and is_operator_staff(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.operator_can_delete and is_operator_staff(request)
+
+    def has_moderate_permission(self, request):
+        return is_operator_staff(request)
+
+    # Deletions by operator staff are audited as `removal_action` with `removal_record(obj)`.
+    removal_action = None
+
+    def removal_record(self, obj):
+        return str(obj), {}
+
+    def delete_model(self, request, obj):
+        self._record_removal(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        self._record_removal(request, queryset)
+        super().delete_queryset(request, queryset)
+
+    def _record_removal(self, request, objects):
+        if self.removal_action:
+            audit.record_many(actor_for_request(request), self.removal_action, [self.removal_record(o) for o in objects])
+
+
+def apply_to_each(modeladmin, request, queryset, apply, done_message):
+    """Call `apply(obj, actor)` for each selected object; report failures one by one."""
+    actor = actor_for_request(request)
+    done = 0
+    for obj in queryset:
+        try:
+            apply(obj, actor)
+        except (ValueError, PermissionDenied) as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, done_message(done), messages.SUCCESS)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+def apply_with_reason(modeladmin, request, queryset, apply, done_message, *, title, submit_label):
+    """An admin action that first asks for a reason on an intermediate page, then applies it."""
+    if "apply" in request.POST:
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            apply_to_each(modeladmin, request, queryset, lambda obj, actor: apply(obj, reason, actor), done_message)
+            return None
+    else:
+        form = ReasonForm()
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action", ""),
+        "submit_label": submit_label,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/sitealert/reason_action.html", context)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(OperatorAdmin):
+    list_display = ("created_at", "action", "object_repr", "user", "organization", "via", "token_hint", "ip_address")
+    list_filter = ("action", "via")
+    search_fields = ("object_repr", "action", "user__username", "organization__name")
+    date_hierarchy = "created_at"
+    list_select_related = ("user", "organization")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]

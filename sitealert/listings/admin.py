@@ -1,0 +1,75 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from sitealert.core import audit
+from sitealert.core.actors import actor_for_request
+from sitealert.core.admin import OperatorAdmin, apply_to_each, apply_with_reason
+from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.listings import services
+from sitealert.listings.models import Listing, ProtectedTarget
+from sitealert.listings.target_messages import translated_reason
+
+
+@admin.register(Listing)
+class ListingAdmin(OperatorAdmin):
+    """Operators never edit a contributor's listings: they can only hold and release them."""
+
+    list_display = ("target", "contributor", "category", "status", "listed_at", "status_changed_at")
+    list_filter = ("status", "category", "kind", "contributor")
+    search_fields = ("target", "reference")
+    list_select_related = ("contributor",)
+    date_hierarchy = "listed_at"
+    fields = ("target", "kind", "contributor", "category", "reference", "listed_at", "review_after", "note",
+              "status", "status_reason", "status_changed_at")
+    readonly_fields = fields
+    actions = ("hold", "release")
+
+    @admin.action(description=_("Hold the selected listings pending review…"), permissions=["moderate"])
+    def hold(self, request, queryset):
+        return apply_with_reason(
+            self, request, queryset.select_related("contributor"),
+            lambda listing, reason, actor: services.hold_listing(listing, reason, actor=actor),
+            lambda n: ngettext("%(n)d listing held.", "%(n)d listings held.", n) % {"n": n},
+            title=_("Hold listings pending review"), submit_label=_("Hold"))
+
+    @admin.action(description=_("Release the selected held listings"), permissions=["moderate"])
+    def release(self, request, queryset):
+        apply_to_each(self, request, queryset.select_related("contributor"),
+                      lambda listing, actor: services.release_listing(listing, actor=actor),
+                      lambda n: ngettext("%(n)d listing released.", "%(n)d listings released.", n) % {"n": n})
+
+
+class ProtectedTargetForm(forms.ModelForm):
+    class Meta:
+        model = ProtectedTarget
+        fields = ["target", "reason"]
+
+    def clean_target(self):
+        try:
+            return normalize_target(self.cleaned_data["target"])
+        except InvalidTarget as exc:
+            raise forms.ValidationError(translated_reason(exc)) from exc
+
+
+@admin.register(ProtectedTarget)
+class ProtectedTargetAdmin(OperatorAdmin):
+    operator_can_add = True
+    operator_can_change = True
+    operator_can_delete = True
+    form = ProtectedTargetForm
+    list_display = ("target", "reason", "created_at", "created_by")
+    search_fields = ("target", "reason")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        audit.record(actor_for_request(request), "protected.update" if change else "protected.add", obj.target,
+                     {"reason": obj.reason})
+
+    removal_action = "protected.remove"
+
+    def removal_record(self, protected):
+        return protected.target, {"reason": protected.reason}

@@ -1,0 +1,135 @@
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from sitealert.core import audit
+from sitealert.core.actors import actor_for_request
+from sitealert.core.admin import OperatorAdmin, apply_to_each, apply_with_reason
+from sitealert.organizations import services
+from sitealert.organizations.models import ApiToken, Membership, OperatingProcedure, Organization
+
+
+class OrganizationForm(forms.ModelForm):
+    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
+
+    class Meta:
+        model = Organization
+        fields = ["name", "kind", "country", "status", "website"]
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind", self.instance.kind)
+        if kind and "name" in data:
+            try:
+                data["name"], data["country"] = services.clean_organization_fields(
+                    kind, data["name"], data.get("country", self.instance.country))
+            except services.OrganizationError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+@admin.register(Organization)
+class OrganizationAdmin(OperatorAdmin):
+    operator_can_add = True
+    operator_can_change = True
+    form = OrganizationForm
+    list_display = ("name", "slug", "kind", "country", "status", "created_at", "approved_at")
+    list_filter = ("kind", "status")
+    search_fields = ("name", "slug", "country")
+    actions = ("approve", "suspend")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("slug", "created_at", "approved_at", "terms_accepted_at")
+        # The status changes only through the approve and suspend actions, which are audited.
+        return ("slug", "kind", "status", "created_at", "approved_at", "terms_accepted_at")
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "kind", "country", "status", "website"]
+        return fields if obj is None else ["slug"] + fields + ["created_at", "approved_at", "terms_accepted_at"]
+
+    def save_model(self, request, obj, form, change):
+        actor = actor_for_request(request)
+        if change:
+            obj.save()
+            audit.record(actor, "organization.update", obj.slug,
+                         {k: str(form.cleaned_data.get(k, "")) for k in form.changed_data})
+            return
+        created = services.create_organization(kind=obj.kind, name=obj.name, country=obj.country,
+                                               status=obj.status, actor=actor)
+        if obj.website:
+            created.website = obj.website
+            created.save(update_fields=["website"])
+        obj.pk, obj.slug, obj.created_at, obj.approved_at = created.pk, created.slug, created.created_at, created.approved_at
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    @admin.action(description=_("Approve the selected organizations"), permissions=["moderate"])
+    def approve(self, request, queryset):
+        apply_to_each(self, request, queryset, lambda org, actor: services.set_organization_status(
+            org, Organization.Status.APPROVED, actor=actor),
+            lambda n: ngettext("%(n)d organization approved.", "%(n)d organizations approved.", n) % {"n": n})
+
+    @admin.action(description=_("Suspend the selected organizations…"), permissions=["moderate"])
+    def suspend(self, request, queryset):
+        return apply_with_reason(
+            self, request, queryset,
+            lambda org, reason, actor: services.set_organization_status(
+                org, Organization.Status.SUSPENDED, actor=actor, reason=reason),
+            lambda n: ngettext("%(n)d organization suspended.", "%(n)d organizations suspended.", n) % {"n": n},
+            title=_("Suspend organizations"), submit_label=_("Suspend"))
+
+
+@admin.register(Membership)
+class MembershipAdmin(OperatorAdmin):
+    operator_can_add = True
+    operator_can_change = True
+    operator_can_delete = True
+    list_display = ("user", "organization", "role", "created_at")
+    list_filter = ("role", "organization__kind")
+    search_fields = ("user__username", "user__email", "organization__name")
+    autocomplete_fields = ("organization",)
+    raw_id_fields = ("user",)
+    fields = ("user", "organization", "role")
+    list_select_related = ("user", "organization")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(actor_for_request(request), "member.update" if change else "member.add", obj.user.get_username(),
+                     {"organization": obj.organization.slug, "role": obj.role})
+
+    removal_action = "member.remove"
+
+    def removal_record(self, membership):
+        return membership.user.get_username(), {"organization": membership.organization.slug}
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(OperatorAdmin):
+    """Tokens are created by their organization (or the CLI); the operator can only look and revoke."""
+
+    list_display = ("hint", "organization", "name", "scope", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", "organization__kind")
+    search_fields = ("hint", "name", "organization__name")
+    list_select_related = ("organization",)
+    fields = ("hint", "organization", "name", "scope", "created_by", "created_at", "expires_at", "last_used_at",
+              "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["moderate"])
+    def revoke(self, request, queryset):
+        apply_to_each(self, request, queryset.select_related("organization"),
+                      lambda token, actor: services.revoke_token(token, actor=actor),
+                      lambda n: ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", n) % {"n": n})
+
+
+@admin.register(OperatingProcedure)
+class OperatingProcedureAdmin(OperatorAdmin):
+    """Procedures belong to their contributor; the operator reads them."""
+
+    list_display = ("organization", "language", "updated_at")
+    list_filter = ("language",)
+    search_fields = ("organization__name",)
+    readonly_fields = ("organization", "language", "description", "contact", "criteria", "procedure", "updated_at")

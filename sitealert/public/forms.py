@@ -1,0 +1,95 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.listings.target_messages import translated_reason
+from sitealert.public.models import ProcedureRevision, ReviewCase, ReviewRequest
+from sitealert.public.reviews import active_listings_covering
+
+MAX_EVIDENCE_LINKS = 10
+MAX_TEXT = 10_000
+
+
+class ReviewRequestForm(forms.Form):
+    target = forms.CharField(
+        label=_("Site or app"), max_length=300,
+        help_text=_("The domain name, web address or app id that is listed, for example example.com."))
+    name = forms.CharField(label=_("Your name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(
+        label=_("Your e-mail address"),
+        help_text=_("We send a confirmation link to this address. The authorities that listed the site see it and "
+                    "may answer you there."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    relationship = forms.ChoiceField(label=_("Your relationship to the site"),
+                                     choices=[("", "—")] + list(ReviewRequest.Relationship.choices))
+    reasons = forms.CharField(
+        label=_("Why should the listing be reviewed?"), max_length=MAX_TEXT,
+        help_text=_("Explain what you think is wrong with the listing, or what has changed since it was made."),
+        widget=forms.Textarea(attrs={"rows": 8}))
+    evidence = forms.CharField(
+        label=_("Evidence links"), required=False, max_length=5000,
+        help_text=_("Addresses (starting with http:// or https://) of documents that support your request, one per "
+                    "line, at most 10."),
+        widget=forms.Textarea(attrs={"rows": 3, "dir": "ltr"}))
+    # A field people never see: automated submissions fill it in and are quietly dropped.
+    homepage = forms.CharField(label=_("Leave this field empty"), required=False,
+                               widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}))
+
+    def clean_target(self):
+        raw = self.cleaned_data["target"]
+        try:
+            target = normalize_target(raw)
+        except InvalidTarget as exc:
+            raise ValidationError(translated_reason(exc)) from None
+        if not active_listings_covering(target).exists():
+            raise ValidationError(_("'%(target)s' is not on the list, so there is nothing to review."),
+                                  params={"target": target})
+        self.normalized_target = target
+        return raw.strip()
+
+    def clean_evidence(self):
+        lines = [line.strip() for line in self.cleaned_data["evidence"].splitlines() if line.strip()]
+        if len(lines) > MAX_EVIDENCE_LINKS:
+            raise ValidationError(_("Give at most %(n)d links."), params={"n": MAX_EVIDENCE_LINKS})
+        validate = URLValidator(schemes=["http", "https"])
+        for line in lines:
+            try:
+                validate(line)
+            except ValidationError:
+                raise ValidationError(_("'%(link)s' is not a web address starting with http:// or https://."),
+                                      params={"link": line[:200]}) from None
+        return lines
+
+    @property
+    def is_bot(self):
+        return bool(self.data.get("homepage", "").strip())
+
+
+class ProcedureForm(forms.Form):
+    description = forms.CharField(
+        label=_("Description"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Who you are and the legal basis on which you list sites."))
+    contact = forms.CharField(
+        label=_("Contact"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Where site operators can reach you about a listing."))
+    criteria = forms.CharField(
+        label=_("Criteria"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What makes a site eligible for listing."))
+    procedure = forms.CharField(
+        label=_("Procedure"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("How a decision is taken, notified and reviewed, and how to challenge it."))
+
+    FIELDS = ProcedureRevision.FIELDS
+
+
+class AnswerForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Your answer"), widget=forms.RadioSelect,
+        choices=[(ReviewCase.Outcome.UPHELD, _("Uphold the listing")),
+                 (ReviewCase.Outcome.REMOVED, _("Remove the listing"))])
+    explanation = forms.CharField(
+        label=_("Explanation"), max_length=5000, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Shown to the person who asked for the review and on their status page. When you remove the "
+                    "listing, it is also the reason recorded in the change log."))

@@ -1,0 +1,157 @@
+"""GET /api/v1/feed: the full aggregated list in JSON, txt and csv (SPEC §4)."""
+
+import csv
+import gzip
+import io
+import json
+
+import pytest
+
+from tests.api.conftest import bearer, body, independent_checksum
+
+pytestmark = pytest.mark.django_db
+
+# Byte order differs from dictionary order here: '-' < '.' < '0' < 'A' < '_' < 'a'.
+TARGETS = ["zeta.example", "a-b.example", "a.example", "a0.example", "a_b.example", "sub.a.example",
+           "android:com.Example.App", "android:com.example.app", "ios:123456789", "xn--bcher-kva.example"]
+
+
+@pytest.fixture
+def listed(italy, korea, list_targets):
+    list_targets(italy, TARGETS)
+    list_targets(korea, ["a.example", "korea-only.test"], category="torrent-index")
+
+
+def test_json_feed_is_the_spec_document_with_an_independent_checksum(client, listed, adco_token, get_feed):
+    document = get_feed(adco_token)
+    assert set(document) == {"version", "checksum", "entries"}
+    targets = [e["target"] for e in document["entries"]]
+    assert targets == sorted(set(TARGETS) | {"korea-only.test"})  # code-point order, not collation order
+    by_target = {e["target"]: e for e in document["entries"]}
+    assert by_target["a.example"]["countries"] == ["IT", "KR"]
+    assert by_target["a.example"]["categories"] == ["streaming-video", "torrent-index"]
+    assert by_target["ios:123456789"]["kind"] == "app"
+    assert by_target["sub.a.example"] == {
+        "target": "sub.a.example", "kind": "domain", "countries": ["IT"], "categories": ["streaming-video"],
+        "first_listed_at": by_target["sub.a.example"]["first_listed_at"]}
+    assert by_target["sub.a.example"]["first_listed_at"].endswith("Z")
+
+
+def test_txt_and_csv_carry_the_same_version_and_checksum(client, listed, adco_token, get_feed):
+    document = get_feed(adco_token)
+    targets = [e["target"] for e in document["entries"]]
+
+    txt = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    assert txt.status_code == 200
+    assert txt["Content-Type"] == "text/plain; charset=utf-8"
+    assert body(txt).decode() == "".join(t + "\n" for t in targets)
+    assert txt["X-SiteAlert-Version"] == str(document["version"])
+    assert txt["X-SiteAlert-Checksum"] == independent_checksum(body(txt).decode().splitlines())
+
+    response = client.get("/api/v1/feed?format=csv", headers=bearer(adco_token))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["X-SiteAlert-Version"] == str(document["version"])
+    assert response["X-SiteAlert-Checksum"] == document["checksum"]
+    rows = list(csv.DictReader(io.StringIO(body(response).decode())))
+    assert [r["target"] for r in rows] == targets
+    both = next(r for r in rows if r["target"] == "a.example")
+    assert both == {"target": "a.example", "kind": "domain", "countries": "IT KR",
+                    "categories": "streaming-video torrent-index",
+                    "first_listed_at": next(e for e in document["entries"]
+                                            if e["target"] == "a.example")["first_listed_at"]}
+
+
+def test_empty_list(client, adco_token, get_feed):
+    document = get_feed(adco_token)
+    assert document["entries"] == []
+    assert document["checksum"] == independent_checksum([])
+    txt = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    assert body(txt) == b""
+    assert txt["X-SiteAlert-Checksum"] == document["checksum"]
+
+
+@pytest.mark.parametrize("fmt", ["xml", "JSON", "", "txt;rm"])
+def test_unknown_format_is_a_clear_400(client, adco_token, fmt):
+    response = client.get("/api/v1/feed", {"format": fmt}, headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_format"
+    assert "json, txt or csv" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "txt", "csv"])
+def test_etag_and_if_none_match(client, listed, italy, list_targets, adco_token, fmt):
+    first = client.get("/api/v1/feed", {"format": fmt}, headers=bearer(adco_token))
+    etag = first["ETag"]
+    assert etag.startswith('"') and etag.endswith('"')
+
+    again = client.get("/api/v1/feed", {"format": fmt}, headers={**bearer(adco_token), "If-None-Match": etag})
+    assert again.status_code == 304
+    assert body(again) == b""
+    assert again["ETag"] == etag
+    assert again["X-SiteAlert-Version"] == first["X-SiteAlert-Version"]
+    weak = client.get("/api/v1/feed", {"format": fmt},
+                      headers={**bearer(adco_token), "If-None-Match": f'"other", W/{etag}'})
+    assert weak.status_code == 304
+
+    list_targets(italy, ["new.example"])
+    changed = client.get("/api/v1/feed", {"format": fmt}, headers={**bearer(adco_token), "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert b"new.example" in body(changed)
+
+
+def test_not_modified_builds_nothing(client, listed, adco_token, settings, django_assert_max_num_queries):
+    etag = client.get("/api/v1/feed", headers=bearer(adco_token))["ETag"]
+    cache_dir = settings.SITEALERT["FEED_CACHE_DIR"]
+    for path in cache_dir.rglob("feed-*"):
+        path.unlink()
+    with django_assert_max_num_queries(8):  # token, rate limit, feed state: no entries are read
+        response = client.get("/api/v1/feed", headers={**bearer(adco_token), "If-None-Match": etag})
+    assert response.status_code == 304
+    assert not list(cache_dir.rglob("feed-*"))
+
+
+@pytest.mark.parametrize("fmt", ["json", "txt", "csv"])
+def test_gzip_when_accepted_and_never_twice(client, listed, adco_token, fmt):
+    plain = client.get("/api/v1/feed", {"format": fmt}, headers=bearer(adco_token))
+    assert plain.get("Content-Encoding") is None
+    assert plain["Vary"] == "Accept-Encoding"
+
+    packed = client.get("/api/v1/feed", {"format": fmt},
+                        headers={**bearer(adco_token), "Accept-Encoding": "br;q=1.0, gzip;q=0.8"})
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    assert gzip.decompress(body(packed)) == body(plain)  # one layer of gzip, the same document
+    assert packed["X-SiteAlert-Checksum"] == plain["X-SiteAlert-Checksum"]
+    assert packed["ETag"] != plain["ETag"]  # another representation: another strong tag
+
+    refused = client.get("/api/v1/feed", {"format": fmt},
+                         headers={**bearer(adco_token), "Accept-Encoding": "gzip;q=0, identity"})
+    assert refused.get("Content-Encoding") is None
+    assert body(refused) == body(plain)
+
+
+def test_gzip_etag_validates_either_representation(client, listed, adco_token):
+    packed = client.get("/api/v1/feed", headers={**bearer(adco_token), "Accept-Encoding": "gzip"})
+    again = client.get("/api/v1/feed", headers={**bearer(adco_token), "If-None-Match": packed["ETag"]})
+    assert again.status_code == 304
+
+
+def test_operator_reads_the_feed(client, listed, operator_token, get_feed):
+    assert len(get_feed(operator_token)["entries"]) == len(TARGETS) + 1
+
+
+def test_feed_download_is_audited(client, listed, adco, adco_token):
+    from sitealert.core.models import AuditEvent
+
+    client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    event = AuditEvent.objects.get(action="feed.download")
+    assert event.organization == adco and event.via == "api" and event.object_repr == "txt"
+
+
+def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, italy, list_targets, adco_token):
+    list_targets(italy, ["r3---sn-abc.example", "_dmarc-ish.example", "xn--80ak6aa92e.example"])
+    response = client.get("/api/v1/feed", headers=bearer(adco_token))
+    assert [e["target"] for e in json.loads(body(response))["entries"]] == sorted(
+        ["r3---sn-abc.example", "_dmarc-ish.example", "xn--80ak6aa92e.example"])

@@ -1,0 +1,67 @@
+"""Browser tests: Debian's headless Chromium, driven by Playwright, against pytest-django's live_server.
+
+Playwright never downloads a browser here; scripts/test installs Debian's chromium when it is missing.
+"""
+
+import os
+
+import pytest
+
+# Playwright's sync API keeps an asyncio event loop running in the test's thread, and Django refuses
+# ORM calls from a thread with a running loop unless told that this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's services, which
+# this machine's closed network refuses; --no-sandbox because CI runs as root.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A page in a fresh browser context (no cookies) whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def log_in(page):
+    """log_in(username): sign in through the login form, as a person would."""
+    from tests.conftest import PASSWORD
+
+    def _log_in(username, password=PASSWORD):
+        page.goto("/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.locator("#login-submit").click()
+        page.wait_for_url(lambda url: "/login/" not in url)
+
+    return _log_in
+
+
+@pytest.fixture
+def screenshot(page, tmp_path):
+    """screenshot(name): save the whole page as NAME.png in the test's tmp dir and return its path."""
+
+    def _screenshot(name):
+        path = tmp_path / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _screenshot

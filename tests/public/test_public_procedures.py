@@ -1,0 +1,154 @@
+"""Operating procedures: public pages per language with a labelled fallback, editing by the
+contributor itself, and a kept history."""
+
+import pytest
+
+from sitealert.core.models import AuditEvent
+from sitealert.organizations.models import OperatingProcedure
+from sitealert.public.models import ProcedureRevision
+
+TEXT = {"description": "We are the national authority.", "contact": "desk@agcom.test",
+        "criteria": "Commercial-scale infringement.", "procedure": "Decision, notice, appeal within 60 days."}
+
+
+def publish(org, language, **fields):
+    return OperatingProcedure.objects.create(organization=org, language=language, **{**TEXT, **fields})
+
+
+@pytest.mark.django_db
+def test_list_shows_every_contributor_with_languages_and_review_counts(client, italy, korea, adco):
+    publish(italy, "en")
+    publish(italy, "fr", description="Nous sommes l'autorité.")
+
+    html = client.get("/procedures/").content.decode()
+
+    assert italy.name in html and korea.name in html and adco.name not in html
+    assert "English" in html and "Français" in html
+    assert "not published yet" in html  # korea
+
+
+@pytest.mark.django_db
+def test_page_in_the_visitors_language(client, italy):
+    publish(italy, "en")
+    publish(italy, "fr", description="Nous sommes l'autorité nationale.")
+
+    html = client.get(f"/procedures/{italy.slug}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert "Nous sommes l&#x27;autorité nationale." in html
+    assert 'id="fallback-notice"' not in html
+    assert 'lang="fr"' in html and "desk@agcom.test" in html
+
+
+@pytest.mark.django_db
+def test_fallback_language_is_labelled(client, italy):
+    publish(italy, "en")
+
+    html = client.get(f"/procedures/{italy.slug}/", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+
+    assert 'id="fallback-notice"' in html
+    assert 'class="procedure-text" lang="en" dir="ltr"' in html
+    assert TEXT["description"] in html
+
+
+@pytest.mark.django_db
+def test_arabic_version_is_marked_right_to_left(client, italy):
+    publish(italy, "ar", description="نحن السلطة الوطنية.")
+
+    html = client.get(f"/procedures/{italy.slug}/?lang=ar").content.decode()
+
+    assert 'class="procedure-text" lang="ar" dir="rtl"' in html and "نحن السلطة الوطنية." in html
+
+
+@pytest.mark.django_db
+def test_no_procedure_yet_and_unknown_slugs(client, italy, adco):
+    assert "has not published its operating procedure yet" in client.get(f"/procedures/{italy.slug}/").content.decode()
+    assert client.get("/procedures/no-such-authority/").status_code == 404
+    assert client.get(f"/procedures/{adco.slug}/").status_code == 404  # not a contributor
+
+
+@pytest.mark.django_db
+def test_contributor_edits_its_procedure_and_history_is_kept(client, alice, italy):
+    publish(italy, "en")  # published before web editing (demo data, admin)
+    client.force_login(alice)
+    page = client.get(f"/procedures/{italy.slug}/").content.decode()
+    assert f'href="/procedures/{italy.slug}/edit/es/"' in page
+
+    form = client.get(f"/procedures/{italy.slug}/edit/en/").content.decode()
+    assert TEXT["criteria"] in form and '<label for="id_criteria">' in form
+    response = client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "criteria": "Only commercial scale."})
+    assert response.status_code == 302 and response["Location"] == f"/procedures/{italy.slug}/?lang=en"
+    client.post(f"/procedures/{italy.slug}/edit/es/", {**TEXT, "description": "Somos la autoridad."})
+    client.post(f"/procedures/{italy.slug}/edit/es/", {**TEXT, "description": "Somos la autoridad."})  # no change
+
+    assert OperatingProcedure.objects.get(organization=italy, language="en").criteria == "Only commercial scale."
+    assert OperatingProcedure.objects.get(organization=italy, language="es").description == "Somos la autoridad."
+    revisions = list(ProcedureRevision.objects.filter(organization=italy).order_by("created_at", "id"))
+    assert [(r.language, r.author) for r in revisions] == [("en", None), ("en", alice), ("es", alice)]
+    assert revisions[0].criteria == TEXT["criteria"]
+    assert AuditEvent.objects.filter(action="procedure.update").count() == 2
+
+    history = client.get(f"/procedures/{italy.slug}/history/").content.decode()
+    assert "alice" in history and "published before web editing" in history
+    old = client.get(f"/procedures/{italy.slug}/history/{revisions[0].pk}/").content.decode()
+    assert TEXT["criteria"] in old
+
+
+@pytest.mark.django_db
+def test_public_history_hides_authors(client, alice, italy):
+    client.force_login(alice)
+    client.post(f"/procedures/{italy.slug}/edit/en/", TEXT)
+    client.logout()
+
+    history = client.get(f"/procedures/{italy.slug}/history/")
+
+    assert history.status_code == 200
+    html = history.content.decode()
+    assert "View this version" in html and "alice" not in html
+
+
+@pytest.mark.django_db
+def test_edit_requires_all_four_parts(client, alice, italy):
+    client.force_login(alice)
+
+    response = client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "contact": ""})
+
+    assert response.status_code == 200 and "This field is required." in response.content.decode()
+    assert not OperatingProcedure.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_the_contributor_itself_may_edit(client, bob, carol, olga, italy):
+    url = f"/procedures/{italy.slug}/edit/en/"
+    anonymous = client.post(url, TEXT)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+    for person in (bob, carol, olga):
+        client.force_login(person)
+        assert client.get(url).status_code == 403
+        assert client.post(url, TEXT).status_code == 403
+        assert 'href="/procedures/' + italy.slug + '/edit/' not in client.get(f"/procedures/{italy.slug}/").content.decode()
+    assert not OperatingProcedure.objects.exists() and not ProcedureRevision.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unknown_language_is_404(client, alice, italy):
+    client.force_login(alice)
+    assert client.get(f"/procedures/{italy.slug}/edit/de/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_review_counts_on_the_procedure_page(client, alice, italy, list_targets, confirmed_review):
+    list_targets(italy, ["pirate.test", "other.test"])
+    confirmed_review("pirate.test")
+    confirmed_review("other.test", email="second@site.test")
+    from sitealert.public.models import ReviewCase
+
+    client.force_login(alice)
+    case = ReviewCase.objects.get(request__target="pirate.test")
+    client.post(f"/review-requests/inbox/{case.pk}/", {"outcome": "removed", "explanation": "Gone."})
+    client.logout()
+
+    html = client.get(f"/procedures/{italy.slug}/").content.decode()
+    counts = html.split('class="facts review-counts"')[1].split("</dl>")[0]
+    assert "<dd>2</dd>" in counts  # received
+    assert "<dd>1</dd>" in counts  # removed, awaiting
+    assert "<dd>0.0</dd>" in counts  # median days (answered at once)
