@@ -18,12 +18,34 @@ def insert_rows(table, columns, rows):
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for start in range(0, len(rows), 10000):
+                    copy.write(_copy_text(rows[start:start + 10000]))
         else:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({marks})", rows)
     return len(rows)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value):
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_text(rows):
+    """Rows in COPY's text format; psycopg's write_row costs several microseconds a row."""
+    return "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
 
 
 def update_rows(table, columns, key, rows):
@@ -50,6 +72,8 @@ def db_json(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def max_params():
-    """How many query parameters one statement may carry."""
-    return 30000 if connection.vendor == "postgresql" else 30000
+def in_clause(column, values):
+    """(sql, params) for `column IN values`: one array parameter on PostgreSQL, one per value on SQLite."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)

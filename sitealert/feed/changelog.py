@@ -45,9 +45,9 @@ def _aggregate(rows):
 
 
 def _select(sql, chunk):
-    marks = ", ".join(["%s"] * len(chunk))
+    condition, params = bulk.in_clause("target", chunk)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(marks=marks), chunk)
+        cursor.execute(sql.format(condition=condition), params)
         return cursor.fetchall()
 
 
@@ -68,12 +68,12 @@ def refresh_targets(targets, now=None):
     seq = state.version
     q = connection.ops.quote_name
     listings_sql = (
-        f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {q(Listing._meta.db_table)} l "
+        f"SELECT l.target, l.kind, o.country, l.category, CAST(l.listed_at AS text) FROM {q(Listing._meta.db_table)} l "
         f"JOIN {q(Organization._meta.db_table)} o ON o.id = l.contributor_id "
-        f"WHERE l.status = 'active' AND l.target IN ({{marks}})"
+        f"WHERE l.status = 'active' AND l.{{condition}}"
     )
-    entries_sql = (f"SELECT target, kind, countries, categories, first_listed_at FROM {q(FeedEntry._meta.db_table)} "
-                   f"WHERE target IN ({{marks}})")
+    entries_sql = (f"SELECT target, kind, countries, categories, CAST(first_listed_at AS text) FROM {q(FeedEntry._meta.db_table)} "
+                   f"WHERE {{condition}}")
     targets = sorted(set(targets))
     for start in range(0, len(targets), CHUNK):
         chunk = targets[start:start + CHUNK]

@@ -193,12 +193,12 @@ def _existing_listings(contributor, targets):
         return found
     q = connection.ops.quote_name
     sql = (f"SELECT {', '.join(q(f) for f in fields)} FROM {q(Listing._meta.db_table)} "
-           f"WHERE contributor_id = %s AND target IN ({{marks}})")
+           f"WHERE contributor_id = %s AND {{condition}}")
     step = 5000
     with connection.cursor() as cursor:
         for start in range(0, len(targets), step):
-            chunk = targets[start:start + step]
-            cursor.execute(sql.format(marks=", ".join(["%s"] * len(chunk))), [contributor.pk, *chunk])
+            condition, params = bulk.in_clause("target", targets[start:start + step])
+            cursor.execute(sql.format(condition=condition), [contributor.pk, *params])
             for row in cursor.fetchall():
                 found[row[1]] = dict(zip(fields, row))
     return found
