@@ -11,6 +11,14 @@ import pytest
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs():
+    """Pages in every language need the .mo files, which are built from the committed .po files."""
+    from sitealert.core.i18n import compile_catalogs
+
+    compile_catalogs()
+
+
 @pytest.fixture(autouse=True)
 def _feed_cache_in_tmp(settings, tmp_path):
     settings.SITEALERT = {**settings.SITEALERT, "FEED_CACHE_DIR": tmp_path / "feed-cache"}
@@ -113,6 +121,17 @@ def actor(org, via="api"):
     from sitealert.core.actors import Actor
 
     return Actor(organization=org, via=via)
+
+
+@pytest.fixture
+def login(client):
+    """login(user) -> the test client, signed in as that user."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
 
 
 @pytest.fixture

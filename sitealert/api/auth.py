@@ -7,7 +7,7 @@ asks `allowed(actor)` (a check from `organizations.permissions`). The Actor beco
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from ninja.security import HttpBearer
 
 from sitealert.api.errors import ApiError, authentication_required
@@ -42,8 +42,10 @@ class TokenAuth(HttpBearer):
             raise invalid_token(reason)
         wait = ratelimit.hit("api-token", token.pk, settings.SITEALERT["API_RATE"], settings.SITEALERT["API_WINDOW"])
         if wait:
-            raise ApiError(429, "rate_limited", _("Too many requests with this token. Try again in %(n)d seconds.") % {
-                "n": wait}, headers={"Retry-After": str(wait)})
+            raise ApiError(429, "rate_limited", ngettext(
+                "Too many requests with this token. Try again in %(n)d second.",
+                "Too many requests with this token. Try again in %(n)d seconds.", wait) % {"n": wait},
+                headers={"Retry-After": str(wait)})
         actor = actor_for_request(request, token=token, via="api")
         if not self.allowed(actor):
             raise ApiError(403, "forbidden", self.refusal)

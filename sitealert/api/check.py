@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import Query, Router
 
 from sitealert.api.errors import ApiError, json_response
@@ -28,8 +29,10 @@ router = Router(tags=["public"])
 def check(request, q: str = Query("", description="A domain, URL or app id (android:<package>, ios:<id>).")):
     wait = check_wait(client_ip(request))
     if wait:
-        raise ApiError(429, "rate_limited", _("Too many checks from your address. Try again in %(n)d seconds.") % {
-            "n": wait}, headers={"Retry-After": str(wait)})
+        raise ApiError(429, "rate_limited", ngettext(
+            "Too many checks from your address. Try again in %(n)d second.",
+            "Too many checks from your address. Try again in %(n)d seconds.", wait) % {"n": wait},
+            headers={"Retry-After": str(wait)})
     if not q.strip():
         raise ApiError(400, "missing_query", _("Give the domain, URL or app to check in the parameter 'q'."))
     result = check_target(q)

@@ -9,6 +9,7 @@ import json
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 
@@ -42,7 +43,8 @@ def describe_validation_errors(errors):
             where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
         described.append(f"{where}: {error.get('msg', '')}" if where else str(error.get("msg", "")))
     if len(errors) > 5:
-        described.append(_("and %(n)d more problems") % {"n": len(errors) - 5})
+        more = len(errors) - 5
+        described.append(ngettext("and %(n)d more problem", "and %(n)d more problems", more) % {"n": more})
     return "; ".join(described)
 
 

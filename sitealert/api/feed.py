@@ -77,9 +77,12 @@ def feed(request, fmt: str = Query("json", alias="format", description="json, tx
     audit.record(request.auth, "feed.download", fmt, {"version": document.version})
     response = FileResponse(document.file, content_type=document.content_type,
                             filename=f"sitealert-v{document.version}.{fmt}")
+    # GZipMiddleware leaves a response alone once it has a Content-Encoding. It would otherwise
+    # compress the file again, and it ignores "gzip;q=0": say "identity" to such a client.
     if gzipped:
-        # Set before GZipMiddleware runs, which then leaves the body alone.
         response["Content-Encoding"] = "gzip"
+    elif "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        response["Content-Encoding"] = "identity"
     response["Vary"] = "Accept-Encoding"
     response["ETag"] = document.etag
     return _version_headers(response, document.version, document.checksum)

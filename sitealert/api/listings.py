@@ -6,6 +6,7 @@ Each answers the per-row report of `sitealert.listings.services`: 200 when appli
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
 
@@ -34,8 +35,9 @@ def report_response(report, code="invalid_request"):
 def check_row_limit(count):
     limit = settings.SITEALERT["IMPORT_MAX_ROWS"]
     if count > limit:
-        raise ApiError(413, "too_many_rows", _("The request has %(n)d rows; the limit is %(limit)d. Split it.") % {
-            "n": count, "limit": limit})
+        raise ApiError(413, "too_many_rows", ngettext(
+            "The request has %(n)d row; the limit is %(limit)d. Split it.",
+            "The request has %(n)d rows; the limit is %(limit)d. Split it.", count) % {"n": count, "limit": limit})
     if not count:
         raise ApiError(400, "empty_request", _("The request has no rows."))
 

@@ -1,7 +1,7 @@
 """POST /lookup: which of up to 10,000 items the aggregated list covers."""
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja import Router
 
 from sitealert.api.auth import feed_reader
@@ -27,7 +27,10 @@ router = Router(tags=["feed"], auth=feed_reader)
 def lookup(request, payload: LookupRequest):
     limit = settings.SITEALERT["LOOKUP_MAX_ITEMS"]
     if len(payload.items) > limit:
-        raise ApiError(413, "too_many_items", _(
+        count = len(payload.items)
+        raise ApiError(413, "too_many_items", ngettext(
+            "The request has %(n)d item; at most %(limit)d are allowed per request. Split it, or keep a "
+            "replica of the list with the client SDK.",
             "The request has %(n)d items; at most %(limit)d are allowed per request. Split it, or keep a "
-            "replica of the list with the client SDK.") % {"n": len(payload.items), "limit": limit})
+            "replica of the list with the client SDK.", count) % {"n": count, "limit": limit})
     return json_response(lookup_items(payload.items))

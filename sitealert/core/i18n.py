@@ -18,7 +18,7 @@ def compile_catalogs(force=False):
         mo_path = po_path.with_suffix(".mo")
         if not force and mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
-        tmp = mo_path.with_suffix(".mo.tmp")
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")  # parallel test workers compile too
         polib.pofile(str(po_path)).save_as_mofile(str(tmp))
         os.replace(tmp, mo_path)
         compiled += 1

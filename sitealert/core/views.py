@@ -4,11 +4,11 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import ratelimit
-from sitealert.core.actors import client_ip
+from sitealert.core.actors import actor_for_request, client_ip
+from sitealert.organizations import permissions
 
 
 def home(request):
@@ -51,23 +51,13 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def dashboard(request):
-    membership = getattr(request.user, "membership", None)
-    org = membership.organization if membership is not None else None
+    actor = actor_for_request(request)
+    org = actor.organization
     if org is not None and org.is_active:
         if org.is_contributor:
             return redirect("listings")
         if org.is_user:
             return redirect("download")
-    if request.user.is_staff and (org is None or org.is_operator):
+    if request.user.is_staff and permissions.can_moderate(actor):
         return redirect("admin:index")
-    return render(request, "core/dashboard.html", {"organization": org, "reason": _reason(org)})
-
-
-def _reason(org):
-    if org is None:
-        return _("Your account does not belong to any organization yet. Ask the operator to add you to one.")
-    if org.status == org.Status.PENDING:
-        return _("Your organization is waiting for approval by the operator.")
-    if org.status == org.Status.SUSPENDED:
-        return _("Your organization is suspended. Contact the operator.")
-    return _("There is nothing for your account to do here.")
+    return render(request, "core/dashboard.html", {"organization": org, "reason": permissions.why_not(actor)})

@@ -4,6 +4,11 @@ A full document is built once per version and format and kept on disk under
 FEED_CACHE_DIR/<epoch>/, beside its gzip twin and its checksum, so serving it again is reading a
 file. Every read runs in one snapshot of the database (`consistent_read`): the version, the
 checksum and the entries of a document always agree, and readers never hold up writers.
+
+Building is the expensive part (a million entries are ~140 MB of JSON), so it avoids Python-level
+loops over rows: entries are read in one table scan, sorted by code point in Python (independent of
+any database collation), and rendered with C-level map/zip/str.__mod__ calls; the few distinct
+(kind, countries, categories, first listing time) combinations are rendered once each.
 """
 
 import csv
@@ -13,12 +18,16 @@ import io
 import os
 import tempfile
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # the C implementation
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
 
 from sitealert.feed.models import Change, FeedState
 
@@ -33,9 +42,9 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
 }
 CSV_HEADER = "target,kind,countries,categories,first_listed_at\n"
-FETCH_ROWS = 20_000
-# Level 1 compresses this repetitive text ~20x at several hundred MB/s; higher levels save a
-# little bandwidth for seconds of CPU on every new version of a large list.
+CHUNK_ROWS = 20_000
+# Level 1 compresses these documents ~20x at hundreds of MB/s; higher levels save a little
+# bandwidth for seconds of CPU on every new version of a large list.
 GZIP_LEVEL = 1
 
 
@@ -96,28 +105,77 @@ def _read_state(lock=False):
     return tuple(row) if row else (0, 0)
 
 
-def _entry_chunks():
-    """Lists of (target, kind, countries, categories, first_listed_at ISO text), by code point.
-
-    Targets are ASCII (A-labels, app ids), so the database's byte order is code-point order.
-    """
-    if connection.vendor == "postgresql":
-        order = 'target COLLATE "C"'
-        first = """to_char(first_listed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-    else:
-        order = "target"
-        first = "strftime('%Y-%m-%dT%H:%M:%SZ', first_listed_at)"
-    # A server-side cursor on PostgreSQL: a million rows never sit in memory twice.
+def _fetch_chunks(sql):
+    # A server-side cursor on PostgreSQL, so the driver never holds every row at once.
     with connection.chunked_cursor() as cursor:
-        cursor.execute(f"SELECT target, kind, countries, categories, {first} FROM feed_feedentry ORDER BY {order}")
-        while rows := cursor.fetchmany(FETCH_ROWS):
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(CHUNK_ROWS):
             yield rows
 
 
+def _sorted_targets():
+    targets = [t for rows in _fetch_chunks("SELECT target FROM feed_feedentry") for (t,) in rows]
+    targets.sort()
+    return targets
+
+
+def _sorted_rows():
+    """Every entry as (target, kind, countries, categories, first_listed_at text), by code point.
+
+    One table scan and a sort here beat ORDER BY target: SQLite would fetch each row through the
+    index in random order, and PostgreSQL's order depends on the collation.
+    """
+    if connection.vendor == "postgresql":
+        first = """to_char(first_listed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    else:
+        first = "CAST(first_listed_at AS TEXT)"  # skips the driver's datetime parsing
+    rows = []
+    for chunk in _fetch_chunks(f"SELECT target, kind, countries, categories, {first} FROM feed_feedentry"):
+        rows.extend(chunk)
+    rows.sort(key=itemgetter(0))
+    return rows
+
+
+def _iso_from_db(value):
+    """SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC); PostgreSQL's query already formats it."""
+    if value is None or value.endswith("Z"):
+        return value
+    if len(value) >= 19 and value[10] in " T" and value[4] == "-":
+        return value[:10] + "T" + value[11:19] + "Z"
+    return _iso(parse_datetime(value))
+
+
+class _Memo(dict):
+    """Computes each distinct key once: a list has few distinct entry attributes."""
+
+    def __init__(self, compute):
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key):
+        value = self[key] = self.compute(*key) if isinstance(key, tuple) else self.compute(key)
+        return value
+
+
 def snapshot():
-    """(version, rows) read consistently; rows as in `_entry_chunks`."""
-    with consistent_read() as (version, _):
-        return version, [row for chunk in _entry_chunks() for row in chunk]
+    """(version, rows) read consistently; rows are (target, kind, countries, categories,
+    first_listed_at as ISO text), sorted by target."""
+    with consistent_read() as (version, _), _gc_paused():
+        rows = _sorted_rows()
+    isos = _Memo(_iso_from_db)
+    return version, [(t, k, c, cat, isos[first]) for t, k, c, cat, first in rows]
+
+
+@contextmanager
+def _gc_paused():
+    """A million short-lived tuples would trigger full collections over everything alive."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- Rendering ----------------------------------------------------------------------------------
@@ -127,6 +185,13 @@ def checksum_of(targets):
     for target in targets:
         digest.update(target.encode("utf-8"))
         digest.update(b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def _checksum_of_sorted(targets):
+    digest = hashlib.sha256()
+    for start in range(0, len(targets), CHUNK_ROWS):
+        digest.update(("\n".join(targets[start:start + CHUNK_ROWS]) + "\n").encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 
@@ -150,91 +215,88 @@ def entry_dict(target, kind, countries, categories, first_listed_at):
     }
 
 
-class _Memo(dict):
-    """Renders each distinct (kind, countries, categories) once: a list has few of them."""
-
-    def __init__(self, render):
-        super().__init__()
-        self.render = render
-
-    def __missing__(self, key):
-        value = self[key] = self.render(*key)
-        return value
-
-
-def _json_middle(kind, countries, categories):
+def _json_attributes(kind, countries, categories):
     def array(joined):
         return "[" + ",".join(encode_basestring(v) for v in _split(joined)) + "]"
 
     return f'"kind":{encode_basestring(kind)},"countries":{array(countries)},"categories":{array(categories)}'
 
 
-def _csv_middle(kind, countries, categories):
+def _csv_attributes(kind, countries, categories):
     return f"{kind},{countries.replace(',', ' ')},{categories.replace(',', ' ')}"
 
 
 class _Renderer:
-    """Turns chunks of entry rows into document text while hashing the targets.
+    """Renders sorted entry rows chunk by chunk. The per-row work is C-level map/zip/str.__mod__
+    calls; the few distinct attribute combinations and dates are rendered once each."""
 
-    The per-row work is a handful of C calls (zip, map, str.__mod__): Python-level loops over a
-    million rows would cost seconds.
-    """
+    def __init__(self):
+        self.json_attributes = _Memo(_json_attributes)
+        self.csv_attributes = _Memo(_csv_attributes)
+        self.isos = _Memo(_iso_from_db)
 
-    def __init__(self, fmt):
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}")
-        self.fmt = fmt
-        self.digest = hashlib.sha256()
-        self.json_middle = _Memo(_json_middle)
-        self.csv_middle = _Memo(_csv_middle)
-
-    @property
-    def checksum(self):
-        return "sha256:" + self.digest.hexdigest()
-
-    def chunk(self, rows):
+    def json(self, rows):
         targets, kinds, countries, categories, firsts = zip(*rows)
-        lines = "\n".join(targets) + "\n"
-        self.digest.update(lines.encode("utf-8"))
-        if self.fmt == "txt":
-            return lines
-        keys = zip(kinds, countries, categories)
-        if self.fmt == "json":
-            return ",".join(map('{"target":%s,%s,"first_listed_at":"%s"}'.__mod__,
-                                zip(map(encode_basestring, targets), map(self.json_middle.__getitem__, keys),
-                                    firsts)))
-        if '"' in lines or "," in lines or "\r" in lines or lines.count("\n") != len(targets):
-            out = io.StringIO()  # a target that needs quoting: not canonical, but stay correct
+        joined = "\n".join(targets)
+        if joined.isascii() and joined.replace("\n", "").isprintable() and '"' not in joined and "\\" not in joined:
+            quoted = map('"%s"'.__mod__, targets)  # canonical targets need no escaping
+        else:
+            quoted = map(encode_basestring, targets)
+        return ",".join(map('{"target":%s,%s,"first_listed_at":"%s"}'.__mod__, zip(
+            quoted, map(self.json_attributes.__getitem__, zip(kinds, countries, categories)),
+            map(self.isos.__getitem__, firsts))))
+
+    def csv(self, rows):
+        targets, kinds, countries, categories, firsts = zip(*rows)
+        attributes = map(self.csv_attributes.__getitem__, zip(kinds, countries, categories))
+        isos = map(self.isos.__getitem__, firsts)
+        joined = "\n".join(targets)
+        if '"' in joined or "," in joined or "\r" in joined or joined.count("\n") != len(targets) - 1:
+            out = io.StringIO()  # a target that needs quoting is not canonical, but stay correct
             csv.writer(out, lineterminator="\n").writerows(
-                (t, *self.csv_middle[k].split(","), f) for t, k, f in zip(targets, keys, firsts))
+                (t, *a.split(","), d) for t, a, d in zip(targets, attributes, isos))
             return out.getvalue()
-        return "".join(map("%s,%s,%s\n".__mod__, zip(targets, map(self.csv_middle.__getitem__, keys), firsts)))
-
-    def document(self, version, chunks):
-        """The document's pieces of text, in order."""
-        if self.fmt == "json":
-            pieces = [f'{{"version":{int(version)},"checksum":"{self.checksum}","entries":[']
-            for i, chunk in enumerate(chunks):
-                if i:
-                    pieces.append(",")
-                pieces.append(chunk)
-            pieces.append("]}")
-            return pieces
-        if self.fmt == "csv":
-            return [CSV_HEADER, *chunks]
-        return chunks
+        return "".join(map("%s,%s,%s\n".__mod__, zip(targets, attributes, isos)))
 
 
-@contextmanager
-def _gc_paused():
-    """A million short-lived tuples would trigger full collections over everything alive."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+def _render(fmt, version, checksum, rows):
+    """The document's text, piece by piece, from sorted rows (or sorted targets for txt)."""
+    renderer = _Renderer()
+    if fmt == "json":
+        yield f'{{"version":{int(version)},"checksum":"{checksum}","entries":['
+    elif fmt == "csv":
+        yield CSV_HEADER
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start:start + CHUNK_ROWS]
+        if fmt == "json":
+            yield ("," if start else "") + renderer.json(chunk)
+        elif fmt == "csv":
+            yield renderer.csv(chunk)
+        else:
+            yield "\n".join(chunk) + "\n"
+    if fmt == "json":
+        yield "]}"
+
+
+class _GzipWriter:
+    """Compresses on a second thread while the caller renders the next piece (zlib drops the GIL)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        self.pool = ThreadPoolExecutor(1)
+        self.pending = deque()
+
+    def write(self, data):
+        self.pending.append(self.pool.submit(self.compressor.compress, data))
+        while len(self.pending) > 2:
+            self.out.write(self.pending.popleft().result())
+
+    def close(self):
+        while self.pending:
+            self.out.write(self.pending.popleft().result())
+        self.out.write(self.compressor.flush())
+        self.pool.shutdown()
 
 
 # --- The on-disk cache --------------------------------------------------------------------------
@@ -272,6 +334,7 @@ def _cache_dir(epoch):
 
 
 def _paths(directory, version, fmt):
+    """(document, its gzip twin, the version's checksum)."""
     stem = os.path.join(directory, f"feed-{version}.{fmt}")
     return stem, stem + ".gz", os.path.join(directory, f"checksum-{version}")
 
@@ -319,7 +382,7 @@ def _lock(directory, name):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _open_cached(state_epoch, directory, version, fmt, gzipped):
+def _open_cached(epoch, directory, version, fmt, gzipped):
     plain, packed, checksum_path = _paths(directory, version, fmt)
     checksum = _read_text(checksum_path)
     if checksum is None:
@@ -328,38 +391,50 @@ def _open_cached(state_epoch, directory, version, fmt, gzipped):
         f = open(packed if gzipped else plain, "rb")
     except FileNotFoundError:
         return None
-    return FeedFile(epoch=state_epoch, version=version, checksum=checksum, fmt=fmt, gzipped=gzipped,
+    return FeedFile(epoch=epoch, version=version, checksum=checksum, fmt=fmt, gzipped=gzipped,
                     file=f, size=os.fstat(f.fileno()).st_size)
 
 
 def _compress_file(source, target):
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     with open(source, "rb") as src, _atomic_file(target) as out:
-        while block := src.read(1 << 20):
-            out.write(compressor.compress(block))
-        out.write(compressor.flush())
+        writer = _GzipWriter(out)
+        while block := src.read(4 << 20):
+            writer.write(block)
+        writer.close()
+
+
+def _write_documents(directory, version, fmt, gzipped, rows):
+    """Write `fmt` (and its gzip twin) from sorted rows, plus the txt document, which comes free."""
+    plain, packed, checksum_path = _paths(directory, version, fmt)
+    targets = rows if fmt == "txt" else list(map(itemgetter(0), rows))
+    checksum = _checksum_of_sorted(targets)
+    with ExitStack() as files:
+        out = files.enter_context(_atomic_file(plain))
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed))) if gzipped else None
+        for piece in _render(fmt, version, checksum, rows):
+            data = piece.encode("utf-8")
+            out.write(data)
+            if gz is not None:
+                gz.write(data)
+        if gz is not None:
+            gz.close()
+        if fmt != "txt":
+            with _atomic_file(_paths(directory, version, "txt")[0]) as txt:
+                for piece in _render("txt", version, checksum, targets):
+                    txt.write(piece.encode("utf-8"))
+    _write_atomic(checksum_path, checksum.encode())
 
 
 def _build(directory, fmt, gzipped):
     """Write the current version's document (and its gzip twin when wanted); return the version."""
-    with consistent_read() as (version, _), _gc_paused():
-        plain, packed, checksum_path = _paths(directory, version, fmt)
-        if os.path.exists(plain) and _read_text(checksum_path):
-            return version
-        renderer = _Renderer(fmt)
-        chunks = [renderer.chunk(rows) for rows in _entry_chunks()]
-    with ExitStack() as files:
-        out = files.enter_context(_atomic_file(plain))
-        gz = files.enter_context(_atomic_file(packed)) if gzipped else None
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-        for piece in renderer.document(version, chunks):
-            data = piece.encode("utf-8")
-            out.write(data)
-            if gz is not None:
-                gz.write(compressor.compress(data))
-        if gz is not None:
-            gz.write(compressor.flush())
-    _write_atomic(checksum_path, renderer.checksum.encode())
+    with _gc_paused():
+        with consistent_read() as (version, _):
+            plain, packed, checksum_path = _paths(directory, version, fmt)
+            if os.path.exists(plain) and _read_text(checksum_path):
+                return version
+            rows = _sorted_targets() if fmt == "txt" else _sorted_rows()
+        _write_documents(directory, version, fmt, gzipped, rows)
+        del rows
     _prune(directory, version)
     return version
 
@@ -376,17 +451,17 @@ def open_feed(fmt, gzipped=False):
     with _lock(directory, fmt):
         version = current_version()
         found = _open_cached(state.epoch, directory, version, fmt, gzipped)
-        if found is not None:
-            return found
-        plain, packed, _ = _paths(directory, version, fmt)
-        if gzipped and os.path.exists(plain):
-            _compress_file(plain, packed)
-        else:
-            version = _build(directory, fmt, gzipped)
-            if gzipped and not os.path.exists(_paths(directory, version, fmt)[1]):
-                _compress_file(*_paths(directory, version, fmt)[:2])
-        found = _open_cached(state.epoch, directory, version, fmt, gzipped)
-    if found is None:  # pruned by a newer build between our build and our open: take that one
+        if found is None:
+            plain, packed, _ = _paths(directory, version, fmt)
+            if gzipped and os.path.exists(plain):
+                _compress_file(plain, packed)
+            else:
+                version = _build(directory, fmt, gzipped)
+                plain, packed, _ = _paths(directory, version, fmt)
+                if gzipped and not os.path.exists(packed):
+                    _compress_file(plain, packed)
+            found = _open_cached(state.epoch, directory, version, fmt, gzipped)
+    if found is None:  # pruned by a newer build between ours and our open: serve that one
         return open_feed(fmt, gzipped)
     return found
 
@@ -410,25 +485,29 @@ def _prune(directory, keep_version):
                     pass
 
 
+def warm(formats=("json", "txt")):
+    """Build the current version's documents, plain and gzip, before the first client asks."""
+    for fmt in formats:
+        for gzipped in (False, True):
+            open_feed(fmt, gzipped).file.close()
+
+
 # --- Checksums and changes ----------------------------------------------------------------------
 
 def _checksum(directory, version):
     """The checksum of `version`, which must be the version of the enclosing consistent_read."""
-    path = _paths(directory, version, "json")[2]
+    path = _paths(directory, version, "txt")[2]
     checksum = _read_text(path)
     if checksum is None:
         with _gc_paused():
-            renderer = _Renderer("txt")
-            for rows in _entry_chunks():
-                renderer.chunk(rows)
-        checksum = renderer.checksum
+            checksum = _checksum_of_sorted(_sorted_targets())
         _write_atomic(path, checksum.encode())
     return checksum
 
 
 def cached_checksum(state):
-    """The checksum of `state.version` if some document of it was built, else None (no query)."""
-    return _read_text(_paths(_cache_dir(state.epoch), state.version, "json")[2])
+    """The checksum of `state.version` if a document of that version was built, else None."""
+    return _read_text(_paths(_cache_dir(state.epoch), state.version, "txt")[2])
 
 
 def current_checksum():
@@ -449,7 +528,7 @@ def changes_since(since):
         latest = {}
         rows = (Change.objects.filter(seq__gt=since, seq__lte=version).order_by("seq")
                 .values_list("target", "kind", "listed", "countries", "categories", "first_listed_at"))
-        for row in rows.iterator(chunk_size=FETCH_ROWS):
+        for row in rows.iterator(chunk_size=CHUNK_ROWS):
             latest[row[0]] = row
         checksum = _checksum(directory, version)
     changes = []
@@ -462,10 +541,3 @@ def changes_since(since):
             entry = {"target": target, "kind": kind, "listed": False}
         changes.append(entry)
     return {"since": since, "version": version, "checksum": checksum, "changes": changes, "more": False}
-
-
-def warm(formats=("json",)):
-    """Build the current version's documents ahead of the first client (for the worker)."""
-    for fmt in formats:
-        open_feed(fmt).file.close()
-        open_feed(fmt, gzipped=True).file.close()

@@ -1,12 +1,13 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.services import MAX_NOTE, MAX_REFERENCE
 
 
 class ListingFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=300,
+    q = forms.CharField(label=pgettext_lazy("listing filter", "Search"), required=False, max_length=300,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("part of a target")}))
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[("", _("All statuses"))] + list(Listing.Status.choices))

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 
 from . import _pure
-from .suffix_rules import has_rules_below
+from .suffix_rules import rule_parents
 
 try:
     from . import _speedups
@@ -62,8 +62,17 @@ class Matcher:
     def __init__(self, entries: Iterable = (), *, accelerated: bool | None = None, validate: bool = False):
         if accelerated is None:
             accelerated = ACCELERATED
-        merged = {}
+        if not isinstance(entries, (list, tuple)):
+            entries = list(entries)
+        # target -> (countries, categories), or None for a bare target string
+        if not validate and all(entry.__class__ is str for entry in entries):
+            merged, entries = dict.fromkeys(entries), ()
+        else:
+            merged = {}
         for entry in entries:
+            if entry.__class__ is str and not validate:
+                merged.setdefault(entry, None)
+                continue
             target, countries, categories = _entry_fields(entry)
             if validate:
                 canonical = normalize_target(target)
@@ -74,15 +83,18 @@ class Matcher:
                 merged[target] = (tuple(countries), tuple(categories))
             else:
                 merged[target] = (previous[0] + tuple(countries), previous[1] + tuple(categories))
-        combos, combo_index = [], {}
-        targets, combo_ids = [], []
-        for target, (countries, categories) in merged.items():
-            combo = (tuple(sorted(set(countries))), tuple(sorted(set(categories))))
+        combos, combo_index = [((), ())], {((), ()): 0}
+        targets = list(merged)
+        combo_ids = []
+        for value in merged.values():
+            if value is None or value == ((), ()):
+                combo_ids.append(0)
+                continue
+            combo = (tuple(sorted(set(value[0]))), tuple(sorted(set(value[1]))))
             index = combo_index.get(combo)
             if index is None:
                 index = combo_index[combo] = len(combos)
                 combos.append(combo)
-            targets.append(target)
             combo_ids.append(index)
         self._build(targets, combo_ids, combos, accelerated)
 
@@ -100,8 +112,11 @@ class Matcher:
         if accelerated and _speedups is None:
             raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
         risky = _pure.RISKY
-        meta = [index | risky if ":" not in target and has_rules_below(target) else index
-                for target, index in zip(targets, combo_ids)]
+        parents = rule_parents()
+        meta = combo_ids
+        if not parents.isdisjoint(targets):
+            meta = [index | risky if target in parents and ":" not in target else index
+                    for target, index in zip(targets, combo_ids)]
         table_type = _speedups.Table if accelerated else _pure.Table
         self._table = table_type(targets, meta, combos, Match, UNDECIDED)
         self.accelerated = accelerated

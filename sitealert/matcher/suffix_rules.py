@@ -25,7 +25,8 @@ def _label_forms(label):
 
 
 @functools.cache
-def _rule_parents() -> frozenset:
+def rule_parents() -> frozenset:
+    """Every name that has a Public Suffix List rule strictly below it."""
     parents = set()
     with open(PSLFILE, encoding="utf-8") as rules:
         for line in rules:
@@ -48,4 +49,4 @@ def _rule_parents() -> frozenset:
 
 def has_rules_below(domain: str) -> bool:
     """Whether some Public Suffix List rule names a proper subdomain of domain."""
-    return domain in _rule_parents()
+    return domain in rule_parents()

@@ -87,6 +87,7 @@ class RedirectEdge(models.Model):
     probe_target = models.ForeignKey(ProbeTarget, on_delete=models.CASCADE, related_name="edges")
     from_host = models.CharField(max_length=300)
     to_host = models.CharField(max_length=300)
+    from_site = models.CharField(max_length=300, default="", help_text="Registrable domain of from_host.")
     to_site = models.CharField(max_length=300, help_text="Registrable domain of to_host (or the address).")
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
@@ -96,7 +97,7 @@ class RedirectEdge(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["probe_target", "from_host", "to_host"],
                                                name="monitoring_edge_unique")]
-        indexes = [models.Index(fields=["to_site"])]
+        indexes = [models.Index(fields=["to_site"]), models.Index(fields=["from_site"])]
 
 
 class HoppingCandidate(models.Model):

@@ -206,16 +206,20 @@ class ProbeResult:
         }
 
     def domain_hops(self):
-        """(from_host, to_host) for each redirect that leaves a registrable domain."""
-        edges = []
-        for hop in self.hops:
-            location = hop.get("location")
-            if not location:
-                continue
-            source, destination = host_of(hop["url"]), host_of(location)
-            if source and destination and _site(source) != _site(destination):
-                edges.append((source, destination))
-        return edges
+        return domain_hops(self.hops)
+
+
+def domain_hops(hops):
+    """(from_host, to_host) for each redirect of a chain that leaves a registrable domain."""
+    edges = []
+    for hop in hops:
+        location = hop.get("location")
+        if not location:
+            continue
+        source, destination = host_of(hop["url"]), host_of(location)
+        if source and destination and site_of(source) != site_of(destination):
+            edges.append((source, destination))
+    return edges
 
 
 def host_of(url):
@@ -225,7 +229,8 @@ def host_of(url):
         return ""
 
 
-def _site(host):
+def site_of(host):
+    """The registrable domain of a host; the host itself where it has none (an address)."""
     return registrable_domain(host) or host
 
 
@@ -274,7 +279,7 @@ class Prober:
 
     def probe(self, target):
         started = time.monotonic()
-        wait = self.politeness.try_acquire(_site(target))
+        wait = self.politeness.try_acquire(site_of(target))
         if wait > 0:
             return ProbeResult(target=target, defer=wait)
         deadline = started + self.config.total_timeout
@@ -298,15 +303,15 @@ class Prober:
     def _follow(self, client, pins, start, deadline):
         attempt = Attempt(url=start)
         url = httpx.URL(start)
-        site = _site(host_of(start))
+        site = site_of(host_of(start))
         for _ in range(self.config.max_hops + 1):
             host = url.raw_host.decode("ascii").lower()
             hop = {"url": str(url), "status": None, "address": None}
             attempt.hops.append(hop)
             try:
                 hop["address"] = self._address_for(host, pins, deadline, hop)
-                if _site(host) != site:
-                    site = _site(host)
+                if site_of(host) != site:
+                    site = site_of(host)
                     self._wait_politely(site, deadline)
                 response_location = self._request(client, url, deadline, attempt, hop)
             except ProbeFailure as failure:

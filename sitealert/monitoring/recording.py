@@ -11,6 +11,7 @@ from sitealert.feed.models import FeedEntry
 from sitealert.hosts import covering_targets, registrable_domain
 from sitealert.listings.models import Listing
 from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, Status, StatusPeriod
+from sitealert.monitoring.probe import site_of
 from sitealert.monitoring.schedule import next_probe_time, release
 
 TARGET_COLUMNS = ("status", "failure", "status_since", "last_checked_at", "last_online_at", "consecutive_failures",
@@ -83,7 +84,7 @@ def _write_edges(items, now):
         edge = existing.get(key)
         if edge is None:
             created.append(RedirectEdge(probe_target_id=key[0], from_host=key[1], to_host=key[2],
-                                        to_site=registrable_domain(key[2]) or key[2], first_seen=now,
+                                        from_site=site_of(key[1]), to_site=site_of(key[2]), first_seen=now,
                                         last_seen=now, count=1, chain=hops))
         else:
             edge.last_seen, edge.count, edge.chain = now, edge.count + 1, hops

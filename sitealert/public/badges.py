@@ -9,7 +9,7 @@ HEIGHT = 22
 PADDING = 8
 COLOURS = {True: "#1d6b37", False: "#a4231c"}
 LABEL_COLOUR = "#08457f"
-MAX_CHARS = 48
+MAX_CHARS = 64
 
 
 def text_width(text):
@@ -23,9 +23,9 @@ def text_width(text):
         elif ch in "il.,:;|!'":
             width += 3.5
         elif ch.isupper() or ch in "mwMW@%":
-            width += 8.0
+            width += 7.5
         else:
-            width += 6.6
+            width += 6.0
     return round(width)
 
 
@@ -43,7 +43,7 @@ def badge_svg(*, label, status, valid, link, title):
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" '
         f'height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
-        f'<a href="{escape(link)}" xlink:href="{escape(link)}" target="_blank">'
+        f'<a href="{escape(link)}" xlink:href="{escape(link)}" target="_top">'
         f'<rect width="{width}" height="{HEIGHT}" rx="4" fill="{COLOURS[valid]}"/>'
         f'<rect width="{left}" height="{HEIGHT}" rx="4" fill="{LABEL_COLOUR}"/>'
         f'<rect x="{left - 4}" width="4" height="{HEIGHT}" fill="{LABEL_COLOUR}"/>'

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.target_messages import translated_reason
-from sitealert.public.models import ProcedureRevision, ReviewCase, ReviewRequest
+from sitealert.public.models import ReviewCase, ReviewRequest
 from sitealert.public.reviews import active_listings_covering
 
 MAX_EVIDENCE_LINKS = 10
@@ -14,14 +14,14 @@ MAX_TEXT = 10_000
 
 class ReviewRequestForm(forms.Form):
     target = forms.CharField(
-        label=_("Site or app"), max_length=300,
+        label=_("Site or app"), max_length=300, widget=forms.TextInput(attrs={"dir": "ltr", "spellcheck": "false"}),
         help_text=_("The domain name, web address or app id that is listed, for example example.com."))
     name = forms.CharField(label=_("Your name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     email = forms.EmailField(
         label=_("Your e-mail address"),
         help_text=_("We send a confirmation link to this address. The authorities that listed the site see it and "
                     "may answer you there."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "dir": "ltr"}))
     relationship = forms.ChoiceField(label=_("Your relationship to the site"),
                                      choices=[("", "—")] + list(ReviewRequest.Relationship.choices))
     reasons = forms.CharField(
@@ -80,8 +80,6 @@ class ProcedureForm(forms.Form):
     procedure = forms.CharField(
         label=_("Procedure"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 8}),
         help_text=_("How a decision is taken, notified and reviewed, and how to challenge it."))
-
-    FIELDS = ProcedureRevision.FIELDS
 
 
 class AnswerForm(forms.Form):

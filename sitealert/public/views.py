@@ -2,6 +2,7 @@
 Thin: each view parses the request, calls a service and renders the result."""
 
 import csv
+import hashlib
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,6 +11,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -240,14 +243,16 @@ def statistics_page(request):
     review_table = _review_table()
     others = _("Other countries")
     figures = []
+    # A single month makes no line: show it as bars.
+    over_time = charts.line_chart if len(history.months) > 1 else charts.bar_chart
     if history.months:
         figures = [
-            (by_country, charts.line_chart(
+            (by_country, over_time(
                 "chart-country", by_country.caption,
-                _("Line chart of active listings per month for the countries with the most listings."),
+                _("Chart of active listings per month for the countries with the most listings."),
                 history.months, statistics.top_series(history.by_country, history.countries, TOP_SERIES, others))),
-            (by_category, charts.line_chart(
-                "chart-category", by_category.caption, _("Line chart of active listings per month for each category."),
+            (by_category, over_time(
+                "chart-category", by_category.caption, _("Chart of active listings per month for each category."),
                 history.months, [(statistics.category_label(c), history.by_category[c]) for c in history.categories])),
             (monthly, charts.bar_chart(
                 "chart-monthly", monthly.caption, _("Bar chart of listings added and removed in each month."),
@@ -318,8 +323,11 @@ def member_badge(request, slug):
         title = _("Not valid: %(name)s is suspended from %(site)s. See %(url)s") % {
             "name": org.name, "site": settings.SITE_NAME, "url": page_url}
     svg = badge_svg(label=settings.SITE_NAME, status=status, valid=valid, link=page_url, title=title)
-    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
-    # Short-lived, so a suspension shows on embedding sites within minutes.
-    response["Cache-Control"] = "public, max-age=300"
+    etag = quote_etag(hashlib.sha256(svg.encode("utf-8")).hexdigest()[:32])
+    # Caches must ask every time (cheaply, with the ETag), so a suspension shows at once.
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        svg, content_type="image/svg+xml; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, no-cache"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

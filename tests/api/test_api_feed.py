@@ -44,9 +44,10 @@ def test_txt_and_csv_carry_the_same_version_and_checksum(client, listed, adco_to
     txt = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
     assert txt.status_code == 200
     assert txt["Content-Type"] == "text/plain; charset=utf-8"
-    assert body(txt).decode() == "".join(t + "\n" for t in targets)
+    text = body(txt).decode()
+    assert text == "".join(t + "\n" for t in targets)
     assert txt["X-SiteAlert-Version"] == str(document["version"])
-    assert txt["X-SiteAlert-Checksum"] == independent_checksum(body(txt).decode().splitlines())
+    assert txt["X-SiteAlert-Checksum"] == independent_checksum(text.splitlines())
 
     response = client.get("/api/v1/feed?format=csv", headers=bearer(adco_token))
     assert response.status_code == 200
@@ -101,14 +102,18 @@ def test_etag_and_if_none_match(client, listed, italy, list_targets, adco_token,
     assert b"new.example" in body(changed)
 
 
-def test_not_modified_builds_nothing(client, listed, adco_token, settings, django_assert_max_num_queries):
+def test_not_modified_builds_nothing(client, listed, adco_token, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     etag = client.get("/api/v1/feed", headers=bearer(adco_token))["ETag"]
     cache_dir = settings.SITEALERT["FEED_CACHE_DIR"]
     for path in cache_dir.rglob("feed-*"):
         path.unlink()
-    with django_assert_max_num_queries(8):  # token, rate limit, feed state: no entries are read
+    with CaptureQueriesContext(connection) as queries:
         response = client.get("/api/v1/feed", headers={**bearer(adco_token), "If-None-Match": etag})
     assert response.status_code == 304
+    assert not [q for q in queries.captured_queries if "feed_feedentry" in q["sql"]]
     assert not list(cache_dir.rglob("feed-*"))
 
 
@@ -116,20 +121,21 @@ def test_not_modified_builds_nothing(client, listed, adco_token, settings, djang
 def test_gzip_when_accepted_and_never_twice(client, listed, adco_token, fmt):
     plain = client.get("/api/v1/feed", {"format": fmt}, headers=bearer(adco_token))
     assert plain.get("Content-Encoding") is None
-    assert plain["Vary"] == "Accept-Encoding"
+    assert "Accept-Encoding" in plain["Vary"]
 
     packed = client.get("/api/v1/feed", {"format": fmt},
                         headers={**bearer(adco_token), "Accept-Encoding": "br;q=1.0, gzip;q=0.8"})
     assert packed["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in packed["Vary"]
-    assert gzip.decompress(body(packed)) == body(plain)  # one layer of gzip, the same document
+    plain_body = body(plain)
+    assert gzip.decompress(body(packed)) == plain_body  # one layer of gzip, the same document
     assert packed["X-SiteAlert-Checksum"] == plain["X-SiteAlert-Checksum"]
     assert packed["ETag"] != plain["ETag"]  # another representation: another strong tag
 
     refused = client.get("/api/v1/feed", {"format": fmt},
                          headers={**bearer(adco_token), "Accept-Encoding": "gzip;q=0, identity"})
-    assert refused.get("Content-Encoding") is None
-    assert body(refused) == body(plain)
+    assert refused.get("Content-Encoding") in (None, "identity")
+    assert body(refused) == plain_body
 
 
 def test_gzip_etag_validates_either_representation(client, listed, adco_token):

@@ -18,7 +18,8 @@ def test_approved_member_page_and_badge(client, adco):
     badge = client.get(f"/members/{adco.slug}/badge.svg")
     assert badge.status_code == 200
     assert badge["Content-Type"].startswith("image/svg+xml")
-    assert "max-age=300" in badge["Cache-Control"]
+    assert badge["Cache-Control"] == "public, no-cache"
+    assert client.get(f"/members/{adco.slug}/badge.svg", HTTP_IF_NONE_MATCH=badge["ETag"]).status_code == 304
     svg = badge.content.decode()
     assert svg.startswith("<svg") and "<title>" in svg
     assert f'href="http://testserver/members/{adco.slug}/"' in svg
@@ -27,12 +28,15 @@ def test_approved_member_page_and_badge(client, adco):
 
 @pytest.mark.django_db
 def test_suspended_member_badge_and_page_say_not_valid(client, adco, olga):
+    etag_before = client.get(f"/members/{adco.slug}/badge.svg")["ETag"]
     set_organization_status(adco, "suspended", actor=Actor(user=olga))
 
     html = client.get(f"/members/{adco.slug}/").content.decode()
     assert "Not valid" in html and "is suspended" in html and "verification-invalid" in html
     assert "is an authorized user of" not in html and 'id="badge-code"' not in html
-    svg = client.get(f"/members/{adco.slug}/badge.svg").content.decode()
+    response = client.get(f"/members/{adco.slug}/badge.svg", HTTP_IF_NONE_MATCH=etag_before)
+    assert response.status_code == 200  # a cached valid badge is never confirmed after suspension
+    svg = response.content.decode()
     assert "NOT VALID" in svg and "#a4231c" in svg and "Authorized user:" not in svg
 
 

@@ -1,0 +1,236 @@
+"""`sitealert sync` and `sitealert check`: the client side of the command. Never imports Django."""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from datetime import datetime, timezone
+
+SYNC_EPILOG = """\
+The token can also come from the SITEALERT_TOKEN environment variable, which other users of the
+machine cannot read from the process list as they can a command-line argument.
+
+exit status:
+  0  the replica is current (with --every: stopped by SIGTERM or Ctrl-C)
+  1  the sync failed; the replica keeps the version it had (with --every: only for errors that
+     retrying cannot fix, a refused token or an incompatible server; others are reported and
+     retried at the next tick)
+  2  usage error
+"""
+
+CHECK_EPILOG = """\
+Items are raw URLs, hosts or app ids (android:<package>, ios:<digits>, store links), from the
+arguments, from -f FILE (one per line; blank lines and lines starting with # are skipped), or from
+standard input when neither is given (or with -f -). A listed domain covers its subdomains.
+
+output: one line per item, "ITEM: listed (TARGET; countries ...; categories ...)", "ITEM: not listed"
+or "ITEM: invalid (REASON)"; with --json one object per line:
+  {"item": ..., "listed": true|false, "matched": TARGET|null, "countries": [...], "categories": [...]}
+  plus "error": REASON for an item that is not a valid domain, URL or app id.
+
+exit status:
+  0  no item is listed
+  1  at least one item is listed
+  2  usage error, or the replica is missing (never synced), damaged, or a file cannot be read
+"""
+
+STDIN_BATCH = 1000
+FILE_BATCH = 10000
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sync", help="client: keep a local replica of the list current",
+        description="Bring the replica in DIR up to date with a SiteAlert server: incrementally from the "
+                    "change log when possible, in full for a new or damaged replica, on 410 or on a checksum "
+                    "mismatch; verified against the server's checksum every time. An interrupted sync leaves "
+                    "the previous replica intact.",
+        epilog=SYNC_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", required=True, help="the server's base address, e.g. https://alert.example.org")
+    p.add_argument("--token", default=os.environ.get("SITEALERT_TOKEN") or None,
+                   help="API token of an authorized user (feed scope); default $SITEALERT_TOKEN")
+    p.add_argument("--replica", required=True, metavar="DIR", help="the replica's directory (created if missing)")
+    p.add_argument("--every", type=_seconds, metavar="SECONDS",
+                   help="keep running and sync every SECONDS (60 to 300 is plenty)")
+    p.add_argument("--full", action="store_true",
+                   help="download the whole list even if changes would do (repairs a replica ahead of the server)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.set_defaults(func=cmd_sync)
+
+    p = subparsers.add_parser(
+        "check", help="client: which items are listed, from the replica",
+        description="Say which items the replica's list covers, without any network call.",
+        epilog=CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("items", nargs="*", metavar="ITEM", help="URLs, hosts or app ids to check")
+    p.add_argument("-f", "--file", metavar="FILE", help="read items from FILE, one per line ('-': standard input)")
+    p.add_argument("--replica", required=True, metavar="DIR", help="the replica's directory, as given to sync")
+    p.add_argument("--json", action="store_true", help="print one JSON object per item")
+    p.set_defaults(func=cmd_check)
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _error(command, message):
+    print(f"sitealert {command}: error: {message}", file=sys.stderr)
+
+
+# -- sync -----------------------------------------------------------------------------------------
+
+
+def _sync_once(replica, args, stamp):
+    from sitealert.client import AuthError, IncompatibleServer, SyncError
+
+    try:
+        result = replica.sync(args.url, args.token, full=args.full)
+    except (AuthError, IncompatibleServer) as exc:
+        _error("sync", exc)
+        return 1, True
+    except SyncError as exc:
+        _error("sync", exc)
+        return 1, False
+    if not args.quiet:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
+        print(f"{when}{args.replica}: {result}", flush=True)
+    return 0, False
+
+
+def cmd_sync(args) -> int:
+    from sitealert.client import Replica
+    from sitealert.client.sync import base_url
+
+    if not args.token:
+        _error("sync", "a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable")
+        return 2
+    try:
+        base_url(args.url)
+    except ValueError as exc:
+        _error("sync", exc)
+        return 2
+    replica = Replica(args.replica)
+    if args.every is None:
+        return _sync_once(replica, args, stamp=False)[0]
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    next_run = time.monotonic()
+    while not stopping:
+        status, permanent = _sync_once(replica, args, stamp=True)
+        if permanent:
+            return status
+        args.full = False  # --full applies to the first sync only
+        next_run += args.every
+        while not stopping and time.monotonic() < next_run:
+            time.sleep(min(0.5, max(0.0, next_run - time.monotonic())))
+        next_run = max(next_run, time.monotonic())
+    return 0
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def _lines(stream):
+    for line in stream:
+        item = line.rstrip("\r\n")
+        if item.strip() and not item.lstrip().startswith("#"):
+            yield item
+
+
+def _batches(args):
+    """Batches of items: the arguments, then the file or standard input."""
+    if args.items:
+        yield list(args.items)
+    source = args.file
+    if source is None and args.items:
+        return
+    if source in (None, "-"):
+        size = 1 if sys.stdin.isatty() else STDIN_BATCH
+        stream = sys.stdin
+    else:
+        size = FILE_BATCH
+        stream = open(source, encoding="utf-8-sig")
+    try:
+        batch = []
+        for item in _lines(stream):
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _invalid_reason(item):
+    from sitealert.hosts import InvalidTarget, normalize_target
+
+    try:
+        normalize_target(item)
+    except InvalidTarget as exc:
+        return str(exc)
+    return None
+
+
+def _render(item, match, as_json):
+    if as_json:
+        record = {"item": item, "listed": match is not None, "matched": match.target if match else None,
+                  "countries": list(match.countries) if match else [],
+                  "categories": list(match.categories) if match else []}
+        if match is None:
+            reason = _invalid_reason(item)
+            if reason:
+                record["error"] = reason
+        return json.dumps(record, ensure_ascii=False)
+    if match is not None:
+        return (f"{item}: listed ({match.target}; countries {', '.join(match.countries) or '-'}; "
+                f"categories {', '.join(match.categories) or '-'})")
+    reason = _invalid_reason(item)
+    return f"{item}: invalid ({reason})" if reason else f"{item}: not listed"
+
+
+def cmd_check(args) -> int:
+    from pathlib import Path
+
+    from sitealert.client import Replica
+    from sitealert.client import store
+
+    if store.manifest_stamp(Path(args.replica)) is None:
+        _error("check", f"no replica in {args.replica}: run 'sitealert sync --url URL --token TOKEN "
+                        f"--replica {args.replica}' first")
+        return 2
+    replica = Replica(args.replica)
+    if replica.damaged:
+        _error("check", f"the replica in {args.replica} is damaged ({replica.damaged}); "
+                        f"run 'sitealert sync' to repair it")
+        return 2
+    listed = False
+    out = sys.stdout
+    try:
+        for batch in _batches(args):
+            lines = []
+            for item, match in zip(batch, replica.check_many(batch)):
+                listed = listed or match is not None
+                lines.append(_render(item, match, args.json))
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # `sitealert check ... | head`: the reader left
+            sys.stdout = open(os.devnull, "w")
+            return 1 if listed else 0
+        _error("check", f"cannot read {exc.filename or 'the input'}: {exc.strerror}")
+        return 2
+    except UnicodeDecodeError:
+        _error("check", f"{args.file or 'standard input'} is not UTF-8 text")
+        return 2
+    return 1 if listed else 0

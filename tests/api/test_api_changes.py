@@ -1,0 +1,143 @@
+"""GET /api/v1/feed/changes: applying the changes since N to the list at N yields the list at V."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sitealert.core.actors import Actor
+from sitealert.listings.models import Listing, ProtectedTarget
+from sitealert.listings.services import EntryInput, hold_listing, remove_listings, submit_entries
+from tests.api.conftest import bearer, independent_checksum
+
+pytestmark = pytest.mark.django_db
+
+
+def apply(entries, document):
+    """What a client does: upsert listed entries, drop tombstones."""
+    by_target = {e["target"]: e for e in entries}
+    for change in document["changes"]:
+        if change["listed"]:
+            by_target[change["target"]] = {k: v for k, v in change.items() if k != "listed"}
+        else:
+            by_target.pop(change["target"], None)
+    return [by_target[t] for t in sorted(by_target)]
+
+
+@pytest.fixture
+def history(italy, korea, olga, list_targets, as_actor, get_feed, adco_token):
+    """The full feed after each step of a realistic history: adds, updates, removals, a hold."""
+    snapshots = [get_feed(adco_token)]
+
+    def step(action):
+        action()
+        snapshots.append(get_feed(adco_token))
+
+    step(lambda: list_targets(italy, ["a.example", "b.example", "c.example", "ios:42"]))
+    step(lambda: list_targets(korea, ["b.example", "d.test"], category="cyberlocker"))  # b gains KR
+    step(lambda: remove_listings(italy, ["a.example", "ios:42"], "Court order annulled", actor=as_actor(italy)))
+    step(lambda: submit_entries(italy, [EntryInput(target="c.example", category="publishing", reference="r2")],
+                                actor=as_actor(italy)))  # an update: categories change
+    step(lambda: remove_listings(korea, ["b.example"], "Site closed", actor=as_actor(korea)))  # b loses KR
+    step(lambda: list_targets(italy, ["a.example"]))  # listed again after removal
+    step(lambda: hold_listing(Listing.objects.get(contributor=korea, target="d.test"), "Under review",
+                              actor=Actor(user=olga, organization=olga.membership.organization)))
+    return snapshots
+
+
+def test_changes_since_every_version_yield_the_current_list(client, history, adco_token):
+    final = history[-1]
+    assert final["version"] > 0
+    for snapshot in history:
+        response = client.get("/api/v1/feed/changes", {"since": snapshot["version"]}, headers=bearer(adco_token))
+        assert response.status_code == 200
+        document = response.json()
+        assert set(document) == {"since", "version", "checksum", "changes", "more"}
+        assert document["since"] == snapshot["version"]
+        assert document["version"] == final["version"]
+        assert document["more"] is False
+        assert response["X-SiteAlert-Version"] == str(final["version"])
+        result = apply(snapshot["entries"], document)
+        assert result == final["entries"]
+        assert document["checksum"] == independent_checksum(e["target"] for e in result) == final["checksum"]
+
+
+def test_tombstones_and_listed_entries(client, history, adco_token):
+    document = client.get("/api/v1/feed/changes", {"since": history[1]["version"]}, headers=bearer(adco_token)).json()
+    by_target = {c["target"]: c for c in document["changes"]}
+    assert by_target["ios:42"] == {"target": "ios:42", "kind": "app", "listed": False}
+    assert by_target["d.test"] == {"target": "d.test", "kind": "domain", "listed": False}  # held by the operator
+    assert by_target["c.example"]["listed"] is True
+    assert by_target["c.example"]["categories"] == ["publishing"]
+    assert set(by_target["c.example"]) == {"target", "kind", "countries", "categories", "first_listed_at", "listed"}
+    assert [c["target"] for c in document["changes"]] == sorted(by_target)
+
+
+def test_nothing_changed(client, history, adco_token):
+    version = history[-1]["version"]
+    document = client.get("/api/v1/feed/changes", {"since": version}, headers=bearer(adco_token)).json()
+    assert document["changes"] == [] and document["version"] == version
+
+
+def test_a_held_listing_never_appears(client, italy, list_targets, adco_token):
+    ProtectedTarget.objects.create(target="cdn.example")
+    list_targets(italy, ["video.cdn.example", "plain.example"])
+    document = client.get("/api/v1/feed/changes", {"since": 0}, headers=bearer(adco_token)).json()
+    assert [c["target"] for c in document["changes"]] == ["plain.example"]
+
+
+@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "1e3", " 1", "", "١", "99999999999999999999999"])
+def test_since_must_be_a_non_negative_integer(client, adco_token, since):
+    response = client.get("/api/v1/feed/changes", {"since": since}, headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_since"
+
+
+def test_since_is_required(client, adco_token):
+    response = client.get("/api/v1/feed/changes", headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert "since" in response.json()["detail"]
+
+
+def test_since_ahead_of_the_server(client, italy, list_targets, adco_token):
+    version = list_targets(italy, ["a.example"]).version
+    response = client.get("/api/v1/feed/changes", {"since": version + 1}, headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert response.json()["error"] == "version_ahead"
+    assert response.json()["version"] == version
+
+
+def test_pruned_history_requires_a_resync(client, italy, list_targets, as_actor, adco_token, get_feed):
+    from sitealert.feed.changelog import prune_expired_history
+    from sitealert.feed.models import Change
+
+    list_targets(italy, ["a.example", "b.example"])
+    remove_listings(italy, ["a.example"], "Annulled", actor=as_actor(italy))
+    old_client = 0
+    Change.objects.update(created_at=timezone.now() - timedelta(days=91))  # older than the 90-day default
+    current = get_feed(adco_token)
+    list_targets(italy, ["c.example"])  # a recent change, kept
+    assert prune_expired_history() == 3
+    assert not Change.objects.filter(listed=False).exists()  # the tombstone is gone
+
+    gone = client.get("/api/v1/feed/changes", {"since": old_client}, headers=bearer(adco_token))
+    assert gone.status_code == 410
+    assert gone.json()["error"] == "resync_required"
+    assert gone.json()["pruned_through"] == current["version"]
+
+    # A client that resynced at (or after) the pruned version still gets increments.
+    fine = client.get("/api/v1/feed/changes", {"since": current["version"]}, headers=bearer(adco_token))
+    assert fine.status_code == 200
+    assert apply(current["entries"], fine.json()) == get_feed(adco_token)["entries"]
+
+
+def test_prune_respects_the_retention_setting(italy, list_targets, settings):
+    from sitealert.feed.changelog import prune_expired_history
+    from sitealert.feed.models import Change
+
+    list_targets(italy, ["a.example"])
+    Change.objects.update(created_at=timezone.now() - timedelta(days=10))
+    settings.SITEALERT = {**settings.SITEALERT, "TOMBSTONE_RETENTION_DAYS": 30}
+    assert prune_expired_history() == 0
+    settings.SITEALERT = {**settings.SITEALERT, "TOMBSTONE_RETENTION_DAYS": 7}
+    assert prune_expired_history() == 1

@@ -1,0 +1,112 @@
+"""POST /api/v1/lookup: many items at once, with the subdomain semantics of SPEC §2."""
+
+import pytest
+
+from sitealert.listings.models import ProtectedTarget
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def listed(italy, korea, list_targets):
+    list_targets(italy, ["example.co.uk", "video.example.co.uk", "android:com.example.app", "ios:123",
+                         "foo.blogspot.com"])
+    list_targets(korea, ["deep.video.example.co.uk"])
+
+
+def results_by_item(post_json, token, items):
+    response = post_json("/api/v1/lookup", {"items": items}, token)
+    assert response.status_code == 200, response.content
+    document = response.json()
+    assert set(document) == {"version", "results"}
+    assert [r["item"] for r in document["results"]] == items  # in order, one per item, duplicates too
+    return document, {r["item"]: r for r in document["results"]}
+
+
+def test_most_specific_listed_target_covers_the_item(post_json, listed, adco_token):
+    items = ["https://WWW.Example.co.uk/watch?v=1", "a.deep.video.example.co.uk", "video.example.co.uk",
+             "co.uk.example", "other.co.uk", "example.co.uk.", "https://x.video.example.co.uk:8443/"]
+    _, results = results_by_item(post_json, adco_token, items)
+    assert results[items[0]] == {"item": items[0], "target": "www.example.co.uk", "listed": True,
+                                 "matched": "example.co.uk"}
+    assert results[items[1]]["matched"] == "deep.video.example.co.uk"
+    assert results[items[2]]["matched"] == "video.example.co.uk"
+    assert results[items[3]]["listed"] is False and results[items[3]]["matched"] is None
+    assert results[items[4]]["listed"] is False  # same suffix, other registrable domain
+    assert results[items[5]]["matched"] == "example.co.uk"
+    assert results[items[6]]["matched"] == "video.example.co.uk"
+
+
+def test_private_suffixes_and_apps(post_json, listed, adco_token):
+    items = ["bar.blogspot.com", "x.foo.blogspot.com", "android:com.example.app", "android:com.example.app.pro",
+             "https://play.google.com/store/apps/details?id=com.example.app", "ios:id123", "ios:1234"]
+    _, results = results_by_item(post_json, adco_token, items)
+    assert results["bar.blogspot.com"]["listed"] is False  # blogspot.com is a suffix: foo is not bar's parent
+    assert results["x.foo.blogspot.com"]["matched"] == "foo.blogspot.com"
+    assert results["android:com.example.app"]["matched"] == "android:com.example.app"
+    assert results["android:com.example.app.pro"]["listed"] is False  # apps match exactly
+    assert results[items[4]]["target"] == "android:com.example.app" and results[items[4]]["listed"] is True
+    assert results["ios:id123"] == {"item": "ios:id123", "target": "ios:123", "listed": True, "matched": "ios:123"}
+    assert results["ios:1234"]["listed"] is False
+
+
+def test_invalid_items_are_answered_with_a_reason(post_json, listed, adco_token):
+    items = ["", "http://192.168.0.1/", "com", "not a host", "example.co.uk", "mailto:x@example.com"]
+    _, results = results_by_item(post_json, adco_token, items)
+    for item in ["", "http://192.168.0.1/", "com", "not a host", "mailto:x@example.com"]:
+        result = results[item]
+        assert result["target"] is None and result["listed"] is False and result["matched"] is None
+        assert result["error"]
+    assert "error" not in results["example.co.uk"]
+
+
+def test_held_and_removed_listings_do_not_match(post_json, italy, list_targets, as_actor, adco_token):
+    from sitealert.listings.services import remove_listings
+
+    ProtectedTarget.objects.create(target="cdn.example")
+    list_targets(italy, ["video.cdn.example", "gone.example"])  # the first is held
+    remove_listings(italy, ["gone.example"], "Annulled", actor=as_actor(italy))
+    _, results = results_by_item(post_json, adco_token, ["video.cdn.example", "gone.example"])
+    assert not any(r["listed"] for r in results.values())
+
+
+def test_version_matches_the_feed(post_json, listed, adco_token, get_feed):
+    document, _ = results_by_item(post_json, adco_token, ["example.co.uk"])
+    assert document["version"] == get_feed(adco_token)["version"]
+
+
+def test_limit_of_items(post_json, listed, adco_token, settings, django_assert_max_num_queries):
+    limit = settings.SITEALERT["LOOKUP_MAX_ITEMS"]
+    items = [f"host{i}.sub{i}.example.co.uk" for i in range(limit)]
+    with django_assert_max_num_queries(40):  # batched: a handful of queries for 30,000 candidates
+        document, _ = results_by_item(post_json, adco_token, items)
+    assert all(r["matched"] == "example.co.uk" for r in document["results"])
+
+    response = post_json("/api/v1/lookup", {"items": items + ["one.more.example"]}, adco_token)
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_many_items"
+    assert str(limit) in response.json()["detail"].replace(",", "")
+
+
+@pytest.mark.parametrize("payload,where", [
+    ({"items": "example.com"}, "items"),
+    ({"items": ["a.example", 3]}, "items[1]"),
+    ({"items": [None]}, "items[0]"),
+    ({"items": {"a": 1}}, "items"),
+    ({}, "items"),
+    ([], ""),
+])
+def test_malformed_requests_say_what_is_wrong(post_json, adco_token, payload, where):
+    response = post_json("/api/v1/lookup", payload, adco_token)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert where in response.json()["detail"]
+
+
+def test_not_json_at_all(client, adco_token):
+    response = client.post("/api/v1/lookup", data="items=a.example", content_type="application/json",
+                           headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "JSON" in response.json()["detail"]

@@ -1,0 +1,59 @@
+"""What other pages and the feed get from monitoring: entry metadata, status badges, the dashboard."""
+
+from django.template import Context, Template
+from django.urls import reverse
+
+from sitealert.monitoring import harness as sites
+from sitealert.monitoring.metadata import entry_metadata, target_statuses
+
+
+def test_entry_metadata_for_the_feed(italy, list_targets, run_worker, harness):
+    harness.http.sites["hopper.test"] = sites.redirect("http://www.next.test/")
+    harness.http.sites["www.next.test"] = sites.redirect("http://final.test/")
+    harness.dns.nxdomain("gone.test")
+    list_targets(italy, ["fine.test", "hopper.test", "gone.test", "android:com.example.app"])
+    run_worker()
+    data = entry_metadata(["fine.test", "hopper.test", "gone.test", "android:com.example.app"])
+    assert data["fine.test"]["status"] == "online" and data["fine.test"]["redirects_to"] == []
+    assert data["fine.test"]["checked_at"].endswith("Z") and len(data["fine.test"]["checked_at"]) == 20
+    assert data["hopper.test"] == {"status": "online", "checked_at": data["hopper.test"]["checked_at"],
+                                   "redirects_to": ["www.next.test", "final.test"]}
+    assert data["gone.test"]["status"] == "offline"
+    assert data["android:com.example.app"] == {"status": "unknown", "checked_at": None, "redirects_to": []}
+
+
+def test_status_badge_template_tags(italy, list_targets, run_worker, harness):
+    harness.dns.nxdomain("down.test")
+    list_targets(italy, ["up.test", "down.test"])
+    run_worker()
+    statuses = target_statuses(["up.test", "down.test"])
+    html = Template("{% load monitoring %}{% monitor_status 'up.test' statuses %}|{% monitor_status 'down.test' %}|"
+                    "{% monitor_status 'new.test' %}").render(Context({"statuses": statuses}))
+    up, down, new = html.split("|")
+    assert 'class="badge monitor-online"' in up and "Online" in up
+    assert "monitor-offline" in down and "the domain does not exist" in down and "since" in down
+    assert "Not checked yet" in new
+
+
+def test_dashboard_shows_the_contributors_listings_with_their_status(italy, korea, list_targets, run_worker,
+                                                                    harness, client, alice):
+    harness.dns.nxdomain("down.test")
+    list_targets(italy, ["up.test", "down.test", "android:com.example.app"])
+    list_targets(korea, ["korean.test"])
+    run_worker()
+    client.force_login(alice)
+    page = client.get(reverse("monitoring:dashboard")).content.decode()
+    assert "korean.test" not in page
+    assert '<li id="count-online"><strong>1</strong>' in page
+    assert '<li id="count-offline"><strong>1</strong>' in page
+    assert "Apps are not monitored." in page
+    offline_only = client.get(reverse("monitoring:dashboard"), {"status": "offline"}).content.decode()
+    table = offline_only.split('id="status-table"')[1]
+    assert "down.test" in table and "up.test" not in table
+
+
+def test_dashboard_is_for_contributors(client, carol, olga):
+    assert client.get(reverse("monitoring:dashboard")).status_code == 302
+    for person in (carol, olga):
+        client.force_login(person)
+        assert client.get(reverse("monitoring:dashboard")).status_code == 403
