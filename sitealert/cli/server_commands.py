@@ -31,8 +31,10 @@ def register(subparsers):
                               description="Serve SiteAlert with gunicorn. Bind address from --bind or "
                                           "SITEALERT_BIND (default 127.0.0.1:8000); processes from --workers or "
                                           "SITEALERT_WORKERS (default 2 x cores + 1).")
-    p.add_argument("--bind", default=os.environ.get("SITEALERT_BIND", "127.0.0.1:8000"))
-    p.add_argument("--workers", type=int, default=int(os.environ.get("SITEALERT_WORKERS", "0") or 0))
+    p.add_argument("--bind", default=os.environ.get("SITEALERT_BIND", "127.0.0.1:8000"),
+                   help="address:port to listen on (default SITEALERT_BIND or 127.0.0.1:8000)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("SITEALERT_WORKERS", "0") or 0),
+                   help="number of server processes (default SITEALERT_WORKERS or 2 x cores + 1)")
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("migrate", help="apply database migrations",
@@ -44,8 +46,9 @@ def register(subparsers):
     org_sub = org.add_subparsers(dest="org_command", metavar="ACTION")
     p = org_sub.add_parser("create", help="create an approved organization and print its slug",
                            description="Create an organization. Created by the operator, so it is approved.")
-    p.add_argument("--kind", required=True, choices=["contributor", "user", "operator"])
-    p.add_argument("--name", required=True)
+    p.add_argument("--kind", required=True, choices=["contributor", "user", "operator"],
+                   help="contributor (a national authority), user (advertiser, agency, ad-tech) or operator")
+    p.add_argument("--name", required=True, help="the organization's display name")
     p.add_argument("--country", default="", help="ISO 3166-1 alpha-2 code (required for contributors)")
     p.set_defaults(func=cmd_org_create)
     org.set_defaults(func=lambda args: org.print_help() or 2)
@@ -56,8 +59,8 @@ def register(subparsers):
                             description="Create an account; the password is read from SITEALERT_PASSWORD or "
                                         "asked for interactively.")
     p.add_argument("--org", required=True, help="organization slug")
-    p.add_argument("--username", required=True)
-    p.add_argument("--email", default="")
+    p.add_argument("--username", required=True, help="login name")
+    p.add_argument("--email", default="", help="e-mail address (for notifications)")
     p.add_argument("--staff", action="store_true", help="operator staff: may use the admin site")
     p.set_defaults(func=cmd_user_create)
     user.set_defaults(func=lambda args: user.print_help() or 2)

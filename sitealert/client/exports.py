@@ -179,3 +179,20 @@ def split_for_platform(targets: Iterable, platform: str, *, per_list: int | None
             f"{len(chunks)} lists are needed but {spec.title}s are limited to {spec.lists_per_account} "
             f"per account: split the campaigns across accounts, or prefer in-bid screening with the SDK")
     return result
+
+
+def write_platform_files(targets: Iterable, platform: str, directory, *, per_list: int | None = None,
+                         prefix: str = "sitealert") -> PlatformExport:
+    """split_for_platform, written to files in directory (each written whole, then renamed into place)."""
+    import os
+    from pathlib import Path
+
+    export = split_for_platform(targets, platform, per_list=per_list, prefix=prefix)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for export_file in export.files:
+        path = directory / export_file.name
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(export_file.text(), encoding="utf-8")
+        os.replace(temporary, path)
+    return export

@@ -12,11 +12,9 @@ from datetime import date
 
 from django.db import transaction
 
-from sitealert.core import audit
 from sitealert.core.actors import Actor
 from sitealert.demo.procedures import procedure_texts
-from sitealert.listings.models import ProtectedTarget
-from sitealert.listings.services import EntryInput, remove_listings, submit_entries
+from sitealert.listings.services import EntryInput, add_protected_target, remove_listings, submit_entries
 from sitealert.organizations.models import Membership, Organization
 from sitealert.organizations.services import create_member, create_organization
 from sitealert.public.services import save_procedure
@@ -133,11 +131,8 @@ def load_demo_data():
 
 
 def _protect_targets(actor):
-    # There is no service for protected targets: the operator adds them in the admin site, which
-    # records the same audit event.
     for target, reason in PROTECTED_TARGETS:
-        ProtectedTarget.objects.create(target=target, reason=reason)
-        audit.record(actor, "protected.add", target, {"reason": reason})
+        add_protected_target(target, reason, actor=actor)
 
 
 def _publish_procedures(org, spec):

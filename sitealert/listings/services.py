@@ -472,3 +472,26 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
     audit.record(actor, "import.csv", contributor.slug, {
         "bytes": len(data), "applied": report.applied, "dry_run": dry_run, "counts": report.counts})
     return report
+
+
+# --- protected targets (operator) ---------------------------------------------------------------
+
+def add_protected_target(raw, reason, *, actor):
+    """Operator: never publish a listing equal to, covering or under `raw` without review."""
+    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    target = normalize_target(raw)  # InvalidTarget carries the reason
+    if ":" in target:
+        raise ValueError(_("Only domains can be protected targets."))
+    with transaction.atomic():
+        protected, created = ProtectedTarget.objects.get_or_create(
+            target=target, defaults={"reason": (reason or "").strip()[:200], "created_by": actor.user})
+        if created:
+            audit.record(actor, "protected.add", target, {"reason": protected.reason})
+    return protected
+
+
+def remove_protected_target(protected, *, actor):
+    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    with transaction.atomic():
+        audit.record(actor, "protected.remove", protected.target, {"reason": protected.reason})
+        protected.delete()

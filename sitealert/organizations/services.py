@@ -101,8 +101,9 @@ def issue_token(org, *, scope=None, name="", days=None, actor):
         raise OrganizationError(_("The aggregated list is for authorized users; a contributor token manages "
                                   "listings (scope listings)."))
     if days is None:
-        days = settings.SITEALERT["TOKEN_DEFAULT_DAYS"]
-    if days is not None and days <= 0:
+        # A configured default of 0 means tokens do not expire unless asked to.
+        days = settings.SITEALERT["TOKEN_DEFAULT_DAYS"] or None
+    elif days <= 0:
         raise OrganizationError(_("A token must be valid for at least one day."))
     expires_at = timezone.now() + timedelta(days=days) if days else None
     with transaction.atomic():

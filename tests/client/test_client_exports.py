@@ -76,3 +76,13 @@ def test_a_smaller_split_can_be_asked_but_not_a_larger_documented_one():
         split_for_platform(TARGETS, "google-ads", per_list=70_000)
     with pytest.raises(ValueError, match="unknown platform"):
         split_for_platform(TARGETS, "myspace")
+
+
+def test_platform_files_are_written_to_a_directory(tmp_path):
+    from sitealert.client.exports import write_platform_files
+
+    export = write_platform_files([f"s{i}.example.com" for i in range(25)], "dv360", tmp_path / "out", per_list=10)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == [f.name for f in export.files] == [f"sitealert-dv360-00{i}.csv" for i in (1, 2, 3)]
+    assert (tmp_path / "out" / written[-1]).read_text().splitlines() == ["Site"] + [f"s{i}.example.com"
+                                                                                   for i in sorted(range(25), key=str)][20:]
