@@ -94,39 +94,58 @@ def setup(data_dir, database_url):
 
 
 def fill(n, changes):
-    """n entries now; the last `changes` changes added changes/2 entries and removed changes/2."""
+    """The list at version N-CHANGES: entries, and a change log that added each once."""
     from django.db import transaction
 
     from sitealert.core import bulk
     from sitealert.feed.models import FeedState
 
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    added, removed = changes // 2, changes - changes // 2
-    old = n - added  # entries before the delta
+    added = changes // 2
     entries, log = [], []
-    for i in range(old + removed):  # the history up to the delta: every entry added once
+    for i in range(n - added + (changes - added)):
         t = target(i)
         first = bulk.db_datetime(start + timedelta(minutes=i // 100))
+        entries.append((t, kind(t), COUNTRIES[i % 6], CATEGORIES[i % 9], first, i + 1))
         log.append((i + 1, t, kind(t), True, COUNTRIES[i % 6], CATEGORIES[i % 9], first, first))
-        if i < old:
-            entries.append((t, kind(t), COUNTRIES[i % 6], CATEGORIES[i % 9], first, i + 1))
-    seq = len(log)
+    with transaction.atomic():
+        bulk.insert_rows("feed_feedentry", ENTRY_COLUMNS, entries)
+        bulk.insert_rows("feed_change", CHANGE_COLUMNS, log)
+        FeedState.objects.update_or_create(pk=1, defaults={"version": len(log)})
+    return len(log)
+
+
+def apply_delta(n, changes, since):
+    """CHANGES changes: remove changes/2 entries, add as many new ones; returns the new version."""
+    from django.db import transaction
+
+    from sitealert.core import bulk
+    from sitealert.feed.models import FeedEntry, FeedState
+
+    added = changes // 2
+    old = n - added
     now = bulk.db_datetime(datetime.now(timezone.utc))
-    for i in range(old, old + removed):
+    removed = [target(i) for i in range(old, old + changes - added)]
+    log, entries, seq = [], [], since
+    for t in removed:
         seq += 1
-        log.append((seq, target(i), kind(target(i)), False, "", "", None, now))
-    for i in range(old + removed, old + removed + added):
+        log.append((seq, t, kind(t), False, "", "", None, now))
+    for i in range(old + len(removed), old + len(removed) + added):
         seq += 1
         t = target(i)
         log.append((seq, t, kind(t), True, COUNTRIES[i % 6], CATEGORIES[i % 9], now, now))
         entries.append((t, kind(t), COUNTRIES[i % 6], CATEGORIES[i % 9], now, seq))
     with transaction.atomic():
-        bulk.insert_rows("feed_feedentry", ["target", "kind", "countries", "categories", "first_listed_at",
-                                            "version"], entries)
-        bulk.insert_rows("feed_change", ["seq", "target", "kind", "listed", "countries", "categories",
-                                         "first_listed_at", "created_at"], log)
-        FeedState.objects.update_or_create(pk=1, defaults={"version": seq})
-    return seq, seq - changes, len(entries)
+        for start in range(0, len(removed), 500):
+            FeedEntry.objects.filter(target__in=removed[start:start + 500]).delete()
+        bulk.insert_rows("feed_feedentry", ENTRY_COLUMNS, entries)
+        bulk.insert_rows("feed_change", CHANGE_COLUMNS, log)
+        FeedState.objects.filter(pk=1).update(version=seq)
+    return seq
+
+
+ENTRY_COLUMNS = ["target", "kind", "countries", "categories", "first_listed_at", "version"]
+CHANGE_COLUMNS = ["seq", "target", "kind", "listed", "countries", "categories", "first_listed_at", "created_at"]
 
 
 def best(fn, repeat, before=None):
@@ -171,12 +190,22 @@ def run(args, data_dir, database_url):
     from sitealert.organizations.services import create_organization, issue_token
 
     started = time.perf_counter()
-    version, since, count = fill(args.n, args.changes)
+    since = fill(args.n, args.changes)
     fill_time = time.perf_counter() - started
     cache_dir = settings.SITEALERT["FEED_CACHE_DIR"]
+    previous = os.path.join(data_dir, "previous-version")
+    for fmt in builder.FORMATS:  # the documents a running server holds from the last version
+        builder.open_feed(fmt).file.close()
+    shutil.copytree(cache_dir, previous)
+    version = apply_delta(args.n, args.changes, since)
+    count = args.n
 
     def cold():
         shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def previous_only():
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        shutil.copytree(previous, cache_dir)
 
     order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
 
@@ -235,15 +264,21 @@ def run(args, data_dir, database_url):
         ("baseline: SELECT target ORDER BY + json.dumps", full_base, full_base),
         ("full json, cold", best(feed("json"), r, cold), full_base),
         ("full json, cold, +gzip", best(feed("json", True), r, cold), full_base),
+        (f"full json, previous version cached (splice)", best(feed("json"), r, previous_only), full_base),
+        (f"full json, previous version cached, +gzip", best(feed("json", True), r, previous_only), full_base),
         ("full json, warm (open + read)", best(feed_read("json"), r), full_base),
         ("full txt, cold", best(feed("txt"), r, cold), full_base),
         ("full txt, warm (open + read)", best(feed_read("txt"), r), full_base),
         ("full csv, cold", best(feed("csv"), r, cold), full_base),
+        ("full csv, previous version cached (splice)", best(feed("csv"), r, previous_only), full_base),
         ("GET /api/v1/feed, cold", best(http("/api/v1/feed"), r, cold), full_base),
+        ("GET /api/v1/feed gzip, previous version cached", best(http("/api/v1/feed", HTTP_ACCEPT_ENCODING="gzip"),
+                                                                r, previous_only), full_base),
         ("GET /api/v1/feed, warm", best(http("/api/v1/feed"), r), full_base),
         ("GET /api/v1/feed gzip, warm", best(http("/api/v1/feed", HTTP_ACCEPT_ENCODING="gzip"), r), full_base),
         (f"baseline: SELECT {args.changes:,} changes + json.dumps", delta_base, delta_base),
         (f"changes since N ({args.changes:,}), checksum cold", best(delta, r, cold), delta_base),
+        (f"changes since N ({args.changes:,}), previous txt cached", best(delta, r, previous_only), delta_base),
         (f"changes since N ({args.changes:,}), checksum warm", best(delta, r), delta_base),
         ("GET /api/v1/feed/changes, warm", best(http(f"/api/v1/feed/changes?since={since}"), r), delta_base),
     ]

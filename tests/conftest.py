@@ -20,6 +20,16 @@ def _compiled_catalogs():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A page served in another language leaves that language active in the thread: start each test afresh."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _feed_cache_in_tmp(settings, tmp_path):
     settings.SITEALERT = {**settings.SITEALERT, "FEED_CACHE_DIR": tmp_path / "feed-cache"}
 

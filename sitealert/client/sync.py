@@ -312,7 +312,7 @@ def _incremental(feed, since, entries, etag_state):
         return new_version, checksum, etag, url_key
 
 
-def _why_full(replica_path, manifest, damage, base, full):
+def _why_full(manifest, damage, base, full):
     if full:
         return "requested"
     if damage:
@@ -355,7 +355,7 @@ def sync_replica(replica, url: str, token: str, *, full: bool = False, timeout: 
             manifest, rows, damage = None, [], str(exc)
         old_entries = _rows_to_entries(rows)
         old_version = manifest["version"] if manifest else 0
-        reason = _why_full(path, manifest, damage, base, full)
+        reason = _why_full(manifest, damage, base, full)
         feed = _Feed(base, token, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
         try:
             etag_state = {"etag": None, "etag_url": None}

@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
 from sitealert.core.models import AuditEvent
 from sitealert.organizations import permissions
@@ -46,24 +45,6 @@ class OperatorAdmin(admin.ModelAdmin):
 
     def has_moderate_permission(self, request):
         return is_operator_staff(request)
-
-    # Deletions by operator staff are audited as `removal_action` with `removal_record(obj)`.
-    removal_action = None
-
-    def removal_record(self, obj):
-        return str(obj), {}
-
-    def delete_model(self, request, obj):
-        self._record_removal(request, [obj])
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        self._record_removal(request, queryset)
-        super().delete_queryset(request, queryset)
-
-    def _record_removal(self, request, objects):
-        if self.removal_action:
-            audit.record_many(actor_for_request(request), self.removal_action, [self.removal_record(o) for o in objects])
 
 
 def apply_to_each(modeladmin, request, queryset, apply, done_message):

@@ -1,35 +1,43 @@
 """The aggregated list as documents: the full feed (JSON, txt, csv), changes since N, the checksum.
 
 A full document is built once per version and format and kept on disk under
-FEED_CACHE_DIR/<epoch>/, beside its gzip twin and its checksum, so serving it again is reading a
-file. Every read runs in one snapshot of the database (`consistent_read`): the version, the
-checksum and the entries of a document always agree, and readers never hold up writers.
+FEED_CACHE_DIR/<epoch>/, beside its gzip twin, the txt document and the version's checksum, so
+serving it again is reading a file. Every read runs in one snapshot of the database
+(`consistent_read`): the version, the checksum and the entries of a document always agree, and
+readers never hold up writers.
 
-Building is the expensive part (a million entries are ~140 MB of JSON), so it avoids Python-level
-loops over rows: entries are read in one table scan, sorted by code point in Python (independent of
-any database collation), and rendered with C-level map/zip/str.__mod__ calls; the few distinct
-(kind, countries, categories, first listing time) combinations are rendered once each.
+A version is built from scratch (one table scan, a sort by code point in Python — independent of
+any database collation — and `render`), or, when an older version's document is cached and its
+changes are still in the log, by splicing those changes into it: a million-entry list then costs
+a split and a join of bytes instead of rendering a million rows. Both give the same bytes.
 """
 
-import csv
 import gc
-import hashlib
-import io
 import os
 import tempfile
 import zlib
+from bisect import bisect_left
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # the C implementation
+from hashlib import sha256
 from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils.dateparse import parse_datetime
 
-from sitealert.feed.models import Change, FeedState
+from sitealert.feed.models import FeedState
+from sitealert.feed.render import (  # noqa: F401 - checksum_of and entry_dict are part of this API
+    CSV_HEADER,
+    JSON_PREFIX,
+    Renderer,
+    checksum_of,
+    checksum_of_sorted,
+    entry_dict,
+    json_header,
+    render,
+)
 
 try:
     import fcntl
@@ -41,11 +49,12 @@ FORMATS = {
     "txt": "text/plain; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
 }
-CSV_HEADER = "target,kind,countries,categories,first_listed_at\n"
 CHUNK_ROWS = 20_000
 # Level 1 compresses these documents ~20x at hundreds of MB/s; higher levels save a little
 # bandwidth for seconds of CPU on every new version of a large list.
 GZIP_LEVEL = 1
+# Beyond this many changes since the newest cached document, build from scratch.
+SPLICE_MAX_CHANGES = 100_000
 
 
 class ResyncRequired(Exception):
@@ -76,10 +85,12 @@ def consistent_read():
     Writers change the feed state and the entries in one transaction, so one snapshot is enough:
     REPEATABLE READ on PostgreSQL, a deferred transaction (one WAL snapshot) on SQLite. Inside a
     caller's transaction the caller's view applies, and on PostgreSQL a shared lock on the state
-    row keeps writers out until that transaction ends.
+    row keeps writers out until that transaction ends (documents cached from there must not
+    come from writes that are later rolled back).
     """
     feed_state()  # make sure the row exists before the snapshot starts
-    if connection.in_atomic_block or not connection.get_autocommit():
+    if (connection.in_atomic_block or not connection.get_autocommit()
+            or (connection.vendor == "sqlite" and connection.connection.in_transaction)):
         yield _read_state(lock=connection.vendor == "postgresql")
     elif connection.vendor == "postgresql":
         with transaction.atomic():
@@ -105,10 +116,18 @@ def _read_state(lock=False):
     return tuple(row) if row else (0, 0)
 
 
-def _fetch_chunks(sql):
+def _first_listed_sql():
+    """first_listed_at as text: formatted by PostgreSQL; SQLite's stored text skips the driver's
+    datetime parsing (render.iso_from_db formats it once per distinct value)."""
+    if connection.vendor == "postgresql":
+        return """to_char(first_listed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    return "CAST(first_listed_at AS TEXT)"
+
+
+def _fetch_chunks(sql, params=None):
     # A server-side cursor on PostgreSQL, so the driver never holds every row at once.
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         while rows := cursor.fetchmany(CHUNK_ROWS):
             yield rows
 
@@ -125,36 +144,12 @@ def _sorted_rows():
     One table scan and a sort here beat ORDER BY target: SQLite would fetch each row through the
     index in random order, and PostgreSQL's order depends on the collation.
     """
-    if connection.vendor == "postgresql":
-        first = """to_char(first_listed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
-    else:
-        first = "CAST(first_listed_at AS TEXT)"  # skips the driver's datetime parsing
     rows = []
-    for chunk in _fetch_chunks(f"SELECT target, kind, countries, categories, {first} FROM feed_feedentry"):
+    sql = f"SELECT target, kind, countries, categories, {_first_listed_sql()} FROM feed_feedentry"
+    for chunk in _fetch_chunks(sql):
         rows.extend(chunk)
     rows.sort(key=itemgetter(0))
     return rows
-
-
-def _iso_from_db(value):
-    """SQLite keeps 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC); PostgreSQL's query already formats it."""
-    if value is None or value.endswith("Z"):
-        return value
-    if len(value) >= 19 and value[10] in " T" and value[4] == "-":
-        return value[:10] + "T" + value[11:19] + "Z"
-    return _iso(parse_datetime(value))
-
-
-class _Memo(dict):
-    """Computes each distinct key once: a list has few distinct entry attributes."""
-
-    def __init__(self, compute):
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, key):
-        value = self[key] = self.compute(*key) if isinstance(key, tuple) else self.compute(key)
-        return value
 
 
 def snapshot():
@@ -162,7 +157,7 @@ def snapshot():
     first_listed_at as ISO text), sorted by target."""
     with consistent_read() as (version, _), _gc_paused():
         rows = _sorted_rows()
-    isos = _Memo(_iso_from_db)
+    isos = Renderer().isos
     return version, [(t, k, c, cat, isos[first]) for t, k, c, cat, first in rows]
 
 
@@ -178,125 +173,115 @@ def _gc_paused():
             gc.enable()
 
 
-# --- Rendering ----------------------------------------------------------------------------------
+# --- Splicing changes into an older document ------------------------------------------------------
+#
+# A document is a header, sorted records and a footer. Records are found by target with a binary
+# search on bytes: a JSON record starts '"<target>",', a csv line '<target>,', and '"' and ',' sort
+# below every character of a canonical target, so byte order is target order. A document with
+# an escaped (JSON) or quoted (csv) target is never spliced, it is rebuilt.
 
-def checksum_of(targets):
-    digest = hashlib.sha256()
-    for target in targets:
-        digest.update(target.encode("utf-8"))
-        digest.update(b"\n")
-    return "sha256:" + digest.hexdigest()
-
-
-def _checksum_of_sorted(targets):
-    digest = hashlib.sha256()
-    for start in range(0, len(targets), CHUNK_ROWS):
-        digest.update(("\n".join(targets[start:start + CHUNK_ROWS]) + "\n").encode("utf-8"))
-    return "sha256:" + digest.hexdigest()
-
-
-def _split(joined):
-    return joined.split(",") if joined else []
-
-
-def _iso(dt):
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt is not None else None
-
-
-def entry_dict(target, kind, countries, categories, first_listed_at):
-    """One entry of the JSON documents; first_listed_at is a datetime or ISO text."""
-    return {
-        "target": target,
-        "kind": kind,
-        "countries": _split(countries),
-        "categories": _split(categories),
-        "first_listed_at": first_listed_at if isinstance(first_listed_at, str) or first_listed_at is None
-        else _iso(first_listed_at),
-    }
-
-
-def _json_attributes(kind, countries, categories):
-    def array(joined):
-        return "[" + ",".join(encode_basestring(v) for v in _split(joined)) + "]"
-
-    return f'"kind":{encode_basestring(kind)},"countries":{array(countries)},"categories":{array(categories)}'
-
-
-def _csv_attributes(kind, countries, categories):
-    return f"{kind},{countries.replace(',', ' ')},{categories.replace(',', ' ')}"
-
-
-class _Renderer:
-    """Renders sorted entry rows chunk by chunk. The per-row work is C-level map/zip/str.__mod__
-    calls; the few distinct attribute combinations and dates are rendered once each."""
-
-    def __init__(self):
-        self.json_attributes = _Memo(_json_attributes)
-        self.csv_attributes = _Memo(_csv_attributes)
-        self.isos = _Memo(_iso_from_db)
-
-    def json(self, rows):
-        targets, kinds, countries, categories, firsts = zip(*rows)
-        joined = "\n".join(targets)
-        if joined.isascii() and joined.replace("\n", "").isprintable() and '"' not in joined and "\\" not in joined:
-            quoted = map('"%s"'.__mod__, targets)  # canonical targets need no escaping
-        else:
-            quoted = map(encode_basestring, targets)
-        return ",".join(map('{"target":%s,%s,"first_listed_at":"%s"}'.__mod__, zip(
-            quoted, map(self.json_attributes.__getitem__, zip(kinds, countries, categories)),
-            map(self.isos.__getitem__, firsts))))
-
-    def csv(self, rows):
-        targets, kinds, countries, categories, firsts = zip(*rows)
-        attributes = map(self.csv_attributes.__getitem__, zip(kinds, countries, categories))
-        isos = map(self.isos.__getitem__, firsts)
-        joined = "\n".join(targets)
-        if '"' in joined or "," in joined or "\r" in joined or joined.count("\n") != len(targets) - 1:
-            out = io.StringIO()  # a target that needs quoting is not canonical, but stay correct
-            csv.writer(out, lineterminator="\n").writerows(
-                (t, *a.split(","), d) for t, a, d in zip(targets, attributes, isos))
-            return out.getvalue()
-        return "".join(map("%s,%s,%s\n".__mod__, zip(targets, attributes, isos)))
-
-
-def _render(fmt, version, checksum, rows):
-    """The document's text, piece by piece, from sorted rows (or sorted targets for txt)."""
-    renderer = _Renderer()
+def _records(fmt, data):
+    """The sorted records of a cached document, or None when it must not be spliced."""
     if fmt == "json":
-        yield f'{{"version":{int(version)},"checksum":"{checksum}","entries":['
+        body = data[data.index(b'"entries":[') + 11:-2]
+        if b"\\" in body:
+            return None
+        records = body.split(b'},{"target":') if body else []
+        if records:
+            records[0] = records[0][len(JSON_PREFIX):]
+            records[-1] = records[-1][:-1]
+        return records
+    if fmt == "csv":
+        data = data[len(CSV_HEADER):]
+        if b'"' in data:
+            return None
+    return data.split(b"\n")[:-1]
+
+
+def _new_records(fmt, changes, renderer):
+    """[(target bytes, record or None)] for the changed targets, or None if one needs escaping."""
+    listed = [row for _, (is_listed, row) in changes if is_listed]
+    if fmt == "json":
+        rendered = iter(entry[len(JSON_PREFIX):-1].encode() for entry in renderer.json_entries(listed))
     elif fmt == "csv":
-        yield CSV_HEADER
-    for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[start:start + CHUNK_ROWS]
-        if fmt == "json":
-            yield ("," if start else "") + renderer.json(chunk)
-        elif fmt == "csv":
-            yield renderer.csv(chunk)
-        else:
-            yield "\n".join(chunk) + "\n"
+        rendered = iter(line[:-1].encode() for line in renderer.csv_lines(listed))
+    else:
+        rendered = iter(row[0].encode() for row in listed)
+    result = [(target.encode(), next(rendered) if is_listed else None) for target, (is_listed, _) in changes]
+    bad = b"\\" if fmt == "json" else b'"'
+    return None if any(record is not None and bad in record for _, record in result) else result
+
+
+def _splice(fmt, records, changes):
+    """`records` with each changed target's record replaced, added or (None) removed."""
     if fmt == "json":
-        yield "]}"
+        def key(target):
+            return b'"' + target + b'"'
+    elif fmt == "csv":
+        def key(target):
+            return target + b","
+    else:
+        def key(target):
+            return target
+    out, position = [], 0
+    for target, record in changes:
+        k = key(target)
+        i = bisect_left(records, k, position)
+        out += records[position:i]
+        position = i
+        if i < len(records) and (records[i] == k if fmt == "txt" else records[i].startswith(k)):
+            position += 1
+        if record is not None:
+            out.append(record)
+    out += records[position:]
+    return out
 
 
-class _GzipWriter:
-    """Compresses on a second thread while the caller renders the next piece (zlib drops the GIL)."""
+def _joined(fmt, records, version, checksum):
+    if fmt == "json":
+        entries = JSON_PREFIX.encode() + b'},{"target":'.join(records) + b"}" if records else b""
+        return json_header(version, checksum).encode() + entries + b"]}"
+    body = b"\n".join(records) + b"\n" if records else b""
+    return CSV_HEADER.encode() + body if fmt == "csv" else body
 
-    def __init__(self, out):
-        self.out = out
-        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-        self.pool = ThreadPoolExecutor(1)
-        self.pending = deque()
 
-    def write(self, data):
-        self.pending.append(self.pool.submit(self.compressor.compress, data))
-        while len(self.pending) > 2:
-            self.out.write(self.pending.popleft().result())
+def _changed_rows(since, version):
+    """[(target, (listed, row))] of the targets changed in (since, version], sorted by target, from
+    each one's last change; rows as in `_sorted_rows`."""
+    latest = {}
+    sql = (f"SELECT target, kind, listed, countries, categories, {_first_listed_sql()} FROM feed_change "
+           "WHERE seq > %s AND seq <= %s ORDER BY seq")
+    for rows in _fetch_chunks(sql, [since, version]):
+        for target, kind, listed, countries, categories, first in rows:
+            latest[target] = (bool(listed), (target, kind, countries, categories, first))
+    return sorted(latest.items())
 
-    def close(self):
-        while self.pending:
-            self.out.write(self.pending.popleft().result())
-        self.out.write(self.compressor.flush())
-        self.pool.shutdown()
+
+def _previous_version(directory, fmt, version, pruned_through):
+    """The newest cached document of `fmt` up to `version` whose later changes are retained."""
+    suffix = "." + fmt
+    versions = [int(name[5:-len(suffix)]) for name in os.listdir(directory)
+                if name.startswith("feed-") and name.endswith(suffix) and name[5:-len(suffix)].isdigit()]
+    return max((v for v in versions if pruned_through <= v <= version), default=None)
+
+
+def _spliced(directory, fmt, version, pruned_through, changes):
+    """The records of `fmt` at `version`, from the newest cached document, or None. Must run inside
+    the consistent_read of `version`; `changes` memoizes `_changed_rows` by base version."""
+    base = _previous_version(directory, fmt, version, pruned_through)
+    if base is None or version - base > SPLICE_MAX_CHANGES:
+        return None
+    try:
+        with open(_paths(directory, base, fmt)[0], "rb") as f:
+            records = _records(fmt, f.read())
+    except FileNotFoundError:  # pruned meanwhile
+        return None
+    if records is None or base == version:
+        return records
+    if base not in changes:
+        changes[base] = _changed_rows(base, version)
+    new = _new_records(fmt, changes[base], changes.setdefault("renderer", Renderer()))
+    return None if new is None else _splice(fmt, records, new)
 
 
 # --- The on-disk cache --------------------------------------------------------------------------
@@ -355,11 +340,6 @@ def _atomic_file(path):
         raise
 
 
-def _write_atomic(path, data):
-    with _atomic_file(path) as f:
-        f.write(data)
-
-
 def _read_text(path):
     try:
         with open(path) as f:
@@ -382,6 +362,104 @@ def _lock(directory, name):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+class _GzipWriter:
+    """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        self.pool = ThreadPoolExecutor(1)
+        self.pending = deque()
+
+    def write(self, data):
+        self.pending.append(self.pool.submit(self.compressor.compress, data))
+        while len(self.pending) > 2:
+            self.out.write(self.pending.popleft().result())
+
+    def close(self):
+        while self.pending:
+            self.out.write(self.pending.popleft().result())
+        self.out.write(self.compressor.flush())
+        self.pool.shutdown()
+
+
+def _blocks(data, size=4 << 20):
+    view = memoryview(data)
+    return (view[i:i + size] for i in range(0, len(data), size))
+
+
+def _store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
+    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
+    given and, last, the checksum that makes the version's documents visible."""
+    plain, packed, checksum_path = _paths(directory, version, fmt)
+    with ExitStack() as files:
+        out = files.enter_context(_atomic_file(plain))
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed))) if gzipped else None
+        for data in pieces:
+            out.write(data)
+            if gz is not None:
+                gz.write(data)
+        if gz is not None:
+            gz.close()
+    if txt is not None:
+        with _atomic_file(_paths(directory, version, "txt")[0]) as f:
+            for data in txt:
+                f.write(data)
+    with _atomic_file(checksum_path) as f:
+        f.write(checksum.encode())
+
+
+def _compress_file(source, target):
+    with open(source, "rb") as src, _atomic_file(target) as out:
+        writer = _GzipWriter(out)
+        while block := src.read(4 << 20):
+            writer.write(block)
+        writer.close()
+
+
+def _read_sources(directory, fmt, version, pruned_through):
+    """What `version`'s document of `fmt` is made from: {"records", "lines"} spliced from cached
+    documents, or {"rows"} read from the database. Runs inside the consistent_read of `version`."""
+    changes = {}
+    records = _spliced(directory, fmt, version, pruned_through, changes)
+    lines = records if fmt == "txt" or records is None else _spliced(
+        directory, "txt", version, pruned_through, changes)
+    if lines is not None:
+        return {"records": records, "lines": lines}
+    return {"rows": _sorted_targets() if fmt == "txt" else _sorted_rows()}
+
+
+def _write(directory, fmt, version, sources, gzipped):
+    """Write `version`'s document of `fmt` (and txt, and gzip if wanted); return the checksum."""
+    if "lines" in sources:
+        txt = _joined("txt", sources.pop("lines"), version, None)
+        checksum = "sha256:" + sha256(txt).hexdigest()
+        document = txt if fmt == "txt" else _joined(fmt, sources.pop("records"), version, checksum)
+        _store(directory, version, fmt, checksum, _blocks(document), gzipped,
+               txt=None if fmt == "txt" else [txt])
+    else:
+        rows = sources.pop("rows")
+        targets = rows if fmt == "txt" else list(map(itemgetter(0), rows))
+        checksum = checksum_of_sorted(targets, CHUNK_ROWS)
+        pieces = (piece.encode() for piece in render(fmt, version, checksum, rows, CHUNK_ROWS))
+        txt = None if fmt == "txt" else (p.encode() for p in render("txt", version, checksum, targets))
+        _store(directory, version, fmt, checksum, pieces, gzipped, txt=txt)
+    _prune(directory, fmt, version)
+    return checksum
+
+
+def _build(directory, fmt, gzipped):
+    """Write the current version's document (and its gzip twin when wanted); return the version."""
+    with _gc_paused():
+        with consistent_read() as (version, pruned_through):
+            plain, _, checksum_path = _paths(directory, version, fmt)
+            if os.path.exists(plain) and _read_text(checksum_path):
+                return version
+            sources = _read_sources(directory, fmt, version, pruned_through)
+        _write(directory, fmt, version, sources, gzipped)
+    return version
+
+
 def _open_cached(epoch, directory, version, fmt, gzipped):
     plain, packed, checksum_path = _paths(directory, version, fmt)
     checksum = _read_text(checksum_path)
@@ -393,50 +471,6 @@ def _open_cached(epoch, directory, version, fmt, gzipped):
         return None
     return FeedFile(epoch=epoch, version=version, checksum=checksum, fmt=fmt, gzipped=gzipped,
                     file=f, size=os.fstat(f.fileno()).st_size)
-
-
-def _compress_file(source, target):
-    with open(source, "rb") as src, _atomic_file(target) as out:
-        writer = _GzipWriter(out)
-        while block := src.read(4 << 20):
-            writer.write(block)
-        writer.close()
-
-
-def _write_documents(directory, version, fmt, gzipped, rows):
-    """Write `fmt` (and its gzip twin) from sorted rows, plus the txt document, which comes free."""
-    plain, packed, checksum_path = _paths(directory, version, fmt)
-    targets = rows if fmt == "txt" else list(map(itemgetter(0), rows))
-    checksum = _checksum_of_sorted(targets)
-    with ExitStack() as files:
-        out = files.enter_context(_atomic_file(plain))
-        gz = _GzipWriter(files.enter_context(_atomic_file(packed))) if gzipped else None
-        for piece in _render(fmt, version, checksum, rows):
-            data = piece.encode("utf-8")
-            out.write(data)
-            if gz is not None:
-                gz.write(data)
-        if gz is not None:
-            gz.close()
-        if fmt != "txt":
-            with _atomic_file(_paths(directory, version, "txt")[0]) as txt:
-                for piece in _render("txt", version, checksum, targets):
-                    txt.write(piece.encode("utf-8"))
-    _write_atomic(checksum_path, checksum.encode())
-
-
-def _build(directory, fmt, gzipped):
-    """Write the current version's document (and its gzip twin when wanted); return the version."""
-    with _gc_paused():
-        with consistent_read() as (version, _):
-            plain, packed, checksum_path = _paths(directory, version, fmt)
-            if os.path.exists(plain) and _read_text(checksum_path):
-                return version
-            rows = _sorted_targets() if fmt == "txt" else _sorted_rows()
-        _write_documents(directory, version, fmt, gzipped, rows)
-        del rows
-    _prune(directory, version)
-    return version
 
 
 def open_feed(fmt, gzipped=False):
@@ -453,13 +487,11 @@ def open_feed(fmt, gzipped=False):
         found = _open_cached(state.epoch, directory, version, fmt, gzipped)
         if found is None:
             plain, packed, _ = _paths(directory, version, fmt)
-            if gzipped and os.path.exists(plain):
-                _compress_file(plain, packed)
-            else:
+            if not (os.path.exists(plain) and _read_text(_paths(directory, version, fmt)[2])):
                 version = _build(directory, fmt, gzipped)
                 plain, packed, _ = _paths(directory, version, fmt)
-                if gzipped and not os.path.exists(packed):
-                    _compress_file(plain, packed)
+            if gzipped and not os.path.exists(packed):
+                _compress_file(plain, packed)
             found = _open_cached(state.epoch, directory, version, fmt, gzipped)
     if found is None:  # pruned by a newer build between ours and our open: serve that one
         return open_feed(fmt, gzipped)
@@ -473,16 +505,20 @@ def cached_feed(fmt, gzipped=False):
         return document.version, document.checksum, f.read()
 
 
-def _prune(directory, keep_version):
-    """Drop documents older than the previous version (open files stay readable)."""
+def _prune(directory, fmt, version):
+    """After a build of `version`: drop the older documents of `fmt` and txt (the new ones are the
+    better base for the next splice) and old checksums. Open files stay readable."""
     for name in os.listdir(directory):
-        if name.startswith(("feed-", "checksum-")):
-            version = name.split("-", 1)[1].split(".", 1)[0]
-            if version.isdigit() and int(version) < keep_version - 1:
-                try:
-                    os.remove(os.path.join(directory, name))
-                except OSError:
-                    pass
+        kind, _, rest = name.partition("-")
+        number, _, extension = rest.partition(".")
+        if not number.isdigit() or kind not in ("feed", "checksum"):
+            continue
+        if (kind == "feed" and int(number) < version and extension.removesuffix(".gz") in (fmt, "txt")
+                or kind == "checksum" and int(number) < version - 1):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
 
 
 def warm(formats=("json", "txt")):
@@ -494,14 +530,14 @@ def warm(formats=("json", "txt")):
 
 # --- Checksums and changes ----------------------------------------------------------------------
 
-def _checksum(directory, version):
-    """The checksum of `version`, which must be the version of the enclosing consistent_read."""
-    path = _paths(directory, version, "txt")[2]
-    checksum = _read_text(path)
+def _checksum(directory, version, pruned_through):
+    """The checksum of `version`, which must be the version of the enclosing consistent_read
+    (computing it builds the txt document, which costs nothing more)."""
+    checksum = _read_text(_paths(directory, version, "txt")[2])
     if checksum is None:
         with _gc_paused():
-            checksum = _checksum_of_sorted(_sorted_targets())
-        _write_atomic(path, checksum.encode())
+            checksum = _write(directory, "txt", version,
+                              _read_sources(directory, "txt", version, pruned_through), gzipped=False)
     return checksum
 
 
@@ -513,8 +549,8 @@ def cached_checksum(state):
 def current_checksum():
     """(version, checksum) of the current list, cached per version."""
     directory = _cache_dir(feed_state().epoch)
-    with consistent_read() as (version, _):
-        return version, _checksum(directory, version)
+    with consistent_read() as (version, pruned_through):
+        return version, _checksum(directory, version, pruned_through)
 
 
 def changes_since(since):
@@ -525,17 +561,13 @@ def changes_since(since):
             raise FromTheFuture(version)
         if since < pruned_through:
             raise ResyncRequired(pruned_through)
-        latest = {}
-        rows = (Change.objects.filter(seq__gt=since, seq__lte=version).order_by("seq")
-                .values_list("target", "kind", "listed", "countries", "categories", "first_listed_at"))
-        for row in rows.iterator(chunk_size=CHUNK_ROWS):
-            latest[row[0]] = row
-        checksum = _checksum(directory, version)
+        changed = _changed_rows(since, version)
+        checksum = _checksum(directory, version, pruned_through)
+    isos = Renderer().isos
     changes = []
-    for target in sorted(latest):
-        _, kind, listed, countries, categories, first = latest[target]
+    for _, (listed, (target, kind, countries, categories, first)) in changed:
         if listed:
-            entry = entry_dict(target, kind, countries, categories, first)
+            entry = entry_dict(target, kind, countries, categories, isos[first])
             entry["listed"] = True
         else:
             entry = {"target": target, "kind": kind, "listed": False}

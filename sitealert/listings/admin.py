@@ -3,10 +3,9 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
 from sitealert.core.admin import OperatorAdmin, apply_to_each, apply_with_reason
-from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.hosts import InvalidTarget, normalize_target, target_kind
 from sitealert.listings import services
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.target_messages import translated_reason
@@ -48,28 +47,34 @@ class ProtectedTargetForm(forms.ModelForm):
 
     def clean_target(self):
         try:
-            return normalize_target(self.cleaned_data["target"])
+            target = normalize_target(self.cleaned_data["target"])
         except InvalidTarget as exc:
             raise forms.ValidationError(translated_reason(exc)) from exc
+        if target_kind(target) != "domain":
+            raise forms.ValidationError(_("Only domains can be protected targets."))
+        return target
 
 
 @admin.register(ProtectedTarget)
 class ProtectedTargetAdmin(OperatorAdmin):
+    """Added and removed through the listings services, which audit both."""
+
     operator_can_add = True
-    operator_can_change = True
     operator_can_delete = True
     form = ProtectedTargetForm
     list_display = ("target", "reason", "created_at", "created_by")
     search_fields = ("target", "reason")
+    readonly_fields = ("created_at", "created_by")
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        audit.record(actor_for_request(request), "protected.update" if change else "protected.add", obj.target,
-                     {"reason": obj.reason})
+        created = services.add_protected_target(obj.target, obj.reason, actor=actor_for_request(request))
+        obj.pk, obj.created_at, obj.created_by = created.pk, created.created_at, created.created_by
+        obj._state.adding = False
 
-    removal_action = "protected.remove"
+    def delete_model(self, request, obj):
+        services.remove_protected_target(obj, actor=actor_for_request(request))
 
-    def removal_record(self, protected):
-        return protected.target, {"reason": protected.reason}
+    def delete_queryset(self, request, queryset):
+        actor = actor_for_request(request)
+        for protected in queryset:
+            services.remove_protected_target(protected, actor=actor)

@@ -99,10 +99,18 @@ class MembershipAdmin(OperatorAdmin):
         audit.record(actor_for_request(request), "member.update" if change else "member.add", obj.user.get_username(),
                      {"organization": obj.organization.slug, "role": obj.role})
 
-    removal_action = "member.remove"
+    def delete_model(self, request, obj):
+        self._record_removal(request, [obj])
+        super().delete_model(request, obj)
 
-    def removal_record(self, membership):
-        return membership.user.get_username(), {"organization": membership.organization.slug}
+    def delete_queryset(self, request, queryset):
+        self._record_removal(request, queryset.select_related("user", "organization"))
+        super().delete_queryset(request, queryset)
+
+    @staticmethod
+    def _record_removal(request, memberships):
+        audit.record_many(actor_for_request(request), "member.remove", [
+            (m.user.get_username(), {"organization": m.organization.slug}) for m in memberships])
 
 
 @admin.register(ApiToken)

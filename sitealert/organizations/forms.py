@@ -6,8 +6,11 @@ from django.utils.translation import ngettext
 
 def _lifetime_choices():
     default = settings.SITEALERT["TOKEN_DEFAULT_DAYS"]
-    days = sorted({30, 90, 365, default})
-    return [(d, ngettext("%(days)d day", "%(days)d days", d) % {"days": d}) for d in days]
+    lifetimes = sorted({30, 90, 365, default} - {0})
+    choices = [(d, ngettext("%(days)d day", "%(days)d days", d) % {"days": d}) for d in lifetimes]
+    if not default:  # the installation lets tokens live until they are revoked
+        choices.append((0, _("Until revoked")))
+    return choices
 
 
 class TokenForm(forms.Form):

@@ -102,8 +102,13 @@ class ReviewCase(models.Model):
 
     class Meta:
         ordering = ["due_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["request", "contributor"], name="review_case_one_per_contributor")]
-        indexes = [models.Index(fields=["contributor", "outcome"]), models.Index(fields=["outcome", "next_reminder_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "contributor"], name="review_case_one_per_contributor"),
+        ]
+        indexes = [
+            models.Index(fields=["contributor", "outcome"]),
+            models.Index(fields=["outcome", "next_reminder_at"]),
+        ]
         verbose_name = _("review case")
         verbose_name_plural = _("review cases")
 

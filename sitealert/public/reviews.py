@@ -193,12 +193,13 @@ def answer_case(case, outcome, explanation, *, actor, now=None):
         case = ReviewCase.objects.select_for_update().select_related("request").get(pk=case.pk)
         if not case.is_open:
             raise ReviewError(_("This request was already answered."))
-        active = [l.target for l in case_listings(case) if l.status == Listing.Status.ACTIVE]
-        if outcome == ReviewCase.Outcome.UPHELD and not active:
+        # Active or held by the operator: either way the contributor still stands by the listing.
+        standing = [l.target for l in case_listings(case) if l.status != Listing.Status.REMOVED]
+        if outcome == ReviewCase.Outcome.UPHELD and not standing:
             raise ReviewError(_("None of these listings is active any more; answer that the listing was removed."))
         removal = None
-        if outcome == ReviewCase.Outcome.REMOVED and active:
-            removal = remove_listings(case.contributor, active, explanation, actor=actor)
+        if outcome == ReviewCase.Outcome.REMOVED and standing:
+            removal = remove_listings(case.contributor, standing, explanation, actor=actor)
             if not removal.applied:
                 raise ReviewError(removal.summary)
         case.outcome, case.explanation = outcome, explanation
@@ -207,7 +208,7 @@ def answer_case(case, outcome, explanation, *, actor, now=None):
         case.save(update_fields=["outcome", "explanation", "answered_at", "answered_by", "next_reminder_at"])
         audit.record(actor, "review.answer", case.request.target, {
             "request": case.request_id, "case": case.pk, "outcome": outcome, "explanation": explanation,
-            "removed": active if removal is not None else [], "version": removal.version if removal else None})
+            "removed": standing if removal is not None else [], "version": removal.version if removal else None})
     request = case.request
     _send(lambda: _("Answer to your review request for %(target)s") % {"target": request.target},
           "public/email/answered.txt", {"request": request, "case": case}, [request.email], request.language)

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from sitealert.core import audit, ratelimit
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target

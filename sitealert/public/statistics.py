@@ -27,8 +27,8 @@ class YearMonth(Func):
     output_field = CharField()
 
     def as_sqlite(self, compiler, connection, **extra):
-        # SQLite stores UTC text; '%%%%' survives both the template and the backend's % formatting.
-        return self.as_sql(compiler, connection, template="strftime('%%%%Y-%%%%m', %(expressions)s)", **extra)
+        # Django stores datetimes on SQLite as UTC text 'YYYY-MM-DD HH:MM:SS…': the month is its prefix.
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 7)", **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM')",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
-from django.utils.translation import get_language
+from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
@@ -80,7 +80,6 @@ def procedure(request, slug):
     actor = actor_for_request(request)
     return render(request, "public/procedure.html", {
         "org": org, "shown": shown, "languages": settings.LANGUAGES,
-        "wanted_name": dict(settings.LANGUAGES).get(wanted, wanted),
         "reviews": reviews.review_counts([org.pk]).get(org.pk) or reviews.ReviewCounts(),
         "can_edit": services.can_edit_procedure(actor, org),
         "active_listings": Listing.objects.filter(contributor=org, status=Listing.Status.ACTIVE).count(),
@@ -103,10 +102,10 @@ def procedure_edit(request, slug, language):
             messages.info(request, _("Nothing changed."))
         else:
             messages.success(request, _("The procedure in %(language)s is published.") % {
-                "language": dict(settings.LANGUAGES)[language]})
+                "language": get_language_info(language)["name_translated"]})
         return redirect(reverse("public:procedure", args=[org.slug]) + f"?lang={language}")
     return render(request, "public/procedure_edit.html", {
-        "org": org, "form": form, "language": language, "language_name": dict(settings.LANGUAGES)[language],
+        "org": org, "form": form, "language": language,
         "languages": settings.LANGUAGES, "existing": set(org.procedures.values_list("language", flat=True)),
     })
 
@@ -119,16 +118,14 @@ def _show_authors(request, org):
 def procedure_history(request, slug):
     org = _contributor(slug)
     return render(request, "public/procedure_history.html", {
-        "org": org, "revisions": services.procedure_history(org), "show_authors": _show_authors(request, org),
-        "language_names": dict(settings.LANGUAGES)})
+        "org": org, "revisions": services.procedure_history(org), "show_authors": _show_authors(request, org)})
 
 
 def procedure_revision(request, slug, pk):
     org = _contributor(slug)
     revision = get_object_or_404(ProcedureRevision.objects.select_related("author"), organization=org, pk=pk)
     return render(request, "public/procedure_revision.html", {
-        "org": org, "revision": revision, "show_authors": _show_authors(request, org),
-        "language_name": dict(settings.LANGUAGES).get(revision.language, revision.language)})
+        "org": org, "revision": revision, "show_authors": _show_authors(request, org)})
 
 
 # --- Review requests ------------------------------------------------------------------------

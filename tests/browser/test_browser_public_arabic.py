@@ -34,9 +34,11 @@ def test_statistics_and_procedure_in_arabic(page, screenshot, italy, list_target
 
     page.goto(f"/procedures/{italy.slug}/")
     expect(page.locator("#fallback-notice")).to_contain_text("هذا الإجراء غير متاح باللغة")
-    text = page.locator(".procedure-text")
-    expect(text).to_have_attribute("lang", "en")
-    assert page.evaluate("getComputedStyle(document.querySelector('.procedure-text')).direction") == "ltr"
+    expect(page.locator("#fallback-notice")).to_contain_text("الإنجليزيّة")  # the language's name, in Arabic
+    text = page.locator(".procedure-text [lang='en']").first
+    expect(text).to_have_text("We are the authority.")
+    assert text.evaluate("element => getComputedStyle(element).direction") == "ltr"
+    assert page.evaluate("getComputedStyle(document.querySelector('.procedure-text h2')).direction") == "rtl"
     screenshot("procedure-ar")
 
     page.goto("/check/?q=www.pirate.test")

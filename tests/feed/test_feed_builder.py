@@ -101,13 +101,16 @@ def test_etags_name_version_format_and_encoding(listed):
     assert document.etag == builder.etag(state, "json", True)
 
 
-def test_old_versions_are_pruned_from_disk(italy, list_targets, settings):
+def test_old_documents_are_pruned_from_disk(italy, list_targets, settings):
+    builder.cached_feed("csv")
     for i in range(4):
         list_targets(italy, [f"site{i}.example"])
-        builder.cached_feed("json")
+        builder.cached_feed("json", gzipped=True)
+    version = builder.current_version()
     names = {p.name for p in settings.SITEALERT["FEED_CACHE_DIR"].rglob("feed-*")}
-    versions = {int(n.split("-")[1].split(".")[0]) for n in names}
-    assert versions == {builder.current_version(), builder.current_version() - 1}
+    # The newest of each format stays: it is served, and it is the base of the next splice.
+    assert names == {f"feed-{version}.json", f"feed-{version}.json.gz", f"feed-{version}.txt", "feed-0.csv"}
+    assert builder.cached_feed("csv")[0] == version
 
 
 def test_snapshot_rows(listed):

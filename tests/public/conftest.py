@@ -54,3 +54,13 @@ def confirmed_review(client, submit_review, settings):
         return response["Location"]
 
     return _confirmed
+
+
+@pytest.fixture
+def italy_case(italy, list_targets, confirmed_review):
+    """A confirmed review request about pirate.test, listed by italy: italy's ReviewCase."""
+    from sitealert.public.models import ReviewCase
+
+    list_targets(italy, ["pirate.test"])
+    confirmed_review("pirate.test")
+    return ReviewCase.objects.get()

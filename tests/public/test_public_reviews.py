@@ -203,10 +203,8 @@ def test_request_reaches_only_contributors_that_list_a_covering_target(italy, ko
 
 
 @pytest.mark.django_db
-def test_answer_needs_an_explanation_and_happens_once(client, alice, italy, list_targets, confirmed_review):
-    list_targets(italy, ["pirate.test"])
-    confirmed_review("pirate.test")
-    case = ReviewCase.objects.get()
+def test_answer_needs_an_explanation_and_happens_once(client, alice, italy_case):
+    case = italy_case
     client.force_login(alice)
 
     empty = client.post(f"/review-requests/inbox/{case.pk}/", {"outcome": "upheld", "explanation": "  "})
@@ -220,13 +218,6 @@ def test_answer_needs_an_explanation_and_happens_once(client, alice, italy, list
 
 
 # --- Permission attacks -----------------------------------------------------------------------
-
-@pytest.fixture
-def italy_case(italy, list_targets, confirmed_review):
-    list_targets(italy, ["pirate.test"])
-    confirmed_review("pirate.test")
-    return ReviewCase.objects.get()
-
 
 @pytest.mark.django_db
 def test_another_contributor_cannot_see_or_answer(client, bob, italy_case):
@@ -326,3 +317,31 @@ def test_due_days_are_configurable(settings, italy, list_targets, confirmed_revi
 
     case = ReviewCase.objects.get()
     assert case.due_at - case.opened_at == timedelta(days=14)
+
+
+@pytest.mark.django_db
+def test_listing_removed_meanwhile_can_only_be_answered_removed(client, alice, italy, italy_case):
+    from sitealert.core.actors import Actor
+    from sitealert.listings.services import remove_listings
+
+    remove_listings(italy, ["pirate.test"], "Withdrawn by the office", actor=Actor(organization=italy))
+    client.force_login(alice)
+
+    refused = client.post(f"/review-requests/inbox/{italy_case.pk}/", {"outcome": "upheld", "explanation": "Keep."})
+    assert "None of these listings is active any more" in refused.content.decode()
+    client.post(f"/review-requests/inbox/{italy_case.pk}/", {"outcome": "removed", "explanation": "Already gone."})
+    italy_case.refresh_from_db()
+    assert italy_case.outcome == "removed"
+    assert Listing.objects.get(target="pirate.test").status_reason == "Withdrawn by the office"
+
+
+@pytest.mark.django_db
+def test_removing_a_listing_held_by_the_operator(client, alice, olga, italy_case):
+    from sitealert.core.actors import Actor
+    from sitealert.listings.services import hold_listing
+
+    hold_listing(Listing.objects.get(target="pirate.test"), "Checking", actor=Actor(user=olga))
+    client.force_login(alice)
+    client.post(f"/review-requests/inbox/{italy_case.pk}/", {"outcome": "removed", "explanation": "Agreed."})
+
+    assert Listing.objects.get(target="pirate.test").status == Listing.Status.REMOVED

@@ -138,6 +138,8 @@ def test_protected_targets_are_normalized_and_audited(login, olga):
     url = "/admin/listings/protectedtarget/add/"
     bad = client.post(url, {"target": "com", "reason": "x"})
     assert "public suffix" in bad.content.decode()
+    app = client.post(url, {"target": "android:com.example.app", "reason": "x"})
+    assert "Only domains can be protected targets." in app.content.decode()
     assert client.post(url, {"target": "HTTPS://Big-Platform.Example/", "reason": "platform"}).status_code == 302
     protected = ProtectedTarget.objects.get()
     assert protected.target == "big-platform.example" and protected.created_by == olga

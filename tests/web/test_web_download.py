@@ -57,6 +57,6 @@ def test_suspended_user_cannot_download(login, adco, carol, listed):
 def test_a_user_never_sees_private_notes(login, carol, listed):
     client = login(carol)
     for url in ["/", "/dashboard/", "/download/", "/download/sitealert.txt", "/download/sitealert.csv",
-                "/download/sitealert.json", "/tokens/", "/listings/", "/listings/upload/"]:
+                "/download/sitealert.json", "/tokens/", "/listings/", "/listings/upload/", "/check/?q=films.example"]:
         response = client.get(url, follow=True)
         assert b"PRIVATE-NOTE" not in response.content, url

@@ -74,3 +74,12 @@ def test_token_creation_enforces_csrf(carol):
     client.force_login(carol)
     assert client.post("/tokens/", {"days": 30}).status_code == 403
     assert not ApiToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_tokens_without_expiry_when_the_installation_allows_it(settings, login, carol):
+    settings.SITEALERT = {**settings.SITEALERT, "TOKEN_DEFAULT_DAYS": 0}
+    client = login(carol)
+    assert "Until revoked" in client.get("/tokens/").content.decode()
+    assert client.post("/tokens/", {"name": "forever", "days": 0}).status_code == 200
+    assert ApiToken.objects.get().expires_at is None

@@ -1,0 +1,49 @@
+"""Read-only views of review requests and procedure history for operator staff: the operator
+oversees due process but never answers for a contributor."""
+
+from django.contrib import admin
+
+from sitealert.core.admin import OperatorAdmin, is_operator_staff
+from sitealert.public.models import ProcedureRevision, ReviewCase, ReviewRequest
+
+
+class ReviewCaseInline(admin.TabularInline):
+    model = ReviewCase
+    fields = ("contributor", "listed_targets", "outcome", "opened_at", "due_at", "answered_at", "explanation")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator_staff(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReviewRequest)
+class ReviewRequestAdmin(OperatorAdmin):
+    list_display = ("target", "created_at", "confirmed_at", "relationship", "email")
+    list_filter = ("relationship", ("confirmed_at", admin.EmptyFieldListFilter))
+    search_fields = ("target", "email", "name")
+    date_hierarchy = "created_at"
+    exclude = ("confirm_token_hash", "status_token_hash")
+    inlines = [ReviewCaseInline]
+
+
+@admin.register(ReviewCase)
+class ReviewCaseAdmin(OperatorAdmin):
+    list_display = ("request", "contributor", "outcome", "opened_at", "due_at", "answered_at", "reminders_sent")
+    list_filter = ("outcome", "contributor")
+    search_fields = ("request__target",)
+    date_hierarchy = "opened_at"
+
+
+@admin.register(ProcedureRevision)
+class ProcedureRevisionAdmin(OperatorAdmin):
+    list_display = ("organization", "language", "created_at", "author")
+    list_filter = ("language", "organization")
+    date_hierarchy = "created_at"

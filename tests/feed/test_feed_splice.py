@@ -1,0 +1,106 @@
+"""A version built by splicing changes into the previous document equals a build from scratch."""
+
+import gzip
+import random
+
+import pytest
+
+from sitealert.core.actors import Actor
+from sitealert.feed import builder
+from sitealert.listings.models import Listing, ProtectedTarget
+from sitealert.listings.services import EntryInput, hold_listing, remove_listings, submit_entries
+
+pytestmark = pytest.mark.django_db
+
+# Prefixes of one another and neighbours in byte order, where a wrong comparison would show.
+NAMES = ["a.example", "a-b.example", "a.example.test", "ab.example", "a_b.example", "b.example",
+         "x.a.example", "android:com.Example.App", "android:com.example", "android:com.example.app",
+         "ios:1", "ios:12", "ios:2", "z9.test", "xn--bcher-kva.example", "hold.cdn.example"]
+CATEGORIES = ["streaming-video", "cyberlocker", "other"]
+
+
+def from_scratch(fmt):
+    with builder.consistent_read() as (version, _):
+        rows = builder._sorted_rows()
+    targets = [row[0] for row in rows]
+    checksum = builder.checksum_of(targets)
+    if fmt == "txt":
+        rows = targets
+    return "".join(builder.render(fmt, version, checksum, rows)).encode()
+
+
+@pytest.fixture
+def full_builds(monkeypatch):
+    """Counts builds from scratch."""
+    calls = []
+    original = builder._sorted_rows
+
+    def counting():
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(builder, "_sorted_rows", counting)
+    return calls
+
+
+def test_random_histories_splice_to_the_same_bytes(italy, korea, olga, full_builds):
+    ProtectedTarget.objects.create(target="cdn.example")
+    operator = Actor(user=olga, organization=olga.membership.organization)
+    rng = random.Random(20261122)
+    for fmt in builder.FORMATS:
+        builder.cached_feed(fmt)
+    for step in range(40):
+        org = rng.choice([italy, korea])
+        actor = Actor(organization=org, via="api")
+        action = rng.random()
+        names = rng.sample(NAMES, rng.randint(1, 5))
+        if action < 0.55:
+            submit_entries(org, [EntryInput(target=n, category=rng.choice(CATEGORIES), reference=f"r{step}")
+                                 for n in names], actor=actor, accept_valid_rows=True)
+        elif action < 0.9:
+            remove_listings(org, names, "annulled", actor=actor, accept_valid_rows=True)
+        else:
+            active = Listing.objects.filter(status="active").first()
+            if active is not None:
+                hold_listing(active, "review", actor=operator)
+        before = len(full_builds)
+        for fmt in builder.FORMATS:
+            spliced = builder.cached_feed(fmt)[2]
+            assert gzip.decompress(builder.cached_feed(fmt, gzipped=True)[2]) == spliced
+            assert spliced == from_scratch(fmt), (step, fmt)
+        assert len(full_builds) - before == 3  # only from_scratch: every document above was spliced
+
+
+def test_emptied_and_refilled(italy, as_actor, list_targets, full_builds):
+    list_targets(italy, ["a.example", "b.example"])
+    builder.cached_feed("json")
+    remove_listings(italy, ["a.example", "b.example"], "closed", actor=as_actor(italy))
+    assert builder.cached_feed("json")[2] == from_scratch("json")
+    assert builder.cached_feed("csv")[2] == from_scratch("csv")
+    list_targets(italy, ["c.example"])
+    assert builder.cached_feed("json")[2] == from_scratch("json")
+    assert builder.cached_feed("txt")[2] == b"c.example\n"
+
+
+def test_pruned_history_means_a_build_from_scratch(italy, list_targets, full_builds):
+    from django.utils import timezone
+
+    from sitealert.feed.changelog import prune_history
+
+    list_targets(italy, ["a.example"])
+    builder.cached_feed("json")
+    list_targets(italy, ["b.example"])
+    prune_history(timezone.now() + timezone.timedelta(seconds=1))
+    calls = len(full_builds)
+    assert builder.cached_feed("json")[2] == from_scratch("json")
+    assert len(full_builds) == calls + 2  # the build, and from_scratch
+
+
+def test_too_many_changes_mean_a_build_from_scratch(italy, list_targets, full_builds, monkeypatch):
+    list_targets(italy, ["a.example"])
+    builder.cached_feed("csv")
+    monkeypatch.setattr(builder, "SPLICE_MAX_CHANGES", 1)
+    list_targets(italy, ["b.example", "c.example"])
+    calls = len(full_builds)
+    assert builder.cached_feed("csv")[2] == from_scratch("csv")
+    assert len(full_builds) == calls + 2
