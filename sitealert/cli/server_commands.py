@@ -95,12 +95,21 @@ def register(subparsers):
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_import)
 
-    p = subparsers.add_parser("export", help="write the aggregated list",
+    p = subparsers.add_parser("export", help="write the aggregated list (server database or a replica)",
                               description="Write the aggregated list. Formats: txt (one target per line), json and "
-                                          "csv (as the feed API), plus the ad-platform formats of the client "
-                                          "(see docs/client.md).")
-    p.add_argument("--format", default="txt", help="txt, json, csv, adblock, hosts (default txt)")
-    p.add_argument("-o", "--output", default="-", help="file to write (default standard output)")
+                                          "csv (the feed API's documents; server only), plain (domains only), "
+                                          "adblock (||domain^), hosts (0.0.0.0 domain) and csv-placement "
+                                          "(placement-exclusion upload). With --platform the list is split into "
+                                          "files that respect that ad platform's per-list cap, written into the "
+                                          "directory given by -o. See docs/client.md for each format's limits.")
+    p.add_argument("--format", default="txt",
+                   help="txt, json, csv, plain, adblock, hosts or csv-placement (default txt)")
+    p.add_argument("--platform", help="split for an ad platform's exclusion lists (e.g. google-ads, microsoft-ads, "
+                                      "dv360, the-trade-desk); -o names a directory")
+    p.add_argument("--per-list", type=int, help="entries per file with --platform (default: the platform's cap)")
+    p.add_argument("--replica", help="export from a client replica directory instead of the server database")
+    p.add_argument("-o", "--output", default="-", help="file to write (default standard output), or directory "
+                                                       "with --platform")
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work)",
@@ -294,25 +303,56 @@ def cmd_import(args):
     return 1 if report.counts[REJECTED] else 0
 
 
-def cmd_export(args):
+FEED_FORMATS = ("txt", "json", "csv")
+
+
+def _export_targets(args):
+    """The listed targets, from a replica (no Django) or from the server database."""
+    if args.replica:
+        from sitealert.client import Replica
+
+        return Replica(args.replica).targets()
     setup_django()
-    from sitealert.feed.builder import cached_feed, snapshot
+    from sitealert.feed.builder import snapshot
+
+    return [row[0] for row in snapshot()[1]]
+
+
+def cmd_export(args):
+    from sitealert.client.errors import ClientError
+    from sitealert.client.exports import FORMATS, export_lines, write_platform_files
 
     fmt = args.format
-    if fmt in ("txt", "json", "csv"):
-        _, _, body = cached_feed(fmt)
-    else:
-        try:
-            from sitealert.client.exports import export_lines
-        except ImportError:
-            print("sitealert: this format needs the client package", file=sys.stderr)
-            return 2
-        _, rows = snapshot()
-        try:
-            body = "".join(line + "\n" for line in export_lines([r[0] for r in rows], fmt)).encode("utf-8")
-        except ValueError as exc:
-            print(f"sitealert: {exc}", file=sys.stderr)
-            return 2
+    if fmt not in FEED_FORMATS + FORMATS:
+        print(f"sitealert: unknown format {fmt!r}; choose one of {', '.join(FEED_FORMATS + FORMATS)}", file=sys.stderr)
+        return 2
+    try:
+        if args.platform:
+            if args.output == "-":
+                print("sitealert: --platform writes several files: give a directory with -o", file=sys.stderr)
+                return 2
+            export = write_platform_files(_export_targets(args), args.platform, args.output, per_list=args.per_list)
+            for export_file in export.files:
+                print(f"{os.path.join(args.output, export_file.name)}: {export_file.entries} entries")
+            for warning in export.warnings:
+                print(f"sitealert: warning: {warning}", file=sys.stderr)
+            return 0
+        if fmt in FEED_FORMATS and not args.replica:
+            setup_django()
+            from sitealert.feed.builder import cached_feed
+
+            body = cached_feed(fmt)[2]
+        elif fmt in FEED_FORMATS:
+            if fmt != "txt":
+                print("sitealert: json and csv exports come from the server; from a replica use txt or a client "
+                      "format", file=sys.stderr)
+                return 2
+            body = "".join(t + "\n" for t in _export_targets(args)).encode("utf-8")
+        else:
+            body = "".join(line + "\n" for line in export_lines(_export_targets(args), fmt)).encode("utf-8")
+    except (ValueError, OSError, ClientError) as exc:
+        print(f"sitealert: {exc}", file=sys.stderr)
+        return 2
     if args.output == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
