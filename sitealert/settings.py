@@ -177,6 +177,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from it once collectstatic has run
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -219,6 +220,14 @@ SITEALERT = {
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
     "FEED_CACHE_DIR": DATA_DIR / "feed-cache",
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
+    # Review requests and public pages (sitealert.public.conf has the meaning of each).
+    "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
+    "REVIEW_REQUEST_EMAIL_RATE": envint("REVIEW_REQUEST_EMAIL_RATE", 3),
+    "REVIEW_REQUEST_WINDOW": envint("REVIEW_REQUEST_WINDOW", 86400),
+    "REVIEW_CONFIRM_HOURS": envint("REVIEW_CONFIRM_HOURS", 48),
+    "REVIEW_DUE_DAYS": envint("REVIEW_DUE_DAYS", 30),
+    "REVIEW_REMINDER_DAYS": envint("REVIEW_REMINDER_DAYS", 7),
+    "STATISTICS_CACHE_SECONDS": envint("STATISTICS_CACHE_SECONDS", 600),
 }
 
 LOGGING = {

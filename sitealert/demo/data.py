@@ -8,9 +8,10 @@ what a real installation would show.
 
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from sitealert.core.actors import Actor
 from sitealert.demo.procedures import procedure_texts
@@ -165,11 +166,14 @@ def _entries_by_country(contributors):
     for cc, target, category in APPS + (HELD_TARGET,):
         wanted[cc].append((target, category))
     entries = {}
-    for cc, targets in wanted.items():
+    now = timezone.now()
+    for i, (cc, targets) in enumerate(wanted.items()):
+        # Decisions spread over the last eighteen months, so the statistics have a history to show.
         entries[cc] = [
             EntryInput(target=target, category=category, reference=f"DEMO-{cc}-2025-{n:04d}",
                        note=PRIVATE_NOTE if n % 7 == 0 else "",
-                       review_after=date(2027, 6, 30) if n % 5 == 0 else None)
+                       review_after=date(2027, 6, 30) if n % 5 == 0 else None,
+                       listed_at=now - timedelta(days=(n * 37 + i * 11) % 540))
             for n, (target, category) in enumerate(targets, start=1)
         ]
     return entries

@@ -3,7 +3,7 @@
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +33,7 @@ class EntryInput:
     note: str = ""
     review_after: date | None = None
     row: int | None = None
+    listed_at: datetime | None = None  # when an existing national list is carried over with its dates
 
 
 @dataclass
@@ -239,8 +240,9 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
             else:
                 status, reason = active, ""
             if listing is None:
+                listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
                 new_rows.append((target, app if ":" in target else domain, contributor_id, entry.category,
-                                 entry.reference, db_now, review_after, entry.note, status, reason,
+                                 entry.reference, listed_at, review_after, entry.note, status, reason,
                                  db_now, db_now, db_now))
                 audit_items.append((target, {"event": "created", "status": status, "category": entry.category,
                                              "reference": entry.reference}))

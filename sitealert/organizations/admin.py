@@ -61,9 +61,7 @@ class OrganizationAdmin(OperatorAdmin):
         if obj.website:
             created.website = obj.website
             created.save(update_fields=["website"])
-        obj.pk, obj.slug, obj.created_at, obj.approved_at = created.pk, created.slug, created.created_at, created.approved_at
-        obj._state.adding = False
-        obj._state.db = created._state.db
+        obj.__dict__.update(created.__dict__)  # the admin goes on with `obj`: its log entry and redirect
 
     @admin.action(description=_("Approve the selected organizations"), permissions=["moderate"])
     def approve(self, request, queryset):

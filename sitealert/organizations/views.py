@@ -64,8 +64,8 @@ def tokens(request):
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            token, secret = services.issue_token(org, name=form.cleaned_data["name"], days=form.cleaned_data["days"] or None,
-                                                 actor=actor)
+            token, secret = services.issue_token(org, name=form.cleaned_data["name"],
+                                                 days=form.cleaned_data["days"] or None, actor=actor)
         except services.OrganizationError as exc:
             form.add_error(None, str(exc))
         else:

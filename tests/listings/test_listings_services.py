@@ -164,3 +164,17 @@ def test_csv_row_errors_name_rows(italy):
     assert set(rejected) == {3, 4}
     assert "fields" in rejected[4]
     assert not Listing.objects.exists()
+
+
+def test_carried_over_decisions_keep_their_date_but_never_a_future_one(italy):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    past = timezone.now() - timedelta(days=400)
+    future = timezone.now() + timedelta(days=30)
+    submit_entries(italy, [EntryInput(target="old.example", category="other", listed_at=past),
+                           EntryInput(target="new.example", category="other", listed_at=future)], actor=actor(italy))
+    assert abs(Listing.objects.get(target="old.example").listed_at - past) < timedelta(seconds=1)
+    assert Listing.objects.get(target="new.example").listed_at <= timezone.now()
+    assert abs(FeedEntry.objects.get(target="old.example").first_listed_at - past) < timedelta(seconds=1)
