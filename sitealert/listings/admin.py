@@ -68,8 +68,7 @@ class ProtectedTargetAdmin(OperatorAdmin):
 
     def save_model(self, request, obj, form, change):
         created = services.add_protected_target(obj.target, obj.reason, actor=actor_for_request(request))
-        obj.pk, obj.created_at, obj.created_by = created.pk, created.created_at, created.created_by
-        obj._state.adding = False
+        obj.__dict__.update(created.__dict__)  # the admin goes on with `obj`: its log entry and redirect
 
     def delete_model(self, request, obj):
         services.remove_protected_target(obj, actor=actor_for_request(request))
