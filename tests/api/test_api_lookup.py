@@ -110,3 +110,10 @@ def test_not_json_at_all(client, adco_token):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert "JSON" in response.json()["detail"]
+
+
+def test_request_body_over_the_server_limit(post_json, adco_token, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_json("/api/v1/lookup", {"items": ["a.example"] * 200}, adco_token)
+    assert response.status_code == 413
+    assert response.json()["error"] == "request_too_large"
