@@ -22,3 +22,13 @@ def hit(scope, key, limit, window):
     if count > limit:
         return (bucket + 1) * window - now
     return 0
+
+
+def exhausted(scope, key, limit, window):
+    """Seconds to wait if `limit` requests were already counted in this window (0 otherwise); counts nothing."""
+    now = int(time.time())
+    bucket = now // window
+    count = cache.get(f"rl:{scope}:{key}:{bucket}") or 0
+    if count >= limit:
+        return (bucket + 1) * window - now
+    return 0

@@ -16,13 +16,17 @@ def home(request):
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login view with a per-address and per-username limit on attempts."""
+    """Django's login view with a per-address and per-username limit on failed attempts.
+
+    Only failed attempts count: a whole office behind one address signs in all day without
+    being locked out, while guessing passwords is stopped after LOGIN_RATE failures per window.
+    """
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        wait = self._throttle(request)
+        wait = self._throttled(request)
         if wait:
             form = self.get_form()
             form.errors.clear()
@@ -38,15 +42,30 @@ class LoginView(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
+    def form_invalid(self, form):
+        self._count_failure(self.request)
+        return super().form_invalid(form)
+
     @staticmethod
-    def _throttle(request):
+    def _keys(request):
+        keys = [("login-ip", client_ip(request) or "-")]
+        username = (request.POST.get("username") or "").strip().lower()[:150]
+        if username:
+            keys.append(("login-user", username))
+        return keys
+
+    @classmethod
+    def _throttled(cls, request):
         limit = settings.SITEALERT["LOGIN_RATE"]
         window = settings.SITEALERT["LOGIN_WINDOW"]
-        username = (request.POST.get("username") or "").strip().lower()[:150]
-        waits = [ratelimit.hit("login-ip", client_ip(request) or "-", limit, window)]
-        if username:
-            waits.append(ratelimit.hit("login-user", username, limit, window))
-        return max(waits)
+        return max(ratelimit.exhausted(scope, key, limit, window) for scope, key in cls._keys(request))
+
+    @classmethod
+    def _count_failure(cls, request):
+        limit = settings.SITEALERT["LOGIN_RATE"]
+        window = settings.SITEALERT["LOGIN_WINDOW"]
+        for scope, key in cls._keys(request):
+            ratelimit.hit(scope, key, limit, window)
 
 
 @login_required

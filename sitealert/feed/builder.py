@@ -132,12 +132,6 @@ def _fetch_chunks(sql, params=None):
             yield rows
 
 
-def _sorted_targets():
-    targets = [t for rows in _fetch_chunks("SELECT target FROM feed_feedentry") for (t,) in rows]
-    targets.sort()
-    return targets
-
-
 def _sorted_rows():
     """Every entry as (target, kind, countries, categories, first_listed_at text), by code point.
 
@@ -176,9 +170,9 @@ def _gc_paused():
 # --- Splicing changes into an older document ------------------------------------------------------
 #
 # A document is a header, sorted records and a footer. Records are found by target with a binary
-# search on bytes: a JSON record starts '"<target>",', a csv line '<target>,', and '"' and ',' sort
-# below every character of a canonical target, so byte order is target order. A document with
-# an escaped (JSON) or quoted (csv) target is never spliced, it is rebuilt.
+# search on bytes: a JSON record (an entry without its braces) starts '"<target>",', a csv line
+# '<target>,', and '"' and ',' sort below every character of a canonical target, so byte order
+# is target order. A document with an escaped (JSON) or quoted (csv) target is rebuilt instead.
 
 def _records(fmt, data):
     """The sorted records of a cached document, or None when it must not be spliced."""
@@ -290,7 +284,7 @@ def _spliced(directory, fmt, version, pruned_through, changes):
         return records
     if base not in changes:
         changes[base] = _changed_rows(base, version)
-    new = _new_records(fmt, changes[base], changes.setdefault("renderer", Renderer()))
+    new = _new_records(fmt, changes[base], Renderer())
     return None if new is None else _splice(fmt, records, new)
 
 
@@ -373,12 +367,14 @@ def _lock(directory, name):
 
 
 class _GzipWriter:
-    """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL)."""
+    """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL).
+    Register it with an ExitStack: its thread stops however the writing ends."""
 
-    def __init__(self, out):
+    def __init__(self, out, files):
         self.out = out
         self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
         self.pool = ThreadPoolExecutor(1)
+        files.callback(self.pool.shutdown)
         self.pending = deque()
 
     def write(self, data):
@@ -390,7 +386,6 @@ class _GzipWriter:
         while self.pending:
             self.out.write(self.pending.popleft().result())
         self.out.write(self.compressor.flush())
-        self.pool.shutdown()
 
 
 def _store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
@@ -399,7 +394,7 @@ def _store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
     plain, packed, checksum_path = _paths(directory, version, fmt)
     with ExitStack() as files:
         out = files.enter_context(_atomic_file(plain))
-        gz = _GzipWriter(files.enter_context(_atomic_file(packed))) if gzipped else None
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if gzipped else None
         for data in pieces:
             out.write(data)
             if gz is not None:
@@ -415,8 +410,9 @@ def _store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
 
 
 def _compress_file(source, target):
-    with open(source, "rb") as src, _atomic_file(target) as out:
-        writer = _GzipWriter(out)
+    with ExitStack() as files:
+        src = files.enter_context(open(source, "rb"))
+        writer = _GzipWriter(files.enter_context(_atomic_file(target)), files)
         while block := src.read(4 << 20):
             writer.write(block)
         writer.close()
@@ -424,14 +420,17 @@ def _compress_file(source, target):
 
 def _read_sources(directory, fmt, version, pruned_through):
     """What `version`'s document of `fmt` is made from: {"records", "lines"} spliced from cached
-    documents, or {"rows"} read from the database. Runs inside the consistent_read of `version`."""
+    documents, or {"targets", "rendered"} read from the database. Runs inside the consistent_read
+    of `version`."""
     changes = {}
     records = _spliced(directory, fmt, version, pruned_through, changes)
     lines = records if fmt == "txt" or records is None else _spliced(
         directory, "txt", version, pruned_through, changes)
     if lines is not None:
         return {"records": records, "lines": lines}
-    return {"rows": _sorted_targets() if fmt == "txt" else _sorted_rows()}
+    columns = "target" if fmt == "txt" else f"target, kind, countries, categories, {_first_listed_sql()}"
+    targets, records = Renderer().sorted_records(fmt, _fetch_chunks(f"SELECT {columns} FROM feed_feedentry"))
+    return {"targets": targets, "rendered": records}
 
 
 def _write(directory, fmt, version, sources, gzipped):
@@ -445,10 +444,9 @@ def _write(directory, fmt, version, sources, gzipped):
         _store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped,
                txt=None if fmt == "txt" else _pieces("txt", lines, version, None))
     else:
-        rows = sources.pop("rows")
-        targets = rows if fmt == "txt" else list(map(itemgetter(0), rows))
+        targets, records = sources.pop("targets"), sources.pop("rendered")
         checksum = checksum_of_sorted(targets, CHUNK_ROWS)
-        pieces = (piece.encode() for piece in render(fmt, version, checksum, rows, CHUNK_ROWS))
+        pieces = (piece.encode() for piece in render(fmt, version, checksum, records, CHUNK_ROWS))
         txt = None if fmt == "txt" else (p.encode() for p in render("txt", version, checksum, targets))
         _store(directory, version, fmt, checksum, pieces, gzipped, txt=txt)
     _prune(directory, fmt, version)

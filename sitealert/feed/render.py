@@ -9,8 +9,10 @@ calls, and the few distinct attribute combinations and dates are rendered once e
 import csv
 import hashlib
 import io
+import string
 from datetime import datetime, timezone
 from json.encoder import encode_basestring  # the C implementation
+from operator import itemgetter
 
 CSV_HEADER = "target,kind,countries,categories,first_listed_at\n"
 JSON_ENTRY = '{"target":%s,%s,"first_listed_at":"%s"}'
@@ -87,11 +89,15 @@ def _csv_attributes(kind, countries, categories):
     return f"{kind},{countries.replace(',', ' ')},{categories.replace(',', ' ')}"
 
 
-def _plain(targets):
-    """Whether these targets can go into JSON and csv without escaping or quoting (canonical ones can)."""
+# Canonical targets (A-labels, android:/ios: ids) use only these characters. They need no escaping
+# in JSON nor quoting in csv, and all sort above '"' and ',', so a rendered entry or line sorts
+# exactly like its target.
+_CANONICAL_CHARACTERS = ("-.:_\n" + string.digits + string.ascii_letters).encode()
+
+
+def plain(targets):
     joined = "\n".join(targets)
-    return (joined.isascii() and joined.replace("\n", "").isprintable()
-            and not any(c in joined for c in '"\\,'))
+    return joined.isascii() and not joined.encode("ascii").translate(None, _CANONICAL_CHARACTERS)
 
 
 class Renderer:
@@ -102,22 +108,24 @@ class Renderer:
         self.csv_attributes = _Memo(_csv_attributes)
         self.isos = _Memo(iso_from_db)
 
-    def json_entries(self, rows):
+    def json_entries(self, rows, targets=None, is_plain=None):
+        """Each row as a JSON entry; `targets` and `is_plain` when the caller has them already."""
         if not rows:
             return []
-        targets, kinds, countries, categories, firsts = zip(*rows)
-        quoted = map('"%s"'.__mod__ if _plain(targets) else encode_basestring, targets)
-        return list(map(JSON_ENTRY.__mod__, zip(
-            quoted, map(self.json_attributes.__getitem__, zip(kinds, countries, categories)),
-            map(self.isos.__getitem__, firsts))))
+        targets = targets or list(map(itemgetter(0), rows))
+        attributes = map(self.json_attributes.__getitem__, map(itemgetter(1, 2, 3), rows))
+        isos = map(self.isos.__getitem__, map(itemgetter(4), rows))
+        if plain(targets) if is_plain is None else is_plain:
+            return list(map('{"target":"%s",%s,"first_listed_at":"%s"}'.__mod__, zip(targets, attributes, isos)))
+        return list(map(JSON_ENTRY.__mod__, zip(map(encode_basestring, targets), attributes, isos)))
 
-    def csv_lines(self, rows):
+    def csv_lines(self, rows, targets=None, is_plain=None):
         if not rows:
             return []
-        targets, kinds, countries, categories, firsts = zip(*rows)
-        attributes = map(self.csv_attributes.__getitem__, zip(kinds, countries, categories))
-        isos = map(self.isos.__getitem__, firsts)
-        if _plain(targets):
+        targets = targets or list(map(itemgetter(0), rows))
+        attributes = map(self.csv_attributes.__getitem__, map(itemgetter(1, 2, 3), rows))
+        isos = map(self.isos.__getitem__, map(itemgetter(4), rows))
+        if plain(targets) if is_plain is None else is_plain:
             return list(map("%s,%s,%s\n".__mod__, zip(targets, attributes, isos)))
         lines = []
         for target, attribute, first in zip(targets, attributes, isos):
@@ -127,23 +135,49 @@ class Renderer:
         return lines
 
 
+    def sorted_records(self, fmt, chunks):
+        """(targets, records) from chunks of rows in any order, both sorted by target.
+
+        Rendering in fetch order, then sorting the rendered strings, keeps memory access
+        sequential: sorting the rows first and rendering them in sorted order takes twice as long.
+        """
+        targets, records, all_plain = [], [], True
+        for rows in chunks:
+            part = list(map(itemgetter(0), rows))
+            is_plain = plain(part)
+            all_plain = all_plain and is_plain
+            targets += part
+            if fmt == "json":
+                records += self.json_entries(rows, part, is_plain)
+            elif fmt == "csv":
+                records += self.csv_lines(rows, part, is_plain)
+        if fmt == "txt":
+            targets.sort()
+            return targets, targets
+        if not all_plain:
+            pairs = sorted(zip(targets, records), key=itemgetter(0))
+            return [t for t, _ in pairs], [r for _, r in pairs]
+        targets.sort()
+        records.sort()
+        return targets, records
+
+
 def json_header(version, checksum):
     return f'{{"version":{int(version)},"checksum":"{checksum}","entries":['
 
 
-def render(fmt, version, checksum, rows, chunk=20_000):
-    """The document's text, piece by piece, from sorted rows (sorted targets for txt)."""
-    renderer = Renderer()
+def render(fmt, version, checksum, records, chunk=20_000):
+    """The document's text, piece by piece, from its sorted records (`Renderer.sorted_records`)."""
     if fmt == "json":
         yield json_header(version, checksum)
     elif fmt == "csv":
         yield CSV_HEADER
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
+    for start in range(0, len(records), chunk):
+        part = records[start:start + chunk]
         if fmt == "json":
-            yield ("," if start else "") + ",".join(renderer.json_entries(part))
+            yield ("," if start else "") + ",".join(part)
         elif fmt == "csv":
-            yield "".join(renderer.csv_lines(part))
+            yield "".join(part)
         else:
             yield "\n".join(part) + "\n"
     if fmt == "json":

@@ -61,3 +61,11 @@ def test_login_requires_csrf(alice):
     token = page.cookies["csrftoken"].value
     response = client.post("/login/", {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": token})
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+def test_successful_logins_do_not_count_towards_the_limit(low_login_rate, alice):
+    # An office behind one address signs in many times a day; only failures are counted.
+    for _ in range(5):
+        client = Client(REMOTE_ADDR="198.51.100.20")
+        assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
