@@ -16,7 +16,6 @@ import gc
 import os
 import tempfile
 import zlib
-from bisect import bisect_left
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -169,27 +168,81 @@ def _gc_paused():
 
 # --- Splicing changes into an older document ------------------------------------------------------
 #
-# A document is a header, sorted records and a footer. Records are found by target with a binary
-# search on bytes: a JSON record (an entry without its braces) starts '"<target>",', a csv line
-# '<target>,', and '"' and ',' sort below every character of a canonical target, so byte order
-# is target order. A document with an escaped (JSON) or quoted (csv) target is rebuilt instead.
+# A document is a header, sorted records joined by a separator, and a footer: JSON entries without
+# their braces joined by '},{"target":', csv and txt lines joined by newlines. Records are found
+# by target with a binary search on the bytes, without splitting the document: a JSON record
+# starts '"<target>",', a csv line '<target>,', and '"', ',' and the newline sort below every
+# character of a canonical target, so byte order is target order. A document with an escaped
+# (JSON) or quoted (csv) target is never spliced: it is built from scratch.
 
-def _records(fmt, data):
-    """The sorted records of a cached document, or None when it must not be spliced."""
-    if fmt == "json":
-        body = data[data.index(b'"entries":[') + 11:-2]
-        if b"\\" in body:
-            return None
-        records = body.split(b'},{"target":') if body else []
-        if records:
-            records[0] = records[0][len(JSON_PREFIX):]
-            records[-1] = records[-1][:-1]
-        return records
-    if fmt == "csv":
-        data = data[len(CSV_HEADER):]
-        if b'"' in data:
-            return None
-    return data.split(b"\n")[:-1]
+class _Document:
+    def __init__(self, fmt, data):
+        self.fmt, self.data, self.view = fmt, data, memoryview(data)
+        if fmt == "json":
+            self.separator = b'},{"target":'
+            start = data.index(b'"entries":[') + 11
+            self.lo, self.hi = (start, start) if len(data) - start == 2 else (start + len(JSON_PREFIX), len(data) - 3)
+        else:
+            self.separator = b"\n"
+            self.lo = len(CSV_HEADER) if fmt == "csv" else 0
+            self.hi = max(self.lo, len(data) - 1)
+
+    @property
+    def spliceable(self):
+        if self.fmt == "txt":
+            return True
+        return self.data.find(b"\\" if self.fmt == "json" else b'"', self.lo, self.hi) == -1
+
+    def key(self, target):
+        return b'"' + target + b'"' if self.fmt == "json" else target + b"," if self.fmt == "csv" else target
+
+    def _record_after(self, offset):
+        """The first record start after `offset`, or hi."""
+        at = self.data.find(self.separator, offset, self.hi)
+        return self.hi if at == -1 else at + len(self.separator)
+
+    def seek(self, lo, key):
+        """The start of the first record at or after `lo` (a record start) that is >= key, or hi.
+        Changes come in order and are usually close together: gallop, then bisect."""
+        data, hi, width, step = self.data, self.hi, len(key), 4096
+        while lo + step < hi:
+            probe = self._record_after(lo + step)
+            if probe < hi and data[probe:probe + width] < key:
+                lo, step = probe, step * 2
+            else:
+                hi = probe
+                break
+        while lo < hi:
+            start = self._record_after((lo + hi) // 2)
+            if start >= hi:  # no record starts in the upper half: step through the few left
+                while lo < hi and data[lo:lo + width] < key:
+                    lo = self._record_after(lo)
+                return min(lo, hi)
+            if data[start:start + width] < key:
+                lo = start
+            else:
+                hi = start
+        return lo
+
+    def splice(self, changes):
+        """The records with each (target, record or None) change applied, as byte runs, each one
+        or more whole records, to be joined by the separator."""
+        view, separator, runs, position = self.view, self.separator, [], self.lo
+        for target, record in changes:
+            key = self.key(target)
+            i = self.seek(position, key)
+            if i > position:
+                runs.append(view[position:i - len(separator) if i < self.hi else self.hi])
+            position = i
+            exact = key + (b"," if self.fmt == "json" else b"" if self.fmt == "csv" else b"\n")
+            if i < self.hi and self.data.startswith(exact, i):
+                end = self.data.find(separator, i, self.hi)
+                position = self.hi if end == -1 else end + len(separator)
+            if record is not None:
+                runs.append(record)
+        if position < self.hi:
+            runs.append(view[position:self.hi])
+        return runs
 
 
 def _new_records(fmt, changes, renderer):
@@ -206,47 +259,31 @@ def _new_records(fmt, changes, renderer):
     return None if any(record is not None and bad in record for _, record in result) else result
 
 
-def _splice(fmt, records, changes):
-    """`records` with each changed target's record replaced, added or (None) removed."""
+def _pieces(fmt, runs, version, checksum):
+    """The document's bytes from its runs of records, in pieces of at most 4 MB."""
+    separator = b'},{"target":' if fmt == "json" else b"\n"
     if fmt == "json":
-        def key(target):
-            return b'"' + target + b'"'
-    elif fmt == "csv":
-        def key(target):
-            return target + b","
-    else:
-        def key(target):
-            return target
-    out, position = [], 0
-    for target, record in changes:
-        k = key(target)
-        i = bisect_left(records, k, position)
-        out += records[position:i]
-        position = i
-        if i < len(records) and (records[i] == k if fmt == "txt" else records[i].startswith(k)):
-            position += 1
-        if record is not None:
-            out.append(record)
-    out += records[position:]
-    return out
-
-
-def _pieces(fmt, records, version, checksum):
-    """The document's bytes from its records, a chunk at a time: one copy of a 100 MB document
-    costs more in page faults than the splice itself."""
-    if fmt == "json":
-        yield json_header(version, checksum).encode()
+        yield json_header(version, checksum).encode() + (JSON_PREFIX.encode() if runs else b"")
     elif fmt == "csv":
         yield CSV_HEADER.encode()
-    separator = b'},{"target":' if fmt == "json" else b"\n"
-    for start in range(0, len(records), CHUNK_ROWS):
-        piece = separator.join(records[start:start + CHUNK_ROWS])
-        if fmt != "json":
-            yield piece + b"\n"
-        else:
-            yield (separator if start else JSON_PREFIX.encode()) + piece
-    if fmt == "json":
-        yield b"}]}" if records else b"]}"
+    buffer = bytearray()
+    for i, run in enumerate(runs):
+        if i:
+            buffer += separator
+        if len(run) < 1 << 16:
+            buffer += run
+            continue
+        if buffer:
+            yield bytes(buffer)
+            buffer.clear()
+        for start in range(0, len(run), 4 << 20):
+            yield run[start:start + (4 << 20)]
+    if runs:
+        buffer += b"}]}" if fmt == "json" else b"\n"
+    elif fmt == "json":
+        buffer += b"]}"
+    if buffer:
+        yield bytes(buffer)
 
 
 def _changed_rows(since, version):
@@ -270,22 +307,22 @@ def _previous_version(directory, fmt, version, pruned_through):
 
 
 def _spliced(directory, fmt, version, pruned_through, changes):
-    """The records of `fmt` at `version`, from the newest cached document, or None. Must run inside
-    the consistent_read of `version`; `changes` memoizes `_changed_rows` by base version."""
+    """The runs of records of `fmt` at `version`, from the newest cached document, or None. Must
+    run inside the consistent_read of `version`; `changes` memoizes `_changed_rows` by base."""
     base = _previous_version(directory, fmt, version, pruned_through)
     if base is None or version - base > SPLICE_MAX_CHANGES:
         return None
     try:
         with open(_paths(directory, base, fmt)[0], "rb") as f:
-            records = _records(fmt, f.read())
+            document = _Document(fmt, f.read())
     except FileNotFoundError:  # pruned meanwhile
         return None
-    if records is None or base == version:
-        return records
+    if not document.spliceable:
+        return None
     if base not in changes:
         changes[base] = _changed_rows(base, version)
     new = _new_records(fmt, changes[base], Renderer())
-    return None if new is None else _splice(fmt, records, new)
+    return None if new is None else document.splice(new)
 
 
 # --- The on-disk cache --------------------------------------------------------------------------
@@ -418,11 +455,11 @@ def _compress_file(source, target):
         writer.close()
 
 
-def _read_sources(directory, fmt, version, pruned_through):
+def _read_sources(directory, fmt, version, pruned_through, changes=None):
     """What `version`'s document of `fmt` is made from: {"records", "lines"} spliced from cached
     documents, or {"targets", "rendered"} read from the database. Runs inside the consistent_read
-    of `version`."""
-    changes = {}
+    of `version`; `changes` holds `_changed_rows(base, version)` already read, by base."""
+    changes = {} if changes is None else changes
     records = _spliced(directory, fmt, version, pruned_through, changes)
     lines = records if fmt == "txt" or records is None else _spliced(
         directory, "txt", version, pruned_through, changes)
@@ -535,14 +572,14 @@ def warm(formats=("json", "txt")):
 
 # --- Checksums and changes ----------------------------------------------------------------------
 
-def _checksum(directory, version, pruned_through):
+def _checksum(directory, version, pruned_through, changes=None):
     """The checksum of `version`, which must be the version of the enclosing consistent_read
     (computing it builds the txt document, which costs nothing more)."""
     checksum = _read_text(_paths(directory, version, "txt")[2])
     if checksum is None:
         with _gc_paused():
             checksum = _write(directory, "txt", version,
-                              _read_sources(directory, "txt", version, pruned_through), gzipped=False)
+                              _read_sources(directory, "txt", version, pruned_through, changes), gzipped=False)
     return checksum
 
 
@@ -567,7 +604,7 @@ def changes_since(since):
         if since < pruned_through:
             raise ResyncRequired(pruned_through)
         changed = _changed_rows(since, version)
-        checksum = _checksum(directory, version, pruned_through)
+        checksum = _checksum(directory, version, pruned_through, {since: changed})
     isos = Renderer().isos
     changes = []
     for _, (listed, (target, kind, countries, categories, first)) in changed:

@@ -16,7 +16,7 @@ class ListingAdmin(OperatorAdmin):
     """Operators never edit a contributor's listings: they can only hold and release them."""
 
     list_display = ("target", "contributor", "category", "status", "listed_at", "status_changed_at")
-    list_filter = ("status", "category", "kind", "contributor")
+    list_filter = ("status", "category", "kind", ("contributor", admin.RelatedOnlyFieldListFilter))
     search_fields = ("target", "reference")
     list_select_related = ("contributor",)
     date_hierarchy = "listed_at"

@@ -1,9 +1,12 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.services import MAX_NOTE, MAX_REFERENCE
+from sitealert.listings.target_messages import translated_reason
 
 
 class ListingFilterForm(forms.Form):
@@ -27,6 +30,16 @@ class ListingEntryForm(forms.Form):
                                    help_text=_("Optional: a date when you want to review this entry."))
     note = forms.CharField(label=_("Private note"), max_length=MAX_NOTE, required=False, widget=forms.Textarea(
         attrs={"rows": 2}), help_text=_("Seen only by your organization and the operator."))
+
+    def clean_target(self):
+        # Checked here too, so that a bad target is reported together with the other fields' errors
+        # instead of after they are corrected; the listings service normalizes it again.
+        target = self.cleaned_data["target"]
+        try:
+            normalize_target(target)
+        except InvalidTarget as exc:
+            raise ValidationError(translated_reason(exc)) from None
+        return target
 
 
 class RemoveForm(forms.Form):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from sitealert.core.actors import actor_for_request
 from sitealert.listings import services
 from sitealert.listings.forms import ListingEntryForm, ListingFilterForm, RemoveForm, UploadForm
-from sitealert.listings.models import Listing
+from sitealert.listings.models import Category, Listing
 from sitealert.organizations import permissions
 
 PAGE_SIZE = 50
@@ -23,6 +23,12 @@ ROW_STATUS_LABELS = {
     services.UNCHANGED: gettext_lazy("unchanged"),
     services.HELD: gettext_lazy("held"),
     services.REJECTED: gettext_lazy("rejected"),
+}
+# When nothing was applied (a dry run, or a file with rejected rows), say what *would* happen.
+PREVIEW_STATUS_LABELS = {
+    **ROW_STATUS_LABELS,
+    services.ACCEPTED: gettext_lazy("would be accepted"),
+    services.HELD: gettext_lazy("would be held"),
 }
 
 
@@ -131,7 +137,7 @@ def listing_upload(request):
         form = UploadForm()
     return render(request, "listings/upload.html", {
         "organization": actor.organization, "form": form, "report": report,
-        "report_rows": _displayed_rows(report), "status_labels": ROW_STATUS_LABELS,
+        "report_rows": _displayed_rows(report), "categories": Category.choices,
     }, status=status)
 
 
@@ -142,4 +148,5 @@ def _displayed_rows(report):
     rows = report.rows
     if len(rows) > REPORT_DISPLAY_LIMIT:
         rows = [r for r in rows if r.status in (services.REJECTED, services.HELD)]
-    return [(r, ROW_STATUS_LABELS[r.status]) for r in rows[:REPORT_DISPLAY_LIMIT]]
+    labels = ROW_STATUS_LABELS if report.applied else PREVIEW_STATUS_LABELS
+    return [(r, labels[r.status]) for r in rows[:REPORT_DISPLAY_LIMIT]]

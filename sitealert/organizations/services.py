@@ -32,7 +32,8 @@ def clean_organization_fields(kind, name, country=""):
     if len(name) > 200:
         raise OrganizationError(_("The name is longer than 200 characters."))
     if kind == Organization.Kind.CONTRIBUTOR and not country:
-        raise OrganizationError(_("A contributor needs its ISO 3166-1 country code (--country, e.g. IT)."))
+        raise OrganizationError(
+            _("A contributor needs a country code: the two-letter ISO 3166-1 alpha-2 code of its country, e.g. IT."))
     if country and not COUNTRY_RE.match(country):
         raise OrganizationError(_("'%(country)s' is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IT).") % {
             "country": country})

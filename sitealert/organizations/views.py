@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
@@ -35,9 +35,12 @@ def token_manager(request):
 def download(request):
     actor = feed_reader(request)
     version, checksum = builder.current_checksum()
+    org = actor.organization
     return render(request, "organizations/download.html", {
-        "organization": actor.organization, "version": version, "checksum": checksum,
+        "organization": org, "version": version, "checksum": checksum,
         "formats": DOWNLOAD_FORMATS,
+        # Authorized users show a badge that links to their public verification page.
+        "has_badge": org is not None and org.is_user and org.approved_at is not None,
         "can_manage_tokens": actor.organization is not None
         and permissions.can_manage_tokens(actor, actor.organization),
     })
@@ -78,10 +81,17 @@ def tokens(request):
 
 
 @login_required
-@require_POST
+@never_cache
+@require_http_methods(["GET", "POST"])
 def token_revoke(request, pk):
+    """GET asks for confirmation (a revoked token stops every program that uses it); POST revokes."""
     actor = token_manager(request)
     token = get_object_or_404(ApiToken, pk=pk, organization=actor.organization)
+    if request.method == "GET":
+        if token.revoked_at:
+            messages.info(request, _("The token starting with %(hint)s is already revoked.") % {"hint": token.hint})
+            return redirect("tokens")
+        return render(request, "organizations/token_revoke.html", {"token": token})
     services.revoke_token(token, actor=actor)
     messages.success(request, _("The token starting with %(hint)s is revoked.") % {"hint": token.hint})
     return redirect("tokens")

@@ -4,9 +4,9 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from sitealert.hosts import InvalidTarget, normalize_target
-from sitealert.listings.target_messages import translated_reason
 from sitealert.public.models import ReviewCase, ReviewRequest
 from sitealert.public.reviews import active_listings_covering
+from sitealert.public.services import public_reason
 
 MAX_EVIDENCE_LINKS = 10
 MAX_TEXT = 10_000
@@ -42,7 +42,7 @@ class ReviewRequestForm(forms.Form):
         try:
             target = normalize_target(raw)
         except InvalidTarget as exc:
-            raise ValidationError(translated_reason(exc)) from None
+            raise ValidationError(public_reason(exc)) from None
         if not active_listings_covering(target).exists():
             raise ValidationError(_("'%(target)s' is not on the list, so there is nothing to review."),
                                   params={"target": target})

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sitealert.core import audit, ratelimit
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
@@ -25,6 +26,37 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 
 
 # --- Public check ---------------------------------------------------------------------------
+
+# The normalizer's reasons speak to contributors ("list the site's domain name instead"). Someone who
+# checks a site, or asks for a review, is not listing anything: these codes get public wording.
+PUBLIC_REASONS = {
+    "contains_space": _("'%(text)s' contains a space or a line break; enter one domain name, web address or app "
+                        "id."),
+    "email_address": _("'%(text)s' looks like an e-mail address, not a web site; enter the site's domain name "
+                       "instead."),
+    "unsupported_scheme": _("'%(scheme)s:' addresses are not web sites; enter a domain name (such as example.com) "
+                            "or a web address starting with http:// or https://."),
+    "ip_address": _("'%(host)s' is an IP address; the list holds domain names and apps only, so enter the site's "
+                    "domain name instead."),
+    "numeric_tld": _("'%(host)s' ends in a number ('%(tld)s'), which browsers read as an IP address, not a domain "
+                     "name; enter the site's domain name instead."),
+    "single_label": _("'%(host)s' is not a complete domain name (it has no dot); enter the site's full domain "
+                      "name, such as example.com."),
+    "public_suffix": _("'%(host)s' is a public suffix: anyone can register names under it (as under com, co.uk or "
+                       "blogspot.com), so it is never listed as a whole; enter the site's own domain name under it."),
+}
+
+
+def public_reason(exc):
+    """Why a query cannot be checked, in the user's language and in words for the public."""
+    template = PUBLIC_REASONS.get(getattr(exc, "code", None))
+    if template is not None:
+        try:
+            return str(template) % getattr(exc, "params", {})
+        except (KeyError, TypeError, ValueError):
+            pass
+    return translated_reason(exc)
+
 
 @dataclass
 class Match:
@@ -87,7 +119,7 @@ def check_target(query):
     try:
         target = normalize_target(query)
     except InvalidTarget as exc:
-        result.error, result.error_code = translated_reason(exc), exc.code
+        result.error, result.error_code = public_reason(exc), exc.code
         return result
     result.target = target
     covering = covering_targets(target)

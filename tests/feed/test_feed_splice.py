@@ -104,3 +104,20 @@ def test_too_many_changes_mean_a_build_from_scratch(italy, list_targets, full_bu
     calls = len(full_builds)
     assert builder.cached_feed("csv")[2] == from_scratch("csv")
     assert len(full_builds) == calls + 1
+
+
+def test_binary_search_in_a_larger_document(italy, korea, as_actor, list_targets, full_builds):
+    rng = random.Random(7)
+    names = sorted({f"{rng.choice(['a', 'ab', 'a-b', 'b', 'x'])}{rng.randint(0, 9999)}"
+                    f"{rng.choice(['', '.sub', '-x'])}.{rng.choice(['example', 'test'])}" for _ in range(3000)})
+    list_targets(italy, names)
+    for fmt in builder.FORMATS:
+        builder.cached_feed(fmt)
+    for step in range(4):
+        gone = rng.sample(names, 40)
+        remove_listings(italy, gone, "annulled", actor=as_actor(italy), accept_valid_rows=True)
+        fresh = [f"n{step}-{i}.{rng.choice(['example', 'test'])}" for i in range(40)] + rng.sample(names, 10)
+        list_targets(korea, fresh, category="cyberlocker")
+        for fmt in builder.FORMATS:
+            assert builder.cached_feed(fmt)[2] == from_scratch(fmt), (step, fmt)
+    assert full_builds.count("json") == 1 and full_builds.count("csv") == 1

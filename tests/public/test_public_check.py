@@ -66,7 +66,7 @@ def test_not_listed_says_so_plainly(client, italy, list_targets):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("query, reason", [
-    ("192.168.1.1", "is an IP address"),
+    ("192.168.1.1", "is an IP address; the list holds domain names and apps only"),
     ("co.uk", "is a public suffix"),
     ("mailto:someone@example.test", "addresses are not web sites"),
     ("   ", "Nothing was entered"),

@@ -153,3 +153,17 @@ def test_review_counts_on_the_procedure_page(client, alice, italy, list_targets,
     assert "<dd>2</dd>" in counts  # received
     assert "<dd>1</dd>" in counts  # removed, awaiting
     assert "<dd>0.0</dd>" in counts  # median days (answered at once)
+
+
+@pytest.mark.django_db
+def test_edit_page_and_old_version_name_their_language(client, alice, italy):
+    client.force_login(alice)
+    form = client.get(f"/procedures/{italy.slug}/edit/ar/").content.decode()
+    assert "Operating procedure in Arabic" in form
+    assert '<div lang="ar" dir="rtl">' in form  # Arabic is written right to left in the form too
+    client.post(f"/procedures/{italy.slug}/edit/ar/", {**TEXT, "description": "نحن السلطة الوطنية."})
+    revision = ProcedureRevision.objects.get(organization=italy, language="ar")
+
+    old = client.get(f"/procedures/{italy.slug}/history/{revision.pk}/").content.decode()
+
+    assert "Version in Arabic of" in old

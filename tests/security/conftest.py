@@ -15,6 +15,27 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
+_shared_password_hash = {}
+
+
+@pytest.fixture(autouse=True)
+def _hash_the_shared_password_once(monkeypatch):
+    """Every account of these tests gets the same real argon2 hash of tests.conftest.PASSWORD, computed
+    once: argon2 is slow on purpose, and four accounts per test would dominate the suite's time."""
+    from django.contrib.auth import base_user, hashers
+
+    from tests.conftest import PASSWORD
+
+    def make_password(password, salt=None, hasher="default"):
+        if password != PASSWORD or salt is not None or hasher != "default":
+            return hashers.make_password(password, salt, hasher)
+        if PASSWORD not in _shared_password_hash:
+            _shared_password_hash[PASSWORD] = hashers.make_password(PASSWORD)
+        return _shared_password_hash[PASSWORD]
+
+    monkeypatch.setattr(base_user, "make_password", make_password)
+
+
 @pytest.fixture
 def post_json(client):
     def _post(path, data, token=None, raw=None):

@@ -73,7 +73,7 @@ def test_no_admin_page_answers_a_member_who_is_not_operator_staff(request, who):
             response = getattr(client, method)(route.path)
             if not (login_redirect(response) or response.status_code in (403, 405)):
                 problems.append(f"{method.upper()} {route.path} -> {response.status_code}")
-    assert problems == []
+    assert problems == [], "\n".join(map(str, problems))
 
 
 @pytest.mark.django_db

@@ -20,6 +20,7 @@ def test_download_page_shows_version_and_checksum(login, carol, listed):
     assert f'<code id="feed-checksum">{expected}</code>' in body
     assert 'id="feed-version">' in body
     assert 'href="/tokens/"' in body
+    assert f'href="/members/{carol.membership.organization.slug}/"' in body  # where to find the member badge
 
 
 @pytest.mark.django_db

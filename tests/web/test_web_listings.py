@@ -78,6 +78,12 @@ def test_add_requires_a_category(login, alice):
 
 
 @pytest.mark.django_db
+def test_add_reports_a_bad_target_together_with_a_missing_category(login, alice):
+    body = add(login(alice), "192.168.0.1", category="").content.decode()
+    assert "is an IP address" in body and "This field is required." in body
+
+
+@pytest.mark.django_db
 def test_add_protected_target_is_held_with_reason(login, alice):
     ProtectedTarget.objects.create(target="bigplatform.example")
     client = login(alice)

@@ -83,3 +83,19 @@ def test_tokens_without_expiry_when_the_installation_allows_it(settings, login, 
     assert "Until revoked" in client.get("/tokens/").content.decode()
     assert client.post("/tokens/", {"name": "forever", "days": 0}).status_code == 200
     assert ApiToken.objects.get().expires_at is None
+
+
+@pytest.mark.django_db
+def test_revoking_asks_for_confirmation_first(login, carol, adco):
+    client = login(carol)
+    client.post("/tokens/", {"name": "bidder", "days": 30})
+    token = ApiToken.objects.get(organization=adco)
+    assert f'href="/tokens/{token.pk}/revoke/"' in client.get("/tokens/").content.decode()
+
+    page = client.get(f"/tokens/{token.pk}/revoke/")
+
+    assert page.status_code == 200 and 'id="revoke-form"' in page.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    client.post(f"/tokens/{token.pk}/revoke/")
+    assert client.get(f"/tokens/{token.pk}/revoke/").status_code == 302  # already revoked: back to the list

@@ -43,6 +43,7 @@ def test_rejected_row_means_nothing_is_applied_and_the_report_says_why(login, al
     assert cells[0][1:3] == ["films.example", "films.example"]
     assert "is an IP address" in cells[1][4]
     assert "Nothing was changed because 1 row was rejected" in body
+    assert [c[3] for c in cells] == ["would be accepted", "rejected", "would be accepted"]  # nothing was applied
     assert not Listing.objects.exists()
 
 
