@@ -2,13 +2,14 @@
 #
 # ensure_venv [EXTRAS]: create .venv if it is missing or broken, and install the project
 # (`pip install -e .[EXTRAS]`, versions pinned in pyproject.toml) unless a stamp inside .venv
-# says this very pyproject.toml was already installed with those extras.
-# The stamp holds one line "<sha256 of pyproject.toml> <extras or ->" per install.
+# says these very build inputs were already installed with those extras.
+# The stamp holds one line "<sha256 of pyproject.toml, setup.py, the C source> <extras or ->" per install.
 
 ensure_venv() {
     local extras=${1:-} python=${PYTHON:-python3} stamp=.venv/.sitealert-installed hash spec=.
     [ -n "$extras" ] && spec=".[$extras]"
-    hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    # The build inputs: pinned dependencies and the optional C accelerator that pip compiles.
+    hash=$(cat pyproject.toml setup.py sitealert/matcher/_speedups.c 2>/dev/null | sha256sum | cut -d' ' -f1)
 
     if [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then
         echo "Recreating .venv: its Python no longer runs." >&2
