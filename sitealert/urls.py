@@ -1,7 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from sitealert.core.views import LoginView
+
+
+def admin_login(request, extra_context=None):
+    """Passwords sent to the admin's sign-in form count against the same limits as /login/."""
+    if request.method == "POST":
+        return LoginView.as_view()(request)
+    return admin.site.login(request, extra_context)
+
+
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("sitealert.api.urls")),

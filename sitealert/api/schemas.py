@@ -1,9 +1,32 @@
 """Request and response shapes of the API (SPEC §4); they make the OpenAPI document."""
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _characters(value):
+    """JSON may escape half of a UTF-16 pair ("\\ud800"): that is no character and no text."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise ValueError("contains a lone surrogate (an escape such as \\ud800 that is not a character)")
+    return value
+
+
+def _storable(value):
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (U+0000), which cannot be stored")
+    return _characters(value)
+
+
+# Request strings: a lone surrogate could not even be written back in a response; what is stored
+# must not hold NUL either, which PostgreSQL refuses in text.
+Characters = Annotated[str, AfterValidator(_characters)]
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class Error(Schema):
@@ -53,7 +76,7 @@ class ResyncRequired(Error):
 
 
 class LookupRequest(Schema):
-    items: list[str] = Field(description="Raw URLs, hosts or app ids (at most 10,000).",
+    items: list[Characters] = Field(description="Raw URLs, hosts or app ids (at most 10,000).",
                              examples=[["https://www.streaming-example.example/watch?v=1", "news.example", "ios:123"]])
 
 
@@ -87,11 +110,11 @@ class CheckResponse(Schema):
 
 
 class EntryIn(Schema):
-    target: str = Field(examples=["streaming-example.example"])
-    category: str = Field("", description="streaming-video, streaming-music, live-sports-iptv, torrent-index, "
-                                          "cyberlocker, publishing, software-games or other.")
-    reference: str = Field("", description="The national decision or case identifier.")
-    note: str = Field("", description="Private: seen only by your organization and the operator.")
+    target: Text = Field(examples=["streaming-example.example"])
+    category: Text = Field("", description="streaming-video, streaming-music, live-sports-iptv, torrent-index, "
+                                           "cyberlocker, publishing, software-games or other.")
+    reference: Text = Field("", description="The national decision or case identifier.")
+    note: Text = Field("", description="Private: seen only by your organization and the operator.")
     review_after: date | None = Field(None, description="Optional date to review the listing.")
 
 
@@ -102,8 +125,8 @@ class SubmitRequest(Schema):
 
 
 class RemoveRequest(Schema):
-    targets: list[str]
-    reason: str = Field(description="Why the listings are removed (kept in the record).")
+    targets: list[Text]
+    reason: Text = Field(description="Why the listings are removed (kept in the record).")
     dry_run: bool = False
     accept_valid_rows: bool = False
 

@@ -411,7 +411,9 @@ def parse_csv(text):
         if missing:
             details.append(_("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})
         if unknown:
-            details.append(_("unknown column(s): %(cols)s") % {"cols": ", ".join(repr(c[:40]) for c in unknown)})
+            # The first few are enough: a header of 100,000 junk columns must not make a 100,000-item message.
+            cols = ", ".join(repr(c[:40]) for c in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+            details.append(_("unknown column(s): %(cols)s") % {"cols": cols})
         if len(set(columns)) != len(columns):
             details.append(_("a column appears twice"))
         return [], [], _("Row 1 must be the header row: target,category,reference,note (%(details)s).") % {

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from sitealert.core.actors import actor_for_request
+from sitealert.hosts import normalize_target
 from sitealert.listings import services
 from sitealert.listings.forms import ListingEntryForm, ListingFilterForm, RemoveForm, UploadForm
 from sitealert.listings.models import Category, Listing
@@ -76,6 +77,8 @@ def listing_add(request):
     if not form.is_valid():
         return _listing_page(request, actor, entry_form=form)
     data = form.cleaned_data
+    existed = Listing.objects.filter(contributor=actor.organization, target=normalize_target(data["target"]),
+                                     status=Listing.Status.ACTIVE).exists()
     entry = services.EntryInput(target=data["target"], category=data["category"], reference=data["reference"],
                                 note=data["note"], review_after=data["review_after"])
     report = services.submit_entries(actor.organization, [entry], actor=actor)
@@ -88,6 +91,9 @@ def listing_add(request):
     elif row.status == services.UNCHANGED:
         messages.info(request, _("%(target)s is already listed with these details; nothing changed.") % {
             "target": row.target})
+    elif existed:
+        messages.success(request, _("%(target)s was already listed; its category, reference, review date and note "
+                                    "are now the ones you entered.") % {"target": row.target})
     else:
         messages.success(request, _("%(target)s is listed.") % {"target": row.target})
     return redirect("listings")

@@ -110,3 +110,23 @@ def test_the_operator_can_read_notes_in_the_admin(world, olga):
     client.force_login(olga)
     page = client.get(f"/admin/listings/listing/{world['italy_listing'].pk}/change/")
     assert page.status_code == 200 and ITALY_NOTE in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_public_does_not_learn_who_edits_or_answers(world, italy, alice):
+    """Procedure revisions and answers to review requests are the authority's; the account names of its
+    staff stay inside (the operator and the contributor see them)."""
+    editor = Client()
+    editor.force_login(alice)
+    editor.post(f"/procedures/{italy.slug}/edit/en/", {"description": "d", "contact": "c", "criteria": "c",
+                                                       "procedure": "p"})
+    editor.post(f"/review-requests/inbox/{world['italy_case'].pk}/", {"outcome": "upheld", "explanation": "kept"})
+    from sitealert.public.models import ProcedureRevision
+
+    revision = ProcedureRevision.objects.get(organization=italy)
+    public = Client()
+    for path in [f"/procedures/{italy.slug}/", f"/procedures/{italy.slug}/history/",
+                 f"/procedures/{italy.slug}/history/{revision.pk}/", world["status_path"]]:
+        response = public.get(path)
+        assert response.status_code == 200 and "alice" not in response.content.decode(), path
+    assert "alice" in editor.get(f"/procedures/{italy.slug}/history/").content.decode()

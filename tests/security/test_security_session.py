@@ -60,6 +60,17 @@ def test_the_admin_sign_in_form_is_throttled_too(low_login_rate, olga):
         other.post("/admin/login/", {"username": f"someone{i}", "password": "x", "next": "/admin/"})
     assert other.post("/login/", {"username": "olga", "password": PASSWORD}).status_code == 429
 
+    # Within the limits (a new window), operator staff sign in through the admin's form as before.
+    from django.core.cache import cache
+
+    cache.clear()
+    operator = Client(REMOTE_ADDR="198.51.100.52")
+    wrong = operator.post("/admin/login/", {"username": "olga2", "password": "wrong", "next": "/admin/"})
+    assert wrong.status_code == 200 and 'id="form-errors"' in wrong.content.decode()
+    signed_in = operator.post("/admin/login/", {"username": "olga", "password": PASSWORD, "next": "/admin/"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+    assert operator.get("/admin/").status_code == 200
+
 
 @pytest.mark.django_db
 def test_passwords_are_stored_as_argon2_and_old_hashes_are_upgraded(alice, bob, carol, olga):
@@ -134,3 +145,28 @@ def test_security_headers_on_every_kind_of_response_over_http(live_server, italy
     private = responses["/listings/"].headers
     assert "private" in private.get("Cache-Control", "") or "Cookie" in private.get("Vary", ""), \
         "a page with private notes may be stored by a shared cache"
+
+
+@pytest.mark.django_db
+def test_a_forged_host_header_is_refused(alice):
+    for host in ["evil.example", "127.0.0.1.evil.example", "localhost:80@evil.example"]:
+        response = Client(HTTP_HOST=host, raise_request_exception=False).get("/members/x/badge.svg")
+        assert response.status_code == 400, host
+
+
+def test_djangos_deployment_checks_pass_in_production_configuration(tmp_path):
+    """`check --deploy` with the documented production switches: only HSTS and the HTTPS redirect are
+    left to the TLS-terminating proxy in front of `sitealert serve`."""
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SITEALERT_DATA_DIR": str(tmp_path), "SITEALERT_SECURE_COOKIES": "1",
+           "SITEALERT_SECRET_KEY": secrets.token_urlsafe(50), "SITEALERT_DEBUG": "0",
+           "DJANGO_SETTINGS_MODULE": "sitealert.settings"}
+    env.pop("SITEALERT_DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "django", "check", "--deploy"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    issues = set(re.findall(r"\(([a-z_]+\.[WE]\d+)\)", result.stdout + result.stderr))
+    assert issues <= {"security.W004", "security.W008"}, result.stdout + result.stderr

@@ -9,8 +9,6 @@ from django.test import Client
 from django.utils.html import escape
 
 from sitealert.listings.models import Listing
-from sitealert.organizations.models import ApiToken
-from sitealert.public.models import ReviewCase
 from tests.security.attacks import XSS, XSS_ATTRIBUTE, XSS_SCRIPT, url_examples
 
 ESCAPED = escape(XSS_SCRIPT)

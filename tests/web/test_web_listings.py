@@ -144,3 +144,13 @@ def test_add_enforces_csrf(alice):
     token = client.get("/listings/").cookies["csrftoken"].value
     assert add(client, "films.example", csrfmiddlewaretoken=token).status_code == 302
     assert Listing.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_adding_an_already_listed_target_says_it_was_updated(login, alice, italy):
+    client = login(alice)
+    add(client, "films.example", reference="2024/1")
+    response = add(client, "https://films.example/", reference="2024/2")
+    assert response.status_code == 302
+    assert "was already listed" in client.get("/listings/").content.decode()
+    assert Listing.objects.get(contributor=italy).reference == "2024/2"
