@@ -1,7 +1,5 @@
 """GET /check: the public, one-at-a-time check (no token; rate-limited per client)."""
 
-import ipaddress
-
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -13,18 +11,6 @@ from sitealert.core.actors import client_ip
 from sitealert.public.services import check_target, check_wait
 
 router = Router(tags=["public"])
-
-
-def client_network(ip):
-    """The address that stands for the client in the rate limit: an IPv6 client holds a whole /64
-    (2^64 addresses to rotate through), so its /64 counts as one client."""
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return ip
-    if address.version == 6 and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
-    return str(address.ipv4_mapped or address)
 
 
 @router.get(
@@ -41,7 +27,7 @@ def client_network(ip):
     ),
 )
 def check(request, q: str = Query("", description="A domain, URL or app id (android:<package>, ios:<id>).")):
-    wait = check_wait(client_network(client_ip(request)))
+    wait = check_wait(client_ip(request))  # per client address; an IPv6 client by its /64
     if wait:
         raise ApiError(429, "rate_limited", ngettext(
             "Too many checks from your address. Try again in %(n)d second.",

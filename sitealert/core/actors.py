@@ -18,10 +18,10 @@ class Actor:
 
     @property
     def is_operator(self):
+        """A member (or token) of an approved operator organization. Being Django staff is not enough:
+        staff rights come from the organization, so moving an account elsewhere removes them."""
         org = self.organization
-        if org is not None and org.is_operator and org.is_active:
-            return True
-        return bool(self.user is not None and getattr(self.user, "is_staff", False) and self.token is None)
+        return org is not None and org.is_operator and org.is_active
 
 
 def client_ip(request):

@@ -1,5 +1,6 @@
 """Fixed-window rate limits on the shared cache (the database cache in production)."""
 
+import ipaddress
 import time
 
 from django.core.cache import cache
@@ -32,3 +33,18 @@ def exhausted(scope, key, limit, window):
     if count >= limit:
         return (bucket + 1) * window - now
     return 0
+
+
+def client_key(ip):
+    """The rate-limit key of a client address: IPv6 clients by their /64, which one subscriber holds whole."""
+    if not ip:
+        return "-"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return str(ip)[:64]
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -48,7 +48,7 @@ class LoginView(auth_views.LoginView):
 
     @staticmethod
     def _keys(request):
-        keys = [("login-ip", client_ip(request) or "-")]
+        keys = [("login-ip", ratelimit.client_key(client_ip(request)))]
         username = (request.POST.get("username") or "").strip().lower()[:150]
         if username:
             keys.append(("login-user", username))

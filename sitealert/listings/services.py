@@ -124,6 +124,22 @@ class ProtectedIndex:
         return None
 
 
+def _storable(text):
+    """Text both databases can store: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _echo(text):
+    """What the person sent, safe to show back (lone surrogates become U+FFFD)."""
+    return text.strip()[:300].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def _clean_entries(entries, valid_categories):
     """Normalize and validate; returns (results, {target: (entry, result)}) in input order."""
     results = []
@@ -131,7 +147,7 @@ def _clean_entries(entries, valid_categories):
     first_row = {}
     for entry in entries:
         raw = entry.target if isinstance(entry.target, str) else ""
-        result = RowResult(row=entry.row, input=raw.strip()[:300], status=ACCEPTED)
+        result = RowResult(row=entry.row, input=_echo(raw), status=ACCEPTED)
         results.append(result)
         try:
             target = normalize_target(raw)
@@ -148,7 +164,7 @@ def _clean_entries(entries, valid_categories):
         if category not in valid_categories:
             result.status = REJECTED
             result.reason = _("Unknown category '%(value)s'. Use one of: %(choices)s.") % {
-                "value": category[:50], "choices": ", ".join(valid_categories)}
+                "value": _echo(category)[:50], "choices": ", ".join(valid_categories)}
             continue
         entry.category = category
         entry.reference = (entry.reference or "").strip()
@@ -160,6 +176,11 @@ def _clean_entries(entries, valid_categories):
         if len(entry.note) > MAX_NOTE:
             result.status = REJECTED
             result.reason = _("The note is longer than %(n)d characters.") % {"n": MAX_NOTE}
+            continue
+        if not _storable(entry.reference) or not _storable(entry.note):
+            result.status = REJECTED
+            result.reason = _("The reference or note contains a NUL character or an invalid Unicode code point; "
+                              "remove it and try again.")
             continue
         if target in first_row:
             result.status = REJECTED
@@ -302,7 +323,7 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
     wanted = {}
     for i, raw in enumerate(raw_targets, start=1):
         raw = raw if isinstance(raw, str) else ""
-        result = RowResult(row=i, input=raw.strip()[:300], status=ACCEPTED)
+        result = RowResult(row=i, input=_echo(raw), status=ACCEPTED)
         report.rows.append(result)
         try:
             target = normalize_target(raw)
@@ -398,7 +419,8 @@ def decode_csv_bytes(data):
 
 def parse_csv(text):
     """Return (entries, rejected_rows, error) from CSV text with a header row."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unterminated quote is an error, not a field that silently swallows the rows after it.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except (StopIteration, csv.Error):

@@ -79,8 +79,22 @@ class OrganizationAdmin(OperatorAdmin):
             title=_("Suspend organizations"), submit_label=_("Suspend"))
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("user", "organization", "role")
+
+    def clean(self):
+        data = super().clean()
+        user, org = data.get("user"), data.get("organization")
+        if user is not None and org is not None and user.is_staff and not org.is_operator:
+            raise forms.ValidationError(_("Staff accounts belong to the operator organization only."))
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(OperatorAdmin):
+    form = MembershipForm
     operator_can_add = True
     operator_can_change = True
     operator_can_delete = True

@@ -24,6 +24,8 @@ def can_manage_listings(actor, contributor):
     org = _active_org(actor, Organization.Kind.CONTRIBUTOR)
     if org is None or contributor is None or org.pk != contributor.pk:
         return False
+    if actor.user is not None and actor.user.is_staff:
+        return False  # operator staff never act as a contributor, whatever membership they hold
     if actor.token is not None and actor.token.scope != ApiToken.Scope.LISTINGS:
         return False
     return True

@@ -69,6 +69,8 @@ def set_organization_status(org, status, *, actor, reason=""):
 
 def create_member(org, *, username, password, email="", staff=False, role=Membership.Role.MEMBER, actor):
     User = get_user_model()
+    if staff and org.kind != Organization.Kind.OPERATOR:
+        raise OrganizationError(_("Staff accounts belong to the operator organization only."))
     username = (username or "").strip()
     if not username:
         raise OrganizationError(_("A username is required."))

@@ -74,7 +74,7 @@ def active_listings_covering(target):
 def submission_wait(ip, email):
     """Count one submission; seconds to wait when the client or the e-mail address is over its limit."""
     window = setting("REVIEW_REQUEST_WINDOW")
-    waits = [ratelimit.hit("review-ip", ip or "-", setting("REVIEW_REQUEST_IP_RATE"), window)]
+    waits = [ratelimit.hit("review-ip", ratelimit.client_key(ip), setting("REVIEW_REQUEST_IP_RATE"), window)]
     if email:
         waits.append(ratelimit.hit("review-email", email.strip().lower(), setting("REVIEW_REQUEST_EMAIL_RATE"),
                                    window))
