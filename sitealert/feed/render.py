@@ -100,6 +100,15 @@ def plain(targets):
     return joined.isascii() and not joined.encode("ascii").translate(None, _CANONICAL_CHARACTERS)
 
 
+def _quoted_csv_lines(fields):
+    lines = []
+    for target, attributes, first in fields:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow((target, *attributes.split(","), first))
+        lines.append(out.getvalue())
+    return lines
+
+
 class Renderer:
     """Renders chunks of sorted rows as JSON entries or csv lines."""
 
@@ -108,32 +117,24 @@ class Renderer:
         self.csv_attributes = _Memo(_csv_attributes)
         self.isos = _Memo(iso_from_db)
 
+    def _render(self, rows, targets, is_plain, attributes, template, escaped):
+        if not rows:
+            return []
+        targets = targets or list(map(itemgetter(0), rows))
+        fields = zip(targets, map(attributes.__getitem__, map(itemgetter(1, 2, 3), rows)),
+                     map(self.isos.__getitem__, map(itemgetter(4), rows)))
+        if plain(targets) if is_plain is None else is_plain:
+            return list(map(template.__mod__, fields))
+        return escaped(fields)
+
     def json_entries(self, rows, targets=None, is_plain=None):
         """Each row as a JSON entry; `targets` and `is_plain` when the caller has them already."""
-        if not rows:
-            return []
-        targets = targets or list(map(itemgetter(0), rows))
-        attributes = map(self.json_attributes.__getitem__, map(itemgetter(1, 2, 3), rows))
-        isos = map(self.isos.__getitem__, map(itemgetter(4), rows))
-        if plain(targets) if is_plain is None else is_plain:
-            return list(map('{"target":"%s",%s,"first_listed_at":"%s"}'.__mod__, zip(targets, attributes, isos)))
-        return list(map(JSON_ENTRY.__mod__, zip(map(encode_basestring, targets), attributes, isos)))
+        return self._render(rows, targets, is_plain, self.json_attributes, '{"target":"%s",%s,"first_listed_at":"%s"}',
+                            lambda fields: [JSON_ENTRY % (encode_basestring(t), a, d) for t, a, d in fields])
 
     def csv_lines(self, rows, targets=None, is_plain=None):
-        if not rows:
-            return []
-        targets = targets or list(map(itemgetter(0), rows))
-        attributes = map(self.csv_attributes.__getitem__, map(itemgetter(1, 2, 3), rows))
-        isos = map(self.isos.__getitem__, map(itemgetter(4), rows))
-        if plain(targets) if is_plain is None else is_plain:
-            return list(map("%s,%s,%s\n".__mod__, zip(targets, attributes, isos)))
-        lines = []
-        for target, attribute, first in zip(targets, attributes, isos):
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerow((target, *attribute.split(","), first))
-            lines.append(out.getvalue())
-        return lines
-
+        """Each row as a csv line (with its newline)."""
+        return self._render(rows, targets, is_plain, self.csv_attributes, "%s,%s,%s\n", _quoted_csv_lines)
 
     def sorted_records(self, fmt, chunks):
         """(targets, records) from chunks of rows in any order, both sorted by target.

@@ -209,3 +209,15 @@ def test_user_sees_no_private_note_anywhere(client, post_json, italy, italy_toke
     for response in responses:
         assert response.status_code == 200
         assert SECRET_NOTE.encode() not in body(response)
+
+
+@pytest.mark.parametrize("field,escape", [("target", "\\ud800"), ("reference", "\\udfff"), ("note", "a\\u0000b")])
+def test_text_that_cannot_be_stored_is_refused(client, italy_token, field, escape):
+    """Valid JSON, but a lone surrogate is no character and PostgreSQL cannot store NUL."""
+    entry = {"target": '"escape.example"', "category": '"other"', field: f'"{escape}"'}
+    body = '{"entries": [{' + ", ".join(f'"{k}": {v}' for k, v in entry.items()) + "}]}"
+    response = client.post("/api/v1/listings", data=body.encode(), content_type="application/json",
+                           headers=bearer(italy_token))
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request" and f"entries[0].{field}" in response.json()["detail"]
+    assert not Listing.objects.exists()

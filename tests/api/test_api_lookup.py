@@ -117,3 +117,12 @@ def test_request_body_over_the_server_limit(post_json, adco_token, settings):
     response = post_json("/api/v1/lookup", {"items": ["a.example"] * 200}, adco_token)
     assert response.status_code == 413
     assert response.json()["error"] == "request_too_large"
+
+
+def test_items_that_are_not_text(client, adco_token):
+    surrogate = client.post("/api/v1/lookup", data=b'{"items": ["a.example", "\\ud800.example"]}',
+                            content_type="application/json", headers=bearer(adco_token))
+    assert surrogate.status_code == 422 and "items[1]" in surrogate.json()["detail"]
+    nul = client.post("/api/v1/lookup", data=b'{"items": ["a\\u0000b.example"]}', content_type="application/json",
+                      headers=bearer(adco_token))
+    assert nul.status_code == 200 and nul.json()["results"][0]["error"]

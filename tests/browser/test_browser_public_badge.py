@@ -25,7 +25,7 @@ def test_badge_verification(page, screenshot, adco, olga):
     page.locator("a").click()
     expect(page).to_have_url(f"{page.url.split('/members/')[0]}/members/{adco.slug}/")
 
-    set_organization_status(adco, "suspended", actor=Actor(user=olga))
+    set_organization_status(adco, "suspended", actor=Actor(user=olga, organization=olga.membership.organization))
     page.reload()
     expect(page.locator("#member-status")).to_contain_text("Not valid: AdCo Exchange is suspended.")
     expect(page.locator("#badge-code")).to_have_count(0)

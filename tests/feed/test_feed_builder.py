@@ -164,3 +164,23 @@ def test_consistent_read_outside_a_transaction(italy, list_targets):
     assert feed_json()["checksum"] == sha(TARGETS)
     list_targets(italy, ["after.example"])  # writers are not stuck behind a forgotten transaction
     assert builder.current_version() > version
+
+
+def test_a_target_that_needs_escaping_stays_valid_json_and_csv(listed, italy, list_targets):
+    """Targets are canonical, so this never happens through the services; the documents must still
+    parse if a row was written by hand, and such a document is rebuilt rather than spliced."""
+    import csv
+    import io
+
+    from django.utils import timezone
+
+    odd = 'odd"name,with\\comma.example'
+    FeedEntry.objects.create(target=odd, kind="domain", countries="IT", categories="other",
+                             first_listed_at=timezone.now(), version=listed)
+    entries = feed_json()["entries"]
+    assert odd in [e["target"] for e in entries]
+    assert [e["target"] for e in entries] == sorted(TARGETS + [odd])
+    rows = list(csv.reader(io.StringIO(builder.cached_feed("csv")[2].decode())))
+    assert [r[0] for r in rows[1:]] == sorted(TARGETS + [odd])
+    list_targets(italy, ["later.example"])
+    assert "later.example" in [e["target"] for e in feed_json()["entries"]]

@@ -84,7 +84,8 @@ def test_invalid_input_says_why(client, query, reason):
 def test_held_and_removed_listings_and_private_notes_are_never_shown(client, italy, korea, olga, list_targets):
     submit_entries(italy, [EntryInput(target="held.test", category="other", note="SECRET-NOTE-1")],
                    actor=Actor(organization=italy, via="api"))
-    hold_listing(Listing.objects.get(target="held.test"), "Looks like a CDN", actor=Actor(user=olga))
+    hold_listing(Listing.objects.get(target="held.test"), "Looks like a CDN",
+        actor=Actor(user=olga, organization=olga.membership.organization))
     submit_entries(korea, [EntryInput(target="gone.test", category="other", note="SECRET-NOTE-2")],
                    actor=Actor(organization=korea, via="api"))
     remove_listings(korea, ["gone.test"], "Court annulled the order", actor=Actor(organization=korea, via="api"))

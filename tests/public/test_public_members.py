@@ -29,7 +29,7 @@ def test_approved_member_page_and_badge(client, adco):
 @pytest.mark.django_db
 def test_suspended_member_badge_and_page_say_not_valid(client, adco, olga):
     etag_before = client.get(f"/members/{adco.slug}/badge.svg")["ETag"]
-    set_organization_status(adco, "suspended", actor=Actor(user=olga))
+    set_organization_status(adco, "suspended", actor=Actor(user=olga, organization=olga.membership.organization))
 
     html = client.get(f"/members/{adco.slug}/").content.decode()
     assert "Not valid" in html and "is suspended" in html and "verification-invalid" in html

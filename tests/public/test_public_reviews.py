@@ -261,7 +261,7 @@ def test_suspended_contributor_cannot_answer(client, alice, italy, olga, italy_c
     from sitealert.core.actors import Actor
     from sitealert.organizations.services import set_organization_status
 
-    set_organization_status(italy, "suspended", actor=Actor(user=olga))
+    set_organization_status(italy, "suspended", actor=Actor(user=olga, organization=olga.membership.organization))
     client.force_login(alice)
 
     assert client.get("/review-requests/inbox/").status_code == 403
@@ -340,7 +340,8 @@ def test_removing_a_listing_held_by_the_operator(client, alice, olga, italy_case
     from sitealert.core.actors import Actor
     from sitealert.listings.services import hold_listing
 
-    hold_listing(Listing.objects.get(target="pirate.test"), "Checking", actor=Actor(user=olga))
+    hold_listing(Listing.objects.get(target="pirate.test"), "Checking",
+        actor=Actor(user=olga, organization=olga.membership.organization))
     client.force_login(alice)
     client.post(f"/review-requests/inbox/{italy_case.pk}/", {"outcome": "removed", "explanation": "Agreed."})
 

@@ -27,7 +27,8 @@ def history_world(italy, korea, olga, list_targets):
     Listing.objects.filter(target__in=["a.test", "b.test"]).update(listed_at=at(2025, 1))
     Listing.objects.filter(target__in=["c.test", "d.test"]).update(listed_at=at(2025, 2))
     remove_listings(italy, ["b.test"], "Order annulled", actor=Actor(organization=italy))
-    hold_listing(Listing.objects.get(target="d.test"), "Check it", actor=Actor(user=olga))
+    hold_listing(Listing.objects.get(target="d.test"), "Check it",
+        actor=Actor(user=olga, organization=olga.membership.organization))
     Listing.objects.filter(target__in=["b.test", "d.test"]).update(status_changed_at=at(2025, 3))
     Listing.objects.create(target="e.test", kind="domain", contributor=korea, category="other",
                            status=Listing.Status.HELD, listed_at=at(2025, 3), status_changed_at=at(2025, 3))
