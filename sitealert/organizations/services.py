@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit
+from sitealert.core.countries import is_country_code
 from sitealert.organizations.models import ApiToken, Membership, Organization
 
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -34,7 +35,7 @@ def clean_organization_fields(kind, name, country=""):
     if kind == Organization.Kind.CONTRIBUTOR and not country:
         raise OrganizationError(
             _("A contributor needs a country code: the two-letter ISO 3166-1 alpha-2 code of its country, e.g. IT."))
-    if country and not COUNTRY_RE.match(country):
+    if country and not (COUNTRY_RE.match(country) and is_country_code(country)):
         raise OrganizationError(_("'%(country)s' is not an ISO 3166-1 alpha-2 country code (two letters, e.g. IT).") % {
             "country": country})
     return name, country
