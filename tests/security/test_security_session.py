@@ -166,6 +166,7 @@ def test_djangos_deployment_checks_pass_in_production_configuration(tmp_path):
            "SITEALERT_SECRET_KEY": secrets.token_urlsafe(50), "SITEALERT_DEBUG": "0",
            "DJANGO_SETTINGS_MODULE": "sitealert.settings"}
     env.pop("SITEALERT_DATABASE_URL", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting, not the server's
     result = subprocess.run([sys.executable, "-m", "django", "check", "--deploy"], env=env, capture_output=True,
                             text=True, timeout=120)
     issues = set(re.findall(r"\(([a-z_]+\.[WE]\d+)\)", result.stdout + result.stderr))

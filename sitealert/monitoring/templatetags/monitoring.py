@@ -3,6 +3,7 @@
     {% monitor_status listing.target %}             one query per call
     {% monitor_status listing.target statuses %}    statuses = metadata.target_statuses(targets), no query
     {% monitor_badge status failure since %}        from values you already have
+    {{ kind|failure_label }}                        a failure kind in words
 """
 
 from django import template
@@ -19,7 +20,7 @@ FAILURE_LABELS = dict(Failure.choices)
 def monitor_badge(status, failure="", since=None, checked=None):
     status = status or Status.UNKNOWN
     return {"status": status, "label": STATUS_LABELS.get(status, status),
-            "failure": FAILURE_LABELS.get(failure, failure) if status == Status.OFFLINE else "",
+            "failure": failure_label(failure) if status == Status.OFFLINE else "",
             "since": since, "checked": checked}
 
 
@@ -32,3 +33,8 @@ def monitor_status(target, statuses=None):
     if probe is None:
         return monitor_badge(Status.UNKNOWN)
     return monitor_badge(probe.status, probe.failure, probe.status_since, probe.last_checked_at)
+
+
+@register.filter
+def failure_label(kind):
+    return FAILURE_LABELS.get(kind, kind)
