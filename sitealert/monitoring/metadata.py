@@ -1,5 +1,7 @@
 """Monitoring facts for other parts of SiteAlert: the feed's entry metadata and listing pages."""
 
+from django.db import models
+
 from sitealert.monitoring.models import ProbeTarget, Status
 from sitealert.monitoring.probe import domain_hops
 
@@ -39,3 +41,12 @@ def entry_metadata(targets):
                     destinations.append(destination)
             result[target] = {"status": status, "checked_at": _iso(checked_at), "redirects_to": destinations}
     return result
+
+
+def status_totals():
+    """{"online": n, "offline": n, "unknown": n} over the domains of the aggregated list (statistics)."""
+    totals = dict.fromkeys(Status.values, 0)
+    for status, count in (ProbeTarget.objects.filter(active=True).values("status")
+                          .annotate(count=models.Count("pk")).values_list("status", "count")):
+        totals[status] = count
+    return totals

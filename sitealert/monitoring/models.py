@@ -58,7 +58,8 @@ class ProbeTarget(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["active", "next_probe_at"], name="monitoring_due")]
+        # Partial: SQLite cannot use (active, next_probe_at) for Django's bare `WHERE "active"`.
+        indexes = [models.Index(fields=["next_probe_at"], condition=models.Q(active=True), name="monitoring_due_active")]
         verbose_name = _("probe target")
         verbose_name_plural = _("probe targets")
 

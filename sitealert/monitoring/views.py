@@ -15,18 +15,13 @@ from django.views.decorators.http import require_POST
 from sitealert.core.actors import actor_for_request
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings import services as listing_services
+from sitealert.listings.views import contributor_actor
 from sitealert.monitoring import conf, graph as graph_svg, services
 from sitealert.monitoring.forms import CandidateListForm, StaleActionForm, StatusFilterForm
 from sitealert.monitoring.models import ProbeTarget, Status
 
 PAGE_SIZE = 50
 STALE_DISPLAY_LIMIT = 500
-
-
-def _contributor_actor(request):
-    actor = actor_for_request(request)
-    services.require_contributor(actor, actor.organization)
-    return actor
 
 
 def _candidate_form(candidate, data=None):
@@ -61,13 +56,13 @@ def _dashboard(request, actor, stale_form=None, failed_candidate=None, status=20
 
 @login_required
 def dashboard(request):
-    return _dashboard(request, _contributor_actor(request))
+    return _dashboard(request, contributor_actor(request))
 
 
 @login_required
 @require_POST
 def stale_action(request):
-    actor = _contributor_actor(request)
+    actor = contributor_actor(request)
     form = StaleActionForm(request.POST)
     ids = [i for i in request.POST.getlist("listing") if i.isdigit()]
     if not form.is_valid():
@@ -92,7 +87,7 @@ def stale_action(request):
 @login_required
 @require_POST
 def candidate_list(request, pk):
-    actor = _contributor_actor(request)
+    actor = contributor_actor(request)
     candidate = next((c for c in services.open_candidates(actor.organization) if c.pk == pk), None)
     if candidate is None:
         raise Http404(_("No such hopping candidate."))
@@ -118,7 +113,7 @@ def candidate_list(request, pk):
 @login_required
 @require_POST
 def candidate_dismiss(request, pk):
-    actor = _contributor_actor(request)
+    actor = contributor_actor(request)
     try:
         services.dismiss_candidate(actor.organization, pk, actor=actor)
     except services.CandidateGone:

@@ -1,4 +1,4 @@
-"""`sitealert worker`: the probe loop.
+"""`sitealert worker`: the probe loop, and the scheduled maintenance of `sitealert.core.maintenance`.
 
 The main thread talks to the database (sync, claim, write results); a bounded thread pool runs
 the probes, which never touch the database. On SIGTERM or SIGINT the worker stops claiming,
@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from sitealert.core.maintenance import run_due_tasks
 from sitealert.monitoring import conf
 from sitealert.monitoring.probe import Prober
 from sitealert.monitoring.recording import record_results
@@ -35,8 +36,9 @@ WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE")
 
 
 class Worker:
-    def __init__(self, config=None, worker_id=None):
+    def __init__(self, config=None, worker_id=None, maintenance=True):
         self.config = config or conf.load()
+        self.maintenance = maintenance  # also run core.maintenance's scheduled tasks when they are due
         self.id = worker_id or f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.prober = Prober(self.config)
         self.stopping = threading.Event()
@@ -56,7 +58,9 @@ class Worker:
     def run(self, once=False):
         """Probe what is due until stopped (or, with `once`, until nothing is due)."""
         started = time.monotonic()
-        limit = self.config.concurrency * 2
+        # Claim in batches of up to 4 x concurrency, whenever no more than 2 x are still queued or
+        # running: the pool never runs dry, and claims stay few (each is three statements).
+        limit = self.config.concurrency * 4
         in_flight, done = {}, []
         last_sync = last_flush = 0.0
         pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="probe")
@@ -67,9 +71,11 @@ class Worker:
                         if not connection.in_atomic_block:  # (tests run the worker inside a transaction)
                             close_old_connections()
                         sync_targets()
+                        if self.maintenance:
+                            run_due_tasks()
                         last_sync = time.monotonic()
                     claimed = []
-                    if len(in_flight) <= self.config.concurrency:
+                    if len(in_flight) <= self.config.concurrency * 2:
                         claimed = claim_due(self.id, limit - len(in_flight), self.config.claim_seconds)
                     for claim in claimed:
                         in_flight[pool.submit(self.prober.probe, claim["target"])] = claim

@@ -89,7 +89,7 @@ def run_worker(monitor_env):
     def run(**overrides):
         if overrides:
             monitor_env(**overrides)
-        return Worker(load()).run(once=True)
+        return Worker(load(), maintenance=False).run(once=True)
 
     return run
 

@@ -4,7 +4,7 @@ from django.template import Context, Template
 from django.urls import reverse
 
 from sitealert.monitoring import harness as sites
-from sitealert.monitoring.metadata import entry_metadata, target_statuses
+from sitealert.monitoring.metadata import entry_metadata, status_totals, target_statuses
 
 
 def test_entry_metadata_for_the_feed(italy, list_targets, run_worker, harness):
@@ -20,6 +20,7 @@ def test_entry_metadata_for_the_feed(italy, list_targets, run_worker, harness):
                                    "redirects_to": ["www.next.test", "final.test"]}
     assert data["gone.test"]["status"] == "offline"
     assert data["android:com.example.app"] == {"status": "unknown", "checked_at": None, "redirects_to": []}
+    assert status_totals() == {"online": 2, "offline": 1, "unknown": 0}
 
 
 def test_status_badge_template_tags(italy, list_targets, run_worker, harness):

@@ -8,8 +8,10 @@ and the `harness` fixture fails any test after which the trap saw a connection.
 import ipaddress
 
 import pytest
+from django.utils import timezone
 
 from sitealert.monitoring import harness as sites
+from sitealert.monitoring.models import ProbeTarget
 from sitealert.monitoring.probe import AddressPolicy, PinnedBackend, ProbeFailure
 
 ALLOW_TEST_SITES = (ipaddress.ip_network("127.0.0.2/32"),)
@@ -105,9 +107,6 @@ def test_dns_rebinding_cannot_redirect_the_connection(italy, list_targets, run_w
     assert [(h["url"], h["address"]) for h in target.last_result["hops"]] == [
         ("http://rebind.test/", "127.0.0.2"), ("http://rebind.test/next", "127.0.0.2")]
     assert harness.dns.queries[("rebind.test", "A")] == 1
-
-    from sitealert.monitoring.models import ProbeTarget
-    from django.utils import timezone
 
     ProbeTarget.objects.filter(target="rebind.test").update(next_probe_at=timezone.now())
     run_worker()

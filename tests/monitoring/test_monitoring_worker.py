@@ -153,3 +153,12 @@ def test_sigterm_finishes_running_probes_releases_claims_and_exits_0(scratch, ha
                               "WHERE target LIKE 'term%' GROUP BY status"))
     assert rows == {"online": probed, "unknown": 40 - probed}
     assert scratch.query("SELECT COUNT(*) FROM monitoring_probetarget WHERE claimed_by <> ''") == [(0,)]
+
+
+def test_the_worker_also_runs_the_scheduled_maintenance(db, monitor_env):
+    from django.core.cache import cache
+
+    from sitealert.monitoring.worker import Worker
+
+    Worker(load(), maintenance=True).run(once=True)
+    assert cache.get("maintenance:feed.warm") is not None
