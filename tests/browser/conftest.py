@@ -3,13 +3,7 @@
 Playwright never downloads a browser here; scripts/test installs Debian's chromium when it is missing.
 """
 
-import os
-
 import pytest
-
-# Playwright's sync API keeps an asyncio event loop running in the test's thread, and Django refuses
-# ORM calls from a thread with a running loop unless told that this is deliberate.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach Google's services, which
@@ -20,11 +14,19 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module.
+
+    While Playwright's sync API is started, its asyncio event loop counts as running in this thread,
+    and Django refuses ORM calls there unless DJANGO_ALLOW_ASYNC_UNSAFE is set. Module scope, not
+    session, keeps both the loop and the override to the browser tests: every other test runs under
+    Django's normal rules.
+    """
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as env, sync_playwright() as playwright:
+        env.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
