@@ -151,11 +151,15 @@ def headline():
 
 
 def online_share():
-    """Share of listed sites online — MONITORING: to be provided by sitealert.monitoring.
+    """Share of the probed listed domains that answered at their last probe, as text ("62%"),
+    or None while the monitoring worker has probed none (never an estimate)."""
+    from sitealert.monitoring.metadata import status_totals
 
-    Returns None until the monitoring engineer supplies real measurements; the page then says that
-    the figure is not available. Never replace this with an estimate."""
-    return None
+    totals = status_totals()
+    probed = totals.get("online", 0) + totals.get("offline", 0)
+    if not probed:
+        return None
+    return f"{totals['online'] / probed:.0%}"
 
 
 def review_rows(contributors, counts):

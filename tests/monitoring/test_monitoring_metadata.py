@@ -1,5 +1,6 @@
 """What other pages and the feed get from monitoring: entry metadata, status badges, the dashboard."""
 
+import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
@@ -58,3 +59,16 @@ def test_dashboard_is_for_contributors(client, carol, olga):
     for person in (carol, olga):
         client.force_login(person)
         assert client.get(reverse("monitoring:dashboard")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_statistics_show_the_share_of_probed_sites_online(client, italy, list_targets):
+    from sitealert.monitoring.models import ProbeTarget
+    from sitealert.public.statistics import online_share
+
+    assert online_share() is None  # nothing probed yet: no estimate
+    list_targets(italy, ["up.example", "down.example"])
+    for target, status in (("up.example", "online"), ("down.example", "offline")):
+        ProbeTarget.objects.update_or_create(target=target, defaults={"status": status, "active": True})
+    assert online_share() == "50%"
+    assert "50%" in client.get("/statistics/").content.decode()
