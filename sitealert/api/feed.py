@@ -122,3 +122,25 @@ def changes(request, since: str = Query(None, description="The version the clien
             "Download the full feed.") % {"since": since, "pruned": pruned_through},
             version=builder.current_version(), pruned_through=pruned_through) from None
     return _version_headers(json_response(document), document["version"], document["checksum"])
+
+
+@router.get(
+    "/feed/monitoring",
+    response={200: dict, **ERRORS},
+    summary="Monitoring metadata of the listed domains",
+    description=(
+        "For each domain of the aggregated list, what the monitoring worker saw at its last probe: "
+        '`status` (`online`, `offline` or `unknown` when not probed yet), `checked_at`, and `redirects_to` '
+        "(hosts on other registrable domains the site redirected to, in order). Kept apart from `/feed` so "
+        "the list's versions and checksum are not disturbed by probes, which change without a new version."
+    ),
+)
+def feed_monitoring(request):
+    from sitealert.monitoring.metadata import entry_metadata
+
+    from sitealert.feed.models import FeedEntry
+
+    version = builder.current_version()
+    metadata = entry_metadata(FeedEntry.objects.filter(kind="domain").values_list("target", flat=True))
+    return json_response({"version": version,
+                          "entries": [{"target": target, **metadata[target]} for target in sorted(metadata)]})

@@ -72,3 +72,19 @@ def test_statistics_show_the_share_of_probed_sites_online(client, italy, list_ta
         ProbeTarget.objects.update_or_create(target=target, defaults={"status": status, "active": True})
     assert online_share() == "50%"
     assert "50%" in client.get("/statistics/").content.decode()
+
+
+@pytest.mark.django_db
+def test_users_read_status_and_redirects_through_the_api(client, italy, adco_token, italy_token, list_targets):
+    from sitealert.monitoring.models import ProbeTarget
+
+    list_targets(italy, ["up.example", "new.example", "android:com.pirate.app"])
+    ProbeTarget.objects.update_or_create(target="up.example", defaults={"status": "online", "active": True})
+    response = client.get("/api/v1/feed/monitoring", headers={"Authorization": f"Bearer {adco_token}"})
+    assert response.status_code == 200
+    entries = {e["target"]: e for e in response.json()["entries"]}
+    assert set(entries) == {"up.example", "new.example"}
+    assert entries["up.example"]["status"] == "online" and entries["new.example"]["status"] == "unknown"
+    assert "redirects_to" in entries["up.example"]
+    assert client.get("/api/v1/feed/monitoring").status_code == 401
+    assert client.get("/api/v1/feed/monitoring", headers={"Authorization": f"Bearer {italy_token}"}).status_code == 403
