@@ -4,7 +4,9 @@ Services use this where a single submission can carry a million rows; the ORM's 
 spends most of its time preparing values one field at a time.
 """
 
+import gc
 import json
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -77,3 +79,65 @@ def in_clause(column, values):
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [list(values)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def cast_param(field):
+    """A placeholder typed as `field`'s column, for parameters in a SELECT list feeding an INSERT."""
+    if connection.vendor == "postgresql":
+        return f"CAST(%s AS {field.db_type(connection)})"
+    return "%s"
+
+
+@contextmanager
+def temporary_table(name, columns):
+    """A temporary table for the duration of the block, inside the caller's transaction.
+
+    columns: "name type" definitions in PostgreSQL's types (SQLite accepts any type name).
+    Set-based statements then do per-row work in the database instead of in Python. On an
+    exception the table is left to the rollback, which drops it (the transaction is unusable
+    on PostgreSQL until then anyway).
+    """
+    # Qualified, a DROP can never hit a permanent table; unqualified, both databases look in the
+    # temporary schema first.
+    quoted = connection.ops.quote_name(name)
+    qualified = f"{'pg_temp' if connection.vendor == 'postgresql' else 'temp'}.{quoted}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {qualified}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {quoted} ({', '.join(columns)})")
+    yield quoted
+    if not connection.needs_rollback:  # a rollback drops it too
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {qualified}")
+
+
+def analyze(table, rows):
+    """Prepare PostgreSQL for set-based statements over a freshly filled temporary table of `rows` rows.
+
+    The planner gets the table's statistics, and a large batch gets memory to sort and hash in
+    (for the rest of the transaction) instead of spilling to disk; JIT compilation is left out, as
+    it costs more than it saves on these single-pass statements.
+    """
+    if connection.vendor != "postgresql" or rows <= 1000:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+        if rows > 50_000:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a bulk operation allocates millions of objects.
+
+    They are tuples, strings and small records without reference cycles, so the collector finds
+    nothing; left running, its full collections rescan every live object again and again and cost
+    more than the work itself (a third of a million-row import).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

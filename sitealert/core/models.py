@@ -8,9 +8,12 @@ class AuditEvent(models.Model):
     """Append-only record of every change: who, when, what, from which address."""
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    # No database constraint: the append-only log must neither block nor be blocked by changes to
+    # accounts, and checking a million references of a bulk import at commit costs seconds on
+    # PostgreSQL. Django still applies SET_NULL when a user or organization is deleted.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             verbose_name=_("user"))
-    organization = models.ForeignKey("organizations.Organization", null=True, blank=True,
+                             db_constraint=False, verbose_name=_("user"))
+    organization = models.ForeignKey("organizations.Organization", null=True, blank=True, db_constraint=False,
                                      on_delete=models.SET_NULL, related_name="+", verbose_name=_("organization"))
     token_hint = models.CharField(_("token"), max_length=12, blank=True)
     via = models.CharField(_("via"), max_length=10, blank=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from sitealert.core import bulk
 from sitealert.feed.models import Change, FeedEntry, FeedState
 
-CHUNK = 5000  # targets per query; well under SQLite's 32,766 parameters
+TOUCHED, MIXED = "sitealert_touched", "sitealert_mixed"
 
 
 def lock_state():
@@ -26,91 +26,107 @@ def lock_state():
     return state
 
 
+def refresh_targets(targets=(), now=None, *, table=None):
+    """Bring the aggregated list in line with the listings for `targets`; return the new version.
+
+    `table` names a temporary table of the current transaction with a `target` column of more
+    targets (unique), so that a caller holding a million targets in a staging table passes them
+    without a round trip through Python.
+
+    The work is set-based: a handful of statements join the targets with their active listings,
+    compare the aggregate with the published entries, number the differences in code-point order
+    of the targets and write changes and entries. Only targets listed by more than one
+    contributor reach Python, to build their sorted lists of countries and categories. Values
+    stay in the database's own representation throughout, so comparisons never depend on
+    conversion.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("refresh_targets must run inside transaction.atomic()")
+    now = now or timezone.now()
+    mine = sorted(set(targets))
+    if table is not None and not mine:
+        return _refresh(table, now)
+    with bulk.temporary_table(TOUCHED, ["target text PRIMARY KEY"]) as touched:
+        bulk.insert_rows(touched, ["target"], [(t,) for t in mine])
+        if table is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {touched} (target) SELECT target FROM {table} s "
+                               f"WHERE NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)")
+        return _refresh(touched, now)
+
+
+def _refresh(touched, now):
+    from sitealert.listings.models import Listing
+    from sitealert.organizations.models import Organization
+
+    q = connection.ops.quote_name
+    listings, orgs = q(Listing._meta.db_table), q(Organization._meta.db_table)
+    entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
+    postgresql = connection.vendor == "postgresql"
+    collate = ' COLLATE "C"' if postgresql else ""
+    # SQLite plans without statistics: CROSS JOIN keeps the touched targets the outer loop, so
+    # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely.
+    state = lock_state()
+    base = state.version
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
+        bulk.analyze(touched, cursor.fetchone()[0])
+    with bulk.temporary_table(MIXED, ["target text PRIMARY KEY", "kind text", "countries text", "categories text",
+                                      "first_listed_at timestamp with time zone"]) as mixed, \
+            connection.cursor() as cursor:
+        # Targets with several active listings: their aggregate (sorted lists) is built here.
+        cursor.execute(
+            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {listings} l "
+            f"JOIN {orgs} o ON o.id = l.contributor_id WHERE l.status = 'active' AND l.target IN ("
+            f"SELECT l2.target FROM {touched} t CROSS JOIN {listings} l2 WHERE l2.target = t.target "
+            f"AND l2.status = 'active' GROUP BY l2.target HAVING COUNT(*) > 1)")
+        aggregates = _aggregate(cursor.fetchall())
+        bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
+                         [(target, *values) for target, values in aggregates.items()])
+        # Every other target has at most one active listing: its aggregate is that listing.
+        # Changes are what differs from the published entries, numbered in code-point order.
+        cursor.execute(
+            f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, created_at) "
+            f"SELECT %s + ROW_NUMBER() OVER (ORDER BY a.target{collate}), a.target, COALESCE(a.kind, e.kind), "
+            f"a.kind IS NOT NULL, COALESCE(a.countries, ''), COALESCE(a.categories, ''), a.first_listed_at, "
+            f"{bulk.cast_param(Change._meta.get_field('created_at'))} FROM ("
+            f"SELECT t.target, COALESCE(m.kind, l.kind) AS kind, COALESCE(m.countries, o.country) AS countries, "
+            f"COALESCE(m.categories, l.category) AS categories, "
+            f"COALESCE(m.first_listed_at, l.listed_at) AS first_listed_at FROM {touched} t "
+            f"LEFT JOIN {mixed} m ON m.target = t.target "
+            f"LEFT JOIN {listings} l ON m.target IS NULL AND l.target = t.target AND l.status = 'active' "
+            f"LEFT JOIN {orgs} o ON o.id = l.contributor_id) a "
+            f"LEFT JOIN {entries} e ON e.target = a.target "
+            f"WHERE (a.kind IS NULL AND e.target IS NOT NULL) OR (a.kind IS NOT NULL AND (e.target IS NULL "
+            f"OR e.kind <> a.kind OR e.countries <> a.countries OR e.categories <> a.categories "
+            f"OR e.first_listed_at <> a.first_listed_at))",
+            [base, bulk.db_datetime(now)])
+        count = cursor.rowcount
+        if count <= 0:
+            return base
+        # The entries of the changed targets are replaced (an upsert costs twice as much per row).
+        cursor.execute(f"DELETE FROM {entries} WHERE target IN (SELECT target FROM {changes} WHERE seq > %s)", [base])
+        cursor.execute(
+            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
+            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
+            f"WHERE seq > %s AND listed ORDER BY seq", [base])
+    FeedState.objects.filter(pk=1).update(version=base + count)
+    return base + count
+
+
 def _aggregate(rows):
-    """rows: (target, kind, country, category, listed_at) of active listings."""
-    result = {}
+    """{target: (kind, countries, categories, first listed)} from (target, kind, country, category, listed_at)."""
+    found = {}
     for target, kind, country, category, listed_at in rows:
-        agg = result.get(target)
+        agg = found.get(target)
         if agg is None:
-            result[target] = [kind, {country}, {category}, listed_at]
+            found[target] = [kind, {country}, {category}, listed_at]
         else:
             agg[1].add(country)
             agg[2].add(category)
             if listed_at < agg[3]:
                 agg[3] = listed_at
-    return {
-        t: (kind, ",".join(sorted(c)), ",".join(sorted(cat)), first)
-        for t, (kind, c, cat, first) in result.items()
-    }
-
-
-def _select(sql, chunk):
-    condition, params = bulk.in_clause("target", chunk)
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(condition=condition), params)
-        return cursor.fetchall()
-
-
-def refresh_targets(targets, now=None):
-    """Bring the aggregated list in line with the listings for `targets`; return the new version.
-
-    Values are read and written in the database's own representation (raw cursor), so that
-    comparing the published entry with the recomputed one never depends on type conversion.
-    """
-    from sitealert.listings.models import Listing
-    from sitealert.organizations.models import Organization
-
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("refresh_targets must run inside transaction.atomic()")
-    now = now or timezone.now()
-    db_now = bulk.db_datetime(now)
-    state = lock_state()
-    seq = state.version
-    q = connection.ops.quote_name
-    listings_sql = (
-        f"SELECT l.target, l.kind, o.country, l.category, CAST(l.listed_at AS text) FROM {q(Listing._meta.db_table)} l "
-        f"JOIN {q(Organization._meta.db_table)} o ON o.id = l.contributor_id "
-        f"WHERE l.status = 'active' AND l.{{condition}}"
-    )
-    entries_sql = (f"SELECT target, kind, countries, categories, CAST(first_listed_at AS text) FROM {q(FeedEntry._meta.db_table)} "
-                   f"WHERE {{condition}}")
-    targets = sorted(set(targets))
-    for start in range(0, len(targets), CHUNK):
-        chunk = targets[start:start + CHUNK]
-        wanted = _aggregate(_select(listings_sql, chunk))
-        current = {row[0]: row[1:] for row in _select(entries_sql, chunk)}
-        changes, inserts, updates, deletions = [], [], [], []
-        for target in chunk:
-            want = wanted.get(target)
-            have = current.get(target)
-            if want is None:
-                if have is None:
-                    continue
-                seq += 1
-                changes.append((seq, target, have[0], False, "", "", None, db_now))
-                deletions.append(target)
-                continue
-            if have == want:
-                continue
-            kind, countries, categories, first = want
-            seq += 1
-            changes.append((seq, target, kind, True, countries, categories, first, db_now))
-            if have is None:
-                inserts.append((target, kind, countries, categories, first, seq))
-            else:
-                updates.append((kind, countries, categories, first, seq, target))
-        bulk.insert_rows(Change._meta.db_table, CHANGE_COLUMNS, changes)
-        bulk.insert_rows(FeedEntry._meta.db_table, ENTRY_COLUMNS, inserts)
-        bulk.update_rows(FeedEntry._meta.db_table, ENTRY_COLUMNS[1:], "target", updates)
-        if deletions:
-            FeedEntry.objects.filter(target__in=deletions).delete()
-    if seq != state.version:
-        FeedState.objects.filter(pk=1).update(version=seq)
-    return seq
-
-
-CHANGE_COLUMNS = ["seq", "target", "kind", "listed", "countries", "categories", "first_listed_at", "created_at"]
-ENTRY_COLUMNS = ["target", "kind", "countries", "categories", "first_listed_at", "version"]
+    return {t: (kind, ",".join(sorted(c)), ",".join(sorted(cat)), first) for t, (kind, c, cat, first) in found.items()}
 
 
 def prune_expired_history(now=None):

@@ -53,6 +53,5 @@ class Change(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["target"])]
         verbose_name = _("change")
         verbose_name_plural = _("changes")

@@ -50,7 +50,28 @@ def normalize_target(text: str) -> str:
         labels = text.split(".")
         if public_label_count(labels) < len(labels):
             return text
-    return _normalize(text)
+    return _common_form(text) or _normalize(text)
+
+
+def _common_form(text: str) -> str | None:
+    """The target of the shapes lists are mostly made of besides canonical names, or None.
+
+    Upper-case names, and http(s) addresses of a plain host with any path ("HTTPS://Example.com/a?b"),
+    skip the general parser. None means "take the full path", which this never contradicts: the
+    host must match the canonical pattern after lower-casing (so no userinfo, port, percent sign,
+    blank, wildcard, trailing dot or IP address), and store hosts go the full way for their app.
+    """
+    if text.__class__ is not str or not text.isascii():
+        return None
+    low = text.lower()
+    start = 8 if low.startswith("https://") else 7 if low.startswith("http://") else 0
+    end = _AUTHORITY_END.search(low, start)
+    host = low[start:end.start()] if end else low[start:]
+    if (len(host) > 253 or not _CANONICAL_HOST.fullmatch(host) or "xn--" in host
+            or host == apps.GOOGLE_PLAY or host in apps.APPLE_STORES):
+        return None
+    labels = host.split(".")
+    return host if public_label_count(labels) < len(labels) else None
 
 
 def target_kind(target: str) -> str:

@@ -32,8 +32,9 @@ class Listing(models.Model):
 
     target = models.CharField(_("target"), max_length=300)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # Not indexed on its own: the unique (contributor, target) index serves every lookup by contributor.
     contributor = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="listings",
-                                    verbose_name=_("contributor"))
+                                    db_index=False, verbose_name=_("contributor"))
     category = models.CharField(_("category"), max_length=30, choices=Category.choices)
     reference = models.CharField(_("reference"), max_length=200, blank=True,
                                  help_text=_("The national decision or case identifier."))

@@ -25,7 +25,7 @@ MAX_NOTE = 5000
 BATCH = 900
 
 
-@dataclass
+@dataclass(slots=True)
 class EntryInput:
     target: str
     category: str = ""
@@ -36,7 +36,7 @@ class EntryInput:
     listed_at: datetime | None = None  # when an existing national list is carried over with its dates
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     row: int | None
     input: str
@@ -128,6 +128,8 @@ def _storable(text):
     """Text both databases can store: no NUL, no lone surrogate."""
     if "\x00" in text:
         return False
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -137,62 +139,81 @@ def _storable(text):
 
 def _echo(text):
     """What the person sent, safe to show back (lone surrogates become U+FFFD)."""
-    return text.strip()[:300].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    text = text.strip()[:300]
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _clean_entries(entries, valid_categories):
-    """Normalize and validate; returns (results, {target: (entry, result)}) in input order."""
+    """Normalize and validate; returns (results, {target: (entry, result)}) in input order.
+
+    This runs once per row of a million-row file, so the common case (a valid row) is kept to
+    a few C-level operations and the messages are built only for rows that need one.
+    """
     results = []
     accepted = {}
-    first_row = {}
+    valid = frozenset(valid_categories)
+    append = results.append
     for entry in entries:
         raw = entry.target if isinstance(entry.target, str) else ""
-        result = RowResult(row=entry.row, input=_echo(raw), status=ACCEPTED)
-        results.append(result)
+        result = RowResult(entry.row, _echo(raw), ACCEPTED)
+        append(result)
         try:
             target = normalize_target(raw)
         except InvalidTarget as exc:
             result.status, result.reason = REJECTED, target_error_message(exc)
             continue
         result.target = target
-        category = (entry.category or "").strip().lower()
-        if not category:
-            result.status = REJECTED
-            result.reason = _("The category is missing. Use one of: %(choices)s.") % {
-                "choices": ", ".join(valid_categories)}
+        category = entry.category
+        if category not in valid:
+            category = (category or "").strip().lower()
+            if category not in valid:
+                result.status, result.reason = REJECTED, _category_problem(category, valid_categories)
+                continue
+            entry.category = category
+        reference, note = entry.reference, entry.note
+        if reference or note:
+            entry.reference = reference = (reference or "").strip()
+            entry.note = note = (note or "").strip()
+            if (len(reference) > MAX_REFERENCE or len(note) > MAX_NOTE or "\x00" in reference or "\x00" in note
+                    or not (reference + note).isascii()):
+                problem = _text_problem(reference, note)
+                if problem:
+                    result.status, result.reason = REJECTED, problem
+                    continue
+        else:
+            entry.reference = entry.note = ""
+        first = accepted.get(target)
+        if first is not None:
+            result.status, result.reason = REJECTED, _duplicate(target, first[0].row)
             continue
-        if category not in valid_categories:
-            result.status = REJECTED
-            result.reason = _("Unknown category '%(value)s'. Use one of: %(choices)s.") % {
-                "value": _echo(category)[:50], "choices": ", ".join(valid_categories)}
-            continue
-        entry.category = category
-        entry.reference = (entry.reference or "").strip()
-        entry.note = (entry.note or "").strip()
-        if len(entry.reference) > MAX_REFERENCE:
-            result.status = REJECTED
-            result.reason = _("The reference is longer than %(n)d characters.") % {"n": MAX_REFERENCE}
-            continue
-        if len(entry.note) > MAX_NOTE:
-            result.status = REJECTED
-            result.reason = _("The note is longer than %(n)d characters.") % {"n": MAX_NOTE}
-            continue
-        if not _storable(entry.reference) or not _storable(entry.note):
-            result.status = REJECTED
-            result.reason = _("The reference or note contains a NUL character or an invalid Unicode code point; "
-                              "remove it and try again.")
-            continue
-        if target in first_row:
-            result.status = REJECTED
-            where = first_row[target]
-            result.reason = (
-                _("Duplicate: '%(target)s' already appears in row %(row)s.") % {"target": target, "row": where}
-                if where is not None else _("Duplicate: '%(target)s' appears twice.") % {"target": target}
-            )
-            continue
-        first_row[target] = entry.row
         accepted[target] = (entry, result)
     return results, accepted
+
+
+def _category_problem(category, valid_categories):
+    if not category:
+        return _("The category is missing. Use one of: %(choices)s.") % {"choices": ", ".join(valid_categories)}
+    return _("Unknown category '%(value)s'. Use one of: %(choices)s.") % {
+        "value": _echo(category)[:50], "choices": ", ".join(valid_categories)}
+
+
+def _text_problem(reference, note):
+    if len(reference) > MAX_REFERENCE:
+        return _("The reference is longer than %(n)d characters.") % {"n": MAX_REFERENCE}
+    if len(note) > MAX_NOTE:
+        return _("The note is longer than %(n)d characters.") % {"n": MAX_NOTE}
+    if not _storable(reference) or not _storable(note):
+        return _("The reference or note contains a NUL character or an invalid Unicode code point; "
+                 "remove it and try again.")
+    return ""
+
+
+def _duplicate(target, row):
+    if row is not None:
+        return _("Duplicate: '%(target)s' already appears in row %(row)s.") % {"target": target, "row": row}
+    return _("Duplicate: '%(target)s' appears twice.") % {"target": target}
 
 
 LISTING_COLUMNS = ["target", "kind", "contributor_id", "category", "reference", "listed_at", "review_after", "note",
@@ -200,81 +221,127 @@ LISTING_COLUMNS = ["target", "kind", "contributor_id", "category", "reference", 
 UPDATE_COLUMNS = ["category", "reference", "note", "review_after", "listed_at", "status", "status_reason",
                   "status_changed_at", "updated_at"]
 EDITABLE = ("category", "reference", "note", "review_after")
+STAGE = "sitealert_submission"
+# Rows arrive with four values each; the rest are defaults, set afterwards for the few rows that differ.
+STAGE_DEFINITION = ["target text PRIMARY KEY", "category text", "reference text", "note text",
+                    "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
+                    "status text DEFAULT 'active'", "status_reason text DEFAULT ''"]
 
+def _classify(stage, contributor_id):
+    """Compare the staged rows with the contributor's listings, in the database.
 
-def _existing_listings(contributor, targets):
-    """{target: {field: raw value}} for the contributor's listings among `targets`.
-
-    Raw values (the database's own representation) are written back unchanged by updates.
+    Returns the listings that need a decision in Python — removed or held ones, and those whose
+    values differ — as {target: {field: raw value}}, and the number of staged targets the
+    contributor already lists. Afterwards the stage holds only the targets new to the contributor.
     """
     from django.db import connection
 
-    fields = ("id", "target", "status", "status_reason", "status_changed_at", "listed_at") + EDITABLE
-    found = {}
-    if not targets or not Listing.objects.filter(contributor=contributor).exists():
-        return found
     q = connection.ops.quote_name
-    sql = (f"SELECT {', '.join(q(f) for f in fields)} FROM {q(Listing._meta.db_table)} "
-           f"WHERE contributor_id = %s AND {{condition}}")
-    step = 5000
+    table = q(Listing._meta.db_table)
+    fields = ("id", "target", "status", "status_reason", "status_changed_at", "listed_at") + EDITABLE
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    found = {}
     with connection.cursor() as cursor:
-        for start in range(0, len(targets), step):
-            condition, params = bulk.in_clause("target", targets[start:start + step])
-            cursor.execute(sql.format(condition=condition), [contributor.pk, *params])
-            for row in cursor.fetchall():
-                found[row[1]] = dict(zip(fields, row))
-    return found
+        cursor.execute(
+            f"SELECT {', '.join('l.' + q(f) for f in fields)} FROM {stage} s JOIN {table} l "
+            f"ON l.contributor_id = %s AND l.target = s.target WHERE l.status <> 'active' OR l.category <> s.category "
+            f"OR l.reference <> s.reference OR l.note <> s.note OR l.review_after {distinct} s.review_after",
+            [contributor_id])
+        for row in cursor.fetchall():
+            found[row[1]] = dict(zip(fields, row))
+        cursor.execute(f"DELETE FROM {stage} WHERE EXISTS (SELECT 1 FROM {table} l "
+                       f"WHERE l.contributor_id = %s AND l.target = {stage}.target)", [contributor_id])
+        existing = cursor.rowcount
+    return found, existing
+
+
+def _staged_targets(stage):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT target FROM {stage}")
+        return [row[0] for row in cursor.fetchall()]
 
 
 def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
-    """Add or update listings of `contributor`. All-or-nothing unless `accept_valid_rows`."""
+    """Add or update listings of `contributor`. All-or-nothing unless `accept_valid_rows`.
+
+    The accepted rows go into a temporary table; the database compares them with the existing
+    listings and writes new listings, their audit events and the change log set by set. Python
+    sees only what needs a decision: rows that update, relist or hit a protected target.
+    """
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
     valid_categories = [c.value for c in Category]
     report = Report(dry_run=dry_run)
-    report.rows, accepted = _clean_entries(list(entries), valid_categories)
-    rejected = report.counts[REJECTED]
-    with transaction.atomic():
+    with bulk.gc_paused():
+        report.rows, accepted = _clean_entries(list(entries), valid_categories)
+        rejected = report.counts[REJECTED]
+        with transaction.atomic():
+            _submit(contributor, accepted, report, actor=actor, apply=not (dry_run or (rejected and not accept_valid_rows)),
+                    progress=progress)
+    return report
+
+
+def _submit(contributor, accepted, report, *, actor, apply, progress):
+    from django.db import connection
+
+    now = timezone.now()
+    db_now = bulk.db_datetime(now)
+    # Plain strings in loops: enum attribute lookups cost more than the rest of a row.
+    active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
+    app = str(Kind.APP)
+    items = sorted(accepted.items())
+    total = len(items)
+    if progress is not None:
+        progress(0, total)
+    rows = [(target, entry.category, entry.reference, entry.note) for target, (entry, _) in items]
+    dated = [(None if entry.review_after is None else bulk.db_date(entry.review_after),
+              None if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now)), target)
+             for target, (entry, _) in items if entry.review_after is not None or entry.listed_at is not None]
+    apps = [(app, target) for target, _ in items if ":" in target]
+    targets = [target for target, _ in items]
+    del items
+    with bulk.temporary_table(STAGE, STAGE_DEFINITION) as stage, connection.cursor() as cursor:
+        bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
+        del rows
+        cursor.executemany(f"UPDATE {stage} SET review_after = %s, listed_at = %s WHERE target = %s", dated)
+        cursor.executemany(f"UPDATE {stage} SET kind = %s WHERE target = %s", apps)
+        bulk.analyze(stage, total)
+        if progress is not None:
+            progress(total // 4, total)
+        changed, existing = _classify(stage, contributor.pk)
         protected = ProtectedIndex()
-        now = timezone.now()
-        db_now = bulk.db_datetime(now)
-        targets = list(accepted)
-        existing = _existing_listings(contributor, targets)
-        new_rows, updates, audit_items, touched = [], [], [], []
-        # Plain strings in the loop: enum attribute lookups cost more than the rest of a row.
-        active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
-        app, domain = str(Kind.APP), str(Kind.DOMAIN)
-        contributor_id = contributor.pk
-        check_protected = protected.conflict if protected.protected else None
-        for i, target in enumerate(targets):
-            if progress is not None and i % 50000 == 0:
-                progress(i, len(targets))
+        new_targets = None
+        if existing > len(changed) or protected.protected:
+            new_targets = _staged_targets(stage)
+        if existing > len(changed):
+            unchanged = set(targets).difference(new_targets, changed)
+            for target in unchanged:
+                accepted[target][1].status = UNCHANGED
+        holds = []
+        if protected.protected:
+            for target in new_targets:
+                hit = protected.conflict(target)
+                if hit:
+                    result = accepted[target][1]
+                    result.status, result.reason = HELD, _held_reason(target, hit)
+                    holds.append((held, result.reason, target))
+        updates, audit_items = [], []
+        for target, listing in changed.items():
             entry, result = accepted[target]
-            review_after = bulk.db_date(entry.review_after) if entry.review_after is not None else None
-            listing = existing.get(target) if existing else None
-            hit = None
-            if check_protected is not None and (listing is None or listing["status"] == removed):
-                hit = check_protected(target)
-            if hit:
-                status = held
-                reason = result.reason = _held_reason(target, hit)
-                result.status = HELD
-            else:
-                status, reason = active, ""
-            if listing is None:
-                listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
-                new_rows.append((target, app if ":" in target else domain, contributor_id, entry.category,
-                                 entry.reference, listed_at, review_after, entry.note, status, reason,
-                                 db_now, db_now, db_now))
-                audit_items.append((target, {"event": "created", "status": status, "category": entry.category,
-                                             "reference": entry.reference}))
-                touched.append(target)
-                continue
+            review_after = None if entry.review_after is None else bulk.db_date(entry.review_after)
             if listing["status"] == removed:
-                updates.append((entry.category, entry.reference, entry.note, review_after, db_now,
+                hit = protected.conflict(target)
+                if hit:
+                    status, reason = held, _held_reason(target, hit)
+                    result.status, result.reason = HELD, reason
+                else:
+                    status, reason = active, ""
+                listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
+                updates.append((entry.category, entry.reference, entry.note, review_after, listed_at,
                                 status, reason, db_now, db_now, listing["id"]))
                 audit_items.append((target, {"event": "relisted", "status": status, "category": entry.category,
                                              "reference": entry.reference}))
-                touched.append(target)
                 continue
             if listing["status"] == held:
                 result.status, result.reason = HELD, listing["status_reason"]
@@ -290,18 +357,31 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
                             listing["status_changed_at"], db_now, listing["id"]))
             audit_items.append((target, {"event": "updated", "fields": differs,
                                          **{k: str(values[k]) for k in differs if k != "note"}}))
-            touched.append(target)
-        if dry_run or (rejected and not accept_valid_rows):
+        if not apply:
             transaction.set_rollback(True)
-            return report
-        bulk.insert_rows(Listing._meta.db_table, LISTING_COLUMNS, new_rows)
+            return
+        if progress is not None:
+            progress(total // 2, total)
+        q = connection.ops.quote_name
+        cursor.executemany(f"UPDATE {stage} SET status = %s, status_reason = %s WHERE target = %s", holds)
+        field = Listing._meta.get_field
+        cursor.execute(
+            f"INSERT INTO {q(Listing._meta.db_table)} ({', '.join(q(c) for c in LISTING_COLUMNS)}) "
+            f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
+            f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, "
+            f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
+            f"{bulk.cast_param(field('updated_at'))} FROM {stage} ORDER BY target",
+            [contributor.pk, db_now, db_now, db_now, db_now])
         bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", updates)
+        audit.record_selected(actor, "listing.submit", stage, "target", {
+            "event": audit.Literal("created"), "status": "status", "category": "category", "reference": "reference"})
         audit.record_many(actor, "listing.submit", audit_items)
-        report.version = refresh_targets(touched, now)
+        if progress is not None:
+            progress(total * 3 // 4, total)
+        report.version = refresh_targets([target for target, _ in audit_items], now, table=stage)
         report.applied = True
         if progress is not None:
-            progress(len(targets), len(targets))
-    return report
+            progress(total, total)
 
 
 def _held_reason(target, protected):
@@ -440,25 +520,30 @@ def parse_csv(text):
             details.append(_("a column appears twice"))
         return [], [], _("Row 1 must be the header row: target,category,reference,note (%(details)s).") % {
             "details": "; ".join(details)}
-    index = {c: i for i, c in enumerate(columns)}
-    entries, rejected = [], []
     width = len(columns)
+    at = columns.index
+    t, c = at("target"), at("category")
+    r = at("reference") if "reference" in columns else None
+    n = at("note") if "note" in columns else None
+    entries, rejected = [], []
+    append = entries.append
     row_number = 1
     try:
         for row in reader:
             row_number = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
+            if len(row) != width:
+                if not "".join(row).strip():
+                    continue
+                if len(row) > width:
+                    rejected.append(RowResult(row=row_number, input=",".join(row)[:300], status=REJECTED,
+                                              reason=_("This row has %(found)d fields; the header has %(expected)d.") % {
+                                                  "found": len(row), "expected": width}))
+                    continue
+                row = row + [""] * (width - len(row))
+            elif not row[t].strip() and not "".join(row).strip():
                 continue
-            if len(row) > width:
-                rejected.append(RowResult(row=row_number, input=",".join(row)[:300], status=REJECTED,
-                                          reason=_("This row has %(found)d fields; the header has %(expected)d.") % {
-                                              "found": len(row), "expected": width}))
-                continue
-            row = row + [""] * (width - len(row))
-            entries.append(EntryInput(
-                target=row[index["target"]], category=row[index["category"]],
-                reference=row[index["reference"]] if "reference" in index else "",
-                note=row[index["note"]] if "note" in index else "", row=row_number))
+            append(EntryInput(row[t], row[c], "" if r is None else row[r], "" if n is None else row[n], None,
+                              row_number))
     except csv.Error as exc:
         return [], [], _("The CSV file is malformed near line %(line)d: %(error)s") % {
             "line": row_number + 1, "error": str(exc)}
@@ -478,6 +563,12 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
     text, error = decode_csv_bytes(data)
     if error:
         return Report(dry_run=dry_run, error=error)
+    with bulk.gc_paused():
+        return _import_text(contributor, text, len(data), actor=actor, dry_run=dry_run,
+                            accept_valid_rows=accept_valid_rows, progress=progress)
+
+
+def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, progress):
     entries, rejected_rows, error = parse_csv(text)
     if error:
         return Report(dry_run=dry_run, error=error)
@@ -491,12 +582,13 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
     report = submit_entries(contributor, entries, actor=actor, dry_run=dry_run_inner,
                             accept_valid_rows=accept_valid_rows, progress=progress)
     report.dry_run = dry_run
-    report.rows = sorted(report.rows + rejected_rows, key=lambda r: r.row or 0)
+    if rejected_rows:
+        report.rows = sorted(report.rows + rejected_rows, key=lambda r: r.row or 0)
     if rejected_rows and not accept_valid_rows:
         report.applied = False
         report.version = None
     audit.record(actor, "import.csv", contributor.slug, {
-        "bytes": len(data), "applied": report.applied, "dry_run": dry_run, "counts": report.counts})
+        "bytes": size, "applied": report.applied, "dry_run": dry_run, "counts": report.counts})
     return report
 
 

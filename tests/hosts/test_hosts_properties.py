@@ -81,6 +81,25 @@ def test_pasted_input_normalizes_idempotently_or_is_refused_with_a_reason(text):
         _canonical_properties(result)
 
 
+@given(st.one_of(
+    pasted(),
+    st.from_regex(r"(?i:https?://)?(?:[a-zA-Z0-9_-]{1,12}\.){1,3}[a-zA-Z][a-zA-Z0-9-]{0,8}(?:[/?#\\: @%.][ -~]{0,20})?",
+                  fullmatch=True),
+))
+@example("HTTPS://WWW.Example.COM/Watch?v=1")
+@example("http://play.google.com/store/apps/details?id=com.Example.App")
+@example("https://a.example:8080/")
+@example("http://user@a.example/")
+@example("https:///a.example")
+@example("FILMS.CO.UK")
+@example("CO.UK")
+@settings(max_examples=2000)
+def test_the_common_forms_shortcut_agrees_with_the_full_normalizer(text):
+    shortcut = targets._common_form(text)
+    if shortcut is not None:
+        assert shortcut == targets._normalize(text)
+
+
 @given(st.from_regex(targets._CANONICAL_HOST, fullmatch=True))
 @settings(max_examples=1000)
 def test_fast_path_agrees_with_the_full_normalizer(host):
