@@ -5,10 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from sitealert.core.actors import actor_for_request
-from sitealert.core.models import AuditEvent
+from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.organizations import permissions
 
 admin.site.site_header = _("SiteAlert administration")
@@ -96,4 +99,33 @@ class AuditEventAdmin(OperatorAdmin):
     search_fields = ("object_repr", "action", "user__username", "organization__name")
     date_hierarchy = "created_at"
     list_select_related = ("user", "organization")
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields] + ["items"]
+    ITEMS_SHOWN = 50
+
+    def get_search_results(self, request, queryset, search_term):
+        """A search also finds the events whose items match: "pirate.example" finds the upload that listed it."""
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term:
+            item_events = AuditItem.objects.filter(object_repr__icontains=search_term).values("event_id")
+            queryset |= self.model.objects.filter(pk__in=item_events)
+        return queryset, duplicates
+
+    @admin.display(description=_("items"))
+    def items(self, event):
+        count = event.items.count()
+        if not count:
+            return "-"
+        shown = event.items.order_by("id")[:self.ITEMS_SHOWN]
+        lines = format_html_join("", "<li>{} <code>{}</code></li>", ((i.object_repr, i.detail) for i in shown))
+        more = ngettext("All %(count)d item", "All %(count)d items", count) % {"count": count}
+        link = reverse("admin:core_audititem_changelist") + f"?event__id__exact={event.pk}"
+        return format_html('<ul>{}</ul><a href="{}">{}</a>', lines, link, more)
+
+
+@admin.register(AuditItem)
+class AuditItemAdmin(OperatorAdmin):
+    list_display = ("object_repr", "detail", "event")
+    search_fields = ("object_repr",)
+    list_select_related = ("event",)
+    readonly_fields = [f.name for f in AuditItem._meta.fields]
+    show_full_result_count = False

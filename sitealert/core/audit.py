@@ -1,8 +1,13 @@
-"""The one writer of the audit log."""
+"""The one writer of the audit log.
+
+An event records who did what, when and from which address. An action on many objects at once
+(an upload of a million listings, a bulk removal) is one event with one item per object, so the
+log reads as what people did, and the who/when/where is written once.
+"""
 
 from django.utils import timezone
 
-from sitealert.core.models import AuditEvent
+from sitealert.core.models import AuditEvent, AuditItem
 
 
 def _event(actor, action, object_repr, detail, now):
@@ -25,67 +30,61 @@ def record(actor, action, object_repr="", detail=None):
     return event
 
 
-WHO_COLUMNS = ["created_at", "user_id", "organization_id", "token_hint", "via", "ip_address", "action"]
+def record_many(actor, action, items, *, object_repr="", detail=None):
+    """Record one event with an item per (object_repr, detail) pair; nothing when there are none.
+
+    The event's object is the single item's when there is one (a web form's removal reads like
+    any other event), else `object_repr` (what the items have in common, e.g. their contributor).
+    """
+    items = list(items)
+    if not items:
+        return None
+    event = record(actor, action, items[0][0] if len(items) == 1 else object_repr,
+                   {"items": len(items), **(detail or {})})
+    add_items(event, items)
+    return event
 
 
-def _who(actor, action):
-    """The columns every event of one bulk record shares, in WHO_COLUMNS order."""
-    from sitealert.core.bulk import db_datetime
-
-    return (
-        db_datetime(timezone.now()),
-        actor.user.pk if actor is not None and actor.user is not None else None,
-        actor.organization.pk if actor is not None and actor.organization is not None else None,
-        actor.token.hint if actor is not None and actor.token is not None else "",
-        actor.via if actor is not None else "",
-        actor.ip if actor is not None else None,
-        action,
-    )
-
-
-def record_many(actor, action, items):
-    """Record one event per (object_repr, detail) pair in bulk."""
+def add_items(event, items):
+    """Add (object_repr, detail) items to an event recorded in this transaction."""
     from sitealert.core.bulk import db_json, insert_rows
 
-    who = _who(actor, action)
-    insert_rows(AuditEvent._meta.db_table, WHO_COLUMNS + ["object_repr", "detail"],
-                [(*who, str(obj)[:300], db_json(detail or {})) for obj, detail in items])
+    return insert_rows(AuditItem._meta.db_table, ["event_id", "object_repr", "detail"],
+                       [(event.pk, str(obj)[:300], db_json(detail or {})) for obj, detail in items])
 
 
-def record_selected(actor, action, table, object_column, detail):
-    """Record one event per row of `table` (a staging table of the current transaction).
+def add_selected_items(event, table, object_column, detail):
+    """Add an item per row of `table` (a staging table of the current transaction) to an event.
 
-    detail: {key: column name, or a str subclass `Literal` for a constant} — the event's detail
-    is built by the database, so a million events never pass through Python one by one.
+    detail: {key: column name, or a `Literal` constant}. The database builds each item's detail,
+    so a million items never pass through Python one by one. Returns the number of items.
     """
     from django.db import connection
 
     from sitealert.core.bulk import cast_param
 
-    who = _who(actor, action)
-    casts = ", ".join(cast_param(AuditEvent._meta.get_field(c.removesuffix("_id"))) for c in WHO_COLUMNS)
-    pairs, params = [], list(who)
-    for key, value in detail.items():
-        pairs.append("%s")
-        params.append(key)
-        if isinstance(value, Literal):
-            pairs.append("%s")
-            params.append(str(value))
-        else:
-            pairs.append(connection.ops.quote_name(value))
-    build = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    q = connection.ops.quote_name
+    postgresql = connection.vendor == "postgresql"
     # Keys and constants are parameters typed as text: PostgreSQL cannot infer a type for them
     # inside a variadic function.
-    if connection.vendor == "postgresql":
-        pairs = [p if p != "%s" else "CAST(%s AS text)" for p in pairs]
-    q = connection.ops.quote_name
+    text = "CAST(%s AS text)" if postgresql else "%s"
+    pairs, params = [], [event.pk]
+    for key, value in detail.items():
+        pairs.append(text)
+        params.append(key)
+        if isinstance(value, Literal):
+            pairs.append(text)
+            params.append(str(value))
+        else:
+            pairs.append(q(value))
+    build = "jsonb_build_object" if postgresql else "json_object"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {q(AuditEvent._meta.db_table)} ({', '.join(q(c) for c in WHO_COLUMNS)}, object_repr, detail) "
-            f"SELECT {casts}, SUBSTR({q(object_column)}, 1, 300), {build}({', '.join(pairs)}) FROM {table}",
-            params)
+            f"INSERT INTO {q(AuditItem._meta.db_table)} (event_id, object_repr, detail) "
+            f"SELECT {cast_param(AuditItem._meta.get_field('event'))}, SUBSTR({q(object_column)}, 1, 300), "
+            f"{build}({', '.join(pairs)}) FROM {table} ORDER BY {q(object_column)}", params)
         return cursor.rowcount
 
 
 class Literal(str):
-    """A constant in `record_selected`'s detail, as opposed to a column name."""
+    """A constant in `add_selected_items`'s detail, as opposed to a column name."""

@@ -4,7 +4,22 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """Rows that are written once and never changed or deleted through the ORM."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError(f"{self._meta.verbose_name_plural} are append-only.")
+
+
+class AuditEvent(AppendOnly):
     """Append-only record of every change: who, when, what, from which address."""
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
@@ -30,10 +45,25 @@ class AuditEvent(models.Model):
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("Audit events are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise RuntimeError("Audit events are append-only.")
+class AuditItem(AppendOnly):
+    """One of the objects an event covers when it covers many (the listings of one upload).
+
+    Who, when, from which address and the action are the event's, recorded once; the item says
+    what happened to this object. Like events, items are append-only.
+    """
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="items",
+                              verbose_name=_("event"))
+    # Not indexed: the log is searched by substring, which no B-tree serves, and an index would
+    # cost every bulk upload another write per listing.
+    object_repr = models.CharField(_("object"), max_length=300)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["event_id", "id"]
+        verbose_name = _("audit item")
+        verbose_name_plural = _("audit items")
+
+    def __str__(self):
+        return self.object_repr

@@ -5,6 +5,7 @@ the aggregate of the active listings of each target, and where the aggregate dif
 published entry it appends a change with the next sequence number and updates the entry.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,12 +27,26 @@ def lock_state():
     return state
 
 
-def refresh_targets(targets=(), now=None, *, table=None):
+@dataclass(frozen=True)
+class Added:
+    """Listings this transaction has just added for one contributor, described by a staging table.
+
+    table: a temporary table with columns target (unique), kind, category, listed_at (NULL meaning
+    the `now` given to refresh_targets) and status; country: the contributor's country.
+    """
+
+    table: str
+    country: str
+
+
+def refresh_targets(targets=(), now=None, *, added=None):
     """Bring the aggregated list in line with the listings for `targets`; return the new version.
 
-    `table` names a temporary table of the current transaction with a `target` column of more
-    targets (unique), so that a caller holding a million targets in a staging table passes them
-    without a round trip through Python.
+    `added` (an `Added`) passes a staging table of new listings without a round trip through
+    Python. A target of it with no published entry had no active listing before this
+    transaction — the entries are the aggregate of the active listings, and only this writer
+    changes them — so its new entry is the added listing itself: a first import of a million
+    targets becomes three statements. Every other target is recomputed from its listings.
 
     The work is set-based: a handful of statements join the targets with their active listings,
     compare the aggregate with the published entries, number the differences in code-point order
@@ -43,34 +58,64 @@ def refresh_targets(targets=(), now=None, *, table=None):
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("refresh_targets must run inside transaction.atomic()")
     now = now or timezone.now()
-    mine = sorted(set(targets))
-    if table is not None and not mine:
-        return _refresh(table, now)
-    with bulk.temporary_table(TOUCHED, ["target text PRIMARY KEY"]) as touched:
-        bulk.insert_rows(touched, ["target"], [(t,) for t in mine])
-        if table is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {touched} (target) SELECT target FROM {table} s "
-                               f"WHERE NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)")
-        return _refresh(touched, now)
+    db_now = bulk.db_datetime(now)
+    state = lock_state()
+    base = version = state.version
+    q = connection.ops.quote_name
+    entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
+    created_at = bulk.cast_param(Change._meta.get_field("created_at"))
+    first_listed_at = bulk.cast_param(Change._meta.get_field("first_listed_at"))
+    with bulk.temporary_table(TOUCHED, ["target text PRIMARY KEY"]) as touched, connection.cursor() as cursor:
+        bulk.insert_rows(touched, ["target"], [(t,) for t in sorted(set(targets))])
+        if added is not None:
+            cursor.execute(
+                f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
+                f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), s.target, s.kind, "
+                f"{bulk.true()}, %s, s.category, COALESCE(s.listed_at, {first_listed_at}), {created_at} "
+                f"FROM {added.table} s WHERE s.status = 'active' "
+                f"AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
+                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)",
+                [version, added.country, db_now, db_now])
+            version += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
+                f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
+                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)")
+        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
+        size = cursor.fetchone()[0]
+        recomputed = version
+        if size:
+            version = _recompute(touched, size, version, db_now)
+        if version == base:
+            return base
+        # The entries of the recomputed targets are replaced (an upsert costs twice as much per
+        # row); the targets taken as added have none.
+        cursor.execute(f"DELETE FROM {entries} WHERE target IN (SELECT target FROM {changes} WHERE seq > %s)",
+                       [recomputed])
+        cursor.execute(
+            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
+            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
+            f"WHERE seq > %s AND listed ORDER BY seq", [base])
+    FeedState.objects.filter(pk=1).update(version=version)
+    return version
 
 
-def _refresh(touched, now):
+def _collate():
+    """Code-point order for ORDER BY on PostgreSQL, whatever the database's collation."""
+    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+
+def _recompute(touched, size, base, db_now):
+    """Append changes for the touched targets whose aggregate differs from their entry; return the last seq."""
     from sitealert.listings.models import Listing
     from sitealert.organizations.models import Organization
 
     q = connection.ops.quote_name
     listings, orgs = q(Listing._meta.db_table), q(Organization._meta.db_table)
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
-    postgresql = connection.vendor == "postgresql"
-    collate = ' COLLATE "C"' if postgresql else ""
+    bulk.analyze(touched, size)
     # SQLite plans without statistics: CROSS JOIN keeps the touched targets the outer loop, so
     # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely.
-    state = lock_state()
-    base = state.version
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
-        bulk.analyze(touched, cursor.fetchone()[0])
     with bulk.temporary_table(MIXED, ["target text PRIMARY KEY", "kind text", "countries text", "categories text",
                                       "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
@@ -78,8 +123,8 @@ def _refresh(touched, now):
         cursor.execute(
             f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {listings} l "
             f"JOIN {orgs} o ON o.id = l.contributor_id WHERE l.status = 'active' AND l.target IN ("
-            f"SELECT l2.target FROM {touched} t CROSS JOIN {listings} l2 WHERE l2.target = t.target "
-            f"AND l2.status = 'active' GROUP BY l2.target HAVING COUNT(*) > 1)")
+            f"SELECT t.target FROM {touched} t CROSS JOIN {listings} l2 WHERE l2.target = t.target "
+            f"AND l2.status = 'active' GROUP BY t.target HAVING COUNT(*) > 1)")
         aggregates = _aggregate(cursor.fetchall())
         bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
                          [(target, *values) for target, values in aggregates.items()])
@@ -87,7 +132,7 @@ def _refresh(touched, now):
         # Changes are what differs from the published entries, numbered in code-point order.
         cursor.execute(
             f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, created_at) "
-            f"SELECT %s + ROW_NUMBER() OVER (ORDER BY a.target{collate}), a.target, COALESCE(a.kind, e.kind), "
+            f"SELECT %s + ROW_NUMBER() OVER (ORDER BY a.target{_collate()}), a.target, COALESCE(a.kind, e.kind), "
             f"a.kind IS NOT NULL, COALESCE(a.countries, ''), COALESCE(a.categories, ''), a.first_listed_at, "
             f"{bulk.cast_param(Change._meta.get_field('created_at'))} FROM ("
             f"SELECT t.target, COALESCE(m.kind, l.kind) AS kind, COALESCE(m.countries, o.country) AS countries, "
@@ -100,18 +145,8 @@ def _refresh(touched, now):
             f"WHERE (a.kind IS NULL AND e.target IS NOT NULL) OR (a.kind IS NOT NULL AND (e.target IS NULL "
             f"OR e.kind <> a.kind OR e.countries <> a.countries OR e.categories <> a.categories "
             f"OR e.first_listed_at <> a.first_listed_at))",
-            [base, bulk.db_datetime(now)])
-        count = cursor.rowcount
-        if count <= 0:
-            return base
-        # The entries of the changed targets are replaced (an upsert costs twice as much per row).
-        cursor.execute(f"DELETE FROM {entries} WHERE target IN (SELECT target FROM {changes} WHERE seq > %s)", [base])
-        cursor.execute(
-            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
-            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
-            f"WHERE seq > %s AND listed ORDER BY seq", [base])
-    FeedState.objects.filter(pk=1).update(version=base + count)
-    return base + count
+            [base, db_now])
+        return base + max(cursor.rowcount, 0)
 
 
 def _aggregate(rows):

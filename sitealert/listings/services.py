@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
-from sitealert.feed.changelog import refresh_targets
+from sitealert.feed.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget
 from sitealert.organizations import permissions
@@ -243,9 +243,12 @@ def _classify(stage, contributor_id):
     found = {}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join('l.' + q(f) for f in fields)} FROM {stage} s JOIN {table} l "
-            f"ON l.contributor_id = %s AND l.target = s.target WHERE l.status <> 'active' OR l.category <> s.category "
-            f"OR l.reference <> s.reference OR l.note <> s.note OR l.review_after {distinct} s.review_after",
+            # CROSS JOIN: SQLite plans without statistics and must not walk all of a large
+            # contributor's listings for a one-row submission.
+            f"SELECT {', '.join('l.' + q(f) for f in fields)} FROM {stage} s CROSS JOIN {table} l "
+            f"WHERE l.contributor_id = %s AND l.target = s.target AND (l.status <> 'active' "
+            f"OR l.category <> s.category OR l.reference <> s.reference OR l.note <> s.note "
+            f"OR l.review_after {distinct} s.review_after)",
             [contributor_id])
         for row in cursor.fetchall():
             found[row[1]] = dict(zip(fields, row))
@@ -290,17 +293,18 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
     # Plain strings in loops: enum attribute lookups cost more than the rest of a row.
     active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
     app = str(Kind.APP)
-    items = sorted(accepted.items())
-    total = len(items)
-    if progress is not None:
-        progress(0, total)
-    rows = [(target, entry.category, entry.reference, entry.note) for target, (entry, _) in items]
-    dated = [(None if entry.review_after is None else bulk.db_date(entry.review_after),
-              None if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now)), target)
-             for target, (entry, _) in items if entry.review_after is not None or entry.listed_at is not None]
-    apps = [(app, target) for target, _ in items if ":" in target]
-    targets = [target for target, _ in items]
-    del items
+    # Sorted, the rows enter the staging table's and the listing table's indexes in order.
+    targets = sorted(accepted)
+    rows, dated, apps = [], [], []
+    for target in targets:
+        entry = accepted[target][0]
+        rows.append((target, entry.category, entry.reference, entry.note))
+        if entry.review_after is not None or entry.listed_at is not None:
+            dated.append((None if entry.review_after is None else bulk.db_date(entry.review_after),
+                          None if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now)), target))
+        if ":" in target:
+            apps.append((app, target))
+    total = len(targets)
     with bulk.temporary_table(STAGE, STAGE_DEFINITION) as stage, connection.cursor() as cursor:
         bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
         del rows
@@ -373,12 +377,20 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
             f"{bulk.cast_param(field('updated_at'))} FROM {stage} ORDER BY target",
             [contributor.pk, db_now, db_now, db_now, db_now])
         bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", updates)
-        audit.record_selected(actor, "listing.submit", stage, "target", {
-            "event": audit.Literal("created"), "status": "status", "category": "category", "reference": "reference"})
-        audit.record_many(actor, "listing.submit", audit_items)
+        created = total - existing
+        if created or audit_items:
+            event = audit.record(actor, "listing.submit", targets[0] if total == 1 else contributor.slug, {
+                "contributor": contributor.slug, "items": created + len(audit_items), "created": created,
+                "updated": sum(1 for _, d in audit_items if d["event"] == "updated"),
+                "relisted": sum(1 for _, d in audit_items if d["event"] == "relisted")})
+            audit.add_selected_items(event, stage, "target", {
+                "event": audit.Literal("created"), "status": "status", "category": "category",
+                "reference": "reference"})
+            audit.add_items(event, audit_items)
         if progress is not None:
             progress(total * 3 // 4, total)
-        report.version = refresh_targets([target for target, _ in audit_items], now, table=stage)
+        report.version = refresh_targets([target for target, _ in audit_items], now,
+                                         added=Added(stage, contributor.country))
         report.applied = True
         if progress is not None:
             progress(total, total)
@@ -441,7 +453,8 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
             return report
         Listing.objects.bulk_update(removed, ["status", "status_reason", "status_changed_at", "updated_at"],
                                     batch_size=BATCH)
-        audit.record_many(actor, "listing.remove", [(l.target, {"reason": reason}) for l in removed])
+        audit.record_many(actor, "listing.remove", [(l.target, {"reason": reason}) for l in removed],
+                          object_repr=contributor.slug, detail={"contributor": contributor.slug, "reason": reason})
         report.version = refresh_targets([l.target for l in removed], now)
         report.applied = True
     return report

@@ -77,7 +77,8 @@ def confirm_stale(contributor, listing_ids, *, actor, now=None):
             StaleConfirmation.objects.update_or_create(
                 listing=listing, defaults={"confirmed_at": now, "confirmed_by": actor.user})
         audit.record_many(actor, "monitoring.stale_confirm",
-                          [(l.target, {"offline_since": l.offline_since.isoformat()}) for l in chosen])
+                          [(l.target, {"offline_since": l.offline_since.isoformat()}) for l in chosen],
+                          object_repr=contributor.slug)
     return len(chosen)
 
 

@@ -37,7 +37,8 @@ def test_submit_applies_and_reports_each_row(post_json, italy, italy_token, get_
     assert Listing.objects.get(target="pirate.example").note == SECRET_NOTE
     assert report["version"] == get_feed(adco_token)["version"]
     assert SECRET_NOTE not in response.content.decode()
-    assert AuditEvent.objects.filter(action="listing.submit", via="api").count() == 3
+    [event] = AuditEvent.objects.filter(action="listing.submit", via="api")
+    assert event.detail["created"] == 3 and event.items.count() == 3
 
     again = post_json("/api/v1/listings", {"entries": [
         {"target": "pirate.example", "category": "streaming-video", "reference": "AGCOM 1/26", "note": SECRET_NOTE}]},

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from sitealert.core.models import AuditEvent
+from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.feed.models import Change, FeedEntry, FeedState
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.services import EntryInput, import_csv, remove_listings, submit_entries
@@ -23,7 +23,8 @@ def test_submit_normalizes_and_publishes(italy):
     assert [r.target for r in report.rows] == ["www.pirate-films.example", "cine.example"]
     assert set(FeedEntry.objects.values_list("target", flat=True)) == {"www.pirate-films.example", "cine.example"}
     assert FeedState.objects.get().version == 2
-    assert AuditEvent.objects.filter(action="listing.submit").count() == 2
+    assert AuditEvent.objects.filter(action="listing.submit").count() == 1
+    assert AuditItem.objects.filter(event__action="listing.submit").count() == 2
 
 
 def test_same_entries_twice_change_nothing(italy):

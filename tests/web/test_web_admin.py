@@ -1,6 +1,6 @@
 import pytest
 
-from sitealert.core.models import AuditEvent
+from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.organizations.models import ApiToken, Organization
@@ -89,6 +89,24 @@ def test_audit_log_is_read_only(login, olga, listing):
     assert client.get("/admin/core/auditevent/add/").status_code == 403
     assert client.post(f"/admin/core/auditevent/{event.pk}/change/", {"action": "x"}).status_code == 403
     assert client.post(f"/admin/core/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_upload_is_one_audit_event_found_by_any_of_its_targets(login, olga, italy, list_targets):
+    list_targets(italy, ["films.example", "series.example", "music.example"])
+    [event] = AuditEvent.objects.filter(action="listing.submit")
+    assert event.object_repr == italy.slug and event.detail["created"] == 3
+    client = login(olga)
+    found = client.get("/admin/core/auditevent/", {"q": "series.example"}).content.decode()
+    assert f"/admin/core/auditevent/{event.pk}/change/" in found
+    page = client.get(f"/admin/core/auditevent/{event.pk}/change/").content.decode()
+    assert "series.example" in page and f"/admin/core/audititem/?event__id__exact={event.pk}" in page
+    items = client.get("/admin/core/audititem/", {"event__id__exact": event.pk}).content.decode()
+    assert all(t in items for t in ["films.example", "series.example", "music.example"])
+    item = AuditItem.objects.first()
+    assert client.post(f"/admin/core/audititem/{item.pk}/delete/", {"post": "yes"}).status_code == 403
+    with pytest.raises(RuntimeError):
+        item.delete()
 
 
 @pytest.mark.django_db

@@ -104,7 +104,9 @@ def test_remove_selected_with_reason(login, alice, italy, list_targets):
     assert {l.target for l in removed} == {"a.example", "b.example"}
     assert {l.status_reason for l in removed} == {"Court order lifted"}
     assert set(FeedEntry.objects.values_list("target", flat=True)) == {"c.example"}
-    assert AuditEvent.objects.filter(action="listing.remove").count() == 2
+    [event] = AuditEvent.objects.filter(action="listing.remove")
+    assert sorted(event.items.values_list("object_repr", flat=True)) == ["a.example", "b.example"]
+    assert event.detail["reason"] == "Court order lifted"
 
 
 @pytest.mark.django_db
