@@ -95,27 +95,29 @@ def cast_param(field):
 
 @contextmanager
 def temporary_table(name, columns):
-    """A temporary table for the duration of the block, inside the caller's transaction.
+    """A temporary table, empty, for the duration of the block inside the caller's transaction.
 
     columns: "name type" definitions in PostgreSQL's types (SQLite accepts any type name).
-    Set-based statements then do per-row work in the database instead of in Python. On an
-    exception the table is left to the rollback, which drops it (the transaction is unusable
-    on PostgreSQL until then anyway).
+    Set-based statements then do per-row work in the database instead of in Python. The table
+    is created once per database connection and emptied after each use: creating a table costs
+    PostgreSQL ~8 ms of catalog work, more than a one-row submission itself. On PostgreSQL its
+    rows go at commit (ON COMMIT DELETE ROWS, a truncation); on SQLite they are deleted at the
+    end of the block. A rollback takes them too.
     """
-    # Qualified, a DROP can never hit a permanent table; unqualified, both databases look in the
-    # temporary schema first.
     quoted = connection.ops.quote_name(name)
-    qualified = f"{'pg_temp' if connection.vendor == 'postgresql' else 'temp'}.{quoted}"
-    # On SQLite a table keyed by its primary key is one B-tree instead of two (rows plus the key's
-    # index), and a scan comes out in key order, so ORDER BY the key needs no sort.
-    clustered = connection.vendor == "sqlite" and any("PRIMARY KEY" in c for c in columns)
+    if connection.vendor == "postgresql":
+        suffix = " ON COMMIT DELETE ROWS"
+    else:
+        # A table keyed by its primary key is one B-tree instead of two (rows plus the key's
+        # index), and a scan comes out in key order, so ORDER BY the key needs no sort.
+        suffix = " WITHOUT ROWID" if any("PRIMARY KEY" in c for c in columns) else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {qualified}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {quoted} ({', '.join(columns)}){' WITHOUT ROWID' if clustered else ''}")
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quoted} ({', '.join(columns)}){suffix}")
+        cursor.execute(f"DELETE FROM {quoted}")  # rows of an earlier use in this transaction (PostgreSQL)
     yield quoted
-    if not connection.needs_rollback:  # a rollback drops it too
+    if connection.vendor != "postgresql" and not connection.needs_rollback:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {qualified}")
+            cursor.execute(f"DELETE FROM {quoted}")
 
 
 def analyze(table, rows):

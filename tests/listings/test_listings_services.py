@@ -179,3 +179,13 @@ def test_carried_over_decisions_keep_their_date_but_never_a_future_one(italy):
     assert abs(Listing.objects.get(target="old.example").listed_at - past) < timedelta(seconds=1)
     assert Listing.objects.get(target="new.example").listed_at <= timezone.now()
     assert abs(FeedEntry.objects.get(target="old.example").first_listed_at - past) < timedelta(seconds=1)
+
+
+def test_a_rolled_back_submission_leaves_the_next_one_working(italy):
+    """The staging tables live as long as the connection; a rollback must not leave them broken or full."""
+    assert not submit_entries(italy, entries("a.example", "co.uk"), actor=actor(italy)).applied
+    assert submit_entries(italy, entries("a.example"), actor=actor(italy), dry_run=True).counts["accepted"] == 1
+    report = submit_entries(italy, entries("a.example", "b.example"), actor=actor(italy))
+    assert report.applied and report.counts["accepted"] == 2
+    again = submit_entries(italy, entries("c.example"), actor=actor(italy))
+    assert again.counts["accepted"] == 1 and Listing.objects.count() == 3
