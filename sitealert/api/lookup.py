@@ -20,7 +20,8 @@ router = Router(tags=["feed"], auth=feed_reader)
         "For each raw URL, host or app id (at most 10,000 per request): its normalized `target` and "
         "`matched`, the most specific listed target that covers it (a listed domain covers its "
         "subdomains; an app matches exactly), or null. An item that is not a valid target gets "
-        '`"target": null` and an `error` saying why; the other items are still answered. `version` is '
+        '`"target": null` and an `error` saying why (so does an item longer than 4,096 characters); '
+        "the other items are still answered. `version` is "
         "the version of the list the answers come from."
     ),
 )

@@ -5,6 +5,9 @@ from sitealert.feed.models import FeedEntry
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 
 QUERY_CHUNK = 5000  # targets per IN (…) query; well under SQLite's 32,766 parameters
+# Longer than any address browsers and ad servers pass around; normalizing 10,000 items of
+# megabytes each would let one request hold a worker for seconds.
+MAX_ITEM_LENGTH = 4096
 
 
 def lookup(items):
@@ -12,8 +15,14 @@ def lookup(items):
     covering it (a listed domain covers its subdomains, an app only itself)."""
     from sitealert.listings.target_messages import translated_reason
 
+    from django.utils.translation import gettext as _
+
     parsed, wanted = [], set()
     for item in items:
+        if len(item) > MAX_ITEM_LENGTH:
+            parsed.append((item, None, _("This item is longer than %(n)d characters; no web address or app id is "
+                                         "that long.") % {"n": MAX_ITEM_LENGTH}))
+            continue
         try:
             target = normalize_target(item)
         except InvalidTarget as exc:

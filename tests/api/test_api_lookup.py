@@ -61,6 +61,17 @@ def test_invalid_items_are_answered_with_a_reason(post_json, listed, adco_token)
     assert "error" not in results["example.co.uk"]
 
 
+def test_an_overlong_item_is_answered_with_a_reason_without_being_parsed(post_json, listed, adco_token):
+    from sitealert.feed.lookup import MAX_ITEM_LENGTH
+
+    longest_url = "https://video.example.co.uk/".ljust(MAX_ITEM_LENGTH, "a")
+    overlong = longest_url + "a"
+    _, results = results_by_item(post_json, adco_token, [longest_url, overlong, "example.co.uk"])
+    assert results[longest_url]["matched"] == "video.example.co.uk"
+    assert results[overlong]["target"] is None and str(MAX_ITEM_LENGTH) in results[overlong]["error"]
+    assert results["example.co.uk"]["listed"]
+
+
 def test_held_and_removed_listings_do_not_match(post_json, italy, list_targets, as_actor, adco_token):
     from sitealert.listings.services import remove_listings
 
