@@ -25,14 +25,12 @@ def hit(scope, key, limit, window):
     return 0
 
 
-def exhausted(scope, key, limit, window):
-    """Seconds to wait if `limit` requests were already counted in this window (0 otherwise); counts nothing."""
-    now = int(time.time())
-    bucket = now // window
-    count = cache.get(f"rl:{scope}:{key}:{bucket}") or 0
-    if count >= limit:
-        return (bucket + 1) * window - now
-    return 0
+def refund(scope, key, window):
+    """Give back one request counted by `hit` in the current window (a sign-in that succeeded)."""
+    try:
+        cache.decr(f"rl:{scope}:{key}:{int(time.time()) // window}")
+    except ValueError:  # the window has turned over: nothing left to give back
+        pass
 
 
 def client_key(ip):

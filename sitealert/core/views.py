@@ -18,18 +18,22 @@ def home(request):
 class LoginView(auth_views.LoginView):
     """Django's login view with a per-address and per-username limit on failed attempts.
 
-    Only failed attempts count: a whole office behind one address signs in all day without
-    being locked out, while guessing passwords is stopped after LOGIN_RATE failures per window.
+    Every attempt is counted before its password is checked, in one atomic increment, so
+    concurrent guesses cannot slip past the limit between a check and a count; a successful
+    sign-in gives its attempt back. So only failures use the budget: a whole office behind one
+    address signs in all day, while guessing stops after LOGIN_RATE failures per window.
     """
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        wait = self._throttled(request)
+        wait = self._count_attempt(request)
         if wait:
-            form = self.get_form()
-            form.errors.clear()
+            # An unbound form: validating the bound one would check the password, an argon2 hash
+            # a throttled guesser could make the server compute for free.
+            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")[:150]})
+            form.cleaned_data = {}  # what add_error expects of a form that was never validated
             minutes = max(1, (wait + 59) // 60)
             message = ngettext(
                 "Too many sign-in attempts. Wait %(minutes)d minute and try again.",
@@ -42,9 +46,9 @@ class LoginView(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        self._count_failure(self.request)
-        return super().form_invalid(form)
+    def form_valid(self, form):
+        self._refund_attempt(self.request)
+        return super().form_valid(form)
 
     @staticmethod
     def _keys(request):
@@ -55,17 +59,16 @@ class LoginView(auth_views.LoginView):
         return keys
 
     @classmethod
-    def _throttled(cls, request):
+    def _count_attempt(cls, request):
         limit = settings.SITEALERT["LOGIN_RATE"]
         window = settings.SITEALERT["LOGIN_WINDOW"]
-        return max(ratelimit.exhausted(scope, key, limit, window) for scope, key in cls._keys(request))
+        return max([ratelimit.hit(scope, key, limit, window) for scope, key in cls._keys(request)])
 
     @classmethod
-    def _count_failure(cls, request):
-        limit = settings.SITEALERT["LOGIN_RATE"]
+    def _refund_attempt(cls, request):
         window = settings.SITEALERT["LOGIN_WINDOW"]
         for scope, key in cls._keys(request):
-            ratelimit.hit(scope, key, limit, window)
+            ratelimit.refund(scope, key, window)
 
 
 @login_required

@@ -171,3 +171,36 @@ def test_djangos_deployment_checks_pass_in_production_configuration(tmp_path):
                             text=True, timeout=120)
     issues = set(re.findall(r"\(([a-z_]+\.[WE]\d+)\)", result.stdout + result.stderr))
     assert issues <= {"security.W004", "security.W008"}, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_concurrent_guesses_cannot_pass_the_limit_between_check_and_count(low_login_rate, alice, monkeypatch):
+    """Each attempt is counted before its password is checked: requests that are all in flight at
+    once (simulated by checking every password only after all have been counted) still get at most
+    LOGIN_RATE password checks."""
+    from django.contrib.auth import forms
+
+    checked = []
+    original = forms.AuthenticationForm.clean
+
+    def counting_clean(self):
+        checked.append(self.data.get("password"))
+        return original(self)
+
+    monkeypatch.setattr(forms.AuthenticationForm, "clean", counting_clean)
+    guesser = Client(REMOTE_ADDR="198.51.100.60")
+    statuses = [guesser.post("/login/", {"username": "alice", "password": f"guess {i}"}).status_code
+                for i in range(low_login_rate + 5)]
+    assert len(checked) == low_login_rate
+    assert statuses.count(429) == 5
+
+
+@pytest.mark.django_db
+def test_a_successful_sign_in_gives_its_attempt_back(low_login_rate, alice):
+    client = Client(REMOTE_ADDR="198.51.100.61")
+    for _ in range(low_login_rate + 2):
+        assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 302
+        client.logout()
+    for i in range(low_login_rate):
+        assert client.post("/login/", {"username": "alice", "password": f"guess {i}"}).status_code == 200
+    assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
