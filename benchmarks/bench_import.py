@@ -99,11 +99,6 @@ def main():
     settings.SITEALERT["IMPORT_MAX_ROWS"] = 1 << 40
     data = synthetic_csv(args.rows)
     org = create_organization(kind="contributor", name="Benchmark Office", country="IT", actor=Actor(via="cli"))
-    bare_rows = [(f"{WORDS[i % 10]}{i}.{TLDS[i % 2]}", "domain", org.pk, CATEGORIES[i % 8], f"DEC-{i // 1000}/2026",
-                  "", "active") for i in range(args.rows)]
-    baseline = bare_insert(bare_rows)
-    del bare_rows
-
     start = time.perf_counter()
     report = import_csv(org, data, actor=Actor(organization=org, via="cli"))
     elapsed = time.perf_counter() - start
@@ -115,6 +110,13 @@ def main():
     again = import_csv(org, data, actor=Actor(organization=org, via="cli"))
     elapsed_again = time.perf_counter() - start
     assert again.counts["unchanged"] == args.rows
+
+    # The baseline runs last, into a table of its own, so the import meets a fresh database as a
+    # new installation's first upload would (not the pages and log a dropped table leaves behind).
+    bare_rows = [(f"{WORDS[i % 10]}{i}.{TLDS[i % 2]}", "domain", org.pk, CATEGORIES[i % 8], f"DEC-{i // 1000}/2026",
+                  "", "active") for i in range(args.rows)]
+    baseline = bare_insert(bare_rows)
+    del bare_rows
 
     # What a web form submission costs once the database holds the million listings.
     from sitealert.listings.services import EntryInput, submit_entries
