@@ -97,6 +97,7 @@ def refresh_targets(targets=(), now=None, *, added=None):
             f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
             f"WHERE seq > %s AND listed ORDER BY seq", [base])
     FeedState.objects.filter(pk=1).update(version=version)
+    bulk.refresh_statistics([Change, FeedEntry], version - base)
     return version
 
 

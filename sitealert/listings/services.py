@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
+from sitealert.core.models import AuditItem
 from sitealert.feed.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget
@@ -387,6 +388,7 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
                 "event": audit.Literal("created"), "status": "status", "category": "category",
                 "reference": "reference"})
             audit.add_items(event, audit_items)
+        bulk.refresh_statistics([Listing, AuditItem], created + len(updates))
         if progress is not None:
             progress(total * 3 // 4, total)
         report.version = refresh_targets([target for target, _ in audit_items], now,

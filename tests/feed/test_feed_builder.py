@@ -184,3 +184,17 @@ def test_a_target_that_needs_escaping_stays_valid_json_and_csv(listed, italy, li
     assert [r[0] for r in rows[1:]] == sorted(TARGETS + [odd])
     list_targets(italy, ["later.example"])
     assert "later.example" in [e["target"] for e in feed_json()["entries"]]
+
+
+def test_attributes_holding_a_tab_come_out_whole(listed):
+    """A build fetches kind, countries and categories joined by tabs; a value with a tab in it (only
+    possible when written by hand) must still be rendered as it is."""
+    from django.utils import timezone
+
+    FeedEntry.objects.create(target="tab.example", kind="domain", countries="IT\tKR", categories="other",
+                             first_listed_at=timezone.now(), version=listed)
+    entries = feed_json()["entries"]
+    assert [e["target"] for e in entries] == sorted(TARGETS + ["tab.example"])
+    assert next(e for e in entries if e["target"] == "tab.example")["countries"] == ["IT\tKR"]
+    lines = builder.cached_feed("csv")[2].decode().splitlines()
+    assert "tab.example,domain,IT\tKR,other," in "\n".join(lines)
