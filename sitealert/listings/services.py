@@ -367,6 +367,7 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
             return
         if progress is not None:
             progress(total // 2, total)
+        lock_contributor(contributor)
         q = connection.ops.quote_name
         cursor.executemany(f"UPDATE {stage} SET status = %s, status_reason = %s WHERE target = %s", holds)
         field = Listing._meta.get_field
@@ -396,6 +397,22 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
         report.applied = True
         if progress is not None:
             progress(total, total)
+
+
+def lock_contributor(contributor):
+    """Hold `contributor`'s row against deletion until this transaction ends, as a foreign key
+    check would (Listing.contributor has no database constraint, see there): once, instead of
+    once per new listing; refuse to write listings for an organization that is gone."""
+    from django.db import connection
+
+    from sitealert.organizations.models import Organization
+
+    q = connection.ops.quote_name
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {q(Organization._meta.db_table)} WHERE id = %s{lock}", [contributor.pk])
+        if cursor.fetchone() is None:
+            raise Organization.DoesNotExist(f"organization {contributor.pk} no longer exists")
 
 
 def _held_reason(target, protected):

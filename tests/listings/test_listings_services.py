@@ -189,3 +189,27 @@ def test_a_rolled_back_submission_leaves_the_next_one_working(italy):
     assert report.applied and report.counts["accepted"] == 2
     again = submit_entries(italy, entries("c.example"), actor=actor(italy))
     assert again.counts["accepted"] == 1 and Listing.objects.count() == 3
+
+
+def test_an_organization_with_listings_cannot_be_deleted(italy):
+    """Listing.contributor has no database constraint (a million checks per upload); Django's
+    PROTECT keeps the listings from losing their contributor."""
+    from django.db.models import ProtectedError
+
+    submit_entries(italy, entries("kept.example"), actor=actor(italy))
+    with pytest.raises(ProtectedError):
+        italy.delete()
+    assert Listing.objects.get(target="kept.example").contributor == italy
+
+
+def test_a_submission_for_an_organization_deleted_meanwhile_writes_nothing(italy, db):
+    """What the foreign key used to refuse: listings for an organization whose row is gone."""
+    from django.db import connection
+
+    from sitealert.organizations.models import Organization
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM organizations_organization WHERE id = %s", [italy.pk])
+    with pytest.raises(Organization.DoesNotExist):
+        submit_entries(italy, entries("ghost.example"), actor=actor(italy))
+    assert not Listing.objects.exists() and not FeedEntry.objects.exists()
