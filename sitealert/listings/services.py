@@ -4,6 +4,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import transaction
@@ -147,13 +148,17 @@ def _echo(text):
 
 
 def _clean_entries(entries, valid_categories):
-    """Normalize and validate; returns (results, {target: (entry, result)}) in input order.
+    """Normalize and validate; returns (results, accepted, staged, dated) in input order.
 
-    This runs once per row of a million-row file, so the common case (a valid row) is kept to
-    a few C-level operations and the messages are built only for rows that need one.
+    accepted: {target: (entry, result)}; staged: (target, category, reference, note) of each
+    accepted row, as the staging table takes them; dated: (review_after, listed_at, target) of the
+    accepted rows that carry either. This runs once per row of a million-row file, so the common case
+    (a valid row) is kept to a few C-level operations and the messages are built only for rows
+    that need one.
     """
     results = []
     accepted = {}
+    staged, dated = [], []
     valid = frozenset(valid_categories)
     append = results.append
     for entry in entries:
@@ -184,13 +189,16 @@ def _clean_entries(entries, valid_categories):
                     result.status, result.reason = REJECTED, problem
                     continue
         else:
-            entry.reference = entry.note = ""
+            entry.reference = entry.note = reference = note = ""
         first = accepted.get(target)
         if first is not None:
             result.status, result.reason = REJECTED, _duplicate(target, first[0].row)
             continue
         accepted[target] = (entry, result)
-    return results, accepted
+        staged.append((target, category, reference, note))
+        if entry.review_after is not None or entry.listed_at is not None:
+            dated.append((entry.review_after, entry.listed_at, target))
+    return results, accepted, staged, dated
 
 
 def _category_problem(category, valid_categories):
@@ -278,15 +286,15 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
     valid_categories = [c.value for c in Category]
     report = Report(dry_run=dry_run)
     with bulk.gc_paused():
-        report.rows, accepted = _clean_entries(list(entries), valid_categories)
+        report.rows, accepted, staged, dated = _clean_entries(list(entries), valid_categories)
         rejected = report.counts[REJECTED]
         with transaction.atomic():
-            _submit(contributor, accepted, report, actor=actor, apply=not (dry_run or (rejected and not accept_valid_rows)),
-                    progress=progress)
+            _submit(contributor, accepted, staged, dated, report, actor=actor,
+                    apply=not (dry_run or (rejected and not accept_valid_rows)), progress=progress)
     return report
 
 
-def _submit(contributor, accepted, report, *, actor, apply, progress):
+def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progress):
     from django.db import connection
 
     now = timezone.now()
@@ -295,16 +303,12 @@ def _submit(contributor, accepted, report, *, actor, apply, progress):
     active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
     app = str(Kind.APP)
     # Sorted, the rows enter the staging table's and the listing table's indexes in order.
-    targets = sorted(accepted)
-    rows, dated, apps = [], [], []
-    for target in targets:
-        entry = accepted[target][0]
-        rows.append((target, entry.category, entry.reference, entry.note))
-        if entry.review_after is not None or entry.listed_at is not None:
-            dated.append((None if entry.review_after is None else bulk.db_date(entry.review_after),
-                          None if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now)), target))
-        if ":" in target:
-            apps.append((app, target))
+    rows.sort(key=itemgetter(0))
+    targets = list(map(itemgetter(0), rows))
+    dated = [(None if review_after is None else bulk.db_date(review_after),
+              None if listed_at is None else bulk.db_datetime(min(listed_at, now)), target)
+             for review_after, listed_at, target in dated]
+    apps = [(app, target) for target in targets if ":" in target]
     total = len(targets)
     with bulk.temporary_table(STAGE, STAGE_DEFINITION) as stage, connection.cursor() as cursor:
         bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
