@@ -56,8 +56,9 @@ def add_items(event, items):
 def add_selected_items(event, table, object_column, detail):
     """Add an item per row of `table` (a staging table of the current transaction) to an event.
 
-    detail: {key: column name, or a `Literal` constant}. The database builds each item's detail,
-    so a million items never pass through Python one by one. Returns the number of items.
+    detail: {key: text column name, or a `Literal` constant}; each value becomes a JSON string.
+    The database builds each item's detail, so a million items never pass through Python one by
+    one. Returns the number of items.
     """
     from django.db import connection
 
@@ -65,24 +66,29 @@ def add_selected_items(event, table, object_column, detail):
 
     q = connection.ops.quote_name
     postgresql = connection.vendor == "postgresql"
-    # Keys and constants are parameters typed as text: PostgreSQL cannot infer a type for them
-    # inside a variadic function.
+    # Constants are parameters typed as text: PostgreSQL cannot infer a type for them otherwise.
     text = "CAST(%s AS text)" if postgresql else "%s"
-    pairs, params = [], [event.pk]
-    for key, value in detail.items():
-        pairs.append(text)
-        params.append(key)
+    values, constants = [], []
+    for value in detail.values():
         if isinstance(value, Literal):
-            pairs.append(text)
-            params.append(str(value))
+            values.append(text)
+            constants.append(str(value))
         else:
-            pairs.append(q(value))
-    build = "jsonb_build_object" if postgresql else "json_object"
+            values.append(q(value))
+    if postgresql:
+        # jsonb_object(keys, values) takes two text arrays; jsonb_build_object's variadic
+        # arguments cost a million-row upload 0.4 s more.
+        build, params = f"jsonb_object(CAST(%s AS text[]), ARRAY[{', '.join(values)}])", [list(detail), *constants]
+    else:
+        # json_object(key, value, …): each key is a parameter, ahead of its constant if it has one.
+        build, params, constants = f"json_object({', '.join(f'%s, {v}' for v in values)})", [], iter(constants)
+        for key, value in detail.items():
+            params += [key, next(constants)] if isinstance(value, Literal) else [key]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {q(AuditItem._meta.db_table)} (event_id, object_repr, detail) "
             f"SELECT {cast_param(AuditItem._meta.get_field('event'))}, SUBSTR({q(object_column)}, 1, 300), "
-            f"{build}({', '.join(pairs)}) FROM {table} ORDER BY {q(object_column)}", params)
+            f"{build} FROM {table} ORDER BY {q(object_column)}", [event.pk, *params])
         return cursor.rowcount
 
 

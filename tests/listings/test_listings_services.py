@@ -213,3 +213,15 @@ def test_a_submission_for_an_organization_deleted_meanwhile_writes_nothing(italy
     with pytest.raises(Organization.DoesNotExist):
         submit_entries(italy, entries("ghost.example"), actor=actor(italy))
     assert not Listing.objects.exists() and not FeedEntry.objects.exists()
+
+
+def test_each_created_listing_has_an_audit_item_with_its_values(italy):
+    ProtectedTarget.objects.create(target="guarded.example")
+    submit_entries(italy, [EntryInput(target="new.example", category="cyberlocker", reference='Décision "7"\\2026'),
+                           EntryInput(target="guarded.example", category="other")], actor=actor(italy))
+    items = {i.object_repr: i.detail for i in AuditItem.objects.filter(event__action="listing.submit")}
+    assert items == {
+        "new.example": {"event": "created", "status": "active", "category": "cyberlocker",
+                        "reference": 'Décision "7"\\2026'},
+        "guarded.example": {"event": "created", "status": "held", "category": "other", "reference": ""},
+    }
