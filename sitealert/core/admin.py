@@ -17,6 +17,8 @@ from sitealert.organizations import permissions
 admin.site.site_header = _("SiteAlert administration")
 admin.site.site_title = _("SiteAlert administration")
 admin.site.index_title = _("Operator tools")
+# The home page opens with what waits for the operator (waiting_work below).
+admin.site.index_template = "admin/sitealert/index.html"
 
 
 def is_operator_staff(request):
@@ -63,6 +65,33 @@ def apply_to_each(modeladmin, request, queryset, apply, done_message):
             done += 1
     if done:
         modeladmin.message_user(request, done_message(done), messages.SUCCESS)
+
+
+def waiting_work(request):
+    """What waits for operator staff, as (label, count, changelist address) with a count above zero.
+
+    Organizations to approve, listings held for review (of a protected target), and review
+    cases past their due date: the contributor has not answered in time, the operator follows up.
+    """
+    from django.utils import timezone
+
+    from sitealert.listings.models import Listing
+    from sitealert.organizations.models import Organization
+    from sitealert.public.models import ReviewCase
+
+    if not is_operator_staff(request):
+        return []
+    work = [
+        (_("Organizations awaiting approval"), Organization.objects.filter(status=Organization.Status.PENDING),
+         "admin:organizations_organization_changelist", "status__exact=pending"),
+        (_("Listings held for review"), Listing.objects.filter(status=Listing.Status.HELD),
+         "admin:listings_listing_changelist", "status__exact=held"),
+        (_("Review cases past their due date"),
+         ReviewCase.objects.filter(outcome=ReviewCase.Outcome.OPEN, due_at__lt=timezone.now()),
+         "admin:public_reviewcase_changelist", "outcome__exact=open"),
+    ]
+    return [(label, count, f"{reverse(url)}?{query}") for label, queryset, url, query in work
+            if (count := queryset.count())]
 
 
 class ReasonForm(forms.Form):

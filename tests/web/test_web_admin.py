@@ -165,3 +165,52 @@ def test_protected_targets_are_normalized_and_audited(login, olga):
     client.post(f"/admin/listings/protectedtarget/{protected.pk}/delete/", {"post": "yes"})
     assert not ProtectedTarget.objects.exists()
     assert AuditEvent.objects.filter(action="protected.remove").exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_home_says_nothing_waits_when_nothing_does(login, olga):
+    body = login(olga).get("/admin/").content.decode()
+    assert 'id="waiting-work"' in body and "Nothing is waiting for you." in body
+
+
+@pytest.mark.django_db
+def test_the_admin_home_lists_what_waits_for_the_operator(login, olga, italy, list_targets):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+    from sitealert.public.models import ReviewCase, ReviewRequest
+
+    create_organization(kind="contributor", name="Awaiting Authority", country="FR", actor=Actor(via="cli"),
+                        status=Organization.Status.PENDING)
+    ProtectedTarget.objects.create(target="guarded.example")
+    list_targets(italy, ["guarded.example", "other.example"])
+    now = timezone.now()
+    for n, due in enumerate([now - timedelta(days=1), now + timedelta(days=3)]):
+        request = ReviewRequest.objects.create(query="other.example", target="other.example", name="Sam",
+                                               email="sam@site.test", relationship="operator", reasons="r",
+                                               confirm_token_hash=f"{n:064d}", confirmed_at=now)
+        ReviewCase.objects.create(request=request, contributor=italy, listed_targets=["other.example"], due_at=due)
+    body = login(olga).get("/admin/").content.decode()
+    assert "Nothing is waiting" not in body
+    for label, url in [("Organizations awaiting approval", "/admin/organizations/organization/?status__exact=pending"),
+                       ("Listings held for review", "/admin/listings/listing/?status__exact=held"),
+                       ("Review cases past their due date", "/admin/public/reviewcase/?outcome__exact=open")]:
+        assert f'<a href="{url}">{label}</a></th><td>1</td>' in body, label
+
+
+@pytest.mark.django_db
+def test_the_waiting_work_is_for_operator_staff_only(rf, alice):
+    from sitealert.core.admin import waiting_work
+
+    request = rf.get("/admin/")
+    request.user = alice
+    assert waiting_work(request) == []
+
+
+@pytest.mark.django_db
+def test_the_waiting_work_speaks_the_operators_language(login, olga):
+    body = login(olga).get("/admin/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "En attente de votre part" in body and "Rien n’attend votre intervention." in body
