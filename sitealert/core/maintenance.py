@@ -37,12 +37,19 @@ def _purge_review_requests(now):
     return purge_unconfirmed_requests(now)
 
 
+def _purge_rate_limits(now):
+    from sitealert.core.ratelimit import purge_expired
+
+    return purge_expired(now.timestamp())
+
+
 # (name, interval in seconds, function): the feed is rebuilt ahead of clients at most every minute.
 TASKS = [
     ("feed.warm", 60, _warm_feed),
     ("feed.prune", 86400, _prune_history),
     ("reviews.remind", 3600, _remind_reviews),
     ("reviews.purge", 86400, _purge_review_requests),
+    ("ratelimit.purge", 3600, _purge_rate_limits),
 ]
 
 

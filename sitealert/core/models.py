@@ -67,3 +67,18 @@ class AuditItem(AppendOnly):
 
     def __str__(self):
         return self.object_repr
+
+
+class RateLimitCount(models.Model):
+    """Requests one client made in one fixed window of one rate limit (sitealert.core.ratelimit).
+
+    The key names the limit, the client and the window, so a new window is a new row; rows of
+    windows that are over are deleted by the worker's maintenance.
+    """
+
+    key = models.CharField(max_length=320, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires = models.BigIntegerField(help_text="Unix time at which the window is over.")
+
+    def __str__(self):
+        return f"{self.key}: {self.count}"

@@ -1,36 +1,54 @@
-"""Fixed-window rate limits on the shared cache (the database cache in production)."""
+"""Fixed-window rate limits, counted in the database that every web process shares.
+
+One statement per request: an upsert that adds the request to its client's row for the
+current window and returns the count, atomically on SQLite and PostgreSQL alike, so concurrent
+requests of one client cannot both read the same count and slip past the limit together.
+"""
 
 import ipaddress
 import time
 
-from django.core.cache import cache
+from django.db import connection
+
+
+def _table():
+    from sitealert.core.models import RateLimitCount
+
+    return connection.ops.quote_name(RateLimitCount._meta.db_table)
 
 
 def hit(scope, key, limit, window):
     """Count one request; return seconds to wait (0 when allowed)."""
     now = int(time.time())
     bucket = now // window
-    cache_key = f"rl:{scope}:{key}:{bucket}"
-    added = cache.add(cache_key, 1, timeout=window + 1)
-    if added:
-        count = 1
-    else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:
-            cache.set(cache_key, 1, timeout=window + 1)
-            count = 1
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key, count, expires) VALUES (%s, 1, %s) "
+            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+            [f"{scope}:{key}:{bucket}"[:320], (bucket + 1) * window])
+        count = cursor.fetchone()[0]
     if count > limit:
         return (bucket + 1) * window - now
     return 0
 
 
 def refund(scope, key, window):
-    """Give back one request counted by `hit` in the current window (a sign-in that succeeded)."""
-    try:
-        cache.decr(f"rl:{scope}:{key}:{int(time.time()) // window}")
-    except ValueError:  # the window has turned over: nothing left to give back
-        pass
+    """Give back one request counted by `hit` in the current window (a sign-in that succeeded).
+
+    Once the window has turned over there is nothing left to give back.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_table()} SET count = count - 1 WHERE key = %s AND count > 0",
+                       [f"{scope}:{key}:{int(time.time()) // window}"[:320]])
+
+
+def purge_expired(now=None):
+    """Delete the counts of windows that are over; returns how many."""
+    now = int(time.time()) if now is None else int(now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_table()} WHERE expires <= %s", [now])
+        return cursor.rowcount
 
 
 def client_key(ip):

@@ -118,8 +118,13 @@ def database_text():
 
 
 def row_counts():
-    """{model label: row count} for every model of the project and Django's contrib apps."""
-    return {m._meta.label: m._default_manager.count() for m in apps.get_models()}
+    """{model label: row count} for every model of the project and Django's contrib apps.
+
+    Rate-limit counts are left out: every request is counted, refused or not, and they are the
+    server's bookkeeping of requests rather than anything the request changed.
+    """
+    return {m._meta.label: m._default_manager.count() for m in apps.get_models()
+            if m._meta.label != "core.RateLimitCount"}
 
 
 def listings_snapshot():
