@@ -88,7 +88,7 @@ def waiting_work(request):
          "admin:listings_listing_changelist", "status__exact=held"),
         (_("Review cases past their due date"),
          ReviewCase.objects.filter(outcome=ReviewCase.Outcome.OPEN, due_at__lt=timezone.now()),
-         "admin:public_reviewcase_changelist", "outcome__exact=open"),
+         "admin:public_reviewcase_changelist", "overdue=yes"),
     ]
     return [(label, count, f"{reverse(url)}?{query}") for label, queryset, url, query in work
             if (count := queryset.count())]

@@ -2,6 +2,8 @@
 oversees due process but never answers for a contributor."""
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from sitealert.core.admin import OperatorAdmin, is_operator_staff
 from sitealert.public.models import ProcedureRevision, ReviewCase, ReviewRequest
@@ -34,10 +36,25 @@ class ReviewRequestAdmin(OperatorAdmin):
     inlines = [ReviewCaseInline]
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    """Open cases whose answer is past due: the contributor has not answered in time."""
+
+    title = _("answer deadline")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Past its due date"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(outcome=ReviewCase.Outcome.OPEN, due_at__lt=timezone.now())
+        return queryset
+
+
 @admin.register(ReviewCase)
 class ReviewCaseAdmin(OperatorAdmin):
     list_display = ("request", "contributor", "outcome", "opened_at", "due_at", "answered_at", "reminders_sent")
-    list_filter = ("outcome", "contributor")
+    list_filter = (OverdueFilter, "outcome", "contributor")
     search_fields = ("request__target",)
     date_hierarchy = "opened_at"
 

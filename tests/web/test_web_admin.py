@@ -197,8 +197,10 @@ def test_the_admin_home_lists_what_waits_for_the_operator(login, olga, italy, li
     assert "Nothing is waiting" not in body
     for label, url in [("Organizations awaiting approval", "/admin/organizations/organization/?status__exact=pending"),
                        ("Listings held for review", "/admin/listings/listing/?status__exact=held"),
-                       ("Review cases past their due date", "/admin/public/reviewcase/?outcome__exact=open")]:
+                       ("Review cases past their due date", "/admin/public/reviewcase/?overdue=yes")]:
         assert f'<a href="{url}">{label}</a></th><td>1</td>' in body, label
+    overdue = login(olga).get("/admin/public/reviewcase/?overdue=yes").content.decode()
+    assert "1 review case" in overdue and "Past its due date" in overdue
 
 
 @pytest.mark.django_db
