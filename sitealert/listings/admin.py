@@ -21,9 +21,13 @@ class ListingAdmin(OperatorAdmin):
     list_select_related = ("contributor",)
     date_hierarchy = "listed_at"
     fields = ("target", "kind", "contributor", "category", "reference", "listed_at", "review_after", "note",
-              "status", "status_reason", "status_changed_at")
+              "status", "reason", "status_changed_at")
     readonly_fields = fields
     actions = ("hold", "release")
+
+    @admin.display(description=_("reason"))
+    def reason(self, listing):
+        return listing.reason_text
 
     @admin.action(description=_("Hold the selected listings pending review…"), permissions=["moderate"])
     def hold(self, request, queryset):

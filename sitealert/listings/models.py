@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 from sitealert.organizations.models import Organization
 
@@ -49,6 +49,9 @@ class Listing(models.Model):
                             help_text=_("Seen only by your organization and the operator."))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.TextField(_("reason"), blank=True)
+    # A hold the service made itself is kept as the protected target it is for, so that its
+    # reason reads in each reader's language (reason_text), not in the submitter's.
+    held_for = models.CharField(_("held for protected target"), max_length=300, blank=True)
     status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -64,6 +67,20 @@ class Listing(models.Model):
 
     def __str__(self):
         return f"{self.target} ({self.contributor})"
+
+    @property
+    def reason_text(self):
+        """Why the listing has its status, in the active language where SiteAlert wrote it."""
+        return protected_target_reason(self.target, self.held_for) if self.held_for else self.status_reason
+
+
+def protected_target_reason(target, protected):
+    """Why a listing of `target` waits for the operator: it equals or overlaps `protected`."""
+    if target == protected:
+        return gettext("'%(target)s' is a protected target: the operator must review this listing before it is "
+                       "published.") % {"target": target}
+    return gettext("'%(target)s' overlaps the protected target '%(protected)s': the operator must review this "
+                   "listing before it is published.") % {"target": target, "protected": protected}
 
 
 class ProtectedTarget(models.Model):

@@ -16,7 +16,7 @@ from sitealert.core import audit, bulk
 from sitealert.core.models import AuditItem
 from sitealert.feed.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
-from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget
+from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason
 from sitealert.organizations import permissions
 
 ACCEPTED, UNCHANGED, HELD, REJECTED = "accepted", "unchanged", "held", "rejected"
@@ -226,15 +226,15 @@ def _duplicate(target, row):
 
 
 LISTING_COLUMNS = ["target", "kind", "contributor_id", "category", "reference", "listed_at", "review_after", "note",
-                   "status", "status_reason", "status_changed_at", "created_at", "updated_at"]
+                   "status", "status_reason", "held_for", "status_changed_at", "created_at", "updated_at"]
 UPDATE_COLUMNS = ["category", "reference", "note", "review_after", "listed_at", "status", "status_reason",
-                  "status_changed_at", "updated_at"]
+                  "held_for", "status_changed_at", "updated_at"]
 EDITABLE = ("category", "reference", "note", "review_after")
 STAGE = "sitealert_submission"
 # Rows arrive with four values each; the rest are defaults, set afterwards for the few rows that differ.
 STAGE_DEFINITION = ["target text PRIMARY KEY", "category text", "reference text", "note text",
                     "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
-                    "status text DEFAULT 'active'", "status_reason text DEFAULT ''"]
+                    "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
 
 def _classify(stage, contributor_id):
     """Compare the staged rows with the contributor's listings, in the database.
@@ -247,7 +247,7 @@ def _classify(stage, contributor_id):
 
     q = connection.ops.quote_name
     table = q(Listing._meta.db_table)
-    fields = ("id", "target", "status", "status_reason", "status_changed_at", "listed_at") + EDITABLE
+    fields = ("id", "target", "status", "status_reason", "held_for", "status_changed_at", "listed_at") + EDITABLE
     distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     found = {}
     with connection.cursor() as cursor:
@@ -333,8 +333,8 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
                 hit = protected.conflict(target)
                 if hit:
                     result = accepted[target][1]
-                    result.status, result.reason = HELD, _held_reason(target, hit)
-                    holds.append((held, result.reason, target))
+                    result.status, result.reason = HELD, protected_target_reason(target, hit)
+                    holds.append((held, hit, target))
         updates, audit_items = [], []
         for target, listing in changed.items():
             entry, result = accepted[target]
@@ -342,18 +342,20 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
             if listing["status"] == removed:
                 hit = protected.conflict(target)
                 if hit:
-                    status, reason = held, _held_reason(target, hit)
-                    result.status, result.reason = HELD, reason
+                    status, held_for = held, hit
+                    result.status, result.reason = HELD, protected_target_reason(target, hit)
                 else:
-                    status, reason = active, ""
+                    status, held_for = active, ""
                 listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
                 updates.append((entry.category, entry.reference, entry.note, review_after, listed_at,
-                                status, reason, db_now, db_now, listing["id"]))
+                                status, "", held_for, db_now, db_now, listing["id"]))
                 audit_items.append((target, {"event": "relisted", "status": status, "category": entry.category,
                                              "reference": entry.reference}))
                 continue
             if listing["status"] == held:
-                result.status, result.reason = HELD, listing["status_reason"]
+                result.status = HELD
+                result.reason = (protected_target_reason(target, listing["held_for"]) if listing["held_for"]
+                                 else listing["status_reason"])
             values = {"category": entry.category, "reference": entry.reference, "note": entry.note,
                       "review_after": review_after}
             differs = sorted(k for k, v in values.items() if listing[k] != v)
@@ -362,7 +364,7 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
                     result.status = UNCHANGED
                 continue
             updates.append((entry.category, entry.reference, entry.note, review_after,
-                            listing["listed_at"], listing["status"], listing["status_reason"],
+                            listing["listed_at"], listing["status"], listing["status_reason"], listing["held_for"],
                             listing["status_changed_at"], db_now, listing["id"]))
             audit_items.append((target, {"event": "updated", "fields": differs,
                                          **{k: str(values[k]) for k in differs if k != "note"}}))
@@ -373,12 +375,12 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
             progress(total // 2, total)
         lock_contributor(contributor)
         q = connection.ops.quote_name
-        cursor.executemany(f"UPDATE {stage} SET status = %s, status_reason = %s WHERE target = %s", holds)
+        cursor.executemany(f"UPDATE {stage} SET status = %s, held_for = %s WHERE target = %s", holds)
         field = Listing._meta.get_field
         cursor.execute(
             f"INSERT INTO {q(Listing._meta.db_table)} ({', '.join(q(c) for c in LISTING_COLUMNS)}) "
             f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
-            f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, "
+            f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, held_for, "
             f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
             f"{bulk.cast_param(field('updated_at'))} FROM {stage} ORDER BY target",
             [contributor.pk, db_now, db_now, db_now, db_now])
@@ -417,14 +419,6 @@ def lock_contributor(contributor):
         cursor.execute(f"SELECT 1 FROM {q(Organization._meta.db_table)} WHERE id = %s{lock}", [contributor.pk])
         if cursor.fetchone() is None:
             raise Organization.DoesNotExist(f"organization {contributor.pk} no longer exists")
-
-
-def _held_reason(target, protected):
-    if target == protected:
-        return _("'%(target)s' is a protected target: the operator must review this listing before it is published.") % {
-            "target": target}
-    return _("'%(target)s' overlaps the protected target '%(protected)s': the operator must review this listing "
-             "before it is published.") % {"target": target, "protected": protected}
 
 
 def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_rows=False, dry_run=False):
@@ -467,14 +461,14 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
                     result.status, result.reason = UNCHANGED, _("Already removed.")
                 else:
                     listing.status = Listing.Status.REMOVED
-                    listing.status_reason = reason
+                    listing.status_reason, listing.held_for = reason, ""
                     listing.status_changed_at = now
                     listing.updated_at = now
                     removed.append(listing)
         if dry_run or (report.counts[REJECTED] and not accept_valid_rows):
             transaction.set_rollback(True)
             return report
-        Listing.objects.bulk_update(removed, ["status", "status_reason", "status_changed_at", "updated_at"],
+        Listing.objects.bulk_update(removed, ["status", "status_reason", "held_for", "status_changed_at", "updated_at"],
                                     batch_size=BATCH)
         audit.record_many(actor, "listing.remove", [(l.target, {"reason": reason}) for l in removed],
                           object_repr=contributor.slug, detail={"contributor": contributor.slug, "reason": reason})
@@ -494,7 +488,7 @@ def hold_listing(listing, reason, *, actor):
         if listing.status != Listing.Status.ACTIVE:
             raise ValueError(_("Only an active listing can be held."))
         now = timezone.now()
-        Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.HELD, status_reason=reason,
+        Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.HELD, status_reason=reason, held_for="",
                                                      status_changed_at=now, updated_at=now)
         audit.record(actor, "listing.hold", listing.target, {"contributor": listing.contributor.slug, "reason": reason})
         refresh_targets([listing.target], now)
@@ -508,7 +502,7 @@ def release_listing(listing, *, actor, note=""):
         if listing.status != Listing.Status.HELD:
             raise ValueError(_("Only a held listing can be released."))
         now = timezone.now()
-        Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.ACTIVE, status_reason="",
+        Listing.objects.filter(pk=listing.pk).update(status=Listing.Status.ACTIVE, status_reason="", held_for="",
                                                      status_changed_at=now, updated_at=now)
         audit.record(actor, "listing.release", listing.target, {"contributor": listing.contributor.slug, "note": note})
         refresh_targets([listing.target], now)

@@ -94,7 +94,7 @@ def test_removed_listings_leave_tombstones(demo):
 def test_the_held_listing_overlaps_a_protected_target_and_is_not_published(demo):
     held = Listing.objects.get(status=Listing.Status.HELD)
     assert ProtectedIndex().conflict(held.target) is not None
-    assert held.target in held.status_reason
+    assert held.held_for == ProtectedIndex().conflict(held.target) and held.target in held.reason_text
     assert not FeedEntry.objects.filter(target=held.target).exists()
     assert not Change.objects.filter(target=held.target).exists()
 

@@ -95,6 +95,24 @@ def test_add_protected_target_is_held_with_reason(login, alice):
 
 
 @pytest.mark.django_db
+def test_a_hold_for_a_protected_target_reads_in_each_readers_language(login, alice, olga):
+    """The reason is kept as the protected target, not as text in the submitter's language."""
+    ProtectedTarget.objects.create(target="bigplatform.example")
+    client = login(alice)
+    response = client.post("/listings/add/", {"target": "video.bigplatform.example", "category": "streaming-video"},
+                           HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 302
+    listing = Listing.objects.get()
+    assert (listing.status_reason, listing.held_for) == ("", "bigplatform.example")
+    french = client.get("/listings/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    english = client.get("/listings/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "overlaps the protected target" in english and "overlaps the protected target" not in french
+    assert "bigplatform.example" in french
+    admin = login(olga).get(f"/admin/listings/listing/{listing.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "overlaps the protected target" in admin.content.decode()
+
+
+@pytest.mark.django_db
 def test_remove_selected_with_reason(login, alice, italy, list_targets):
     list_targets(italy, ["a.example", "b.example", "c.example"])
     ids = list(Listing.objects.filter(target__in=["a.example", "b.example"]).values_list("pk", flat=True))
