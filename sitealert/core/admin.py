@@ -73,8 +73,6 @@ def waiting_work(request):
     Organizations to approve, listings held for review (of a protected target), and review
     cases past their due date: the contributor has not answered in time, the operator follows up.
     """
-    from django.utils import timezone
-
     from sitealert.listings.models import Listing
     from sitealert.organizations.models import Organization
     from sitealert.public.models import ReviewCase
@@ -86,8 +84,7 @@ def waiting_work(request):
          "admin:organizations_organization_changelist", "status__exact=pending"),
         (_("Listings held for review"), Listing.objects.filter(status=Listing.Status.HELD),
          "admin:listings_listing_changelist", "status__exact=held"),
-        (_("Review cases past their due date"),
-         ReviewCase.objects.filter(outcome=ReviewCase.Outcome.OPEN, due_at__lt=timezone.now()),
+        (_("Review cases past their due date"), ReviewCase.overdue(),
          "admin:public_reviewcase_changelist", "overdue=yes"),
     ]
     return [(label, count, f"{reverse(url)}?{query}") for label, queryset, url, query in work

@@ -17,6 +17,11 @@ def _table():
     return connection.ops.quote_name(RateLimitCount._meta.db_table)
 
 
+def _key(scope, key, bucket):
+    """The row of `key`'s requests under `scope` in window number `bucket` (cut to the column's size)."""
+    return f"{scope}:{key}:{bucket}"[:320]
+
+
 def hit(scope, key, limit, window):
     """Count one request; return seconds to wait (0 when allowed)."""
     now = int(time.time())
@@ -26,7 +31,7 @@ def hit(scope, key, limit, window):
         cursor.execute(
             f"INSERT INTO {table} (key, count, expires) VALUES (%s, 1, %s) "
             f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [f"{scope}:{key}:{bucket}"[:320], (bucket + 1) * window])
+            [_key(scope, key, bucket), (bucket + 1) * window])
         count = cursor.fetchone()[0]
     if count > limit:
         return (bucket + 1) * window - now
@@ -40,7 +45,7 @@ def refund(scope, key, window):
     """
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_table()} SET count = count - 1 WHERE key = %s AND count > 0",
-                       [f"{scope}:{key}:{int(time.time()) // window}"[:320]])
+                       [_key(scope, key, int(time.time()) // window)])
 
 
 def purge_expired(now=None):

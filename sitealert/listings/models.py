@@ -71,7 +71,12 @@ class Listing(models.Model):
     @property
     def reason_text(self):
         """Why the listing has its status, in the active language where SiteAlert wrote it."""
-        return protected_target_reason(self.target, self.held_for) if self.held_for else self.status_reason
+        return reason_text(self.target, self.status_reason, self.held_for)
+
+
+def reason_text(target, status_reason, held_for):
+    """A listing's reason from its stored fields: typed by a person, or rendered for its protected target."""
+    return protected_target_reason(target, held_for) if held_for else status_reason
 
 
 def protected_target_reason(target, protected):

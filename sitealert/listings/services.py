@@ -16,7 +16,7 @@ from sitealert.core import audit, bulk
 from sitealert.core.models import AuditItem
 from sitealert.feed.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
-from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason
+from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason, reason_text
 from sitealert.organizations import permissions
 
 ACCEPTED, UNCHANGED, HELD, REJECTED = "accepted", "unchanged", "held", "rejected"
@@ -353,9 +353,7 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
                                              "reference": entry.reference}))
                 continue
             if listing["status"] == held:
-                result.status = HELD
-                result.reason = (protected_target_reason(target, listing["held_for"]) if listing["held_for"]
-                                 else listing["status_reason"])
+                result.status, result.reason = HELD, reason_text(target, listing["status_reason"], listing["held_for"])
             values = {"category": entry.category, "reference": entry.reference, "note": entry.note,
                       "review_after": review_after}
             differs = sorted(k for k, v in values.items() if listing[k] != v)

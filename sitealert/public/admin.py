@@ -2,7 +2,6 @@
 oversees due process but never answers for a contributor."""
 
 from django.contrib import admin
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sitealert.core.admin import OperatorAdmin, is_operator_staff
@@ -47,7 +46,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(outcome=ReviewCase.Outcome.OPEN, due_at__lt=timezone.now())
+            return queryset & ReviewCase.overdue()
         return queryset
 
 
