@@ -4,11 +4,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from sitealert.core.actors import actor_for_request
 from sitealert.core.models import AuditEvent, AuditItem
@@ -129,23 +130,38 @@ class AuditEventAdmin(OperatorAdmin):
     ITEMS_SHOWN = 50
 
     def get_search_results(self, request, queryset, search_term):
-        """A search also finds the events whose items match: "pirate.example" finds the upload that listed it."""
+        """A search also finds the events whose objects match: "pirate.example" finds the upload
+        that listed it (the listing's creation event) and every event with an item for it."""
+        from sitealert.listings.models import Listing
+
         queryset, duplicates = super().get_search_results(request, queryset, search_term)
         if search_term:
             item_events = AuditItem.objects.filter(object_repr__icontains=search_term).values("event_id")
-            queryset |= self.model.objects.filter(pk__in=item_events)
+            creations = Listing.objects.filter(target__icontains=search_term).values("creation_event_id")
+            queryset |= self.model.objects.filter(Q(pk__in=item_events) | Q(pk__in=creations))
         return queryset, duplicates
 
     @admin.display(description=_("items"))
     def items(self, event):
+        """The objects the event covers: the listings it created, then its items, a few of each."""
+        parts = []
+        created = event.created_listings.count()
+        if created:
+            shown = event.created_listings.order_by("id")[:self.ITEMS_SHOWN]
+            lines = format_html_join("", "<li>{} <code>{}</code></li>", (
+                (listing.target, pgettext_lazy("audit", "created")) for listing in shown))
+            more = ngettext("All %(count)d listing it created", "All %(count)d listings it created",
+                            created) % {"count": created}
+            link = reverse("admin:listings_listing_changelist") + f"?creation_event__id__exact={event.pk}"
+            parts.append(format_html('<ul>{}</ul><p><a href="{}">{}</a></p>', lines, link, more))
         count = event.items.count()
-        if not count:
-            return "-"
-        shown = event.items.order_by("id")[:self.ITEMS_SHOWN]
-        lines = format_html_join("", "<li>{} <code>{}</code></li>", ((i.object_repr, i.detail) for i in shown))
-        more = ngettext("All %(count)d item", "All %(count)d items", count) % {"count": count}
-        link = reverse("admin:core_audititem_changelist") + f"?event__id__exact={event.pk}"
-        return format_html('<ul>{}</ul><a href="{}">{}</a>', lines, link, more)
+        if count:
+            shown = event.items.order_by("id")[:self.ITEMS_SHOWN]
+            lines = format_html_join("", "<li>{} <code>{}</code></li>", ((i.object_repr, i.detail) for i in shown))
+            more = ngettext("All %(count)d item", "All %(count)d items", count) % {"count": count}
+            link = reverse("admin:core_audititem_changelist") + f"?event__id__exact={event.pk}"
+            parts.append(format_html('<ul>{}</ul><p><a href="{}">{}</a></p>', lines, link, more))
+        return format_html_join("", "{}", ((part,) for part in parts)) if parts else "-"
 
 
 @admin.register(AuditItem)

@@ -1,8 +1,10 @@
 """The one writer of the audit log.
 
 An event records who did what, when and from which address. An action on many objects at once
-(an upload of a million listings, a bulk removal) is one event with one item per object, so the
-log reads as what people did, and the who/when/where is written once.
+(an upload of a million listings, a bulk removal) is one event with one item per object it
+changed, so the log reads as what people did, and the who/when/where is written once. Objects an
+event creates need no item: they keep a reference to the event (Listing.creation_event) and are
+themselves the record of what it created.
 """
 
 from django.utils import timezone
@@ -51,46 +53,3 @@ def add_items(event, items):
 
     return insert_rows(AuditItem._meta.db_table, ["event_id", "object_repr", "detail"],
                        [(event.pk, str(obj)[:300], db_json(detail or {})) for obj, detail in items])
-
-
-def add_selected_items(event, table, object_column, detail):
-    """Add an item per row of `table` (a staging table of the current transaction) to an event.
-
-    detail: {key: text column name, or a `Literal` constant}; each value becomes a JSON string.
-    The database builds each item's detail, so a million items never pass through Python one by
-    one. Returns the number of items.
-    """
-    from django.db import connection
-
-    from sitealert.core.bulk import cast_param
-
-    q = connection.ops.quote_name
-    postgresql = connection.vendor == "postgresql"
-    # Constants are parameters typed as text: PostgreSQL cannot infer a type for them otherwise.
-    text = "CAST(%s AS text)" if postgresql else "%s"
-    values, constants = [], []
-    for value in detail.values():
-        if isinstance(value, Literal):
-            values.append(text)
-            constants.append(str(value))
-        else:
-            values.append(q(value))
-    if postgresql:
-        # jsonb_object(keys, values) takes two text arrays; jsonb_build_object's variadic
-        # arguments cost a million-row upload 0.4 s more.
-        build, params = f"jsonb_object(CAST(%s AS text[]), ARRAY[{', '.join(values)}])", [list(detail), *constants]
-    else:
-        # json_object(key, value, …): each key is a parameter, ahead of its constant if it has one.
-        build, params, constants = f"json_object({', '.join(f'%s, {v}' for v in values)})", [], iter(constants)
-        for key, value in detail.items():
-            params += [key, next(constants)] if isinstance(value, Literal) else [key]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {q(AuditItem._meta.db_table)} (event_id, object_repr, detail) "
-            f"SELECT {cast_param(AuditItem._meta.get_field('event'))}, SUBSTR({q(object_column)}, 1, 300), "
-            f"{build} FROM {table} ORDER BY {q(object_column)}", [event.pk, *params])
-        return cursor.rowcount
-
-
-class Literal(str):
-    """A constant in `add_selected_items`'s detail, as opposed to a column name."""

@@ -46,6 +46,21 @@ class AuditEvent(AppendOnly):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
 
 
+class RangeIndex(models.Index):
+    """An index for a column whose values grow with the table: BRIN on PostgreSQL, a B-tree elsewhere.
+
+    A BRIN index keeps the smallest and largest value of each range of pages, so appending a row
+    costs next to nothing, where a B-tree takes an entry per row (a second per million-row upload).
+    It finds rows as long as equal values sit together on disk, which append-only rows written
+    event by event do. SQLite has no BRIN and keeps the B-tree.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            using = " USING brin"
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
 class AuditItem(AppendOnly):
     """One of the objects an event covers when it covers many (the listings of one upload).
 
@@ -53,15 +68,18 @@ class AuditItem(AppendOnly):
     what happened to this object. Like events, items are append-only.
     """
 
-    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="items",
-                              verbose_name=_("event"))
+    event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                              related_name="items", verbose_name=_("event"))
     # Not indexed: the log is searched by substring, which no B-tree serves, and an index would
     # cost every bulk upload another write per listing.
     object_repr = models.CharField(_("object"), max_length=300)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
 
     class Meta:
-        ordering = ["event_id", "id"]
+        # Items are written right after their event, so the order they were written in is the
+        # event's order, and the primary key serves it without a sort.
+        ordering = ["id"]
+        indexes = [RangeIndex(fields=["event"], name="audit_item_event")]
         verbose_name = _("audit item")
         verbose_name_plural = _("audit items")
 

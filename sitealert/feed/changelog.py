@@ -92,10 +92,13 @@ def refresh_targets(targets=(), now=None, *, added=None):
         # row); the targets taken as added have none.
         cursor.execute(f"DELETE FROM {entries} WHERE target IN (SELECT target FROM {changes} WHERE seq > %s)",
                        [recomputed])
+        # No ORDER BY: the changes were just written in code-point order of their targets, which
+        # is the order the entries' index takes them in fastest, and a scan finds them in the
+        # order written; sorting a million of them again costs PostgreSQL 0.4 s.
         cursor.execute(
             f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
             f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
-            f"WHERE seq > %s AND listed ORDER BY seq", [base])
+            f"WHERE seq > %s AND listed", [base])
     FeedState.objects.filter(pk=1).update(version=version)
     bulk.refresh_statistics([Change, FeedEntry], version - base)
     return version

@@ -21,7 +21,7 @@ class ListingAdmin(OperatorAdmin):
     list_select_related = ("contributor",)
     date_hierarchy = "listed_at"
     fields = ("target", "kind", "contributor", "category", "reference", "listed_at", "review_after", "note",
-              "status", "reason", "status_changed_at")
+              "status", "reason", "status_changed_at", "creation_event")
     readonly_fields = fields
     actions = ("hold", "release")
 

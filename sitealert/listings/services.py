@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
-from sitealert.core.models import AuditItem
 from sitealert.feed.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason, reason_text
@@ -219,6 +218,11 @@ def _text_problem(reference, note):
     return ""
 
 
+def _shown(value):
+    """A listing's value as an audit item shows it: text, and no value as the empty text."""
+    return "" if value is None else str(value)
+
+
 def _duplicate(target, row):
     if row is not None:
         return _("Duplicate: '%(target)s' already appears in row %(row)s.") % {"target": target, "row": row}
@@ -226,7 +230,8 @@ def _duplicate(target, row):
 
 
 LISTING_COLUMNS = ["target", "kind", "contributor_id", "category", "reference", "listed_at", "review_after", "note",
-                   "status", "status_reason", "held_for", "status_changed_at", "created_at", "updated_at"]
+                   "status", "status_reason", "held_for", "status_changed_at", "created_at", "updated_at",
+                   "creation_event_id"]
 UPDATE_COLUMNS = ["category", "reference", "note", "review_after", "listed_at", "status", "status_reason",
                   "held_for", "status_changed_at", "updated_at"]
 EDITABLE = ("category", "reference", "note", "review_after")
@@ -364,14 +369,28 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
             updates.append((entry.category, entry.reference, entry.note, review_after,
                             listing["listed_at"], listing["status"], listing["status_reason"], listing["held_for"],
                             listing["status_changed_at"], db_now, listing["id"]))
+            # The values before as well as after: with them, a listing's audit items and its
+            # creation event (Listing.creation_event) tell its whole history. Notes stay private.
+            shown = [k for k in differs if k != "note"]
             audit_items.append((target, {"event": "updated", "fields": differs,
-                                         **{k: str(values[k]) for k in differs if k != "note"}}))
+                                         **{k: _shown(values[k]) for k in shown},
+                                         "was": {k: _shown(listing[k]) for k in shown}}))
         if not apply:
             transaction.set_rollback(True)
             return
         if progress is not None:
             progress(total // 2, total)
         lock_contributor(contributor)
+        created = total - existing
+        event = None
+        if created or audit_items:
+            # One event for the submission. The listings it creates point to it (their creation
+            # event); the listings it updates or relists get an item each.
+            event = audit.record(actor, "listing.submit", targets[0] if total == 1 else contributor.slug, {
+                "contributor": contributor.slug, "items": created + len(audit_items), "created": created,
+                "updated": sum(1 for _, d in audit_items if d["event"] == "updated"),
+                "relisted": sum(1 for _, d in audit_items if d["event"] == "relisted")})
+            audit.add_items(event, audit_items)
         q = connection.ops.quote_name
         cursor.executemany(f"UPDATE {stage} SET status = %s, held_for = %s WHERE target = %s", holds)
         field = Listing._meta.get_field
@@ -380,20 +399,11 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
             f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
             f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, held_for, "
             f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
-            f"{bulk.cast_param(field('updated_at'))} FROM {stage} ORDER BY target",
-            [contributor.pk, db_now, db_now, db_now, db_now])
+            f"{bulk.cast_param(field('updated_at'))}, {bulk.cast_param(field('creation_event'))} "
+            f"FROM {stage} ORDER BY target",
+            [contributor.pk, db_now, db_now, db_now, db_now, event.pk if event is not None else None])
         bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", updates)
-        created = total - existing
-        if created or audit_items:
-            event = audit.record(actor, "listing.submit", targets[0] if total == 1 else contributor.slug, {
-                "contributor": contributor.slug, "items": created + len(audit_items), "created": created,
-                "updated": sum(1 for _, d in audit_items if d["event"] == "updated"),
-                "relisted": sum(1 for _, d in audit_items if d["event"] == "relisted")})
-            audit.add_selected_items(event, stage, "target", {
-                "event": audit.Literal("created"), "status": "status", "category": "category",
-                "reference": "reference"})
-            audit.add_items(event, audit_items)
-        bulk.refresh_statistics([Listing, AuditItem], created + len(updates))
+        bulk.refresh_statistics([Listing], created + len(updates))
         if progress is not None:
             progress(total * 3 // 4, total)
         report.version = refresh_targets([target for target, _ in audit_items], now,

@@ -38,7 +38,7 @@ def test_submit_applies_and_reports_each_row(post_json, italy, italy_token, get_
     assert report["version"] == get_feed(adco_token)["version"]
     assert SECRET_NOTE not in response.content.decode()
     [event] = AuditEvent.objects.filter(action="listing.submit", via="api")
-    assert event.detail["created"] == 3 and event.items.count() == 3
+    assert event.detail["created"] == 3 and event.created_listings.count() == 3
 
     again = post_json("/api/v1/listings", {"entries": [
         {"target": "pirate.example", "category": "streaming-video", "reference": "AGCOM 1/26", "note": SECRET_NOTE}]},

@@ -1,5 +1,7 @@
 """The listing services: one path for web, API and CLI, all-or-nothing, audited, change-logged."""
 
+from datetime import date
+
 import pytest
 from django.core.exceptions import PermissionDenied
 
@@ -23,8 +25,9 @@ def test_submit_normalizes_and_publishes(italy):
     assert [r.target for r in report.rows] == ["www.pirate-films.example", "cine.example"]
     assert set(FeedEntry.objects.values_list("target", flat=True)) == {"www.pirate-films.example", "cine.example"}
     assert FeedState.objects.get().version == 2
-    assert AuditEvent.objects.filter(action="listing.submit").count() == 1
-    assert AuditItem.objects.filter(event__action="listing.submit").count() == 2
+    [event] = AuditEvent.objects.filter(action="listing.submit")
+    assert set(Listing.objects.values_list("creation_event", flat=True)) == {event.pk}
+    assert not AuditItem.objects.filter(event=event).exists()
 
 
 def test_same_entries_twice_change_nothing(italy):
@@ -215,13 +218,22 @@ def test_a_submission_for_an_organization_deleted_meanwhile_writes_nothing(italy
     assert not Listing.objects.exists() and not FeedEntry.objects.exists()
 
 
-def test_each_created_listing_has_an_audit_item_with_its_values(italy):
+def test_each_created_listing_points_to_its_event_and_updates_record_both_values(italy):
     ProtectedTarget.objects.create(target="guarded.example")
     submit_entries(italy, [EntryInput(target="new.example", category="cyberlocker", reference='Décision "7"\\2026'),
                            EntryInput(target="guarded.example", category="other")], actor=actor(italy))
-    items = {i.object_repr: i.detail for i in AuditItem.objects.filter(event__action="listing.submit")}
-    assert items == {
-        "new.example": {"event": "created", "status": "active", "category": "cyberlocker",
-                        "reference": 'Décision "7"\\2026'},
-        "guarded.example": {"event": "created", "status": "held", "category": "other", "reference": ""},
-    }
+    [created] = AuditEvent.objects.filter(action="listing.submit")
+    assert created.detail["created"] == 2 and not created.items.exists()
+    assert {(l.target, l.status, l.reference) for l in created.created_listings.all()} == {
+        ("new.example", "active", 'Décision "7"\\2026'), ("guarded.example", "held", "")}
+
+    submit_entries(italy, [EntryInput(target="new.example", category="other", reference='Décision "7"\\2026',
+                                      note="private", review_after=date(2027, 3, 1))], actor=actor(italy))
+    updated = AuditEvent.objects.filter(action="listing.submit").exclude(pk=created.pk).get()
+    [item] = updated.items.all()
+    assert item.object_repr == "new.example"
+    assert item.detail == {"event": "updated", "fields": ["category", "note", "review_after"],
+                           "category": "other", "review_after": "2027-03-01",
+                           "was": {"category": "cyberlocker", "review_after": ""}}
+    # An update never moves a listing to the event that changed it: it was created once.
+    assert Listing.objects.get(target="new.example").creation_event == created

@@ -100,10 +100,23 @@ def test_an_upload_is_one_audit_event_found_by_any_of_its_targets(login, olga, i
     found = client.get("/admin/core/auditevent/", {"q": "series.example"}).content.decode()
     assert f"/admin/core/auditevent/{event.pk}/change/" in found
     page = client.get(f"/admin/core/auditevent/{event.pk}/change/").content.decode()
-    assert "series.example" in page and f"/admin/core/audititem/?event__id__exact={event.pk}" in page
-    items = client.get("/admin/core/audititem/", {"event__id__exact": event.pk}).content.decode()
-    assert all(t in items for t in ["films.example", "series.example", "music.example"])
-    item = AuditItem.objects.first()
+    assert "series.example" in page and f"/admin/listings/listing/?creation_event__id__exact={event.pk}" in page
+    created = client.get("/admin/listings/listing/", {"creation_event__id__exact": event.pk}).content.decode()
+    assert all(t in created for t in ["films.example", "series.example", "music.example"])
+    listing = Listing.objects.get(target="series.example")
+    assert f"/admin/core/auditevent/{event.pk}/change/" in client.get(
+        f"/admin/listings/listing/{listing.pk}/change/").content.decode()
+
+    # The listings a later upload changes are items of its event, found by their targets too.
+    list_targets(italy, ["series.example"], category="other")
+    changed = AuditEvent.objects.filter(action="listing.submit").exclude(pk=event.pk).get()
+    found = client.get("/admin/core/auditevent/", {"q": "series.example"}).content.decode()
+    assert f"/admin/core/auditevent/{event.pk}/change/" in found and f"/admin/core/auditevent/{changed.pk}/change/" in found
+    page = client.get(f"/admin/core/auditevent/{changed.pk}/change/").content.decode()
+    assert f"/admin/core/audititem/?event__id__exact={changed.pk}" in page
+    items = client.get("/admin/core/audititem/", {"event__id__exact": changed.pk}).content.decode()
+    assert "series.example" in items and "films.example" not in items
+    item = AuditItem.objects.get(event=changed)
     assert client.post(f"/admin/core/audititem/{item.pk}/delete/", {"post": "yes"}).status_code == 403
     with pytest.raises(RuntimeError):
         item.delete()
