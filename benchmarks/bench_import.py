@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--database-url postgresql://…]
 
 End to end means what `sitealert import` does: decode, parse, normalize every target, validate,
-write listings, the audit event and its items, the change log and the aggregated list, in one
+write listings, the audit event (and its items), the change log and the aggregated list, in one
 transaction. Then the same file again (nothing changes), and the median time of a one-row
 submission (the web form) into the database that now holds the million listings. The
 baseline, measured in the same run on the same database, inserts the same rows with a single
