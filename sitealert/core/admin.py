@@ -144,24 +144,27 @@ class AuditEventAdmin(OperatorAdmin):
     @admin.display(description=_("items"))
     def items(self, event):
         """The objects the event covers: the listings it created, then its items, a few of each."""
-        parts = []
-        created = event.created_listings.count()
-        if created:
-            shown = event.created_listings.order_by("id")[:self.ITEMS_SHOWN]
-            lines = format_html_join("", "<li>{} <code>{}</code></li>", (
-                (listing.target, pgettext_lazy("audit", "created")) for listing in shown))
-            more = ngettext("All %(count)d listing it created", "All %(count)d listings it created",
-                            created) % {"count": created}
-            link = reverse("admin:listings_listing_changelist") + f"?creation_event__id__exact={event.pk}"
-            parts.append(format_html('<ul>{}</ul><p><a href="{}">{}</a></p>', lines, link, more))
-        count = event.items.count()
-        if count:
-            shown = event.items.order_by("id")[:self.ITEMS_SHOWN]
-            lines = format_html_join("", "<li>{} <code>{}</code></li>", ((i.object_repr, i.detail) for i in shown))
-            more = ngettext("All %(count)d item", "All %(count)d items", count) % {"count": count}
-            link = reverse("admin:core_audititem_changelist") + f"?event__id__exact={event.pk}"
-            parts.append(format_html('<ul>{}</ul><p><a href="{}">{}</a></p>', lines, link, more))
+        parts = [part for part in (
+            self._block(event.created_listings, "admin:listings_listing_changelist", "creation_event",
+                        lambda listing: (listing.target, pgettext_lazy("audit", "created")),
+                        lambda n: ngettext("All %(count)d listing it created",
+                                           "All %(count)d listings it created", n)),
+            self._block(event.items, "admin:core_audititem_changelist", "event",
+                        lambda item: (item.object_repr, item.detail),
+                        lambda n: ngettext("All %(count)d item", "All %(count)d items", n)),
+        ) if part]
         return format_html_join("", "{}", ((part,) for part in parts)) if parts else "-"
+
+    def _block(self, related, changelist, field, line, all_text):
+        """The first few of an event's related objects and a link to the changelist showing all."""
+        count = related.count()
+        if not count:
+            return None
+        lines = format_html_join("", "<li>{} <code>{}</code></li>",
+                                 (line(obj) for obj in related.order_by("id")[:self.ITEMS_SHOWN]))
+        link = f"{reverse(changelist)}?{field}__id__exact={related.instance.pk}"
+        return format_html('<ul>{}</ul><p><a href="{}">{}</a></p>', lines, link,
+                           all_text(count) % {"count": count})
 
 
 @admin.register(AuditItem)
