@@ -9,7 +9,10 @@ from .errors import InvalidTarget
 # case-sensitive on Play.
 _ANDROID_PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
 _IOS_ID = re.compile(r"(?:id)?([0-9]{1,20})", re.IGNORECASE)
-_APPLE_PATH_ID = re.compile(r"(?:^|/)id([0-9]{1,20})(?:/|$)", re.IGNORECASE)
+# An app's page: /app/id123, /us/app/some-name/id123. Albums, podcasts, books, developers and
+# stories have ids of the same form on the same hosts, and are not apps.
+_APPLE_APP_PATH = re.compile(r"(?:^|/)app/(?:[^/]*/)?id([0-9]{1,20})/?$", re.IGNORECASE)
+_APPLE_SOFTWARE_QUERY_PATH = "/wa/viewsoftware"  # itunes.apple.com/WebObjects/MZStore.woa/wa/viewSoftware?id=123
 
 PLATFORMS = ("android", "ios")
 GOOGLE_PLAY = "play.google.com"
@@ -52,8 +55,13 @@ def app_from_store_url(host: str, path: str, query: str, text: str) -> str | Non
         if path.rstrip("/").lower() == "/store/apps/details" and app_id is not None:
             return normalize_app("android", app_id, text)
     else:
-        match = _APPLE_PATH_ID.search(path)
-        app_id = match[1] if match else _query_param(query, "id")
+        match = _APPLE_APP_PATH.search(path)
+        if match:
+            app_id = match[1]
+        elif path.rstrip("/").lower().endswith(_APPLE_SOFTWARE_QUERY_PATH):
+            app_id = _query_param(query, "id")
+        else:
+            app_id = None
         if app_id is not None:
             return normalize_app("ios", app_id, text)
     raise InvalidTarget("store_page_not_app", text=text)

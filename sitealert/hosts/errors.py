@@ -19,6 +19,10 @@ MESSAGES: dict[str, str] = {
         "'{scheme}:' addresses are not web sites; list the site's domain name (such as example.com) "
         "or a web address starting with http:// or https://."
     ),
+    "userinfo": (
+        "'{text}' contains a user name and password (the part before '@'); list only the site's "
+        "domain name, the part after '@'."
+    ),
     "no_host": "'{text}' contains no domain name.",
     "bad_port": "'{port}' after the colon in '{text}' is not a port number.",
     "ip_address": "'{host}' is an IP address; list the site's domain name instead.",
@@ -44,8 +48,16 @@ MESSAGES: dict[str, str] = {
     "label_too_long": (
         "The part '{label}' is longer than 63 characters, the most one part of a domain name can have."
     ),
+    "idn_label_too_long": (
+        "The part '{label}' takes {length} characters in the form domain names have on the internet "
+        "(xn--…), more than the 63 one part of a domain name can have; shorten it."
+    ),
     "name_too_long": (
         "'{host}' is longer than 253 characters, the most a domain name can have."
+    ),
+    "idn_name_too_long": (
+        "'{host}' takes {length} characters in the form domain names have on the internet (xn--…), "
+        "more than the 253 a domain name can have."
     ),
     "single_label": (
         "'{host}' is not a complete domain name (it has no dot); list the site's full domain name, "

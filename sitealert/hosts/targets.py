@@ -117,20 +117,22 @@ def _normalize(text: str) -> str:
             rest, has_scheme = after.lstrip("/\\"), True
         elif after.startswith("//") or scheme in _NON_HOST_SCHEMES:
             raise InvalidTarget("unsupported_scheme", scheme=scheme)
-        elif "." not in scheme and not _PORT_THEN_PATH.fullmatch(after):
+        elif "." not in scheme and not _PORT_THEN_PATH.fullmatch(after) and "@" not in _authority(after):
             raise InvalidTarget("unsupported_scheme", scheme=scheme)
-        # else "example.com:8080/…" or "localhost:3000": a host and a port, no scheme
+        # else "example.com:8080/…" or "localhost:3000": a host and a port, no scheme; or
+        # "user:password@example.com", refused below
     elif text.startswith(("//", "\\\\")):
         rest, has_scheme = text.lstrip("/\\"), True
 
-    end = _AUTHORITY_END.search(rest)
-    authority, tail = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+    authority = _authority(rest)
+    tail = rest[len(authority):]
     if "@" in authority:
         if not has_scheme:
-            raise InvalidTarget("email_address", text=text)
+            # Without a scheme, "name@host" is an e-mail address; "name:password@host" a login.
+            raise InvalidTarget("userinfo" if ":" in authority.rpartition("@")[0] else "email_address", text=text)
         authority = authority.rpartition("@")[2]
-    if authority.startswith("["):
-        _refuse_bracketed(authority)
+    if authority.startswith("[") or authority[:3].lower() == "%5b":
+        _refuse_bracketed(unquote(authority))
     host, colon, port = authority.partition(":")
     if colon and port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
         raise InvalidTarget("bad_port", port=port, text=text)
@@ -140,6 +142,12 @@ def _normalize(text: str) -> str:
     host = canonical_host(host)
     path, _, query = tail.partition("#")[0].partition("?")
     return apps.app_from_store_url(host, path.replace("\\", "/"), query, text) or host
+
+
+def _authority(rest: str) -> str:
+    """The part of an address after its scheme that names the host: up to the first / \\ ? or #."""
+    end = _AUTHORITY_END.search(rest)
+    return rest[: end.start()] if end else rest
 
 
 def _refuse_bare_ipv6(text: str) -> None:
@@ -218,12 +226,17 @@ def canonical_host(raw: str) -> str:
             if a_label is None:
                 raise InvalidTarget("invalid_idna", label=label, host=raw)
         if len(a_label) > 63 or not a_label:
-            raise InvalidTarget("label_too_long", label=label)
+            if a_label == label:
+                raise InvalidTarget("label_too_long", label=label)
+            # The limits count the A-label (xn--…), which is longer than what the person typed.
+            raise InvalidTarget("idn_label_too_long", label=label, length=str(len(label.encode("punycode")) + 4))
         a_labels.append(a_label)
 
     name = ".".join(a_labels)
     if len(name) > 253:
-        raise InvalidTarget("name_too_long", host=raw)
+        if name == host:
+            raise InvalidTarget("name_too_long", host=raw)
+        raise InvalidTarget("idn_name_too_long", host=raw, length=str(len(name)))
     if len(a_labels) == 1:
         raise InvalidTarget("public_suffix" if is_listed_tld(name) else "single_label", host=host)
     if public_label_count(a_labels) >= len(a_labels):

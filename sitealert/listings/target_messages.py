@@ -17,6 +17,10 @@ REASONS = {
         "'%(scheme)s:' addresses are not web sites; list the site's domain name (such as example.com) or "
         "a web address starting with http:// or https://."
     ),
+    "userinfo": _(
+        "'%(text)s' contains a user name and password (the part before '@'); list only the site's "
+        "domain name, the part after '@'."
+    ),
     "no_host": _("'%(text)s' contains no domain name."),
     "bad_port": _("'%(port)s' after the colon in '%(text)s' is not a port number."),
     "ip_address": _("'%(host)s' is an IP address; list the site's domain name instead."),
@@ -40,7 +44,15 @@ REASONS = {
     "label_too_long": _(
         "The part '%(label)s' is longer than 63 characters, the most one part of a domain name can have."
     ),
+    "idn_label_too_long": _(
+        "The part '%(label)s' takes %(length)s characters in the form domain names have on the internet "
+        "(xn--…), more than the 63 one part of a domain name can have; shorten it."
+    ),
     "name_too_long": _("'%(host)s' is longer than 253 characters, the most a domain name can have."),
+    "idn_name_too_long": _(
+        "'%(host)s' takes %(length)s characters in the form domain names have on the internet (xn--…), "
+        "more than the 253 a domain name can have."
+    ),
     "single_label": _(
         "'%(host)s' is not a complete domain name (it has no dot); list the site's full domain name, "
         "such as example.com."

@@ -107,6 +107,9 @@ APPS = [
     ("https://apps.apple.com/app/id123456789?l=fr", "ios:123456789"),
     ("https://itunes.apple.com/us/app/some-name/id123?mt=8", "ios:123"),
     ("itunes.apple.com/WebObjects/MZStore.woa/wa/viewSoftware?id=123", "ios:123"),
+    ("https://apps.apple.com/us/app/id123/", "ios:123"),
+    ("https://apps.apple.com/app/apple-store/id375380948?pt=1", "ios:375380948"),
+    ("http://user:secret@example.com/", "example.com"),
 ]
 
 REFUSED = [
@@ -118,6 +121,8 @@ REFUSED = [
     ("exam\nple.com", "contains_space"),
     ("abuse@example.com", "email_address"),
     ("mailto:abuse@example.com", "unsupported_scheme"),
+    ("user:secret@example.com", "userinfo"),
+    ("example.com:80@films.example", "userinfo"),
     ("javascript:alert(1)", "unsupported_scheme"),
     ("ssh://example.com", "unsupported_scheme"),
     ("file:///etc/passwd", "unsupported_scheme"),
@@ -154,6 +159,8 @@ REFUSED = [
     ("exa$mple.com", "invalid_character"),
     ("example.c_m", "invalid_character"),
     ("http://[foo]/", "invalid_character"),
+    ("http://%5B::1%5D/", "ip_address"),
+    ("%5b::1%5d:8080", "ip_address"),
     ("exam\x00ple.com", "invalid_character"),
     ("ex%ZZample.com", "invalid_character"),
     ("ex%FFample.com", "invalid_character"),
@@ -162,8 +169,9 @@ REFUSED = [
     ("bü_cher.example", "invalid_idna"),
     ("a\u200db.example", "invalid_idna"),
     ("a" * 64 + ".com", "label_too_long"),
-    ("ü" * 60 + ".com", "label_too_long"),
+    ("ü" * 60 + ".com", "idn_label_too_long"),
     (LONGEST_NAME.replace("com", "info"), "name_too_long"),
+    (".".join(["ü" * 20] * 10) + ".com", "idn_name_too_long"),
     ("localhost", "single_label"),
     ("intranet", "single_label"),
     ("localhost:3000", "single_label"),
@@ -192,6 +200,13 @@ REFUSED = [
     ("https://play.google.com/store/search?q=films", "store_page_not_app"),
     ("https://play.google.com/store/apps/details", "store_page_not_app"),
     ("https://apps.apple.com/us/charts/iphone", "store_page_not_app"),
+    # Apple's other pages carry ids of the same form; they are not apps.
+    ("https://itunes.apple.com/us/album/some-album/id1440857781", "store_page_not_app"),
+    ("https://itunes.apple.com/us/podcast/foo/id123456", "store_page_not_app"),
+    ("https://apps.apple.com/us/developer/some-developer/id281956209", "store_page_not_app"),
+    ("https://apps.apple.com/us/story/id1538632801", "store_page_not_app"),
+    ("https://apps.apple.com/us/app-bundle/some-bundle/id1234", "store_page_not_app"),
+    ("itunes.apple.com/WebObjects/MZStore.woa/wa/viewAlbum?id=123", "store_page_not_app"),
     ("market://search?q=films", "store_page_not_app"),
 ]
 
