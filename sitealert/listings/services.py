@@ -24,6 +24,7 @@ REQUIRED_COLUMNS = ("target", "category")
 MAX_REFERENCE = 200
 MAX_NOTE = 5000
 BATCH = 900
+MB = 1024 * 1024  # as file managers and docs/configuration.md count the upload limit
 
 
 @dataclass(slots=True)
@@ -72,7 +73,11 @@ class Report:
         c = self.counts
         if self.error:
             return self.error
-        parts = _("%(accepted)d accepted, %(unchanged)d unchanged, %(held)d held, %(rejected)d rejected.") % c
+        if self.applied:
+            parts = _("%(accepted)d accepted, %(unchanged)d unchanged, %(held)d held, %(rejected)d rejected.") % c
+        else:
+            parts = _("%(accepted)d would be accepted, %(unchanged)d unchanged, %(held)d would be held, "
+                      "%(rejected)d rejected.") % c
         if self.dry_run:
             return _("Dry run, nothing was changed: ") + parts
         if not self.applied and c[REJECTED]:
@@ -519,11 +524,17 @@ def release_listing(listing, *, actor, note=""):
 # --- CSV import -------------------------------------------------------------------------------
 
 def decode_csv_bytes(data):
-    """Return (text, error). Refuses UTF-16 and non-UTF-8 files with a precise message."""
+    """Return (text, error). Refuses UTF-16, non-UTF-8 and non-text files with a precise message."""
     if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
         return None, _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 3 and (data[1:2] == b"\x00" or data[0:1] == b"\x00")):
         return None, _("The file is encoded as UTF-16. Save it as 'CSV UTF-8' and upload it again.")
+    if data.startswith(_SPREADSHEET_MAGIC):
+        return None, _("This is a spreadsheet workbook (such as .xlsx or .ods), not a CSV file. In the spreadsheet "
+                       "program, save the sheet as 'CSV UTF-8 (comma delimited)' and upload that file.")
+    if b"\x00" in data[:4096]:
+        return None, _("This is not a text file (it contains binary data). Upload the list as a CSV file saved as "
+                       "'CSV UTF-8'.")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -535,32 +546,73 @@ def decode_csv_bytes(data):
             "Windows-1252: save it as 'CSV UTF-8' and upload it again.") % {"line": line}
 
 
+# Zip (.xlsx, .ods) and OLE2 (.xls) containers: what a spreadsheet program saves by default.
+_SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+# Spreadsheet programs in many languages (French, Spanish, Russian…) write CSV with semicolons,
+# as the comma is their decimal separator; tab-separated text comes from copying cells.
+_SEPARATORS = (",", ";", "\t")
+
+
 class _PlainRows:
     """The rows of CSV text without a quote or NUL character, read as the csv module would.
 
-    Such a file is lines of comma-separated fields and nothing more, and splitting it is five
-    times faster than the csv module on a million-row upload. Lines end at \\r\\n, \\n or \\r, as
-    csv's do; `line_num` counts them the same way.
+    Such a file is lines of separated fields and nothing more, and splitting it is five times
+    faster than the csv module on a million-row upload. Lines end at \\r\\n, \\n or \\r, as csv's do.
     """
 
-    def __init__(self, text):
+    def __init__(self, text, separator):
         self.lines = iter(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-        self.line_num = 0
+        self.separator = separator
 
     def __iter__(self):
         return self
 
     def __next__(self):
         line = next(self.lines)
-        self.line_num += 1
-        return line.split(",") if line else []
+        return line.split(self.separator) if line else []
+
+
+def _separator(text):
+    """The file's field separator, read from its header row: a comma unless the header has none
+    and is the known columns separated by a semicolon or a tab."""
+    header = text[:2000].partition("\n")[0]
+    if "," not in header:
+        for separator in _SEPARATORS[1:]:
+            if separator in header and any(c.strip().strip('"').lower() in REQUIRED_COLUMNS
+                                           for c in header.split(separator)):
+                return separator
+    return ","
 
 
 def _csv_rows(text):
+    separator = _separator(text)
     if '"' not in text and "\x00" not in text:
-        return _PlainRows(text)
+        return _PlainRows(text, separator)
     # strict: an unterminated quote is an error, not a field that silently swallows the rows after it.
-    return csv.reader(io.StringIO(text, newline=""), strict=True)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+
+
+def _is_target(text):
+    try:
+        normalize_target(text)
+    except InvalidTarget:
+        return False
+    return True
+
+
+def _csv_error(exc, row):
+    """What is wrong with the record that starts in `row`, in words a person can act on."""
+    problem = str(exc)
+    if "unexpected end of data" in problem:
+        return _('Row %(row)d opens a field with a double quote (") that is never closed, so the rest of the '
+                 'file would be read as part of that field. Close the quote or remove it.') % {"row": row}
+    if "expected after" in problem:
+        return _('Row %(row)d has a double quote (") in the middle of a field. A field with double quotes must '
+                 'be wholly enclosed in them, and a double quote inside it written twice ("").') % {"row": row}
+    if "field larger than field limit" in problem:
+        return _("Row %(row)d has a field of more than %(limit)d characters; no column of a listing takes that "
+                 "much text.") % {"row": row, "limit": csv.field_size_limit()}
+    return _('Row %(row)d cannot be read as CSV. Check its double quotes (") and separators.') % {"row": row}
 
 
 def parse_csv(text):
@@ -570,10 +622,14 @@ def parse_csv(text):
         header = next(reader)
     except (StopIteration, csv.Error):
         return [], [], _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
-    columns = [h.strip().lower() for h in header]
-    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    typed = [h.strip() for h in header]
+    columns = [h.lower() for h in typed]
+    unknown = [h for h, c in zip(typed, columns) if c not in CSV_COLUMNS]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing or unknown or len(set(columns)) != len(columns):
+        if len(missing) == len(REQUIRED_COLUMNS) and typed and _is_target(typed[0]):
+            return [], [], _("Row 1 looks like a listing ('%(first)s'), not the header row. Add the header row "
+                             "target,category,reference,note above it.") % {"first": _echo(typed[0])[:80]}
         details = []
         if missing:
             details.append(_("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})
@@ -592,10 +648,12 @@ def parse_csv(text):
     n = at("note") if "note" in columns else None
     entries, rejected = [], []
     append = entries.append
+    # Rows are counted as a spreadsheet shows them: one per record, whatever line breaks its
+    # quoted fields contain; the header is row 1.
     row_number = 1
     try:
         for row in reader:
-            row_number = reader.line_num
+            row_number += 1
             if len(row) != width:
                 if not "".join(row).strip():
                     continue
@@ -610,8 +668,7 @@ def parse_csv(text):
             append(EntryInput(row[t], row[c], "" if r is None else row[r], "" if n is None else row[n], None,
                               row_number))
     except csv.Error as exc:
-        return [], [], _("The CSV file is malformed near line %(line)d: %(error)s") % {
-            "line": row_number + 1, "error": str(exc)}
+        return [], [], _csv_error(exc, row_number + 1)
     if not entries and not rejected:
         return [], [], _("The file has a header row but no data rows.")
     return entries, rejected, None
@@ -624,7 +681,7 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
     if len(data) > limit:
         return Report(dry_run=dry_run, error=_(
             "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files.") % {
-            "size": f"{len(data) / 1e6:.1f}", "limit": f"{limit / 1e6:.1f}"})
+            "size": f"{len(data) / MB:.1f}", "limit": f"{limit / MB:.1f}"})
     text, error = decode_csv_bytes(data)
     if error:
         return Report(dry_run=dry_run, error=error)

@@ -3,18 +3,20 @@
 import csv
 import io
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sitealert.listings import services
 
-FIELD = st.text(alphabet="ab.-_ \t,\r\n", max_size=6)
+FIELD = st.text(alphabet="ab.-_ \t,;\r\n", max_size=6)
 HEADERS = ["target,category,reference,note", "target,category", "category,target,note", "Target , CATEGORY",
            "target,category,oops", ""]
 
 
-def parsed(text, fast):
-    rows = services._PlainRows(text) if fast else csv.reader(io.StringIO(text, newline=""), strict=True)
+def parsed(text, fast, separator=","):
+    rows = (services._PlainRows(text, separator) if fast
+            else csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
     original = services._csv_rows
     services._csv_rows = lambda _text: rows
     try:
@@ -25,13 +27,49 @@ def parsed(text, fast):
             [(r.row, r.input, r.reason) for r in rejected], error)
 
 
-@given(st.sampled_from(HEADERS), st.sampled_from(["\n", "\r\n", "\r"]), st.lists(FIELD, max_size=8))
-@example("target,category", "\n", ["a.example,other", "", "b.example,other,extra", "  ", "c.example"])
-@example("target,category", "\r\n", ["a.example,other\r\n"])
+@given(st.sampled_from(HEADERS), st.sampled_from(["\n", "\r\n", "\r"]), st.lists(FIELD, max_size=8),
+       st.sampled_from(services._SEPARATORS))
+@example("target,category", "\n", ["a.example,other", "", "b.example,other,extra", "  ", "c.example"], ",")
+@example("target,category", "\r\n", ["a.example,other\r\n"], ",")
+@example("target,category", "\n", ["a.example;other", "b.example;other;x,y"], ";")
 @settings(max_examples=500)
-def test_the_plain_path_reads_as_the_csv_module(header, newline, lines):
-    text = header + newline + newline.join(lines)
-    assert parsed(text, fast=True) == parsed(text, fast=False)
+def test_the_plain_path_reads_as_the_csv_module(header, newline, lines, separator):
+    text = header.replace(",", separator) + newline + newline.join(lines)
+    assert parsed(text, fast=True, separator=separator) == parsed(text, fast=False, separator=separator)
+
+
+@pytest.mark.parametrize(("text", "separator"), [
+    ("target,category\na.example;b,other\n", ","),
+    ("target;category;reference;note\na.example;other;R,1;\n", ";"),
+    ('"target";"category"\na.example;other\n', ";"),
+    ("target\tcategory\na.example\tother\n", "\t"),
+    ("films;music\n", ","),  # no known column: read as comma-separated, and refused for its header
+])
+def test_the_separator_is_read_from_the_header(text, separator):
+    assert services._separator(text) == separator
+
+
+def test_a_semicolon_file_imports_with_commas_inside_fields():
+    entries, rejected, error = services.parse_csv("Target;Category;Reference\na.example;other;DEC-1, art. 2\n")
+    assert error is None and not rejected
+    assert [(e.target, e.category, e.reference, e.row) for e in entries] == [("a.example", "other", "DEC-1, art. 2", 2)]
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ('target,category\nqa.example,other,"QA-Q,\nb.example,other\n', "Row 2 opens a field with a double quote"),
+    ('target,category\na.example,other\nb.example,"x"y\n', "Row 3 has a double quote"),
+    ('target,category,note\na.example,other,"two\nlines"\nb.example,"x"y,\n', "Row 3 has a double quote"),
+    ("QA-N1.example,other\n", "Row 1 looks like a listing ('QA-N1.example'), not the header row"),
+    ("Host,Category\na.example,other\n", "unknown column(s): 'Host'"),
+])
+def test_unreadable_files_say_what_to_fix(text, fragment):
+    entries, rejected, error = services.parse_csv(text)
+    assert fragment in error and not entries and not rejected
+
+
+def test_rows_are_counted_as_a_spreadsheet_shows_them():
+    entries, rejected, error = services.parse_csv('target,category,note\na.example,other,"two\nlines"\nbad host,other,\n')
+    assert [e.row for e in entries] == [2, 3]
 
 
 def test_quotes_take_the_csv_module():

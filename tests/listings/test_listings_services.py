@@ -146,6 +146,9 @@ def test_csv_import_with_bom_and_dry_run(italy):
     (CSV_OK.encode("utf-16"), "UTF-16"),
     ("target,category\ncinéma.example,other\n".encode("latin-1"), "UTF-8"),
     (b"host,category\na.example,other\n", "header"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "spreadsheet workbook"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "spreadsheet workbook"),
     (b"target,category,reference,note\n", "no data rows"),
 ])
 def test_csv_file_level_errors(italy, data, fragment):

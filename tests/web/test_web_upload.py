@@ -59,7 +59,7 @@ def test_accept_valid_rows_applies_the_rest(login, alice, italy):
 @pytest.mark.django_db
 def test_dry_run_changes_nothing(login, alice):
     body = upload(login(alice), GOOD_AND_BAD.replace("10.0.0.1", "ok.example"), dry_run=True).content.decode()
-    assert "Dry run, nothing was changed: 3 accepted" in body
+    assert "Dry run, nothing was changed: 3 would be accepted" in body
     assert not Listing.objects.exists()
 
 
