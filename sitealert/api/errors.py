@@ -55,6 +55,8 @@ def install(api):
 
     @api.exception_handler(ValidationError)
     def invalid_request(request, exc):
+        if _empty_body(request):
+            return _empty_body_error().response()
         return ApiError(422, "invalid_request", _("The request is not valid: %(problems)s.") % {
             "problems": describe_validation_errors(exc.errors)}).response()
 
@@ -65,6 +67,8 @@ def install(api):
     @api.exception_handler(HttpError)
     def http_error(request, exc):
         if exc.status_code == 400 and str(exc) == "Cannot parse request body":
+            if _empty_body(request):
+                return _empty_body_error().response()
             return ApiError(400, "invalid_request", _("The request body is not valid JSON.")).response()
         return ApiError(exc.status_code, "error", str(exc)).response()
 
@@ -79,6 +83,15 @@ def install(api):
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
         return ApiError(413, "request_too_large", _("The request body is too large.")).response()
+
+
+def _empty_body(request):
+    return request.method == "POST" and not request.content_type.startswith("multipart/") and not request.body.strip()
+
+
+def _empty_body_error():
+    return ApiError(400, "invalid_request", _(
+        "The request body is empty; send a JSON document as described at /api/v1/docs."))
 
 
 def authentication_required():

@@ -8,28 +8,12 @@ from sitealert.api.auth import feed_reader
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, ResyncRequired
 from sitealert.core import audit
+from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
 
 router = Router(tags=["feed"], auth=feed_reader)
 
-MAX_VERSION_DIGITS = 18
-
-
-def accepts_gzip(request):
-    """Whether Accept-Encoding allows gzip (explicitly or by '*'), honouring q=0."""
-    allowed = {}
-    for part in request.headers.get("Accept-Encoding", "").split(","):
-        coding, _sep, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            name, _eq, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        allowed[coding.strip().lower()] = q
-    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", 0.0))) > 0
+MAX_VERSION_DIGITS = 100  # well under Python's 4,300-digit limit for int()
 
 
 def if_none_match(request):
@@ -74,16 +58,15 @@ def feed(request, fmt: str = Query("json", alias="format", description="json, tx
             response["Vary"] = "Accept-Encoding"
             return _version_headers(response, state.version, builder.cached_checksum(state))
     document = builder.open_feed(fmt, gzipped)
-    audit.record(request.auth, "feed.download", fmt, {"version": document.version})
+    if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
+        audit.record(request.auth, "feed.download", fmt, {"version": document.version})
     response = FileResponse(document.file, content_type=document.content_type,
                             filename=f"sitealert-v{document.version}.{fmt}")
     response.block_size = 1 << 20  # servers without sendfile iterate the file; 4 KB blocks: 35,000 steps a list
-    # GZipMiddleware leaves a response alone once it has a Content-Encoding. It would otherwise
-    # compress the file again, and it ignores "gzip;q=0": say "identity" to such a client.
+    # GZipMiddleware leaves a response alone once it has a Content-Encoding (it would compress
+    # the file again); sitealert.core.middleware.GZipMiddleware honours "gzip;q=0".
     if gzipped:
         response["Content-Encoding"] = "gzip"
-    elif "gzip" in request.headers.get("Accept-Encoding", "").lower():
-        response["Content-Encoding"] = "identity"
     response["Vary"] = "Accept-Encoding"
     response["ETag"] = document.etag
     return _version_headers(response, document.version, document.checksum)
@@ -107,6 +90,7 @@ def changes(request, since: str = Query(None, description="The version the clien
     if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:
         raise ApiError(400, "invalid_since", _("'since' must be a non-negative integer version, not '%(value)s'.") % {
             "value": since[:30]})
+    # More digits than any database sequence holds is still a version, one ahead of the server.
     since = int(since)
     try:
         document = builder.changes_since(since)

@@ -1,10 +1,13 @@
 """The HTTP API at /api/v1/: OpenAPI document at /api/v1/openapi.json, interactive docs at /api/v1/docs."""
 
+import functools
+
 from django.urls import path, re_path
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 
 from sitealert.api import check, feed, listings, lookup, tokens
-from sitealert.api.errors import install, not_found_view
+from sitealert.api.errors import ApiError, install, not_found_view
 
 DESCRIPTION = """
 The aggregated list of sites and apps that national authorities have found to infringe copyright
@@ -26,7 +29,34 @@ install(api)
 for module in (feed, lookup, check, listings, tokens):
     api.add_router("/", module.router)
 
+
+
+def http_semantics(view):
+    """HEAD wherever GET works (the server sends the headers only: a client can read a feed's
+    version and checksum without downloading it), and 405 in the API's JSON shape."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "HEAD":
+            request.method = "GET"
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405:
+            allowed = response.get("Allow", "")
+            response = ApiError(405, "method_not_allowed", _(
+                "This endpoint does not answer %(method)s; use %(allowed)s.") % {
+                "method": request.META.get("REQUEST_METHOD", "")[:10], "allowed": allowed},
+                headers={"Allow": allowed}).response()
+        return response
+
+    return wrapped
+
+
+# Not unpacked into module names: include() would read a module-level app_name as this urlconf's.
+ninja_urls = api.urls
+for pattern in ninja_urls[0]:
+    pattern.callback = http_semantics(pattern.callback)
+
 urlpatterns = [
-    path("", api.urls),
+    path("", ninja_urls),
     re_path(r"^.*$", not_found_view),
 ]

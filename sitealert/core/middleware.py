@@ -1,3 +1,34 @@
+"""Middleware: security headers on every response, and gzip that honours a refusal."""
+
+from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
+
+
+def accepts_gzip(request):
+    """Whether Accept-Encoding allows gzip (explicitly or by '*'), honouring q=0."""
+    allowed = {}
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _sep, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        allowed[coding.strip().lower()] = q
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", 0.0))) > 0
+
+
+class GZipMiddleware(DjangoGZipMiddleware):
+    """Django's, except that "gzip;q=0" (gzip refused) is honoured: Django's only looks for the word."""
+
+    def process_response(self, request, response):
+        if not accepts_gzip(request):
+            return response
+        return super().process_response(request, response)
+
+
 class SecurityHeadersMiddleware:
     """Content-Security-Policy and related headers on every response."""
 

@@ -86,7 +86,7 @@ def test_a_held_listing_never_appears(client, italy, list_targets, adco_token):
     assert [c["target"] for c in document["changes"]] == ["plain.example"]
 
 
-@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "1e3", " 1", "", "١", "99999999999999999999999"])
+@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "1e3", " 1", "", "١", "9" * 101])
 def test_since_must_be_a_non_negative_integer(client, adco_token, since):
     response = client.get("/api/v1/feed/changes", {"since": since}, headers=bearer(adco_token))
     assert response.status_code == 400

@@ -161,3 +161,40 @@ def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, ita
     response = client.get("/api/v1/feed", headers=bearer(adco_token))
     assert [e["target"] for e in json.loads(body(response))["entries"]] == sorted(
         ["r3---sn-abc.example", "_dmarc-ish.example", "xn--80ak6aa92e.example"])
+
+
+@pytest.mark.django_db
+def test_head_gives_the_headers_of_get_without_a_body_and_is_no_download(client, adco_token):
+    from sitealert.core.models import AuditEvent
+
+    get = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    downloads = AuditEvent.objects.filter(action="feed.download").count()
+    head = client.head("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    assert head.status_code == 200 and b"".join(head.streaming_content) == b""
+    for name in ("X-SiteAlert-Version", "X-SiteAlert-Checksum", "ETag", "Content-Type"):
+        assert head[name] == get[name]
+    assert AuditEvent.objects.filter(action="feed.download").count() == downloads
+    assert client.head("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(client, adco_token):
+    response = client.get("/api/v1/lookup", headers=bearer(adco_token))
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json()["error"] == "method_not_allowed" and "POST" in response.json()["detail"]
+    assert client.delete("/api/v1/feed", headers=bearer(adco_token)).json()["error"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_a_version_of_many_digits_is_ahead_not_malformed(client, adco_token):
+    response = client.get("/api/v1/feed/changes?since=" + "9" * 20, headers=bearer(adco_token))
+    assert response.status_code == 400 and response.json()["error"] == "version_ahead"
+    assert client.get("/api/v1/feed/changes?since=" + "9" * 101,
+                      headers=bearer(adco_token)).json()["error"] == "invalid_since"
+
+
+@pytest.mark.django_db
+def test_gzip_refused_with_q0_is_neither_compressed_nor_labelled(client, adco_token):
+    for path in ("/api/v1/feed", "/api/v1/feed/changes?since=0"):
+        response = client.get(path, headers={**bearer(adco_token), "Accept-Encoding": "gzip;q=0, identity"})
+        assert response.status_code == 200 and not response.has_header("Content-Encoding")

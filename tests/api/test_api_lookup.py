@@ -137,3 +137,11 @@ def test_items_that_are_not_text(client, adco_token):
     nul = client.post("/api/v1/lookup", data=b'{"items": ["a\\u0000b.example"]}', content_type="application/json",
                       headers=bearer(adco_token))
     assert nul.status_code == 200 and nul.json()["results"][0]["error"]
+
+
+@pytest.mark.parametrize("content", ["", "  \n"])
+def test_an_empty_body_says_it_is_empty(client, adco_token, content):
+    response = client.post("/api/v1/lookup", data=content, content_type="application/json",
+                           headers=bearer(adco_token))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request" and "empty" in response.json()["detail"]
