@@ -57,7 +57,7 @@ Canonical input ("example.com") takes a fast path of one regex and one suffix-tr
 
 from .errors import MESSAGES, InvalidTarget
 from .suffixes import is_public_suffix, registrable_domain
-from .targets import covering_targets, normalize_target, target_kind
+from .targets import covering_targets, normalize_target, target_kind, unicode_form
 
 __all__ = [
     "MESSAGES",
@@ -67,4 +67,5 @@ __all__ = [
     "normalize_target",
     "registrable_domain",
     "target_kind",
+    "unicode_form",
 ]

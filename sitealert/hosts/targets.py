@@ -79,6 +79,16 @@ def target_kind(target: str) -> str:
     return "app" if target.startswith(APP_PREFIXES) else "domain"
 
 
+def unicode_form(target: str) -> str:
+    """A canonical domain target as people read it: its A-labels (xn--…) as Unicode; other targets unchanged."""
+    if "xn--" not in target or ":" in target:
+        return target
+    try:
+        return idna.decode(target)
+    except (idna.IDNAError, UnicodeError):
+        return target
+
+
 def covering_targets(target: str) -> list[str]:
     """The targets whose listing would cover a canonical target, most specific first.
 

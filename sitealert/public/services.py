@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from sitealert.core import audit, ratelimit
-from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
+from sitealert.hosts import InvalidTarget, covering_targets, normalize_target, unicode_form
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.target_messages import translated_reason
 from sitealert.organizations import permissions
@@ -101,6 +101,11 @@ class CheckResult:
     @property
     def listed(self):
         return bool(self.matches)
+
+    @property
+    def shown(self):
+        """The target as people read it (Unicode for an internationalized domain name)."""
+        return unicode_form(self.target) if self.target else self.target
 
     def as_dict(self, base_url=""):
         """The shape of GET /api/v1/check (SPEC §4); `base_url` makes procedure links absolute."""

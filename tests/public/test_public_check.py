@@ -138,3 +138,29 @@ def test_check_result_as_api_document(italy, list_targets):
     assert match["procedure_url"] == f"https://alert.test/procedures/{italy.slug}/"
     assert match["listed_at"].endswith("Z")
     assert check_target("1.2.3.4").as_dict()["error"]
+
+
+@pytest.mark.django_db
+def test_a_normalized_query_says_how_it_was_checked_right_under_the_answer(client, italy, list_targets):
+    list_targets(italy, ["best-flix.test"])
+    html = client.get("/check/", {"q": "https://WWW.Best-Flix.test/watch"}).content.decode()
+    result = html.split('id="check-result"')[1]
+    assert result.index('id="check-entered-as"') < result.index('id="check-matches"')
+    assert "https://WWW.Best-Flix.test/watch" in result and "www.best-flix.test" in result
+
+
+@pytest.mark.django_db
+def test_an_internationalized_name_is_shown_as_people_write_it(client):
+    html = client.get("/check/", {"q": "例子.example"}).content.decode()
+    heading = html.split('id="check-result-heading"')[1].split("</h2>")[0]
+    assert "例子.example" in heading and "xn--" not in heading
+    assert "xn--fsqu00a.example" in html  # what it was checked as
+
+
+def test_unicode_form_of_targets():
+    from sitealert.hosts import unicode_form
+
+    assert unicode_form("xn--fsqu00a.example") == "例子.example"
+    assert unicode_form("films.example") == "films.example"
+    assert unicode_form("android:com.xn--app") == "android:com.xn--app"
+    assert unicode_form("xn--zz.example") == "xn--zz.example"  # not valid punycode: shown as it is
