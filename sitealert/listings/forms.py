@@ -10,12 +10,19 @@ from sitealert.listings.target_messages import translated_reason
 
 
 class ListingFilterForm(forms.Form):
+    """The list's search; its fields keep their plain names (?q=&status=&category=), which links and
+    bookmarks carry, and take distinct ids, since the page's add form also has a category field."""
+
     q = forms.CharField(label=pgettext_lazy("listing filter", "Search"), required=False, max_length=300,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("part of a target")}))
     status = forms.ChoiceField(label=_("Status"), required=False,
                                choices=[("", _("All statuses"))] + list(Listing.Status.choices))
     category = forms.ChoiceField(label=_("Category"), required=False,
                                  choices=[("", _("All categories"))] + list(Category.choices))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_filter_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ListingEntryForm(forms.Form):

@@ -1,10 +1,14 @@
 """The contributor's pages: its listings (search, add, remove) and the CSV upload."""
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -41,8 +45,12 @@ def contributor_actor(request):
     return actor
 
 
-def _listing_page(request, actor, entry_form=None, remove_form=None):
-    filters = ListingFilterForm(request.GET or None)
+def _listing_page(request, actor, entry_form=None, remove_form=None, params=None):
+    """The list, filtered and paged by `params` (the page's query string; by default the request's).
+
+    A failed form post re-renders it at the form's URL, so its links then point back to the list."""
+    params = request.GET if params is None else params
+    filters = ListingFilterForm(params or None)
     listings = Listing.objects.filter(contributor=actor.organization).order_by("target")
     if filters.is_valid():
         if filters.cleaned_data["q"]:
@@ -51,19 +59,37 @@ def _listing_page(request, actor, entry_form=None, remove_form=None):
             listings = listings.filter(status=filters.cleaned_data["status"])
         if filters.cleaned_data["category"]:
             listings = listings.filter(category=filters.cleaned_data["category"])
-    page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
+    page = Paginator(listings, PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
     query.pop("page", None)
     return render(request, "listings/listing_list.html", {
         "organization": actor.organization,
         "filters": filters,
         "page": page,
         "query": query.urlencode(),
+        "query_params": query,
+        "page_url": reverse("listings") if request.method == "POST" else "",
+        "return_url": _list_url(params),
         "entry_form": entry_form or ListingEntryForm(),
         "remove_form": remove_form or RemoveForm(),
         "selected": set(request.POST.getlist("listing")) if remove_form is not None else set(),
         "monitor": target_statuses([listing.target for listing in page.object_list]),
     }, status=400 if (entry_form or remove_form) else 200)
+
+
+def _list_url(params):
+    url = reverse("listings")
+    return f"{url}?{params.urlencode()}" if params else url
+
+
+def _returned_params(request):
+    """The filter and page of the list a form was sent from (its `next` field), if it is this list."""
+    url = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        parts = urlsplit(url)
+        if parts.path == reverse("listings"):
+            return QueryDict(parts.query)
+    return QueryDict()
 
 
 @login_required
@@ -106,15 +132,16 @@ def listing_add(request):
 def listing_remove(request):
     actor = contributor_actor(request)
     form = RemoveForm(request.POST)
+    params = _returned_params(request)
     ids = [i for i in request.POST.getlist("listing") if i.isdigit()]
     if not ids:
         messages.error(request, _("Select at least one listing to remove."))
-        return redirect("listings")
+        return redirect(_list_url(params))
     chosen = list(Listing.objects.filter(contributor=actor.organization, pk__in=ids).values_list("target", flat=True))
     if len(chosen) != len(set(ids)):
         raise Http404(_("No such listing."))
     if not form.is_valid():
-        return _listing_page(request, actor, remove_form=form)
+        return _listing_page(request, actor, remove_form=form, params=params)
     report = services.remove_listings(actor.organization, chosen, form.cleaned_data["reason"], actor=actor,
                                       accept_valid_rows=True)
     if report.error:
@@ -123,7 +150,7 @@ def listing_remove(request):
         removed = report.counts[services.ACCEPTED]
         messages.success(request, _("Removed: %(removed)d. Already removed: %(unchanged)d.") % {
             "removed": removed, "unchanged": report.counts[services.UNCHANGED]})
-    return redirect("listings")
+    return redirect(_list_url(params))
 
 
 @login_required

@@ -67,3 +67,20 @@ def screenshot(page, tmp_path):
         return path
 
     return _screenshot
+
+
+@pytest.fixture
+def upload_csv(page, tmp_path):
+    """upload_csv(text, option): send TEXT from the upload page with the checkbox labelled OPTION
+    ticked, as a person would; returns the report's locator."""
+
+    def _upload_csv(text, option):
+        csv_file = tmp_path / "listings.csv"
+        csv_file.write_text(text, encoding="utf-8")
+        page.goto("/listings/upload/")
+        page.get_by_label("CSV file").set_input_files(csv_file)
+        page.get_by_label(option).check()
+        page.locator("#upload-submit").click()
+        return page.locator("#upload-report")
+
+    return _upload_csv

@@ -12,19 +12,11 @@ CSV = (
 )
 
 
-def test_contributor_uploads_csv_and_reads_the_row_report(page, log_in, screenshot, alice, italy, tmp_path):
+def test_contributor_uploads_csv_and_reads_the_row_report(page, log_in, upload_csv, screenshot, alice, italy):
     from sitealert.listings.models import Listing
 
-    csv_file = tmp_path / "listings.csv"
-    csv_file.write_text(CSV, encoding="utf-8")
-
     log_in("alice")
-    page.goto("/listings/upload/")
-    page.get_by_label("CSV file").set_input_files(csv_file)
-    page.get_by_label("Accept the valid rows even if some rows are rejected").check()
-    page.locator("#upload-submit").click()
-
-    report = page.locator("#upload-report")
+    report = upload_csv(CSV, "Accept the valid rows even if some rows are rejected")
     expect(report).to_be_visible()
     accepted = report.locator("tbody tr[data-status='accepted']")
     expect(accepted).to_have_count(1)
