@@ -89,7 +89,10 @@ WSGI_APPLICATION = "sitealert.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The core app's templates come first, ahead of the apps', so that its admin/base_site.html
+        # overrides the admin's. Listing sitealert.core before django.contrib.admin would do the
+        # same, but would also let its catalog shadow the admin's own translations ("Home").
+        "DIRS": [BASE_DIR / "core" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -172,6 +175,7 @@ LANGUAGES_BIDI = ["ar"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_COOKIE_NAME = "sitealert_language"
 USE_I18N = True
+FORMAT_MODULE_PATH = ["sitealert.formats"]
 TIME_ZONE = "UTC"
 USE_TZ = True
 

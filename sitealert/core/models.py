@@ -94,9 +94,13 @@ class RateLimitCount(models.Model):
     windows that are over are deleted by the worker's maintenance.
     """
 
-    key = models.CharField(max_length=320, primary_key=True)
-    count = models.PositiveIntegerField(default=0)
-    expires = models.BigIntegerField(help_text="Unix time at which the window is over.")
+    key = models.CharField(_("key"), max_length=320, primary_key=True)
+    count = models.PositiveIntegerField(_("requests"), default=0)
+    expires = models.BigIntegerField(_("expires"), help_text="Unix time at which the window is over.")
+
+    class Meta:
+        verbose_name = _("rate limit count")
+        verbose_name_plural = _("rate limit counts")
 
     def __str__(self):
         return f"{self.key}: {self.count}"

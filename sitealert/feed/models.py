@@ -2,6 +2,7 @@ import secrets
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def new_epoch():
@@ -15,25 +16,28 @@ class FeedState(models.Model):
     visible strictly in order on PostgreSQL as on SQLite.
     """
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    version = models.BigIntegerField(default=0)
-    pruned_through = models.BigIntegerField(default=0, help_text="Changes up to this number were pruned.")
-    epoch = models.CharField(max_length=32, default=new_epoch,
+    id = models.PositiveSmallIntegerField(_("ID"), primary_key=True, default=1)
+    version = models.BigIntegerField(_("version"), default=0)
+    pruned_through = models.BigIntegerField(_("pruned through"), default=0,
+                                            help_text="Changes up to this number were pruned.")
+    epoch = models.CharField(_("epoch"), max_length=32, default=new_epoch,
                              help_text="Random per database, so cached documents never outlive a reset.")
 
     class Meta:
         verbose_name = _("feed state")
+        verbose_name_plural = _("feed states")
 
 
 class FeedEntry(models.Model):
     """A target of the aggregated list, with the aggregate of its active listings."""
 
-    target = models.CharField(max_length=300, primary_key=True)
-    kind = models.CharField(max_length=10)
-    countries = models.CharField(max_length=200, help_text="Sorted ISO codes, comma-separated.")
-    categories = models.CharField(max_length=300, help_text="Sorted categories, comma-separated.")
-    first_listed_at = models.DateTimeField()
-    version = models.BigIntegerField(help_text="Change number that last altered this entry.")
+    target = models.CharField(_("target"), max_length=300, primary_key=True)
+    kind = models.CharField(_("kind"), max_length=10)
+    countries = models.CharField(pgettext_lazy("feed field", "countries"), max_length=200,
+                                 help_text="Sorted ISO codes, comma-separated.")
+    categories = models.CharField(_("categories"), max_length=300, help_text="Sorted categories, comma-separated.")
+    first_listed_at = models.DateTimeField(_("first listed"))
+    version = models.BigIntegerField(_("version"), help_text="Change number that last altered this entry.")
 
     class Meta:
         verbose_name = _("feed entry")
@@ -43,14 +47,14 @@ class FeedEntry(models.Model):
 class Change(models.Model):
     """One alteration of the aggregated list. `listed=False` rows are tombstones."""
 
-    seq = models.BigIntegerField(primary_key=True)
-    target = models.CharField(max_length=300)
-    kind = models.CharField(max_length=10)
-    listed = models.BooleanField()
-    countries = models.CharField(max_length=200, blank=True)
-    categories = models.CharField(max_length=300, blank=True)
-    first_listed_at = models.DateTimeField(null=True)
-    created_at = models.DateTimeField()
+    seq = models.BigIntegerField(_("change number"), primary_key=True)
+    target = models.CharField(_("target"), max_length=300)
+    kind = models.CharField(_("kind"), max_length=10)
+    listed = models.BooleanField(pgettext_lazy("feed field", "listed"))
+    countries = models.CharField(pgettext_lazy("feed field", "countries"), max_length=200, blank=True)
+    categories = models.CharField(_("categories"), max_length=300, blank=True)
+    first_listed_at = models.DateTimeField(_("first listed"), null=True)
+    created_at = models.DateTimeField(_("created"))
 
     class Meta:
         verbose_name = _("change")

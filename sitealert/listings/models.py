@@ -62,8 +62,8 @@ class Listing(models.Model):
     creation_event = models.ForeignKey(AuditEvent, null=True, blank=True, on_delete=models.DO_NOTHING,
                                        db_constraint=False, db_index=False, related_name="created_listings",
                                        verbose_name=_("created by"))
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
         constraints = [
@@ -112,8 +112,9 @@ class ProtectedTarget(models.Model):
 
     target = models.CharField(_("target"), max_length=300, unique=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   verbose_name=_("added by"))
 
     class Meta:
         ordering = ["target"]

@@ -71,10 +71,12 @@ class Membership(models.Model):
         ADMIN = "admin", _("Administrator")
         MEMBER = "member", _("Member")
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership",
+                                verbose_name=_("user"))
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships",
+                                     verbose_name=_("organization"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
         verbose_name = _("membership")
@@ -87,7 +89,8 @@ class Membership(models.Model):
 class OperatingProcedure(models.Model):
     """A contributor's published procedure in one language."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures",
+                                     verbose_name=_("contributor"))
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
     description = models.TextField(_("description"))
     contact = models.TextField(_("contact"))
@@ -113,13 +116,15 @@ class ApiToken(models.Model):
 
     PREFIX = "sa_"
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tokens")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tokens",
+                                     verbose_name=_("organization"))
     name = models.CharField(_("name"), max_length=100, blank=True)
     scope = models.CharField(_("scope"), max_length=20, choices=Scope.choices)
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
     hint = models.CharField(_("token starts with"), max_length=12)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   verbose_name=_("issued by"))
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)

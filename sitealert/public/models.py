@@ -60,9 +60,9 @@ class ReviewRequest(models.Model):
     language = models.CharField(_("language"), max_length=10, default="en")
     ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
     created_at = models.DateTimeField(_("submitted"), default=timezone.now)
-    confirm_token_hash = models.CharField(max_length=64, unique=True)
+    confirm_token_hash = models.CharField(_("confirmation token hash"), max_length=64, unique=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
-    status_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    status_token_hash = models.CharField(_("status token hash"), max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -85,7 +85,8 @@ class ReviewCase(models.Model):
         UPHELD = "upheld", _("Listing upheld")
         REMOVED = "removed", _("Listing removed")
 
-    request = models.ForeignKey(ReviewRequest, on_delete=models.CASCADE, related_name="cases")
+    request = models.ForeignKey(ReviewRequest, on_delete=models.CASCADE, related_name="cases",
+                                verbose_name=_("review request"))
     contributor = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="review_cases",
                                     verbose_name=_("contributor"))
     listed_targets = models.JSONField(_("listed targets"), default=list,
@@ -97,8 +98,8 @@ class ReviewCase(models.Model):
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+", verbose_name=_("answered by"))
     explanation = models.TextField(_("explanation"), blank=True)
-    next_reminder_at = models.DateTimeField(null=True, blank=True)
-    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    next_reminder_at = models.DateTimeField(_("next reminder"), null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(_("reminders sent"), default=0)
 
     class Meta:
         ordering = ["due_at", "id"]
