@@ -102,8 +102,9 @@ def listing_list(request):
 def listing_add(request):
     actor = contributor_actor(request)
     form = ListingEntryForm(request.POST)
+    params = _returned_params(request)
     if not form.is_valid():
-        return _listing_page(request, actor, entry_form=form)
+        return _listing_page(request, actor, entry_form=form, params=params)
     data = form.cleaned_data
     existed = Listing.objects.filter(contributor=actor.organization, target=normalize_target(data["target"]),
                                      status=Listing.Status.ACTIVE).exists()
@@ -113,7 +114,7 @@ def listing_add(request):
     row = report.rows[0]
     if row.status == services.REJECTED:
         form.add_error("target" if row.target is None else None, row.reason)
-        return _listing_page(request, actor, entry_form=form)
+        return _listing_page(request, actor, entry_form=form, params=params)
     if row.status == services.HELD:
         messages.warning(request, _("%(target)s is held: %(reason)s") % {"target": row.target, "reason": row.reason})
     elif row.status == services.UNCHANGED:
@@ -124,7 +125,7 @@ def listing_add(request):
                                     "are now the ones you entered.") % {"target": row.target})
     else:
         messages.success(request, _("%(target)s is listed.") % {"target": row.target})
-    return redirect("listings")
+    return redirect(_list_url(params))
 
 
 @login_required

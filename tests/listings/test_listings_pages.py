@@ -248,3 +248,19 @@ def test_monitoring_is_not_offered_to_those_who_may_not_open_it(login, client, c
     assert client.get("/monitoring/").status_code == 403
     body = client.get("/").content.decode()
     assert 'href="/listings/"' in body and 'href="/monitoring/"' not in body
+
+
+@pytest.mark.django_db
+def test_adding_a_listing_keeps_the_readers_place_too(login, alice, italy, list_targets):
+    qa_targets(italy, list_targets)
+    client = login(alice)
+    failed = client.post("/listings/add/", {"target": "192.0.2.1", "category": "other",
+                                            "next": "/listings/?q=qa-good&page=2"})
+    assert failed.status_code == 400
+    body = failed.content.decode()
+    assert "is an IP address" in body and "qa-good-051.example" in body and "qa-good-001.example" not in body
+    added = client.post("/listings/add/", {"target": "fresh.example", "category": "other",
+                                           "next": "/listings/?q=qa-good&page=2"})
+    assert added.status_code == 302 and added["Location"] == "/listings/?q=qa-good&page=2"
+    assert client.post("/listings/add/", {"target": "other.example", "category": "other",
+                                          "next": "https://elsewhere.example/"})["Location"] == "/listings/"
