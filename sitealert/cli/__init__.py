@@ -38,6 +38,18 @@ def main(argv=None):
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if _is_missing_table(exc):
+            print(f"sitealert: {server_commands.database_problem(exc)}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _is_missing_table(exc):
+    """A database error raised because SiteAlert's tables are not there (SQLite's and PostgreSQL's wording)."""
+    text = str(exc)
+    return type(exc).__module__.startswith("django.db") and ("no such table" in text or (
+        "relation" in text and "does not exist" in text))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def register(subparsers) -> None:
                     "mismatch; verified against the server's checksum every time. An interrupted sync leaves "
                     "the previous replica intact.",
         epilog=SYNC_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True, help="the server's base address, e.g. https://alert.example.org")
+    p.add_argument("--url", required=True, help="the server's base address, e.g. https://sitealert.example.org")
     p.add_argument("--token", default=os.environ.get("SITEALERT_TOKEN") or None,
                    help="API token of an authorized user (feed scope); default $SITEALERT_TOKEN")
     p.add_argument("--replica", required=True, metavar="DIR", help="the replica's directory (created if missing)")

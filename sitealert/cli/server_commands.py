@@ -12,6 +12,26 @@ def setup_django():
     django.setup()
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def database_problem(exc):
+    """What to do when a server command meets a database without SiteAlert's tables, or none."""
+    from django.conf import settings
+
+    where = settings.DATABASES["default"]["NAME"]
+    return (f"the database {where} has no SiteAlert tables ({exc}). Run 'sitealert migrate' first, or point "
+            "SITEALERT_DATA_DIR or SITEALERT_DATABASE_URL at your installation (a relative data directory is "
+            "relative to where the command runs).")
+
+
 def cli_actor():
     """Commands run by whoever holds the server: an operator action, recorded as such."""
     from sitealert.core.actors import Actor
@@ -38,7 +58,8 @@ def register(subparsers):
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("migrate", help="apply database migrations",
-                              description="Apply database migrations and create the cache table.")
+                              description="Apply database migrations, create the cache table and compile the "
+                                          "translation catalogs.")
     p.set_defaults(func=cmd_migrate)
 
     org = subparsers.add_parser("org", help="manage organizations",
@@ -101,12 +122,14 @@ def register(subparsers):
                                           "adblock (||domain^), hosts (0.0.0.0 domain) and csv-placement "
                                           "(placement-exclusion upload). With --platform the list is split into "
                                           "files that respect that ad platform's per-list cap, written into the "
-                                          "directory given by -o. See docs/client.md for each format's limits.")
+                                          "directory given by -o. See docs/client.md for each format's limits. "
+                                          "Exit 0 when written, 2 when the list cannot be read (no replica, no "
+                                          "database) or the output cannot be written.")
     p.add_argument("--format", default="txt",
                    help="txt, json, csv, plain, adblock, hosts or csv-placement (default txt)")
     p.add_argument("--platform", help="split for an ad platform's exclusion lists (e.g. google-ads, microsoft-ads, "
                                       "dv360, the-trade-desk); -o names a directory")
-    p.add_argument("--per-list", type=int, help="entries per file with --platform (default: the platform's cap)")
+    p.add_argument("--per-list", type=_positive, help="entries per file with --platform (default: the platform's cap)")
     p.add_argument("--replica", help="export from a client replica directory instead of the server database")
     p.add_argument("-o", "--output", default="-", help="file to write (default standard output), or directory "
                                                        "with --platform")
@@ -150,7 +173,8 @@ def cmd_demo(args):
     created, logins = load_demo_data()
     url = f"http://127.0.0.1:{args.port}/"
     print(("Loaded the fictional demo data." if created else "Reusing the demo data in ./var/.") + "\n")
-    print(f"SiteAlert demo: {url}")
+    print(f"SiteAlert demo: {url}" if not args.no_serve else
+          f"SiteAlert demo data ready; 'sitealert demo --port {args.port}' serves it at {url}")
     print("Demo logins (username / password):")
     for role, username, password in logins:
         print(f"  {role:<34} {username} / {password}")
@@ -215,7 +239,16 @@ def cmd_user_create(args):
 
     from sitealert.organizations.services import OrganizationError, create_member
 
-    password = os.environ.get("SITEALERT_PASSWORD") or getpass.getpass("Password: ")
+    password = os.environ.get("SITEALERT_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("sitealert: no password: set SITEALERT_PASSWORD, or run the command in a terminal to be asked "
+                  "for one", file=sys.stderr)
+            return 2
+        try:
+            password = getpass.getpass("Password: ")
+        except EOFError:
+            return 2
     try:
         user = create_member(_org(args.org), username=args.username, email=args.email, password=password,
                              staff=args.staff, actor=cli_actor())
@@ -246,33 +279,52 @@ def cmd_token_revoke(args):
     setup_django()
     from sitealert.organizations.services import OrganizationError, revoke_token_by_hint
 
+    from django.utils import timezone
+
+    started = timezone.now()
     try:
         token = revoke_token_by_hint(args.hint, actor=cli_actor())
     except OrganizationError as exc:
         print(f"sitealert: {exc}", file=sys.stderr)
         return 2
-    print(f"revoked {token.hint}… of {token.organization.slug}")
+    if token.revoked_at < started:
+        print(f"{token.hint}… of {token.organization.slug} was already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC")
+    else:
+        print(f"revoked {token.hint}… of {token.organization.slug}")
     return 0
 
 
 class ProgressBar:
-    def __init__(self, stream=sys.stderr, width=40):
-        self.stream, self.width = stream, width
-        self.enabled = stream.isatty() or os.environ.get("SITEALERT_PROGRESS") == "1"
+    """The import's progress on a terminal: the valid rows checked against the database and written."""
+
+    def __init__(self, stream=None, width=40):
+        self.stream, self.width = stream or sys.stderr, width
+        self.enabled = self.stream.isatty() or os.environ.get("SITEALERT_PROGRESS") == "1"
+        self.open = False  # a bar is on the line, not yet ended
 
     def __call__(self, done, total):
         if not self.enabled or not total:
             return
         filled = int(self.width * done / total)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} rows")
-        if done >= total:
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} valid rows")
+        self.open = done < total
+        if not self.open:
             self.stream.write("\n")
         self.stream.flush()
+
+    def finish(self):
+        """End the bar's line where the import stopped (a dry run or rejected rows write nothing)."""
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
 
 
 def cmd_import(args):
     setup_django()
     import json
+
+    from django.core.exceptions import PermissionDenied
 
     from sitealert.core.actors import Actor
     from sitealert.listings.services import REJECTED, import_csv
@@ -284,8 +336,15 @@ def cmd_import(args):
         print(f"sitealert: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     actor = Actor(organization=org, via="cli")
-    report = import_csv(org, data, actor=actor, dry_run=args.dry_run, accept_valid_rows=args.accept_valid_rows,
-                        progress=ProgressBar())
+    progress = ProgressBar()
+    try:
+        report = import_csv(org, data, actor=actor, dry_run=args.dry_run, accept_valid_rows=args.accept_valid_rows,
+                            progress=progress)
+    except PermissionDenied as exc:
+        print(f"sitealert: {org.slug} cannot import listings: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        progress.finish()
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:
@@ -298,6 +357,8 @@ def cmd_import(args):
                     line += f" — {row.reason}"
                 print(line)
         print(report.summary)
+        if report.applied and report.version is not None:
+            print(f"The aggregated list is now at version {report.version}.")
     if report.error:
         return 2
     return 1 if report.counts[REJECTED] else 0
@@ -309,9 +370,18 @@ FEED_FORMATS = ("txt", "json", "csv")
 def _export_targets(args):
     """The listed targets, from a replica (no Django) or from the server database."""
     if args.replica:
-        from sitealert.client import Replica
+        from pathlib import Path
 
-        return Replica(args.replica).targets()
+        from sitealert.client import Replica, store
+
+        if store.manifest_stamp(Path(args.replica)) is None:
+            raise ValueError(f"no replica in {args.replica}: run 'sitealert sync --url URL --token TOKEN "
+                             f"--replica {args.replica}' first")
+        replica = Replica(args.replica)
+        if replica.damaged:
+            raise ValueError(f"the replica in {args.replica} is damaged ({replica.damaged}); run 'sitealert sync' "
+                             "again")
+        return replica.targets()
     setup_django()
     from sitealert.feed.builder import snapshot
 
@@ -356,11 +426,21 @@ def cmd_export(args):
     if args.output == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
-    else:
-        tmp = args.output + ".tmp"
+        return 0
+    if os.path.isdir(args.output):
+        print(f"sitealert: {args.output} is a directory; give a file name with -o", file=sys.stderr)
+        return 2
+    # Written beside the target and renamed over it: a reader never sees half a list.
+    tmp = args.output + ".tmp"
+    try:
         with open(tmp, "wb") as f:
             f.write(body)
         os.replace(tmp, args.output)
+    except OSError as exc:
+        print(f"sitealert: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        return 2
     return 0
 
 

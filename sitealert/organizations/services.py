@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -77,6 +78,12 @@ def create_member(org, *, username, password, email="", staff=False, role=Member
         raise OrganizationError(_("A username is required."))
     if User.objects.filter(username__iexact=username).exists():
         raise OrganizationError(_("The username '%(username)s' is taken.") % {"username": username})
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise OrganizationError(_("'%(email)s' is not an e-mail address.") % {"email": email[:100]}) from None
     user = User(username=username, email=email, is_staff=staff)
     try:
         validate_password(password, user)
@@ -88,6 +95,9 @@ def create_member(org, *, username, password, email="", staff=False, role=Member
         Membership.objects.create(user=user, organization=org, role=role)
         audit.record(actor, "member.create", username, {"organization": org.slug, "staff": staff})
     return user
+
+
+MAX_TOKEN_DAYS = 3650
 
 
 def default_scope(org):
@@ -109,6 +119,9 @@ def issue_token(org, *, scope=None, name="", days=None, actor):
         days = settings.SITEALERT["TOKEN_DEFAULT_DAYS"] or None
     elif days <= 0:
         raise OrganizationError(_("A token must be valid for at least one day."))
+    elif days > MAX_TOKEN_DAYS:
+        raise OrganizationError(_("A token can be valid for at most %(days)d days (ten years); issue a new one "
+                                  "before it expires.") % {"days": MAX_TOKEN_DAYS})
     expires_at = timezone.now() + timedelta(days=days) if days else None
     with transaction.atomic():
         token, secret = ApiToken.issue(org, scope, name=name[:100], created_by=actor.user, expires_at=expires_at)
