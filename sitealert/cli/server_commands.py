@@ -202,6 +202,9 @@ def _gunicorn(bind, workers):
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", os.environ.get("SITEALERT_ACCESS_LOG", "-"))
             self.cfg.set("forwarded_allow_ips", os.environ.get("SITEALERT_FORWARDED_ALLOW_IPS", "127.0.0.1"))
+            # gunicorn's control socket is one per user ($HOME/.gunicorn/gunicorn.ctl): two servers on
+            # one machine (a demo beside an installation) would take each other's. Nothing uses it.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return application

@@ -1,5 +1,7 @@
 """Home page, sign-in with throttling, and the dashboard that sends each person where they work."""
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -53,7 +55,9 @@ class LoginView(auth_views.LoginView):
     @staticmethod
     def _keys(request):
         keys = [("login-ip", ratelimit.client_key(client_ip(request)))]
-        username = (request.POST.get("username") or "").strip().lower()[:150]
+        # As Django's UsernameField reads it (NFKC: "ｄemo" is "demo"), so that look-alike spellings of
+        # one account share its limit instead of each getting ten guesses of their own.
+        username = unicodedata.normalize("NFKC", request.POST.get("username") or "").strip().casefold()[:150]
         if username:
             keys.append(("login-user", username))
         return keys

@@ -57,7 +57,11 @@ def can_moderate(actor):
 
 def can_manage_tokens(actor, organization):
     org = _active_org(actor)
-    return actor.token is None and org is not None and org.pk == organization.pk
+    if actor.token is not None or org is None or org.pk != organization.pk:
+        return False
+    # Operator staff never act as another organization, whatever membership they hold (see
+    # can_manage_listings): a token would let them do through the API what the site refuses.
+    return not (actor.user is not None and actor.user.is_staff and org.kind != Organization.Kind.OPERATOR)
 
 
 def require(allowed, message=None):

@@ -37,6 +37,13 @@ class ReviewRequestForm(forms.Form):
     homepage = forms.CharField(label=_("Leave this field empty"), required=False,
                                widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}))
 
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if any(c in name for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") or not name.isprintable():
+            # The name is written into the e-mails sent to the address given: no second line there.
+            raise ValidationError(_("Write your name on one line, without control characters."))
+        return name
+
     def clean_target(self):
         raw = self.cleaned_data["target"]
         try:

@@ -188,6 +188,7 @@ def review_status(request, token):
     cases = list(review.cases.select_related("contributor").order_by("contributor__name"))
     response = render(request, "public/review_status.html", {"review": review, "cases": cases, "now": timezone.now()})
     response["X-Robots-Tag"] = "noindex"
+    response["Cache-Control"] = "private, no-store"  # the link is the requester's key to the request
     return response
 
 
@@ -287,8 +288,16 @@ def statistics_csv(request, name):
     response["Content-Disposition"] = f'attachment; filename="sitealert-{name}.csv"'
     writer = csv.writer(response)
     writer.writerow([str(h) for h in table.header])
-    writer.writerows(table.rows)
+    writer.writerows([[_spreadsheet_safe(value) for value in row] for row in table.rows])
     return response
+
+
+def _spreadsheet_safe(value):
+    """A text cell a spreadsheet program will not run as a formula (an organization's name is typed
+    by people): a leading = + - @ tab or carriage return is quoted with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 # --- Member badges --------------------------------------------------------------------------

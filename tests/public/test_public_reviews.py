@@ -346,3 +346,21 @@ def test_removing_a_listing_held_by_the_operator(client, alice, olga, italy_case
     client.post(f"/review-requests/inbox/{italy_case.pk}/", {"outcome": "removed", "explanation": "Agreed."})
 
     assert Listing.objects.get(target="pirate.test").status == Listing.Status.REMOVED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["Sam\nURGENT: log in at http://phish.example/", "Sam\u2028Owner", "Sam\x07"])
+def test_a_name_over_several_lines_never_reaches_an_e_mail(client, italy, list_targets, mailoutbox, name):
+    list_targets(italy, ["site.test"])
+    response = client.post("/review-requests/new/", {
+        "target": "site.test", "name": name, "email": "owner@site.test", "relationship": "operator",
+        "reasons": "We removed all infringing material.", "evidence": "", "homepage": ""})
+    assert response.status_code == 200 and "Write your name on one line" in response.content.decode()
+    assert not mailoutbox
+
+
+@pytest.mark.django_db
+def test_the_status_page_is_not_stored_by_caches(confirmed_review, italy, list_targets, client):
+    list_targets(italy, ["site.test"])
+    response = client.get(confirmed_review("site.test"))
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"

@@ -133,3 +133,10 @@ def test_review_outcomes_are_counted(client, alice, italy, korea, list_targets, 
 @pytest.mark.django_db
 def test_unknown_csv_is_404(client):
     assert client.get("/statistics/everything.csv").status_code == 404
+
+
+def test_csv_cells_never_start_a_formula():
+    from sitealert.public.views import _spreadsheet_safe
+
+    assert [_spreadsheet_safe(v) for v in ["=HYPERLINK(1)", "+1", "-x", "@SUM", "\tx", "Office", 3, -1]] == [
+        "'=HYPERLINK(1)", "'+1", "'-x", "'@SUM", "'\tx", "Office", 3, -1]

@@ -204,3 +204,25 @@ def test_a_successful_sign_in_gives_its_attempt_back(low_login_rate, alice):
     for i in range(low_login_rate):
         assert client.post("/login/", {"username": "alice", "password": f"guess {i}"}).status_code == 200
     assert client.post("/login/", {"username": "alice", "password": PASSWORD}).status_code == 429
+
+
+@pytest.mark.django_db
+def test_look_alike_spellings_of_a_username_share_its_limit(low_login_rate, alice):
+    """Django signs 'ａｌｉｃｅ' (full-width) in as alice (NFKC): each spelling must not get guesses of its own."""
+    for i, spelling in enumerate(["alice", "ＡLICE", "ａlice"]):
+        Client(REMOTE_ADDR=f"198.51.100.{60 + i}").post("/login/", {"username": spelling, "password": f"guess {i}"})
+    response = Client(REMOTE_ADDR="198.51.100.70").post("/login/", {"username": "ａｌｉｃｅ", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db
+def test_operator_staff_in_a_contributor_cannot_issue_themselves_a_token(italy, client):
+    """The admin and the CLI refuse such an account; if one exists anyway, the site refuses it a token
+    as it refuses it the listings (a token carries no user, so the API could not tell)."""
+    from sitealert.organizations.models import ApiToken, Membership
+
+    user = get_user_model().objects.create_user("staff-in-italy", password=PASSWORD, is_staff=True)
+    Membership.objects.create(user=user, organization=italy)
+    client.force_login(user)
+    client.post("/tokens/", {"name": "sneaky", "days": 30})
+    assert not ApiToken.objects.filter(organization=italy, name="sneaky").exists()
