@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -45,6 +46,8 @@ def _dashboard(request, actor, stale_form=None, failed_candidate=None, status=20
         "filters": filters,
         "page": page,
         "query": query.urlencode(),
+        # A failed form post shows the dashboard at the form's URL: its page links go back to the dashboard.
+        "page_url": reverse("monitoring:dashboard") if request.method == "POST" else "",
         "stale": stale[:STALE_DISPLAY_LIMIT],
         "stale_total": stale.count(),
         "stale_days": conf.load().stale_days,

@@ -264,3 +264,13 @@ def test_adding_a_listing_keeps_the_readers_place_too(login, alice, italy, list_
     assert added.status_code == 302 and added["Location"] == "/listings/?q=qa-good&page=2"
     assert client.post("/listings/add/", {"target": "other.example", "category": "other",
                                           "next": "https://elsewhere.example/"})["Location"] == "/listings/"
+
+
+@pytest.mark.django_db
+def test_a_failed_monitoring_form_links_its_pages_to_the_dashboard(login, alice, italy, list_targets):
+    list_targets(italy, [f"site{i:03}.example" for i in range(PAGE_SIZE + 1)])
+    response = login(alice).post("/monitoring/stale/", {"action": "nonsense"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'href="/monitoring/?page=2"' in body
+    assert Elements(body).all("form", **{"class": "page-jump"})[0]["action"] == "/monitoring/"
