@@ -37,11 +37,19 @@ def http_semantics(view):
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.method == "HEAD":
+        head = request.method == "HEAD"
+        if head:
             request.method = "GET"
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        finally:
+            if head:
+                request.method = "HEAD"  # what the server, the middleware and the test client look at
         if response.status_code == 405:
-            allowed = response.get("Allow", "")
+            methods = [m.strip() for m in response.get("Allow", "").split(",") if m.strip()]
+            if "GET" in methods:
+                methods.append("HEAD")
+            allowed = ", ".join(methods)
             response = ApiError(405, "method_not_allowed", _(
                 "This endpoint does not answer %(method)s; use %(allowed)s.") % {
                 "method": request.META.get("REQUEST_METHOD", "")[:10], "allowed": allowed},

@@ -46,10 +46,11 @@ def main(argv=None):
 
 
 def _is_missing_table(exc):
-    """A database error raised because SiteAlert's tables are not there (SQLite's and PostgreSQL's wording)."""
-    text = str(exc)
-    return type(exc).__module__.startswith("django.db") and ("no such table" in text or (
-        "relation" in text and "does not exist" in text))
+    """A database error raised because SiteAlert's tables are not there: SQLite says so in English
+    whatever the locale; PostgreSQL's SQLSTATE 42P01 (undefined_table) holds in every language."""
+    if not type(exc).__module__.startswith("django.db"):
+        return False
+    return "no such table" in str(exc) or getattr(exc.__cause__, "sqlstate", None) == "42P01"
 
 
 if __name__ == "__main__":

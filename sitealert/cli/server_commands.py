@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import warnings
 
 
 def setup_django():
@@ -244,13 +245,15 @@ def cmd_user_create(args):
 
     password = os.environ.get("SITEALERT_PASSWORD")
     if not password:
-        if not sys.stdin.isatty():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", getpass.GetPassWarning)  # no terminal: not an echoed prompt
+                password = getpass.getpass("Password: ")
+        except (EOFError, OSError, getpass.GetPassWarning):
+            password = ""
+        if not password:
             print("sitealert: no password: set SITEALERT_PASSWORD, or run the command in a terminal to be asked "
                   "for one", file=sys.stderr)
-            return 2
-        try:
-            password = getpass.getpass("Password: ")
-        except EOFError:
             return 2
     try:
         user = create_member(_org(args.org), username=args.username, email=args.email, password=password,

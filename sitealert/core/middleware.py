@@ -1,6 +1,7 @@
 """Middleware: security headers on every response, and gzip that honours a refusal."""
 
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
+from django.utils.cache import patch_vary_headers
 
 
 def accepts_gzip(request):
@@ -25,6 +26,8 @@ class GZipMiddleware(DjangoGZipMiddleware):
 
     def process_response(self, request, response):
         if not accepts_gzip(request):
+            # The answer still depends on Accept-Encoding: a shared cache must not give this copy to all.
+            patch_vary_headers(response, ("Accept-Encoding",))
             return response
         return super().process_response(request, response)
 

@@ -34,7 +34,8 @@ _TOP_LABEL = re.compile(r"[a-z0-9-]+")
 HOST_SCHEMES = frozenset({"http", "https", "ftp", "ws", "wss"})
 # Never a web site, even where what follows the colon looks like a port ("tel:123").
 _NON_HOST_SCHEMES = frozenset(
-    {"mailto", "javascript", "data", "tel", "sms", "about", "blob", "file", "intent", "view-source"}
+    {"mailto", "javascript", "data", "tel", "sms", "about", "blob", "file", "intent", "view-source",
+     "skype", "xmpp", "sip", "sips", "im"}
 )
 APP_PREFIXES = ("android:", "ios:")
 

@@ -575,7 +575,7 @@ class _PlainRows:
 def _separator(text):
     """The file's field separator, read from its header row: a comma unless the header has none
     and is the known columns separated by a semicolon or a tab."""
-    header = text[:2000].partition("\n")[0]
+    header = text[:2000].replace("\r", "\n").partition("\n")[0]
     if "," not in header:
         for separator in _SEPARATORS[1:]:
             if separator in header and any(c.strip().strip('"').lower() in REQUIRED_COLUMNS
@@ -618,9 +618,12 @@ def _csv_error(exc, row):
 def parse_csv(text):
     """Return (entries, rejected_rows, error) from CSV text with a header row."""
     reader = _csv_rows(text)
+    separator = _separator(text)
     try:
         header = next(reader)
-    except (StopIteration, csv.Error):
+    except csv.Error as exc:
+        return [], [], _csv_error(exc, 1)
+    except StopIteration:
         return [], [], _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
     typed = [h.strip() for h in header]
     columns = [h.lower() for h in typed]
@@ -658,7 +661,7 @@ def parse_csv(text):
                 if not "".join(row).strip():
                     continue
                 if len(row) > width:
-                    rejected.append(RowResult(row=row_number, input=",".join(row)[:300], status=REJECTED,
+                    rejected.append(RowResult(row=row_number, input=separator.join(row)[:300], status=REJECTED,
                                               reason=_("This row has %(found)d fields; the header has %(expected)d.") % {
                                                   "found": len(row), "expected": width}))
                     continue

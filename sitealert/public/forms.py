@@ -1,4 +1,6 @@
 from django import forms
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +41,9 @@ class ReviewRequestForm(forms.Form):
 
     def clean_name(self):
         name = self.cleaned_data["name"]
-        if any(c in name for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") or not name.isprintable():
+        # Control characters and line breaks only: a Persian name's zero-width non-joiner, a
+        # right-to-left mark and a no-break space are part of how people write names.
+        if any(c in "\x85\u2028\u2029" or unicodedata.category(c) == "Cc" for c in name):
             # The name is written into the e-mails sent to the address given: no second line there.
             raise ValidationError(_("Write your name on one line, without control characters."))
         return name

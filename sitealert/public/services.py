@@ -104,8 +104,12 @@ class CheckResult:
 
     @property
     def shown(self):
-        """The target as people read it (Unicode for an internationalized domain name)."""
-        return unicode_form(self.target) if self.target else self.target
+        """The target as people read it, for an internationalized domain name its Unicode form with
+        the A-label form beside it: a look-alike (аррӏе.com, in Cyrillic) is never shown alone."""
+        if not self.target:
+            return self.target
+        unicode = unicode_form(self.target)
+        return unicode if unicode == self.target else f"{unicode} ({self.target})"
 
     def as_dict(self, base_url=""):
         """The shape of GET /api/v1/check (SPEC §4); `base_url` makes procedure links absolute."""

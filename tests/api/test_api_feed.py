@@ -164,10 +164,12 @@ def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, ita
 
 
 @pytest.mark.django_db
-def test_head_gives_the_headers_of_get_without_a_body_and_is_no_download(client, adco_token):
+def test_head_gives_the_headers_of_get_without_a_body_and_is_no_download(client, adco_token, italy, list_targets):
     from sitealert.core.models import AuditEvent
 
+    list_targets(italy, ["films.example", "music.example"])
     get = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    assert b"".join(get.streaming_content) == b"films.example\nmusic.example\n"
     downloads = AuditEvent.objects.filter(action="feed.download").count()
     head = client.head("/api/v1/feed?format=txt", headers=bearer(adco_token))
     assert head.status_code == 200 and b"".join(head.streaming_content) == b""
@@ -181,6 +183,7 @@ def test_head_gives_the_headers_of_get_without_a_body_and_is_no_download(client,
 def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(client, adco_token):
     response = client.get("/api/v1/lookup", headers=bearer(adco_token))
     assert response.status_code == 405 and response["Allow"] == "POST"
+    assert client.post("/api/v1/feed", headers=bearer(adco_token))["Allow"] == "GET, HEAD"
     assert response.json()["error"] == "method_not_allowed" and "POST" in response.json()["detail"]
     assert client.delete("/api/v1/feed", headers=bearer(adco_token)).json()["error"] == "method_not_allowed"
 
@@ -194,7 +197,11 @@ def test_a_version_of_many_digits_is_ahead_not_malformed(client, adco_token):
 
 
 @pytest.mark.django_db
-def test_gzip_refused_with_q0_is_neither_compressed_nor_labelled(client, adco_token):
-    for path in ("/api/v1/feed", "/api/v1/feed/changes?since=0"):
-        response = client.get(path, headers={**bearer(adco_token), "Accept-Encoding": "gzip;q=0, identity"})
-        assert response.status_code == 200 and not response.has_header("Content-Encoding")
+def test_gzip_refused_with_q0_is_neither_compressed_nor_labelled(client, adco_token, italy, list_targets):
+    list_targets(italy, [f"site{i}.example" for i in range(40)])  # well over GZipMiddleware's 200 bytes
+    for path in ("/api/v1/feed", "/api/v1/feed/changes?since=0", "/statistics/"):
+        refused = client.get(path, headers={**bearer(adco_token), "Accept-Encoding": "gzip;q=0, identity"})
+        assert refused.status_code == 200 and not refused.has_header("Content-Encoding")
+        assert "Accept-Encoding" in refused["Vary"]
+        taken = client.get(path, headers={**bearer(adco_token), "Accept-Encoding": "gzip"})
+        assert taken["Content-Encoding"] == "gzip" and "Accept-Encoding" in taken["Vary"]

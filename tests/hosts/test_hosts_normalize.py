@@ -122,6 +122,8 @@ REFUSED = [
     ("abuse@example.com", "email_address"),
     ("mailto:abuse@example.com", "unsupported_scheme"),
     ("user:secret@example.com", "userinfo"),
+    ("skype:someone@example.com", "unsupported_scheme"),
+    ("xmpp:alice@example.com", "unsupported_scheme"),
     ("example.com:80@films.example", "userinfo"),
     ("javascript:alert(1)", "unsupported_scheme"),
     ("ssh://example.com", "unsupported_scheme"),

@@ -44,6 +44,7 @@ def test_the_plain_path_reads_as_the_csv_module(header, newline, lines, separato
     ('"target";"category"\na.example;other\n', ";"),
     ("target\tcategory\na.example\tother\n", "\t"),
     ("films;music\n", ","),  # no known column: read as comma-separated, and refused for its header
+    ("target;category;note\ra.example;other;x, y\r", ";"),  # Mac line ends: the header is the first line
 ])
 def test_the_separator_is_read_from_the_header(text, separator):
     assert services._separator(text) == separator
@@ -61,6 +62,7 @@ def test_a_semicolon_file_imports_with_commas_inside_fields():
     ('target,category,note\na.example,other,"two\nlines"\nb.example,"x"y,\n', "Row 3 has a double quote"),
     ("QA-N1.example,other\n", "Row 1 looks like a listing ('QA-N1.example'), not the header row"),
     ("Host,Category\na.example,other\n", "unknown column(s): 'Host'"),
+    ('"target,category\na.example,other\n', "Row 1 opens a field with a double quote"),
 ])
 def test_unreadable_files_say_what_to_fix(text, fragment):
     entries, rejected, error = services.parse_csv(text)
@@ -75,3 +77,8 @@ def test_rows_are_counted_as_a_spreadsheet_shows_them():
 def test_quotes_take_the_csv_module():
     assert isinstance(services._csv_rows('target,category\n"a.example",other\n'), type(csv.reader([])))
     assert isinstance(services._csv_rows("target,category\na.example,other\n"), services._PlainRows)
+
+
+def test_a_rejected_row_is_echoed_with_its_own_separator():
+    entries, rejected, error = services.parse_csv("target;category\na.example;other;extra\n")
+    assert [r.input for r in rejected] == ["a.example;other;extra"]

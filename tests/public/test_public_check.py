@@ -150,11 +150,18 @@ def test_a_normalized_query_says_how_it_was_checked_right_under_the_answer(clien
 
 
 @pytest.mark.django_db
-def test_an_internationalized_name_is_shown_as_people_write_it(client):
+def test_an_internationalized_name_is_shown_as_people_write_it_with_its_a_label_beside(client):
     html = client.get("/check/", {"q": "例子.example"}).content.decode()
     heading = html.split('id="check-result-heading"')[1].split("</h2>")[0]
-    assert "例子.example" in heading and "xn--" not in heading
-    assert "xn--fsqu00a.example" in html  # what it was checked as
+    assert "例子.example (xn--fsqu00a.example)" in heading
+
+
+@pytest.mark.django_db
+def test_a_look_alike_name_is_never_shown_alone(client):
+    """аррӏе.com is Cyrillic: browsers show such names as xn--…; so does the headline, beside it."""
+    html = client.get("/check/", {"q": "xn--80ak6aa92e.com"}).content.decode()
+    heading = html.split('id="check-result-heading"')[1].split("</h2>")[0]
+    assert "xn--80ak6aa92e.com" in heading
 
 
 def test_unicode_form_of_targets():

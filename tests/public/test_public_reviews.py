@@ -349,7 +349,8 @@ def test_removing_a_listing_held_by_the_operator(client, alice, olga, italy_case
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["Sam\nURGENT: log in at http://phish.example/", "Sam\u2028Owner", "Sam\x07"])
+@pytest.mark.parametrize("name", ["Sam\nURGENT: log in at http://phish.example/", "Sam\u2028Owner", "Sam\x07",
+                                  "Sam\x85Owner"])
 def test_a_name_over_several_lines_never_reaches_an_e_mail(client, italy, list_targets, mailoutbox, name):
     list_targets(italy, ["site.test"])
     response = client.post("/review-requests/new/", {
@@ -364,3 +365,10 @@ def test_the_status_page_is_not_stored_by_caches(confirmed_review, italy, list_t
     list_targets(italy, ["site.test"])
     response = client.get(confirmed_review("site.test"))
     assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["محمد\u200cرضا", "Jean\u00a0Dupont", "\u200fسارا"])
+def test_names_as_people_write_them_are_accepted(submit_review, italy, list_targets, name):
+    list_targets(italy, ["site.test"])
+    assert submit_review("site.test", name=name)
