@@ -30,7 +30,6 @@ for module in (feed, lookup, check, listings, tokens):
     api.add_router("/", module.router)
 
 
-
 def http_semantics(view):
     """HEAD wherever GET works (the server sends the headers only: a client can read a feed's
     version and checksum without downloading it), and 405 in the API's JSON shape."""

@@ -39,18 +39,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if _is_missing_table(exc):
-            print(f"sitealert: {server_commands.database_problem(exc)}", file=sys.stderr)
-            return 2
-        raise
-
-
-def _is_missing_table(exc):
-    """A database error raised because SiteAlert's tables are not there: SQLite says so in English
-    whatever the locale; PostgreSQL's SQLSTATE 42P01 (undefined_table) holds in every language."""
-    if not type(exc).__module__.startswith("django.db"):
-        return False
-    return "no such table" in str(exc) or getattr(exc.__cause__, "sqlstate", None) == "42P01"
+        problem = server_commands.database_problem(exc)
+        if problem is None:
+            raise
+        print(f"sitealert: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

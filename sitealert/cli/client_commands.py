@@ -199,20 +199,29 @@ def _render(item, match, as_json):
     return f"{item}: invalid ({reason})" if reason else f"{item}: not listed"
 
 
-def cmd_check(args) -> int:
+def open_replica(directory):
+    """The replica in `directory`, for the commands that read one; ValueError says what to do when
+    there is none or it is damaged."""
     from pathlib import Path
 
     from sitealert.client import Replica
     from sitealert.client import store
 
-    if store.manifest_stamp(Path(args.replica)) is None:
-        _error("check", f"no replica in {args.replica}: run 'sitealert sync --url URL --token TOKEN "
-                        f"--replica {args.replica}' first")
-        return 2
-    replica = Replica(args.replica)
+    if store.manifest_stamp(Path(directory)) is None:
+        raise ValueError(f"no replica in {directory}: run 'sitealert sync --url URL --token TOKEN "
+                         f"--replica {directory}' first")
+    replica = Replica(directory)
     if replica.damaged:
-        _error("check", f"the replica in {args.replica} is damaged ({replica.damaged}); "
-                        f"run 'sitealert sync' to repair it")
+        raise ValueError(f"the replica in {directory} is damaged ({replica.damaged}); run 'sitealert sync' to "
+                         "repair it")
+    return replica
+
+
+def cmd_check(args) -> int:
+    try:
+        replica = open_replica(args.replica)
+    except ValueError as exc:
+        _error("check", str(exc))
         return 2
     listed = False
     out = sys.stdout

@@ -24,7 +24,13 @@ def _positive(text):
 
 
 def database_problem(exc):
-    """What to do when a server command meets a database without SiteAlert's tables, or none."""
+    """What to do when a server command failed on a database without SiteAlert's tables; None for
+    any other error. SQLite says "no such table" in English whatever the locale; PostgreSQL's
+    SQLSTATE 42P01 (undefined_table) holds in every language."""
+    if not type(exc).__module__.startswith("django.db"):
+        return None
+    if "no such table" not in str(exc) and getattr(exc.__cause__, "sqlstate", None) != "42P01":
+        return None
     from django.conf import settings
 
     where = settings.DATABASES["default"]["NAME"]
@@ -283,9 +289,9 @@ def cmd_token_create(args):
 
 def cmd_token_revoke(args):
     setup_django()
-    from sitealert.organizations.services import OrganizationError, revoke_token_by_hint
-
     from django.utils import timezone
+
+    from sitealert.organizations.services import OrganizationError, revoke_token_by_hint
 
     started = timezone.now()
     try:
@@ -376,18 +382,9 @@ FEED_FORMATS = ("txt", "json", "csv")
 def _export_targets(args):
     """The listed targets, from a replica (no Django) or from the server database."""
     if args.replica:
-        from pathlib import Path
+        from sitealert.cli.client_commands import open_replica
 
-        from sitealert.client import Replica, store
-
-        if store.manifest_stamp(Path(args.replica)) is None:
-            raise ValueError(f"no replica in {args.replica}: run 'sitealert sync --url URL --token TOKEN "
-                             f"--replica {args.replica}' first")
-        replica = Replica(args.replica)
-        if replica.damaged:
-            raise ValueError(f"the replica in {args.replica} is damaged ({replica.damaged}); run 'sitealert sync' "
-                             "again")
-        return replica.targets()
+        return open_replica(args.replica).targets()
     setup_django()
     from sitealert.feed.builder import snapshot
 

@@ -584,8 +584,7 @@ def _separator(text):
     return ","
 
 
-def _csv_rows(text):
-    separator = _separator(text)
+def _csv_rows(text, separator):
     if '"' not in text and "\x00" not in text:
         return _PlainRows(text, separator)
     # strict: an unterminated quote is an error, not a field that silently swallows the rows after it.
@@ -617,8 +616,8 @@ def _csv_error(exc, row):
 
 def parse_csv(text):
     """Return (entries, rejected_rows, error) from CSV text with a header row."""
-    reader = _csv_rows(text)
     separator = _separator(text)
+    reader = _csv_rows(text, separator)
     try:
         header = next(reader)
     except csv.Error as exc:

@@ -1,6 +1,6 @@
-from django import forms
 import unicodedata
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _

@@ -18,7 +18,7 @@ def parsed(text, fast, separator=","):
     rows = (services._PlainRows(text, separator) if fast
             else csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
     original = services._csv_rows
-    services._csv_rows = lambda _text: rows
+    services._csv_rows = lambda _text, _separator: rows
     try:
         entries, rejected, error = services.parse_csv(text)
     finally:
@@ -75,8 +75,8 @@ def test_rows_are_counted_as_a_spreadsheet_shows_them():
 
 
 def test_quotes_take_the_csv_module():
-    assert isinstance(services._csv_rows('target,category\n"a.example",other\n'), type(csv.reader([])))
-    assert isinstance(services._csv_rows("target,category\na.example,other\n"), services._PlainRows)
+    assert isinstance(services._csv_rows('target,category\n"a.example",other\n', ","), type(csv.reader([])))
+    assert isinstance(services._csv_rows("target,category\na.example,other\n", ","), services._PlainRows)
 
 
 def test_a_rejected_row_is_echoed_with_its_own_separator():
