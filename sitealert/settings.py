@@ -60,13 +60,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    # In the layer order of docs/architecture.md: each app imports only from apps above it here.
     "sitealert.core",
     "sitealert.organizations",
-    "sitealert.listings",
     "sitealert.feed",
-    "sitealert.api",
-    "sitealert.public",
+    "sitealert.listings",
     "sitealert.monitoring",
+    "sitealert.reviews",
+    "sitealert.procedures",
+    "sitealert.check",
+    "sitealert.statistics",
+    "sitealert.api",
+    "sitealert.front",
 ]
 
 MIDDLEWARE = [
@@ -224,7 +229,7 @@ SITEALERT = {
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
     "FEED_CACHE_DIR": DATA_DIR / "feed-cache",
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
-    # Review requests and public pages (sitealert.public.conf has the meaning of each).
+    # Review requests and public pages (sitealert.core.conf has the meaning of each).
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
     "REVIEW_REQUEST_EMAIL_RATE": envint("REVIEW_REQUEST_EMAIL_RATE", 3),
     "REVIEW_REQUEST_WINDOW": envint("REVIEW_REQUEST_WINDOW", 86400),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from sitealert.core.views import LoginView
+from sitealert.front.views import LoginView
 
 
 def admin_login(request, extra_context=None):
@@ -17,8 +17,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("sitealert.api.urls")),
     path("", include("sitealert.monitoring.urls")),
-    path("", include("sitealert.public.urls")),
+    path("", include("sitealert.check.urls")),
+    path("", include("sitealert.procedures.urls")),
+    path("", include("sitealert.reviews.urls")),
+    path("", include("sitealert.statistics.urls")),
     path("", include("sitealert.listings.urls")),
+    path("", include("sitealert.feed.urls")),
     path("", include("sitealert.organizations.urls")),
-    path("", include("sitealert.core.urls")),
+    path("", include("sitealert.front.urls")),
 ]

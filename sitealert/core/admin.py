@@ -18,8 +18,6 @@ from sitealert.organizations import permissions
 admin.site.site_header = _("SiteAlert administration")
 admin.site.site_title = _("SiteAlert administration")
 admin.site.index_title = _("Operator tools")
-# The home page opens with what waits for the operator (waiting_work below).
-admin.site.index_template = "admin/sitealert/index.html"
 
 
 # What each recorded action and channel is called in the admin. The log keeps the codes, which stay
@@ -102,6 +100,17 @@ class ChannelFilter(LabelledValuesFilter):
     label = staticmethod(channel_label)
 
 
+# Searches other apps add to the audit log's: each takes the search term and returns a query of
+# event ids (listings add the upload that created a matching listing, for instance).
+AUDIT_SEARCHES = []
+
+
+def register_audit_search(search):
+    """Let the audit log's search also find the events `search(term)` names (a queryset of event ids)."""
+    AUDIT_SEARCHES.append(search)
+    return search
+
+
 def is_operator_staff(request):
     user = request.user
     return bool(user.is_active and user.is_staff and permissions.can_moderate(actor_for_request(request)))
@@ -146,30 +155,6 @@ def apply_to_each(modeladmin, request, queryset, apply, done_message):
             done += 1
     if done:
         modeladmin.message_user(request, done_message(done), messages.SUCCESS)
-
-
-def waiting_work(request):
-    """What waits for operator staff, as (label, count, changelist address) with a count above zero.
-
-    Organizations to approve, listings held for review (of a protected target), and review
-    cases past their due date: the contributor has not answered in time, the operator follows up.
-    """
-    from sitealert.listings.models import Listing
-    from sitealert.organizations.models import Organization
-    from sitealert.public.models import ReviewCase
-
-    if not is_operator_staff(request):
-        return []
-    work = [
-        (_("Organizations awaiting approval"), Organization.objects.filter(status=Organization.Status.PENDING),
-         "admin:organizations_organization_changelist", "status__exact=pending"),
-        (_("Listings held for review"), Listing.objects.filter(status=Listing.Status.HELD),
-         "admin:listings_listing_changelist", "status__exact=held"),
-        (_("Review cases past their due date"), ReviewCase.overdue(),
-         "admin:public_reviewcase_changelist", "overdue=yes"),
-    ]
-    return [(label, count, f"{reverse(url)}?{query}") for label, queryset, url, query in work
-            if (count := queryset.count())]
 
 
 class ReasonForm(forms.Form):
@@ -223,15 +208,14 @@ class AuditEventAdmin(OperatorAdmin):
         """A search also finds the events whose objects match: "pirate.example" finds the upload
         that listed it (the listing's creation event) and every event with an item for it. It
         finds actions by their label in the reader's language too ("removed")."""
-        from sitealert.listings.models import Listing
-
         queryset, duplicates = super().get_search_results(request, queryset, search_term)
         if search_term:
-            item_events = AuditItem.objects.filter(object_repr__icontains=search_term).values("event_id")
-            creations = Listing.objects.filter(target__icontains=search_term).values("creation_event_id")
+            found = Q(pk__in=AuditItem.objects.filter(object_repr__icontains=search_term).values("event_id"))
+            for search in AUDIT_SEARCHES:
+                found |= Q(pk__in=search(search_term))
             term = search_term.strip().casefold()
             labelled = [code for code, label in ACTION_LABELS.items() if term in str(label).casefold()]
-            queryset |= self.model.objects.filter(Q(pk__in=item_events) | Q(pk__in=creations) | Q(action__in=labelled))
+            queryset |= self.model.objects.filter(found | Q(action__in=labelled))
         return queryset, duplicates
 
     @admin.display(description=_("items"))

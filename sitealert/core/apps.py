@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
     name = "sitealert.core"
     label = "core"
     verbose_name = _("Audit log")
+
+    def ready(self):
+        from sitealert.core import maintenance, ratelimit  # models are loaded only now
+
+        maintenance.register("ratelimit.purge", 3600)(lambda now: ratelimit.purge_expired(now.timestamp()))

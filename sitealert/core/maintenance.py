@@ -13,44 +13,18 @@ from django.utils import timezone
 logger = logging.getLogger("sitealert.maintenance")
 
 
-def _warm_feed(now):
-    from sitealert.feed.builder import warm
-
-    warm()
+# (name, interval in seconds, function of `now`), in the order they run; apps add theirs in ready().
+TASKS = []
 
 
-def _prune_history(now):
-    from sitealert.feed.changelog import prune_expired_history
-
-    return prune_expired_history(now)
-
-
-def _remind_reviews(now):
-    from sitealert.public.reviews import send_due_reminders
-
-    return send_due_reminders(now)
-
-
-def _purge_review_requests(now):
-    from sitealert.public.reviews import purge_unconfirmed_requests
-
-    return purge_unconfirmed_requests(now)
-
-
-def _purge_rate_limits(now):
-    from sitealert.core.ratelimit import purge_expired
-
-    return purge_expired(now.timestamp())
-
-
-# (name, interval in seconds, function): the feed is rebuilt ahead of clients at most every minute.
-TASKS = [
-    ("feed.warm", 60, _warm_feed),
-    ("feed.prune", 86400, _prune_history),
-    ("reviews.remind", 3600, _remind_reviews),
-    ("reviews.purge", 86400, _purge_review_requests),
-    ("ratelimit.purge", 3600, _purge_rate_limits),
-]
+def register(name, interval):
+    """Decorator: run `task(now)` at most once per `interval` seconds across every worker."""
+    def add(task):
+        if any(existing == name for existing, _interval, _task in TASKS):
+            raise ValueError(f"maintenance task {name!r} is registered twice")
+        TASKS.append((name, interval, task))
+        return task
+    return add
 
 
 def run_due_tasks(now=None):

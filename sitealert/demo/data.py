@@ -18,7 +18,7 @@ from sitealert.demo.procedures import procedure_texts
 from sitealert.listings.services import EntryInput, add_protected_target, remove_listings, submit_entries
 from sitealert.organizations.models import Membership, Organization
 from sitealert.organizations.services import create_member, create_organization
-from sitealert.public.services import save_procedure
+from sitealert.procedures.services import save_procedure
 
 ALL_LANGUAGES = ("ar", "zh-hans", "en", "fr", "ru", "es")
 

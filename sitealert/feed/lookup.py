@@ -13,7 +13,7 @@ MAX_ITEM_LENGTH = 4096
 def lookup(items):
     """{"version", "results"}: for each raw item its target and the most specific listed target
     covering it (a listed domain covers its subdomains, an app only itself)."""
-    from sitealert.listings.target_messages import translated_reason
+    from sitealert.core.target_messages import translated_reason
 
     from django.utils.translation import gettext as _
 

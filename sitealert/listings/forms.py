@@ -6,7 +6,7 @@ from django.utils.translation import pgettext_lazy
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.services import MAX_NOTE, MAX_REFERENCE
-from sitealert.listings.target_messages import translated_reason
+from sitealert.core.target_messages import translated_reason
 
 
 class ListingFilterForm(forms.Form):

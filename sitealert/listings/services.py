@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
-from sitealert.feed.changelog import Added, refresh_targets
+from sitealert.listings.changelog import Added, refresh_targets
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason, reason_text
 from sitealert.organizations import permissions
@@ -97,7 +97,7 @@ class Report:
 
 def target_error_message(exc):
     """The normalizer's reason, in the user's language where we have a translation."""
-    from sitealert.listings.target_messages import translated_reason
+    from sitealert.core.target_messages import translated_reason
 
     return translated_reason(exc)
 

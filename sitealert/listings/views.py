@@ -18,7 +18,6 @@ from sitealert.hosts import normalize_target
 from sitealert.listings import services
 from sitealert.listings.forms import ListingEntryForm, ListingFilterForm, RemoveForm, UploadForm
 from sitealert.listings.models import Category, Listing
-from sitealert.monitoring.metadata import target_statuses
 from sitealert.organizations import permissions
 
 PAGE_SIZE = 50
@@ -73,7 +72,6 @@ def _listing_page(request, actor, entry_form=None, remove_form=None, params=None
         "entry_form": entry_form or ListingEntryForm(),
         "remove_form": remove_form or RemoveForm(),
         "selected": set(request.POST.getlist("listing")) if remove_form is not None else set(),
-        "monitor": target_statuses([listing.target for listing in page.object_list]),
     }, status=400 if (entry_form or remove_form) else 200)
 
 

@@ -7,7 +7,7 @@ from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
 from sitealert.core.admin import OperatorAdmin, apply_to_each, apply_with_reason
 from sitealert.organizations import services
-from sitealert.organizations.models import ApiToken, Membership, OperatingProcedure, Organization
+from sitealert.organizations.models import ApiToken, Membership, Organization
 
 
 class OrganizationForm(forms.ModelForm):
@@ -144,12 +144,3 @@ class ApiTokenAdmin(OperatorAdmin):
                       lambda token, actor: services.revoke_token(token, actor=actor),
                       lambda n: ngettext("%(n)d token revoked.", "%(n)d tokens revoked.", n) % {"n": n})
 
-
-@admin.register(OperatingProcedure)
-class OperatingProcedureAdmin(OperatorAdmin):
-    """Procedures belong to their contributor; the operator reads them."""
-
-    list_display = ("organization", "language", "updated_at")
-    list_filter = ("language",)
-    search_fields = ("organization__name",)
-    readonly_fields = ("organization", "language", "description", "contact", "criteria", "procedure", "updated_at")

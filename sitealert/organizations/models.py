@@ -86,27 +86,6 @@ class Membership(models.Model):
         return f"{self.user} @ {self.organization}"
 
 
-class OperatingProcedure(models.Model):
-    """A contributor's published procedure in one language."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures",
-                                     verbose_name=_("contributor"))
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
-    description = models.TextField(_("description"))
-    contact = models.TextField(_("contact"))
-    criteria = models.TextField(_("criteria"))
-    procedure = models.TextField(_("procedure"))
-    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
-
-    class Meta:
-        unique_together = [("organization", "language")]
-        verbose_name = _("operating procedure")
-        verbose_name_plural = _("operating procedures")
-
-    def __str__(self):
-        return f"{self.organization} ({self.language})"
-
-
 class ApiToken(models.Model):
     """A bearer token of an organization. Only the SHA-256 of the secret is stored."""
 

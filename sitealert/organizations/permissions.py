@@ -50,6 +50,12 @@ def can_see_private_note(actor, listing):
     return org is not None and org.pk == listing.contributor_id
 
 
+def can_edit_procedure(actor, organization):
+    """A contributor's procedure is maintained by the people who manage its listings, in the
+    web interface only: an API token cannot rewrite it."""
+    return can_manage_listings(actor, organization) and actor.token is None
+
+
 def can_moderate(actor):
     """Operator staff: hold listings, manage protected targets, approve organizations."""
     return actor.is_operator and actor.token is None

@@ -167,3 +167,9 @@ def authenticate_token(secret):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token, None
+
+
+def verifiable_member(slug):
+    """The authorized user behind a badge, or None. Members that were never approved do not exist
+    for the public; a suspended member is returned (its page says the badge is not valid)."""
+    return Organization.objects.filter(slug=slug, kind=Organization.Kind.USER, approved_at__isnull=False).first()

@@ -1,10 +1,10 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from sitealert.organizations import views
 
 urlpatterns = [
-    path("download/", views.download, name="download"),
-    re_path(r"^download/sitealert\.(?P<fmt>txt|csv|json)$", views.download_file, name="download_file"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("members/<slug:slug>/", views.member, name="member"),
+    path("members/<slug:slug>/badge.svg", views.member_badge, name="member_badge"),
 ]

@@ -1,65 +1,32 @@
-"""Authorized users download the aggregated list; every approved organization manages its API tokens."""
+"""Every approved organization manages its API tokens; authorized users show a verifiable member badge."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpResponse
+import hashlib
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
-from sitealert.feed import builder
 from sitealert.organizations import permissions, services
+from sitealert.organizations.badges import badge_svg
 from sitealert.organizations.forms import TokenForm
-from sitealert.organizations.models import ApiToken
-
-DOWNLOAD_FORMATS = ("txt", "csv", "json")
-
-
-def feed_reader(request):
-    actor = actor_for_request(request)
-    permissions.require(permissions.can_read_feed(actor), permissions.why_not(actor))
-    return actor
-
+from sitealert.organizations.models import ApiToken, Organization
 
 def token_manager(request):
     actor = actor_for_request(request)
     permissions.require(actor.organization is not None
                         and permissions.can_manage_tokens(actor, actor.organization), permissions.why_not(actor))
     return actor
-
-
-@login_required
-def download(request):
-    actor = feed_reader(request)
-    version, checksum = builder.current_checksum()
-    org = actor.organization
-    return render(request, "organizations/download.html", {
-        "organization": org, "version": version, "checksum": checksum,
-        "formats": DOWNLOAD_FORMATS,
-        # Authorized users show a badge that links to their public verification page.
-        "has_badge": org is not None and org.is_user and org.approved_at is not None,
-        "can_manage_tokens": actor.organization is not None
-        and permissions.can_manage_tokens(actor, actor.organization),
-    })
-
-
-@login_required
-def download_file(request, fmt):
-    actor = feed_reader(request)
-    # Streamed from the cached file: a million-entry list is over 100 MB and must not sit in memory.
-    document = builder.open_feed(fmt)
-    audit.record(actor, "feed.download", fmt, {"version": document.version})
-    response = FileResponse(document.file, content_type=document.content_type, as_attachment=True,
-                            filename=f"sitealert-v{document.version}.{fmt}")
-    response.block_size = 1 << 20
-    response["Content-Encoding"] = "identity"  # GZipMiddleware would otherwise compress it again
-    response["X-SiteAlert-Version"] = str(document.version)
-    response["X-SiteAlert-Checksum"] = document.checksum
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @login_required
@@ -98,3 +65,42 @@ def token_revoke(request, pk):
     services.revoke_token(token, actor=actor)
     messages.success(request, _("The token starting with %(hint)s is revoked.") % {"hint": token.hint})
     return redirect("tokens")
+
+
+# --- Member badges --------------------------------------------------------------------------
+
+def _member(slug):
+    org = services.verifiable_member(slug)
+    if org is None:
+        raise Http404
+    return org, org.status == Organization.Status.APPROVED
+
+
+def member(request, slug):
+    org, valid = _member(slug)
+    page_url = request.build_absolute_uri(reverse("member", args=[slug]))
+    badge_url = request.build_absolute_uri(reverse("member_badge", args=[slug]))
+    return render(request, "organizations/member.html", {
+        "org": org, "valid": valid, "page_url": page_url, "badge_url": badge_url, "checked_at": timezone.now()})
+
+
+def member_badge(request, slug):
+    org, valid = _member(slug)
+    page_url = request.build_absolute_uri(reverse("member", args=[slug]))
+    if valid:
+        status = _("Authorized user: %(name)s") % {"name": org.name}
+        title = _("%(name)s is an authorized user of %(site)s. Verify at %(url)s") % {
+            "name": org.name, "site": settings.SITE_NAME, "url": page_url}
+    else:
+        status = _("NOT VALID: %(name)s is suspended") % {"name": org.name}
+        title = _("Not valid: %(name)s is suspended from %(site)s. See %(url)s") % {
+            "name": org.name, "site": settings.SITE_NAME, "url": page_url}
+    svg = badge_svg(label=settings.SITE_NAME, status=status, valid=valid, link=page_url, title=title)
+    etag = quote_etag(hashlib.sha256(svg.encode("utf-8")).hexdigest()[:32])
+    # Caches must ask every time (cheaply, with the ETag), so a suspension shows at once.
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        svg, content_type="image/svg+xml; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, no-cache"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response

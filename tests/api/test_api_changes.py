@@ -108,7 +108,7 @@ def test_since_ahead_of_the_server(client, italy, list_targets, adco_token):
 
 
 def test_pruned_history_requires_a_resync(client, italy, list_targets, as_actor, adco_token, get_feed):
-    from sitealert.feed.changelog import prune_expired_history
+    from sitealert.listings.changelog import prune_expired_history
     from sitealert.feed.models import Change
 
     list_targets(italy, ["a.example", "b.example"])
@@ -132,7 +132,7 @@ def test_pruned_history_requires_a_resync(client, italy, list_targets, as_actor,
 
 
 def test_prune_respects_the_retention_setting(italy, list_targets, settings):
-    from sitealert.feed.changelog import prune_expired_history
+    from sitealert.listings.changelog import prune_expired_history
     from sitealert.feed.models import Change
 
     list_targets(italy, ["a.example"])

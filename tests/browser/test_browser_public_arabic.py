@@ -14,7 +14,7 @@ def switch_to_arabic(page):
 
 
 def test_statistics_and_procedure_in_arabic(page, screenshot, italy, list_targets):
-    from sitealert.organizations.models import OperatingProcedure
+    from sitealert.procedures.models import OperatingProcedure
 
     list_targets(italy, ["pirate.test", "films.test"])
     OperatingProcedure.objects.create(organization=italy, language="en", description="We are the authority.",

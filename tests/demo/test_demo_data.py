@@ -13,7 +13,8 @@ from sitealert.demo.data import demo_logins, load_demo_data
 from sitealert.feed.models import Change, FeedEntry
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.services import ProtectedIndex, import_csv
-from sitealert.organizations.models import OperatingProcedure, Organization
+from sitealert.organizations.models import Organization
+from sitealert.procedures.models import OperatingProcedure
 
 RESERVED_DOMAIN = re.compile(r"^([a-z0-9-]+\.)+(example|test)$")
 APP = re.compile(r"^(android:[a-z][a-z0-9_]*(\.[a-z0-9_]+)+|ios:\d+)$")

@@ -85,7 +85,7 @@ def test_emptied_and_refilled(italy, as_actor, list_targets, full_builds):
 def test_pruned_history_means_a_build_from_scratch(italy, list_targets, full_builds):
     from django.utils import timezone
 
-    from sitealert.feed.changelog import prune_history
+    from sitealert.listings.changelog import prune_history
 
     list_targets(italy, ["a.example"])
     builder.cached_feed("json")

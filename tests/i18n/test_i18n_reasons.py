@@ -3,7 +3,7 @@ import re
 from django.utils import translation
 
 from sitealert.hosts import MESSAGES, InvalidTarget, normalize_target
-from sitealert.listings.target_messages import REASONS, translated_reason
+from sitealert.core.target_messages import REASONS, translated_reason
 
 
 def test_every_normalizer_code_has_a_translatable_reason_with_the_same_text():

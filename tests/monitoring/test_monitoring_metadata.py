@@ -64,7 +64,7 @@ def test_dashboard_is_for_contributors(client, carol, olga):
 @pytest.mark.django_db
 def test_statistics_show_the_share_of_probed_sites_online(client, italy, list_targets):
     from sitealert.monitoring.models import ProbeTarget
-    from sitealert.public.statistics import online_share
+    from sitealert.statistics.services import online_share
 
     assert online_share() is None  # nothing probed yet: no estimate
     list_targets(italy, ["up.example", "down.example"])

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sitealert.feed.changelog import prune_history
+from sitealert.listings.changelog import prune_history
 from sitealert.listings.services import remove_listings
 from sitealert.monitoring import harness as sites
 from sitealert.monitoring.conf import load

@@ -59,7 +59,7 @@ def confirmed_review(client, submit_review, settings):
 @pytest.fixture
 def italy_case(italy, list_targets, confirmed_review):
     """A confirmed review request about pirate.test, listed by italy: italy's ReviewCase."""
-    from sitealert.public.models import ReviewCase
+    from sitealert.reviews.models import ReviewCase
 
     list_targets(italy, ["pirate.test"])
     confirmed_review("pirate.test")

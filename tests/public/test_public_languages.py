@@ -2,7 +2,7 @@
 
 import pytest
 
-from sitealert.organizations.models import OperatingProcedure
+from sitealert.procedures.models import OperatingProcedure
 
 # (language cookie value, html lang, dir, the check page's heading in that language)
 LANGUAGES = [

@@ -59,7 +59,7 @@ def test_badge_escapes_the_name(client):
 
 @pytest.mark.django_db
 def test_badge_in_chinese_is_wider_than_its_character_count(client, adco):
-    from sitealert.public.badges import text_width
+    from sitealert.organizations.badges import text_width
 
     assert text_width("授权用户") > text_width("abcd")
     svg = client.get(f"/members/{adco.slug}/badge.svg", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()

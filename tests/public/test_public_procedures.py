@@ -4,8 +4,8 @@ contributor itself, and a kept history."""
 import pytest
 
 from sitealert.core.models import AuditEvent
-from sitealert.organizations.models import OperatingProcedure
-from sitealert.public.models import ProcedureRevision
+from sitealert.procedures.models import OperatingProcedure
+from sitealert.procedures.models import ProcedureRevision
 
 TEXT = {"description": "We are the national authority.", "contact": "desk@agcom.test",
         "criteria": "Commercial-scale infringement.", "procedure": "Decision, notice, appeal within 60 days."}
@@ -141,7 +141,7 @@ def test_review_counts_on_the_procedure_page(client, alice, italy, list_targets,
     list_targets(italy, ["pirate.test", "other.test"])
     confirmed_review("pirate.test")
     confirmed_review("other.test", email="second@site.test")
-    from sitealert.public.models import ReviewCase
+    from sitealert.reviews.models import ReviewCase
 
     client.force_login(alice)
     case = ReviewCase.objects.get(request__target="pirate.test")

@@ -8,8 +8,8 @@ from django.utils import timezone
 from sitealert.core.models import AuditEvent
 from sitealert.feed.models import Change, FeedEntry
 from sitealert.listings.models import Listing
-from sitealert.public import reviews
-from sitealert.public.models import ReviewCase, ReviewRequest, hash_token
+from sitealert.reviews import services as reviews
+from sitealert.reviews.models import ReviewCase, ReviewRequest, hash_token
 
 
 @pytest.mark.django_db

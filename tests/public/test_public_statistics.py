@@ -10,7 +10,7 @@ import pytest
 from sitealert.core.actors import Actor
 from sitealert.listings.models import Listing
 from sitealert.listings.services import hold_listing, remove_listings
-from sitealert.public.statistics import compute_listing_history, listing_history, month_range
+from sitealert.statistics.services import compute_listing_history, listing_history, month_range
 
 
 def at(year, month, day=15):
@@ -110,7 +110,7 @@ def test_csv_of_categories_and_monthly_changes(client, history_world):
 
 @pytest.mark.django_db
 def test_review_outcomes_are_counted(client, alice, italy, korea, list_targets, confirmed_review):
-    from sitealert.public.models import ReviewCase
+    from sitealert.reviews.models import ReviewCase
 
     list_targets(italy, ["pirate.test"])
     list_targets(korea, ["pirate.test"])
@@ -136,7 +136,7 @@ def test_unknown_csv_is_404(client):
 
 
 def test_csv_cells_never_start_a_formula():
-    from sitealert.public.views import _spreadsheet_safe
+    from sitealert.statistics.views import _spreadsheet_safe
 
     assert [_spreadsheet_safe(v) for v in ["=HYPERLINK(1)", "+1", "-x", "@SUM", "\tx", "Office", 3, -1]] == [
         "'=HYPERLINK(1)", "'+1", "'-x", "'@SUM", "'\tx", "Office", 3, -1]

@@ -16,9 +16,9 @@ from django.urls.resolvers import RoutePattern
 # protected until it is added here on purpose.
 PUBLIC_ROUTES = {
     "home", "login", "logout", "set_language",
-    "public:check", "public:procedures", "public:procedure", "public:procedure_history",
-    "public:procedure_revision", "public:review_new", "public:review_sent", "public:review_confirm",
-    "public:review_status", "public:statistics", "public:statistics_csv", "public:member", "public:member_badge",
+    "check:check", "procedures:procedures", "procedures:procedure", "procedures:procedure_history",
+    "procedures:procedure_revision", "reviews:review_new", "reviews:review_sent", "reviews:review_confirm",
+    "reviews:review_status", "statistics:statistics", "statistics:statistics_csv", "member", "member_badge",
     "admin_login", "admin:logout",
     "api:openapi-json", "api:openapi-view", "api:check",
 }

@@ -55,8 +55,8 @@ def world(italy, korea, adco, operator_org, alice, bob, carol, olga, italy_token
     from sitealert.listings.models import Listing
     from sitealert.listings.services import EntryInput, submit_entries
     from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, Status
-    from sitealert.public import reviews
-    from sitealert.public.models import ReviewCase
+    from sitealert.reviews import services as reviews
+    from sitealert.reviews.models import ReviewCase
     from django.utils import timezone
 
     def submit(org, targets, note):

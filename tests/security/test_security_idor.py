@@ -9,8 +9,9 @@ from django.test import Client
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Listing
 from sitealert.monitoring.models import HoppingCandidate, StaleConfirmation
-from sitealert.organizations.models import ApiToken, OperatingProcedure
-from sitealert.public.models import ReviewCase
+from sitealert.organizations.models import ApiToken
+from sitealert.procedures.models import OperatingProcedure
+from sitealert.reviews.models import ReviewCase
 from tests.security.conftest import ITALY_NOTE, KOREA_NOTE, bearer
 
 

@@ -121,7 +121,7 @@ def test_the_public_does_not_learn_who_edits_or_answers(world, italy, alice):
     editor.post(f"/procedures/{italy.slug}/edit/en/", {"description": "d", "contact": "c", "criteria": "c",
                                                        "procedure": "p"})
     editor.post(f"/review-requests/inbox/{world['italy_case'].pk}/", {"outcome": "upheld", "explanation": "kept"})
-    from sitealert.public.models import ProcedureRevision
+    from sitealert.procedures.models import ProcedureRevision
 
     revision = ProcedureRevision.objects.get(organization=italy)
     public = Client()

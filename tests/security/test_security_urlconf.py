@@ -19,7 +19,7 @@ def refused(response):
 
 def test_the_walk_finds_the_pages_of_every_app():
     names = {r.name for r in url_examples()}
-    for expected in ["listings", "listing_remove", "tokens", "token_revoke", "download_file", "public:inbox_case",
+    for expected in ["listings", "listing_remove", "tokens", "token_revoke", "download_file", "reviews:inbox_case",
                      "monitoring:candidate_list", "admin:listings_listing_change", "api:submit", "api:feed"]:
         assert expected in names
 

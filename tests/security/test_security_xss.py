@@ -63,7 +63,7 @@ def poisoned(world, italy, adco, alice, carol, olga):
 
 @pytest.mark.django_db
 def test_contributor_operator_and_public_strings_are_escaped_everywhere(poisoned, world, italy, adco):
-    from sitealert.public.models import ReviewRequest
+    from sitealert.reviews.models import ReviewRequest
 
     new_request = ReviewRequest.objects.get(name=XSS)
     values = {"slug": italy.slug, "token": world["status_path"].split("/")[-2], "target": "films.example"}
@@ -71,7 +71,7 @@ def test_contributor_operator_and_public_strings_are_escaped_everywhere(poisoned
         "contributor": ["/listings/", "/listings/?status=held", f"/review-requests/inbox/{world['italy_case'].pk}/",
                         f"/procedures/{italy.slug}/", f"/procedures/{italy.slug}/history/", "/review-requests/inbox/"],
         "operator": [f"/admin/listings/listing/{Listing.objects.get(target='xss.example').pk}/change/",
-                     f"/admin/public/reviewrequest/{new_request.pk}/change/", "/admin/organizations/organization/",
+                     f"/admin/reviews/reviewrequest/{new_request.pk}/change/", "/admin/organizations/organization/",
                      "/admin/organizations/apitoken/", "/admin/core/auditevent/"],
         "user": ["/tokens/", "/download/"],
         "public": ["/check/?q=films.example", "/procedures/", f"/procedures/{italy.slug}/", world["status_path"],

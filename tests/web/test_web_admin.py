@@ -194,7 +194,7 @@ def test_the_admin_home_lists_what_waits_for_the_operator(login, olga, italy, li
 
     from sitealert.core.actors import Actor
     from sitealert.organizations.services import create_organization
-    from sitealert.public.models import ReviewCase, ReviewRequest
+    from sitealert.reviews.models import ReviewCase, ReviewRequest
 
     create_organization(kind="contributor", name="Awaiting Authority", country="FR", actor=Actor(via="cli"),
                         status=Organization.Status.PENDING)
@@ -210,15 +210,15 @@ def test_the_admin_home_lists_what_waits_for_the_operator(login, olga, italy, li
     assert "Nothing is waiting" not in body
     for label, url in [("Organizations awaiting approval", "/admin/organizations/organization/?status__exact=pending"),
                        ("Listings held for review", "/admin/listings/listing/?status__exact=held"),
-                       ("Review cases past their due date", "/admin/public/reviewcase/?overdue=yes")]:
+                       ("Review cases past their due date", "/admin/reviews/reviewcase/?overdue=yes")]:
         assert f'<a href="{url}">{label}</a></th><td>1</td>' in body, label
-    overdue = login(olga).get("/admin/public/reviewcase/?overdue=yes").content.decode()
+    overdue = login(olga).get("/admin/reviews/reviewcase/?overdue=yes").content.decode()
     assert "1 review case" in overdue and "Past its due date" in overdue
 
 
 @pytest.mark.django_db
 def test_the_waiting_work_is_for_operator_staff_only(rf, alice):
-    from sitealert.core.admin import waiting_work
+    from sitealert.front.admin import waiting_work
 
     request = rf.get("/admin/")
     request.user = alice

@@ -1,13 +1,15 @@
 """{% load monitoring %}: monitoring status badges for any page that shows listings.
 
     {% monitor_status listing.target %}             one query per call
-    {% monitor_status listing.target statuses %}    statuses = metadata.target_statuses(targets), no query
+    {% listing_statuses listings as statuses %}     one query for the listings of a page
+    {% monitor_status listing.target statuses %}    from those statuses, no query
     {% monitor_badge status failure since %}        from values you already have
     {{ kind|failure_label }}                        a failure kind in words
 """
 
 from django import template
 
+from sitealert.monitoring.metadata import target_statuses
 from sitealert.monitoring.models import Failure, ProbeTarget, Status
 
 register = template.Library()
@@ -33,6 +35,13 @@ def monitor_status(target, statuses=None):
     if probe is None:
         return monitor_badge(Status.UNKNOWN)
     return monitor_badge(probe.status, probe.failure, probe.status_since, probe.last_checked_at)
+
+
+@register.simple_tag
+def listing_statuses(listings):
+    """The monitoring status of each listing's target: the listings page shows them without
+    importing monitoring, which sits above listings."""
+    return target_statuses([listing.target for listing in listings])
 
 
 @register.filter

@@ -1,0 +1,56 @@
+"""A contributor's operating procedure: the published version per language and every revision."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from sitealert.organizations.models import Organization
+
+class OperatingProcedure(models.Model):
+    """A contributor's published procedure in one language."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures",
+                                     verbose_name=_("contributor"))
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    description = models.TextField(_("description"))
+    contact = models.TextField(_("contact"))
+    criteria = models.TextField(_("criteria"))
+    procedure = models.TextField(_("procedure"))
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        unique_together = [("organization", "language")]
+        verbose_name = _("operating procedure")
+        verbose_name_plural = _("operating procedures")
+
+    def __str__(self):
+        return f"{self.organization} ({self.language})"
+
+
+
+class ProcedureRevision(models.Model):
+    """One published version of a contributor's operating procedure in one language."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedure_revisions",
+                                     verbose_name=_("contributor"))
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    description = models.TextField(_("description"))
+    contact = models.TextField(_("contact"))
+    criteria = models.TextField(_("criteria"))
+    procedure = models.TextField(_("procedure"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+", verbose_name=_("author"))
+    created_at = models.DateTimeField(_("saved"), default=timezone.now)
+
+    FIELDS = ("description", "contact", "criteria", "procedure")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "language", "created_at"])]
+        verbose_name = _("procedure revision")
+        verbose_name_plural = _("procedure revisions")
+
+    def __str__(self):
+        return f"{self.organization} ({self.language}) {self.created_at:%Y-%m-%d %H:%M}"
+

@@ -1,0 +1,294 @@
+"""Review requests: anyone affected by a listing asks the listing authorities to review it.
+
+submit_review_request -> e-mail with a confirmation link -> confirm_review_request opens one
+ReviewCase per contributor that lists the target and gives the requester an unguessable status
+link -> each contributor answers in its inbox (answer_case: upheld with an explanation, or removed
+through the listing services) -> the requester is told. `send_due_reminders(now)` is called by the
+worker; `review_counts()` feeds the public pages.
+"""
+
+import logging
+import secrets
+import statistics as stats
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from sitealert.core import audit, ratelimit
+from sitealert.core.actors import Actor
+from sitealert.hosts import covering_targets
+from sitealert.listings.models import Listing
+from sitealert.listings.services import remove_listings
+from sitealert.organizations import permissions
+from sitealert.core.conf import setting
+from sitealert.reviews.models import ReviewCase, ReviewRequest, hash_token
+
+log = logging.getLogger(__name__)
+
+
+class ReviewError(ValueError):
+    """A refusal the person can act on; the message says why."""
+
+
+def absolute_url(path):
+    return settings.SITE_URL + path
+
+
+def _send(subject, template, context, recipients, language):
+    """Send one plain-text e-mail in `language`; a mail server failure is logged, not raised."""
+    if not recipients:
+        return False
+    with translation.override(language):
+        body = render_to_string(template, {**context, "SITE_NAME": settings.SITE_NAME})
+        subject = f"[{settings.SITE_NAME}] {subject()}"
+    try:
+        send_mail(subject, body, None, recipients)
+    except Exception:  # noqa: BLE001 — any backend failure; the caller's state stays consistent
+        log.exception("could not send %s to %d recipient(s)", template, len(recipients))
+        return False
+    return True
+
+
+def _contributor_emails(contributor):
+    User = get_user_model()
+    return sorted(set(User.objects.filter(membership__organization=contributor, is_active=True)
+                      .exclude(email="").values_list("email", flat=True)))
+
+
+# --- Submission and confirmation ------------------------------------------------------------
+
+def active_listings_covering(target):
+    return (Listing.objects.filter(target__in=covering_targets(target), status=Listing.Status.ACTIVE)
+            .select_related("contributor"))
+
+
+def submission_wait(ip, email):
+    """Count one submission; seconds to wait when the client or the e-mail address is over its limit."""
+    window = setting("REVIEW_REQUEST_WINDOW")
+    waits = [ratelimit.hit("review-ip", ratelimit.client_key(ip), setting("REVIEW_REQUEST_IP_RATE"), window)]
+    if email:
+        waits.append(ratelimit.hit("review-email", email.strip().lower(), setting("REVIEW_REQUEST_EMAIL_RATE"),
+                                   window))
+    return max(waits)
+
+
+def submit_review_request(*, query, target, name, email, relationship, reasons, evidence, language, ip, now=None):
+    """Store an unconfirmed request and e-mail its confirmation link. Returns the request.
+
+    `target` is the normalized form of `query`; the form checked that it is listed."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        request = ReviewRequest.objects.create(
+            query=query[:300], target=target, name=name, email=email, relationship=relationship, reasons=reasons,
+            evidence="\n".join(evidence), language=language, ip_address=ip, created_at=now,
+            confirm_token_hash=hash_token(token))
+        audit.record(Actor(ip=ip, via="web"), "review.submit", target, {"request": request.pk})
+    hours = setting("REVIEW_CONFIRM_HOURS")
+    _send(lambda: _("Confirm your review request for %(target)s") % {"target": target},
+          "reviews/email/confirm.txt",
+          {"request": request, "hours": hours,
+           "confirm_url": absolute_url(reverse("reviews:review_confirm", args=[token]))},
+          [email], language)
+    return request
+
+
+def request_for_confirmation(token):
+    """The request a confirmation link belongs to, or None."""
+    if not token or len(token) > 100:
+        return None
+    return ReviewRequest.objects.filter(confirm_token_hash=hash_token(token)).first()
+
+
+def confirmation_expired(request, now=None):
+    limit = request.created_at + timedelta(hours=setting("REVIEW_CONFIRM_HOURS"))
+    return request.confirmed_at is None and (now or timezone.now()) > limit
+
+
+def confirm_review_request(request, *, ip=None, now=None):
+    """Open one case per contributor that lists the target; returns the secret status token.
+
+    The token is shown once and e-mailed to the requester; only its hash is stored."""
+    now = now or timezone.now()
+    if confirmation_expired(request, now):
+        raise ReviewError(_("This confirmation link has expired. Please submit your request again."))
+    status_token = secrets.token_urlsafe(32)
+    due = now + timedelta(days=setting("REVIEW_DUE_DAYS"))
+    first_reminder = due - timedelta(days=setting("REVIEW_REMINDER_DAYS"))
+    with transaction.atomic():
+        claimed = ReviewRequest.objects.filter(pk=request.pk, confirmed_at__isnull=True).update(
+            confirmed_at=now, status_token_hash=hash_token(status_token))
+        if not claimed:
+            raise ReviewError(_("This review request is already confirmed. Follow it with the status link we "
+                                "sent you by e-mail."))
+        by_contributor = {}
+        for listing in active_listings_covering(request.target):
+            by_contributor.setdefault(listing.contributor, []).append(listing.target)
+        cases = [ReviewCase(request=request, contributor=contributor, listed_targets=sorted(targets),
+                            opened_at=now, due_at=due, next_reminder_at=max(first_reminder, now))
+                 for contributor, targets in by_contributor.items()]
+        ReviewCase.objects.bulk_create(cases)
+        audit.record(Actor(ip=ip, via="web"), "review.confirm", request.target, {
+            "request": request.pk, "contributors": sorted(c.slug for c in by_contributor)})
+    request.refresh_from_db()
+    status_url = absolute_url(reverse("reviews:review_status", args=[status_token]))
+    _send(lambda: _("Your review request for %(target)s is confirmed") % {"target": request.target},
+          "reviews/email/confirmed.txt", {"request": request, "status_url": status_url,
+                                         "cases": list(request.cases.select_related("contributor"))},
+          [request.email], request.language)
+    inbox_url = absolute_url(reverse("reviews:inbox"))
+    for case in request.cases.select_related("contributor"):
+        _send(lambda: _("New review request for %(target)s") % {"target": request.target},
+              "reviews/email/new_case.txt", {"request": request, "case": case, "inbox_url": inbox_url},
+              _contributor_emails(case.contributor), settings.LANGUAGE_CODE)
+    return status_token
+
+
+def request_for_status(token):
+    if not token or len(token) > 100:
+        return None
+    return ReviewRequest.objects.filter(status_token_hash=hash_token(token), confirmed_at__isnull=False).first()
+
+
+# --- The contributor's answer ---------------------------------------------------------------
+
+def can_answer(actor, case):
+    return permissions.can_manage_listings(actor, case.contributor)
+
+
+def inbox_cases(actor):
+    """The cases of the actor's contributor, open ones first (earliest due date first)."""
+    org = actor.organization
+    permissions.require(org is not None and permissions.can_manage_listings(actor, org), permissions.why_not(actor))
+    return (ReviewCase.objects.filter(contributor=org).select_related("request")
+            .order_by(F("answered_at").desc(nulls_first=True), "due_at", "id"))
+
+
+def case_listings(case):
+    """The contributor's listings of the case's targets, as they are now."""
+    return list(Listing.objects.filter(contributor=case.contributor, target__in=case.listed_targets)
+                .order_by("target"))
+
+
+def answer_case(case, outcome, explanation, *, actor, now=None):
+    """Record the contributor's answer. 'removed' removes the listings through the listing services,
+    so the removal reaches the change log like any other."""
+    permissions.require(can_answer(actor, case))
+    explanation = (explanation or "").strip()
+    if outcome not in (ReviewCase.Outcome.UPHELD, ReviewCase.Outcome.REMOVED):
+        raise ReviewError(_("Choose whether the listing is upheld or removed."))
+    if not explanation:
+        raise ReviewError(_("An explanation is required: it is shown to the person who asked for the review."))
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = ReviewCase.objects.select_for_update().select_related("request").get(pk=case.pk)
+        if not case.is_open:
+            raise ReviewError(_("This request was already answered."))
+        # Active or held by the operator: either way the contributor still stands by the listing.
+        standing = [l.target for l in case_listings(case) if l.status != Listing.Status.REMOVED]
+        if outcome == ReviewCase.Outcome.UPHELD and not standing:
+            raise ReviewError(_("None of these listings is active any more; answer that the listing was removed."))
+        removal = None
+        if outcome == ReviewCase.Outcome.REMOVED and standing:
+            removal = remove_listings(case.contributor, standing, explanation, actor=actor)
+            if not removal.applied:
+                raise ReviewError(removal.summary)
+        case.outcome, case.explanation = outcome, explanation
+        case.answered_at, case.answered_by = now, actor.user
+        case.next_reminder_at = None
+        case.save(update_fields=["outcome", "explanation", "answered_at", "answered_by", "next_reminder_at"])
+        audit.record(actor, "review.answer", case.request.target, {
+            "request": case.request_id, "case": case.pk, "outcome": outcome, "explanation": explanation,
+            "removed": standing if removal is not None else [], "version": removal.version if removal else None})
+    request = case.request
+    _send(lambda: _("Answer to your review request for %(target)s") % {"target": request.target},
+          "reviews/email/answered.txt", {"request": request, "case": case}, [request.email], request.language)
+    return case
+
+
+# --- Reminders ------------------------------------------------------------------------------
+
+def send_due_reminders(now=None):
+    """E-mail the contributors whose answers are due soon or overdue; returns how many were sent.
+
+    The first reminder goes out REVIEW_REMINDER_DAYS before the due date, the next ones every
+    REVIEW_REMINDER_DAYS while the case stays open. Each case is claimed with a conditional UPDATE,
+    so any number of workers can call this at once without sending a reminder twice."""
+    now = now or timezone.now()
+    interval = timedelta(days=setting("REVIEW_REMINDER_DAYS"))
+    due_cases = (ReviewCase.objects.filter(outcome=ReviewCase.Outcome.OPEN, next_reminder_at__lte=now)
+                 .select_related("request", "contributor").order_by("next_reminder_at")[:500])
+    inbox_url = absolute_url(reverse("reviews:inbox"))
+    sent = 0
+    for case in due_cases:
+        # "Due soon" reminders lead to one on the due date; after it, one every interval.
+        following = case.due_at if case.due_at > now else now + interval
+        claimed = ReviewCase.objects.filter(pk=case.pk, outcome=ReviewCase.Outcome.OPEN,
+                                            next_reminder_at=case.next_reminder_at).update(
+            next_reminder_at=following, reminders_sent=F("reminders_sent") + 1)
+        if not claimed:
+            continue
+        overdue = case.due_at <= now
+        _send(lambda: (_("Overdue: review request for %(target)s") if overdue
+                       else _("Reminder: review request for %(target)s")) % {"target": case.request.target},
+              "reviews/email/reminder.txt", {"case": case, "request": case.request, "overdue": overdue,
+                                            "inbox_url": inbox_url},
+              _contributor_emails(case.contributor), settings.LANGUAGE_CODE)
+        sent += 1
+    return sent
+
+
+def purge_unconfirmed_requests(now=None):
+    """Delete requests whose confirmation link expired; they never reached anyone."""
+    now = now or timezone.now()
+    limit = now - timedelta(hours=setting("REVIEW_CONFIRM_HOURS"))
+    deleted, _ignored = ReviewRequest.objects.filter(confirmed_at__isnull=True, created_at__lt=limit).delete()
+    return deleted
+
+
+# --- Public counts --------------------------------------------------------------------------
+
+@dataclass
+class ReviewCounts:
+    received: int = 0
+    upheld: int = 0
+    removed: int = 0
+    open: int = 0
+    overdue: int = 0
+    median_days: float | None = None  # from receipt to answer, over answered requests
+
+    @property
+    def answered(self):
+        return self.upheld + self.removed
+
+
+def review_counts(contributor_ids=None, now=None):
+    """{contributor id: ReviewCounts} over confirmed review requests."""
+    now = now or timezone.now()
+    cases = ReviewCase.objects.all()
+    if contributor_ids is not None:
+        cases = cases.filter(contributor_id__in=list(contributor_ids))
+    counts, durations = {}, {}
+    for org_id, outcome, opened, answered, due in cases.values_list(
+            "contributor_id", "outcome", "opened_at", "answered_at", "due_at").iterator():
+        c = counts.setdefault(org_id, ReviewCounts())
+        c.received += 1
+        if outcome == ReviewCase.Outcome.OPEN:
+            c.open += 1
+            c.overdue += due < now
+        else:
+            setattr(c, outcome, getattr(c, outcome) + 1)
+            durations.setdefault(org_id, []).append((answered - opened).total_seconds() / 86400)
+    for org_id, values in durations.items():
+        counts[org_id].median_days = round(stats.median(values), 1)
+    return counts
+
