@@ -10,6 +10,8 @@ from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, 
 from sitealert.core import audit
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
+from sitealert.feed.models import FeedEntry
+from sitealert.monitoring.metadata import entry_metadata
 
 router = Router(tags=["feed"], auth=feed_reader)
 
@@ -120,10 +122,6 @@ def changes(request, since: str = Query(None, description="The version the clien
     ),
 )
 def feed_monitoring(request):
-    from sitealert.monitoring.metadata import entry_metadata
-
-    from sitealert.feed.models import FeedEntry
-
     version = builder.current_version()
     metadata = entry_metadata(FeedEntry.objects.filter(kind="domain").values_list("target", flat=True))
     return json_response({"version": version,

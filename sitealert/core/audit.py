@@ -9,6 +9,7 @@ themselves the record of what it created.
 
 from django.utils import timezone
 
+from sitealert.core.bulk import db_json, insert_rows
 from sitealert.core.models import AuditEvent, AuditItem
 
 
@@ -49,7 +50,16 @@ def record_many(actor, action, items, *, object_repr="", detail=None):
 
 def add_items(event, items):
     """Add (object_repr, detail) items to an event recorded in this transaction."""
-    from sitealert.core.bulk import db_json, insert_rows
-
     return insert_rows(AuditItem._meta.db_table, ["event_id", "object_repr", "detail"],
                        [(event.pk, str(obj)[:300], db_json(detail or {})) for obj, detail in items])
+
+
+# Searches other apps add to the audit log's: each takes the search term and returns a query of
+# event ids (listings add the upload that created a matching listing, for instance).
+SEARCHES = []
+
+
+def register_search(search):
+    """Let the audit log's search also find the events `search(term)` names (a queryset of event ids)."""
+    SEARCHES.append(search)
+    return search

@@ -10,10 +10,10 @@ import time
 
 from django.db import connection
 
+from sitealert.core.models import RateLimitCount
+
 
 def _table():
-    from sitealert.core.models import RateLimitCount
-
     return connection.ops.quote_name(RateLimitCount._meta.db_table)
 
 

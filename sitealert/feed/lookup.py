@@ -1,5 +1,8 @@
 """Bulk lookups against the aggregated list, with the subdomain semantics of SPEC §2."""
 
+from django.utils.translation import gettext as _
+
+from sitealert.core.target_messages import translated_reason
 from sitealert.feed.builder import consistent_read
 from sitealert.feed.models import FeedEntry
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
@@ -13,10 +16,6 @@ MAX_ITEM_LENGTH = 4096
 def lookup(items):
     """{"version", "results"}: for each raw item its target and the most specific listed target
     covering it (a listed domain covers its subdomains, an app only itself)."""
-    from sitealert.core.target_messages import translated_reason
-
-    from django.utils.translation import gettext as _
-
     parsed, wanted = [], set()
     for item in items:
         if len(item) > MAX_ITEM_LENGTH:
@@ -33,7 +32,7 @@ def lookup(items):
         parsed.append((item, target, covering))
     wanted = sorted(wanted)
     listed = set()
-    with consistent_read() as (version, _):
+    with consistent_read() as (version, _checksum):
         for start in range(0, len(wanted), QUERY_CHUNK):
             listed.update(FeedEntry.objects.filter(target__in=wanted[start:start + QUERY_CHUNK])
                           .values_list("target", flat=True))

@@ -4,14 +4,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sitealert.core.actors import actor_for_request
-from sitealert.core.admin import OperatorAdmin, apply_to_each, apply_with_reason, register_audit_search
+from sitealert.core import audit
+from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 from sitealert.hosts import InvalidTarget, normalize_target, target_kind
 from sitealert.listings import services
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.core.target_messages import translated_reason
 
 
-@register_audit_search
+@audit.register_search
 def upload_that_listed(term):
     """The audit log's search finds an upload by any target it listed (its listings point to it)."""
     return Listing.objects.filter(target__icontains=term).values("creation_event_id")

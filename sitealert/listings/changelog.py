@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from sitealert.core import bulk
 from sitealert.feed.models import Change, FeedEntry, FeedState
+from sitealert.listings.models import Listing
+from sitealert.organizations.models import Organization
 
 TOUCHED, MIXED = "sitealert_touched", "sitealert_mixed"
 
@@ -111,9 +113,6 @@ def _collate():
 
 def _recompute(touched, size, base, db_now):
     """Append changes for the touched targets whose aggregate differs from their entry; return the last seq."""
-    from sitealert.listings.models import Listing
-    from sitealert.organizations.models import Organization
-
     q = connection.ops.quote_name
     listings, orgs = q(Listing._meta.db_table), q(Organization._meta.db_table)
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)

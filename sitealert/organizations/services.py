@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from sitealert.core import audit
 from sitealert.core.countries import is_country_code
+from sitealert.organizations import permissions
 from sitealert.organizations.models import ApiToken, Membership, Organization
 
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -55,8 +56,6 @@ def create_organization(*, kind, name, country="", actor, status=Organization.St
 
 
 def set_organization_status(org, status, *, actor, reason=""):
-    from sitealert.organizations import permissions
-
     permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
     if status not in Organization.Status.values:
         raise OrganizationError(_("Unknown status '%(status)s'.") % {"status": status})

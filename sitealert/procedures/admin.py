@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from sitealert.core.admin import OperatorAdmin
+from sitealert.organizations.staff import OperatorAdmin
 from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
 @admin.register(OperatingProcedure)

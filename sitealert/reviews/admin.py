@@ -4,7 +4,7 @@ oversees due process but never answers for a contributor."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from sitealert.core.admin import OperatorAdmin, is_operator_staff
+from sitealert.organizations.staff import OperatorAdmin, is_operator_staff
 from sitealert.reviews.models import ReviewCase, ReviewRequest
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from sitealert.feed.builder import feed_state
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Category, Listing
+from sitealert.monitoring.metadata import status_totals
 from sitealert.organizations.models import Organization
 from sitealert.core.conf import setting
 from sitealert.reviews.services import ReviewCounts
@@ -153,8 +154,6 @@ def headline():
 def online_share():
     """Share of the probed listed domains that answered at their last probe, as text ("62%"),
     or None while the monitoring worker has probed none (never an estimate)."""
-    from sitealert.monitoring.metadata import status_totals
-
     totals = status_totals()
     probed = totals.get("online", 0) + totals.get("offline", 0)
     if not probed:

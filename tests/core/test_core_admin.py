@@ -14,7 +14,7 @@ from django.utils.functional import Promise
 import sitealert
 from sitealert.core import audit
 from sitealert.core.actors import Actor
-from sitealert.core.admin import ACTION_LABELS, CHANNEL_LABELS
+from sitealert.front.admin import ACTION_LABELS, CHANNEL_LABELS
 from sitealert.core.models import AuditEvent
 
 PACKAGE = Path(sitealert.__file__).parent
@@ -114,7 +114,7 @@ def test_every_recorded_action_has_a_translatable_label():
     codes = recorded_codes()
     assert len(codes) >= 20, codes  # the scan finds the calls
     missing = [f"{code} ({where})" for code, where in sorted(codes.items()) if code not in ACTION_LABELS]
-    assert not missing, "actions without a label in sitealert.core.admin.ACTION_LABELS:\n" + "\n".join(missing)
+    assert not missing, "actions without a label in sitealert.front.admin.ACTION_LABELS:\n" + "\n".join(missing)
     assert set(ACTION_LABELS) == set(codes), "labels of actions nothing records"
     assert all(isinstance(label, Promise) for label in ACTION_LABELS.values())
 
