@@ -208,6 +208,7 @@ STAGE_DEFINITION = ["target text PRIMARY KEY", "category text", "reference text"
                     "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
                     "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
 
+
 def _classify(stage, contributor_id):
     """Compare the staged rows with the contributor's listings, in the database.
 
