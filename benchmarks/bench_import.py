@@ -92,7 +92,7 @@ def main():
 
     from sitealert.core.actors import Actor
     from sitealert.listings.models import Listing
-    from sitealert.listings.services import import_csv
+    from sitealert.listings.csv_import import import_csv
     from sitealert.organizations.services import create_organization
 
     settings.SITEALERT["IMPORT_MAX_BYTES"] = 1 << 40

@@ -13,7 +13,7 @@ from ninja.files import UploadedFile
 from sitealert.api.auth import listings_writer
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, RemoveRequest, Report, SubmitRequest
-from sitealert.listings import services
+from sitealert.listings import csv_import, services
 
 router = Router(tags=["listings"], auth=listings_writer)
 
@@ -98,5 +98,5 @@ def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(F
     # One byte past the limit is enough for the service to refuse the size without reading the rest.
     data = file.read(settings.SITEALERT["IMPORT_MAX_BYTES"] + 1)
     actor = request.auth
-    return report_response(services.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
-                                               accept_valid_rows=accept_valid_rows), code="invalid_file")
+    return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
+                                                 accept_valid_rows=accept_valid_rows), code="invalid_file")

@@ -339,7 +339,8 @@ def cmd_import(args):
     from django.core.exceptions import PermissionDenied
 
     from sitealert.core.actors import Actor
-    from sitealert.listings.services import REJECTED, import_csv
+    from sitealert.listings.csv_import import import_csv
+    from sitealert.listings.services import REJECTED
 
     org = _org(args.org)
     try:

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from sitealert.core.actors import Actor
 from sitealert.demo.procedures import procedure_texts
-from sitealert.listings.services import EntryInput, add_protected_target, remove_listings, submit_entries
+from sitealert.listings.protection import add_protected_target
+from sitealert.listings.services import EntryInput, remove_listings, submit_entries
 from sitealert.organizations.models import Membership, Organization
 from sitealert.organizations.services import create_member, create_organization
 from sitealert.procedures.services import save_procedure

@@ -1,8 +1,8 @@
 """The aggregated list as documents: the full feed (JSON, txt, csv), changes since N, the checksum.
 
 A full document is built once per version and format and kept on disk under
-FEED_CACHE_DIR/<epoch>/, beside its gzip twin, the txt document and the version's checksum, so
-serving it again is reading a file. Every read runs in one snapshot of the database
+FEED_CACHE_DIR/<epoch>/ (see `cache`), beside its gzip twin, the txt document and the version's
+checksum, so serving it again is reading a file. Every read runs in one snapshot of the database
 (`consistent_read`): the version, the checksum and the entries of a document always agree, and
 readers never hold up writers.
 
@@ -15,17 +15,13 @@ and a join of bytes instead of rendering a million rows. Both give the same byte
 
 import gc
 import os
-import tempfile
-import zlib
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from sitealert.feed import cache
 from sitealert.feed.models import FeedState
 from sitealert.feed.render import (  # noqa: F401 - checksum_of and entry_dict are part of this API
     CSV_HEADER,
@@ -38,11 +34,6 @@ from sitealert.feed.render import (  # noqa: F401 - checksum_of and entry_dict a
     json_header,
 )
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: concurrent builds are only wasteful, not wrong
-    fcntl = None
-
 FORMATS = {
     "json": "application/json",
     "txt": "text/plain; charset=utf-8",
@@ -51,9 +42,6 @@ FORMATS = {
 # Rows per fetch and per piece of a document: a chunk's rows stay in the CPU cache while they are
 # taken apart (see render.SortedEntries).
 CHUNK_ROWS = 1_000
-# Level 1 compresses these documents ~20x at hundreds of MB/s; higher levels save a little
-# bandwidth for seconds of CPU on every new version of a large list.
-GZIP_LEVEL = 1
 # Beyond this many changes since the newest cached document, build from scratch.
 SPLICE_MAX_CHANGES = 100_000
 
@@ -322,22 +310,14 @@ def _changed_rows(since, version):
     return sorted(latest.items())
 
 
-def _previous_version(directory, fmt, version, pruned_through):
-    """The newest cached document of `fmt` up to `version` whose later changes are retained."""
-    suffix = "." + fmt
-    versions = [int(name[5:-len(suffix)]) for name in os.listdir(directory)
-                if name.startswith("feed-") and name.endswith(suffix) and name[5:-len(suffix)].isdigit()]
-    return max((v for v in versions if pruned_through <= v <= version), default=None)
-
-
 def _spliced(directory, fmt, version, pruned_through, changes):
     """The runs of records of `fmt` at `version`, from the newest cached document, or None. Must
     run inside the consistent_read of `version`; `changes` memoizes `_changed_rows` by base."""
-    base = _previous_version(directory, fmt, version, pruned_through)
+    base = cache.previous_version(directory, fmt, version, pruned_through)
     if base is None or version - base > SPLICE_MAX_CHANGES:
         return None
     try:
-        with open(_paths(directory, base, fmt)[0], "rb") as f:
+        with open(cache.paths(directory, base, fmt)[0], "rb") as f:
             document = _Document(fmt, f.read())
     except FileNotFoundError:  # pruned meanwhile
         return None
@@ -349,7 +329,7 @@ def _spliced(directory, fmt, version, pruned_through, changes):
     return None if new is None else document.splice(new)
 
 
-# --- The on-disk cache --------------------------------------------------------------------------
+# --- Cached documents -----------------------------------------------------------------------------
 
 @dataclass
 class FeedFile:
@@ -377,108 +357,6 @@ def etag(state, fmt, gzipped=False):
     return f'"{state.epoch[:12]}-{state.version}-{fmt}{"-gz" if gzipped else ""}"'
 
 
-def _cache_dir(epoch):
-    path = os.path.join(settings.SITEALERT["FEED_CACHE_DIR"], epoch)
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def _paths(directory, version, fmt):
-    """(document, its gzip twin, the version's checksum)."""
-    stem = os.path.join(directory, f"feed-{version}.{fmt}")
-    return stem, stem + ".gz", os.path.join(directory, f"checksum-{version}")
-
-
-@contextmanager
-def _atomic_file(path):
-    """A file object whose content replaces `path` in one step, or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _read_text(path):
-    try:
-        with open(path) as f:
-            return f.read().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-@contextmanager
-def _lock(directory, name):
-    """One builder per document at a time on this machine; the others then find it built."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(os.path.join(directory, f".lock-{name}"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-class _GzipWriter:
-    """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL).
-    Register it with an ExitStack: its thread stops however the writing ends."""
-
-    def __init__(self, out, files):
-        self.out = out
-        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-        self.pool = ThreadPoolExecutor(1)
-        files.callback(self.pool.shutdown)
-        self.pending = deque()
-
-    def write(self, data):
-        self.pending.append(self.pool.submit(self.compressor.compress, data))
-        while len(self.pending) > 2:
-            self.out.write(self.pending.popleft().result())
-
-    def close(self):
-        while self.pending:
-            self.out.write(self.pending.popleft().result())
-        self.out.write(self.compressor.flush())
-
-
-def _store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
-    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
-    given and, last, the checksum that makes the version's documents visible."""
-    plain, packed, checksum_path = _paths(directory, version, fmt)
-    with ExitStack() as files:
-        out = files.enter_context(_atomic_file(plain))
-        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if gzipped else None
-        for data in pieces:
-            out.write(data)
-            if gz is not None:
-                gz.write(data)
-        if gz is not None:
-            gz.close()
-    if txt is not None:
-        with _atomic_file(_paths(directory, version, "txt")[0]) as f:
-            for data in txt:
-                f.write(data)
-    with _atomic_file(checksum_path) as f:
-        f.write(checksum.encode())
-
-
-def _compress_file(source, target):
-    with ExitStack() as files:
-        src = files.enter_context(open(source, "rb"))
-        writer = _GzipWriter(files.enter_context(_atomic_file(target)), files)
-        while block := src.read(4 << 20):
-            writer.write(block)
-        writer.close()
-
-
 def _read_sources(directory, fmt, version, pruned_through, changes=None):
     """What `version`'s document of `fmt` is made from: {"records", "lines"} spliced from cached
     documents, or {"entries"} read from the database. Runs inside the consistent_read
@@ -497,17 +375,18 @@ def _write(directory, fmt, version, sources, gzipped):
     if "lines" in sources:
         lines, records = sources.pop("lines"), sources.pop("records")
         checksum = checksum_of_pieces(_pieces("txt", lines, version, None))
-        _store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped,
-               txt=None if fmt == "txt" else _pieces("txt", lines, version, None))
+        cache.store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped,
+                    txt=None if fmt == "txt" else _pieces("txt", lines, version, None))
     else:
         entries = sources.pop("entries")
         txt = entries.txt_pieces(CHUNK_ROWS)
         checksum = checksum_of_pieces(txt)
         if fmt == "txt":
-            _store(directory, version, fmt, checksum, txt, gzipped)
+            cache.store(directory, version, fmt, checksum, txt, gzipped)
         else:
-            _store(directory, version, fmt, checksum, entries.pieces(version, checksum, CHUNK_ROWS), gzipped, txt=txt)
-    _prune(directory, fmt, version)
+            cache.store(directory, version, fmt, checksum, entries.pieces(version, checksum, CHUNK_ROWS), gzipped,
+                        txt=txt)
+    cache.prune(directory, fmt, version)
     return checksum
 
 
@@ -515,8 +394,7 @@ def _build(directory, fmt, gzipped):
     """Write the current version's document (and its gzip twin when wanted); return the version."""
     with _gc_paused():
         with consistent_read() as (version, pruned_through):
-            plain, _, checksum_path = _paths(directory, version, fmt)
-            if os.path.exists(plain) and _read_text(checksum_path):
+            if cache.is_built(directory, version, fmt):
                 return version
             sources = _read_sources(directory, fmt, version, pruned_through)
         _write(directory, fmt, version, sources, gzipped)
@@ -524,8 +402,8 @@ def _build(directory, fmt, gzipped):
 
 
 def _open_cached(epoch, directory, version, fmt, gzipped):
-    plain, packed, checksum_path = _paths(directory, version, fmt)
-    checksum = _read_text(checksum_path)
+    plain, packed, checksum_path = cache.paths(directory, version, fmt)
+    checksum = cache.read_text(checksum_path)
     if checksum is None:
         return None
     try:
@@ -541,20 +419,19 @@ def open_feed(fmt, gzipped=False):
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     state = feed_state()
-    directory = _cache_dir(state.epoch)
+    directory = cache.epoch_directory(state.epoch)
     found = _open_cached(state.epoch, directory, state.version, fmt, gzipped)
     if found is not None:
         return found
-    with _lock(directory, fmt):
+    with cache.lock(directory, fmt):
         version = current_version()
         found = _open_cached(state.epoch, directory, version, fmt, gzipped)
         if found is None:
-            plain, packed, _ = _paths(directory, version, fmt)
-            if not (os.path.exists(plain) and _read_text(_paths(directory, version, fmt)[2])):
+            if not cache.is_built(directory, version, fmt):
                 version = _build(directory, fmt, gzipped)
-                plain, packed, _ = _paths(directory, version, fmt)
+            plain, packed, _ = cache.paths(directory, version, fmt)
             if gzipped and not os.path.exists(packed):
-                _compress_file(plain, packed)
+                cache.compress_file(plain, packed)
             found = _open_cached(state.epoch, directory, version, fmt, gzipped)
     if found is None:  # pruned by a newer build between ours and our open: serve that one
         return open_feed(fmt, gzipped)
@@ -566,22 +443,6 @@ def cached_feed(fmt, gzipped=False):
     document = open_feed(fmt, gzipped)
     with document.file as f:
         return document.version, document.checksum, f.read()
-
-
-def _prune(directory, fmt, version):
-    """After a build of `version`: drop the older documents of `fmt` and txt (the new ones are the
-    better base for the next splice) and old checksums. Open files stay readable."""
-    for name in os.listdir(directory):
-        kind, _, rest = name.partition("-")
-        number, _, extension = rest.partition(".")
-        if not number.isdigit() or kind not in ("feed", "checksum"):
-            continue
-        if (kind == "feed" and int(number) < version and extension.removesuffix(".gz") in (fmt, "txt")
-                or kind == "checksum" and int(number) < version - 1):
-            try:
-                os.remove(os.path.join(directory, name))
-            except OSError:
-                pass
 
 
 def warm(formats=("json", "txt")):
@@ -596,7 +457,7 @@ def warm(formats=("json", "txt")):
 def _checksum(directory, version, pruned_through, changes=None):
     """The checksum of `version`, which must be the version of the enclosing consistent_read
     (computing it builds the txt document, which costs nothing more)."""
-    checksum = _read_text(_paths(directory, version, "txt")[2])
+    checksum = cache.read_text(cache.paths(directory, version, "txt")[2])
     if checksum is None:
         with _gc_paused():
             checksum = _write(directory, "txt", version,
@@ -606,19 +467,19 @@ def _checksum(directory, version, pruned_through, changes=None):
 
 def cached_checksum(state):
     """The checksum of `state.version` if a document of that version was built, else None."""
-    return _read_text(_paths(_cache_dir(state.epoch), state.version, "txt")[2])
+    return cache.read_text(cache.paths(cache.epoch_directory(state.epoch), state.version, "txt")[2])
 
 
 def current_checksum():
     """(version, checksum) of the current list, cached per version."""
-    directory = _cache_dir(feed_state().epoch)
+    directory = cache.epoch_directory(feed_state().epoch)
     with consistent_read() as (version, pruned_through):
         return version, _checksum(directory, version, pruned_through)
 
 
 def changes_since(since):
     """The SPEC §4 changes document for a client at version `since`."""
-    directory = _cache_dir(feed_state().epoch)
+    directory = cache.epoch_directory(feed_state().epoch)
     with consistent_read() as (version, pruned_through):
         if since > version:
             raise FromTheFuture(version)

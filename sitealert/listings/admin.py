@@ -7,7 +7,7 @@ from sitealert.core.actors import actor_for_request
 from sitealert.core import audit
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 from sitealert.hosts import InvalidTarget, normalize_target, target_kind
-from sitealert.listings import services
+from sitealert.listings import protection, services
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.core.target_messages import translated_reason
 
@@ -78,13 +78,13 @@ class ProtectedTargetAdmin(OperatorAdmin):
     readonly_fields = ("created_at", "created_by")
 
     def save_model(self, request, obj, form, change):
-        created = services.add_protected_target(obj.target, obj.reason, actor=actor_for_request(request))
+        created = protection.add_protected_target(obj.target, obj.reason, actor=actor_for_request(request))
         obj.__dict__.update(created.__dict__)  # the admin goes on with `obj`: its log entry and redirect
 
     def delete_model(self, request, obj):
-        services.remove_protected_target(obj, actor=actor_for_request(request))
+        protection.remove_protected_target(obj, actor=actor_for_request(request))
 
     def delete_queryset(self, request, queryset):
         actor = actor_for_request(request)
         for protected in queryset:
-            services.remove_protected_target(protected, actor=actor)
+            protection.remove_protected_target(protected, actor=actor)

@@ -1,30 +1,27 @@
 """Every change to listings goes through these functions: web form, CSV upload, API and CLI."""
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
 
-from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
 from sitealert.listings.changelog import Added, refresh_targets
-from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
-from sitealert.listings.models import Category, Kind, Listing, ProtectedTarget, protected_target_reason, reason_text
+from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.listings.models import Category, Kind, Listing, protected_target_reason, reason_text
+from sitealert.listings.protection import ProtectedIndex
+from sitealert.core.target_messages import translated_reason
 from sitealert.organizations import permissions
+from sitealert.organizations.models import Organization
 
 ACCEPTED, UNCHANGED, HELD, REJECTED = "accepted", "unchanged", "held", "rejected"
-CSV_COLUMNS = ("target", "category", "reference", "note")
-REQUIRED_COLUMNS = ("target", "category")
 MAX_REFERENCE = 200
 MAX_NOTE = 5000
 BATCH = 900
-MB = 1024 * 1024  # as file managers and docs/configuration.md count the upload limit
 
 
 @dataclass(slots=True)
@@ -95,41 +92,6 @@ class Report:
         }
 
 
-def target_error_message(exc):
-    """The normalizer's reason, in the user's language where we have a translation."""
-    from sitealert.core.target_messages import translated_reason
-
-    return translated_reason(exc)
-
-
-class ProtectedIndex:
-    """Answers 'does this target equal, cover or fall under a protected target?' in O(labels)."""
-
-    def __init__(self):
-        self.protected = set(ProtectedTarget.objects.values_list("target", flat=True))
-        self.covered_by = {}
-        for p in self.protected:
-            if ":" in p:
-                continue
-            for parent in covering_targets(p):
-                self.covered_by.setdefault(parent, p)
-
-    def conflict(self, target):
-        if not self.protected:
-            return None
-        if target in self.protected:
-            return target
-        if ":" in target:
-            return None
-        hit = self.covered_by.get(target)
-        if hit is not None:
-            return hit
-        for parent in covering_targets(target):
-            if parent in self.protected:
-                return parent
-        return None
-
-
 def _storable(text):
     """Text both databases can store: no NUL, no lone surrogate."""
     if "\x00" in text:
@@ -143,7 +105,7 @@ def _storable(text):
     return True
 
 
-def _echo(text):
+def echoed(text):
     """What the person sent, safe to show back (lone surrogates become U+FFFD)."""
     text = text.strip()[:300]
     if not text.isascii():
@@ -167,12 +129,12 @@ def _clean_entries(entries, valid_categories):
     append = results.append
     for entry in entries:
         raw = entry.target if isinstance(entry.target, str) else ""
-        result = RowResult(entry.row, _echo(raw), ACCEPTED)
+        result = RowResult(entry.row, echoed(raw), ACCEPTED)
         append(result)
         try:
             target = normalize_target(raw)
         except InvalidTarget as exc:
-            result.status, result.reason = REJECTED, target_error_message(exc)
+            result.status, result.reason = REJECTED, translated_reason(exc)
             continue
         result.target = target
         category = entry.category
@@ -209,7 +171,7 @@ def _category_problem(category, valid_categories):
     if not category:
         return _("The category is missing. Use one of: %(choices)s.") % {"choices": ", ".join(valid_categories)}
     return _("Unknown category '%(value)s'. Use one of: %(choices)s.") % {
-        "value": _echo(category)[:50], "choices": ", ".join(valid_categories)}
+        "value": echoed(category)[:50], "choices": ", ".join(valid_categories)}
 
 
 def _text_problem(reference, note):
@@ -246,6 +208,7 @@ STAGE_DEFINITION = ["target text PRIMARY KEY", "category text", "reference text"
                     "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
                     "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
 
+
 def _classify(stage, contributor_id):
     """Compare the staged rows with the contributor's listings, in the database.
 
@@ -253,8 +216,6 @@ def _classify(stage, contributor_id):
     values differ — as {target: {field: raw value}}, and the number of staged targets the
     contributor already lists. Afterwards the stage holds only the targets new to the contributor.
     """
-    from django.db import connection
-
     q = connection.ops.quote_name
     table = q(Listing._meta.db_table)
     fields = ("id", "target", "status", "status_reason", "held_for", "status_changed_at", "listed_at") + EDITABLE
@@ -278,8 +239,6 @@ def _classify(stage, contributor_id):
 
 
 def _staged_targets(stage):
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT target FROM {stage}")
         return [row[0] for row in cursor.fetchall()]
@@ -305,127 +264,177 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
 
 
 def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progress):
-    from django.db import connection
-
+    """Stage the accepted rows, decide in the database what each does to the contributor's
+    listings, and apply the decisions; without `apply`, only the report's rows are filled in."""
     now = timezone.now()
-    db_now = bulk.db_datetime(now)
-    # Plain strings in loops: enum attribute lookups cost more than the rest of a row.
-    active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
-    app = str(Kind.APP)
-    # Sorted, the rows enter the staging table's and the listing table's indexes in order.
-    rows.sort(key=itemgetter(0))
-    targets = list(map(itemgetter(0), rows))
-    dated = [(None if review_after is None else bulk.db_date(review_after),
-              None if listed_at is None else bulk.db_datetime(min(listed_at, now)), target)
-             for review_after, listed_at, target in dated]
-    apps = [(app, target) for target in targets if ":" in target]
-    total = len(targets)
     with bulk.temporary_table(STAGE, STAGE_DEFINITION) as stage, connection.cursor() as cursor:
-        bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
-        del rows
-        cursor.executemany(f"UPDATE {stage} SET review_after = %s, listed_at = %s WHERE target = %s", dated)
-        cursor.executemany(f"UPDATE {stage} SET kind = %s WHERE target = %s", apps)
-        bulk.analyze(stage, total)
+        targets = _stage(cursor, stage, rows, dated, now)
+        total = len(targets)
         if progress is not None:
             progress(total // 4, total)
-        changed, existing = _classify(stage, contributor.pk)
-        protected = ProtectedIndex()
-        new_targets = None
-        if existing > len(changed) or protected.protected:
-            new_targets = _staged_targets(stage)
-        if existing > len(changed):
-            unchanged = set(targets).difference(new_targets, changed)
-            for target in unchanged:
-                accepted[target][1].status = UNCHANGED
-        holds = []
-        if protected.protected:
-            for target in new_targets:
-                hit = protected.conflict(target)
-                if hit:
-                    result = accepted[target][1]
-                    result.status, result.reason = HELD, protected_target_reason(target, hit)
-                    holds.append((held, hit, target))
-        updates, audit_items = [], []
-        for target, listing in changed.items():
-            entry, result = accepted[target]
-            review_after = None if entry.review_after is None else bulk.db_date(entry.review_after)
-            if listing["status"] == removed:
-                hit = protected.conflict(target)
-                if hit:
-                    status, held_for = held, hit
-                    result.status, result.reason = HELD, protected_target_reason(target, hit)
-                else:
-                    status, held_for = active, ""
-                listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
-                updates.append((entry.category, entry.reference, entry.note, review_after, listed_at,
-                                status, "", held_for, db_now, db_now, listing["id"]))
-                audit_items.append((target, {"event": "relisted", "status": status, "category": entry.category,
-                                             "reference": entry.reference}))
-                continue
-            if listing["status"] == held:
-                result.status, result.reason = HELD, reason_text(target, listing["status_reason"], listing["held_for"])
-            values = {"category": entry.category, "reference": entry.reference, "note": entry.note,
-                      "review_after": review_after}
-            differs = sorted(k for k, v in values.items() if listing[k] != v)
-            if not differs:
-                if result.status != HELD:
-                    result.status = UNCHANGED
-                continue
-            updates.append((entry.category, entry.reference, entry.note, review_after,
-                            listing["listed_at"], listing["status"], listing["status_reason"], listing["held_for"],
-                            listing["status_changed_at"], db_now, listing["id"]))
-            # The values before as well as after: with them, a listing's audit items and its
-            # creation event (Listing.creation_event) tell its whole history. Notes stay private.
-            shown = [k for k in differs if k != "note"]
-            audit_items.append((target, {"event": "updated", "fields": differs,
-                                         **{k: _shown(values[k]) for k in shown},
-                                         "was": {k: _shown(listing[k]) for k in shown}}))
+        decisions = _decide(stage, contributor, targets, accepted, now)
         if not apply:
             transaction.set_rollback(True)
             return
         if progress is not None:
             progress(total // 2, total)
-        lock_contributor(contributor)
-        created = total - existing
-        event = None
-        if created or audit_items:
-            # One event for the submission. The listings it creates point to it (their creation
-            # event); the listings it updates or relists get an item each.
-            event = audit.record(actor, "listing.submit", targets[0] if total == 1 else contributor.slug, {
-                "contributor": contributor.slug, "items": created + len(audit_items), "created": created,
-                "updated": sum(1 for _, d in audit_items if d["event"] == "updated"),
-                "relisted": sum(1 for _, d in audit_items if d["event"] == "relisted")})
-            audit.add_items(event, audit_items)
-        q = connection.ops.quote_name
-        cursor.executemany(f"UPDATE {stage} SET status = %s, held_for = %s WHERE target = %s", holds)
-        field = Listing._meta.get_field
-        cursor.execute(
-            f"INSERT INTO {q(Listing._meta.db_table)} ({', '.join(q(c) for c in LISTING_COLUMNS)}) "
-            f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
-            f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, held_for, "
-            f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
-            f"{bulk.cast_param(field('updated_at'))}, {bulk.cast_param(field('creation_event'))} "
-            f"FROM {stage} ORDER BY target",
-            [contributor.pk, db_now, db_now, db_now, db_now, event.pk if event is not None else None])
-        bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", updates)
-        bulk.refresh_statistics([Listing], created + len(updates))
-        if progress is not None:
-            progress(total * 3 // 4, total)
-        report.version = refresh_targets([target for target, _ in audit_items], now,
-                                         added=Added(stage, contributor.country))
-        report.applied = True
-        if progress is not None:
-            progress(total, total)
+        _apply(cursor, stage, contributor, targets, decisions, report, actor=actor, now=now, progress=progress)
+
+
+def _stage(cursor, stage, rows, dated, now):
+    """Put the accepted rows into the staging table, with the dates and kinds of the few that
+    have them; return the staged targets, sorted."""
+    # Sorted, the rows enter the staging table's and the listing table's indexes in order.
+    rows.sort(key=itemgetter(0))
+    targets = list(map(itemgetter(0), rows))
+    bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
+    dated = [(None if review_after is None else bulk.db_date(review_after),
+              None if listed_at is None else bulk.db_datetime(min(listed_at, now)), target)
+             for review_after, listed_at, target in dated]
+    cursor.executemany(f"UPDATE {stage} SET review_after = %s, listed_at = %s WHERE target = %s", dated)
+    app = str(Kind.APP)
+    cursor.executemany(f"UPDATE {stage} SET kind = %s WHERE target = %s",
+                       [(app, target) for target in targets if ":" in target])
+    bulk.analyze(stage, len(targets))
+    return targets
+
+
+@dataclass(slots=True)
+class _Decisions:
+    """What a submission does to the contributor's listings, decided before anything is written."""
+
+    existing: int  # staged targets the contributor already lists
+    holds: list  # (status, held_for, target) of the new listings held for a protected target
+    updates: list  # UPDATE_COLUMNS values and id of each existing listing that changes
+    audit_items: list  # (target, detail) of each existing listing updated or relisted
+
+
+def _decide(stage, contributor, targets, accepted, now):
+    """Compare the staged rows with the contributor's listings and protected targets, mark each
+    row's result, and return the writes they call for. Afterwards the stage holds only the
+    targets new to the contributor."""
+    changed, existing = _classify(stage, contributor.pk)
+    protected = ProtectedIndex()
+    new_targets = None
+    if existing > len(changed) or protected.protected:
+        new_targets = _staged_targets(stage)
+    if existing > len(changed):
+        for target in set(targets).difference(new_targets, changed):
+            accepted[target][1].status = UNCHANGED
+    holds = _new_holds(new_targets, protected, accepted) if protected.protected else []
+    updates, audit_items = _existing_changes(changed, accepted, protected, now)
+    return _Decisions(existing, holds, updates, audit_items)
+
+
+def _new_holds(new_targets, protected, accepted):
+    """The new listings that hit a protected target, as (status, held_for, target)."""
+    held = str(Listing.Status.HELD)
+    holds = []
+    for target in new_targets:
+        hit = protected.conflict(target)
+        if hit:
+            result = accepted[target][1]
+            result.status, result.reason = HELD, protected_target_reason(target, hit)
+            holds.append((held, hit, target))
+    return holds
+
+
+def _existing_changes(changed, accepted, protected, now):
+    """(updates, audit_items) for the listings `_classify` found to differ: a removed listing is
+    relisted (held if it hits a protected target), an active or held one takes the new values."""
+    db_now = bulk.db_datetime(now)
+    # Plain strings in loops: enum attribute lookups cost more than the rest of a row.
+    active, held, removed = str(Listing.Status.ACTIVE), str(Listing.Status.HELD), str(Listing.Status.REMOVED)
+    updates, audit_items = [], []
+    for target, listing in changed.items():
+        entry, result = accepted[target]
+        review_after = None if entry.review_after is None else bulk.db_date(entry.review_after)
+        if listing["status"] == removed:
+            hit = protected.conflict(target)
+            if hit:
+                status, held_for = held, hit
+                result.status, result.reason = HELD, protected_target_reason(target, hit)
+            else:
+                status, held_for = active, ""
+            listed_at = db_now if entry.listed_at is None else bulk.db_datetime(min(entry.listed_at, now))
+            updates.append((entry.category, entry.reference, entry.note, review_after, listed_at,
+                            status, "", held_for, db_now, db_now, listing["id"]))
+            audit_items.append((target, {"event": "relisted", "status": status, "category": entry.category,
+                                         "reference": entry.reference}))
+            continue
+        if listing["status"] == held:
+            result.status, result.reason = HELD, reason_text(target, listing["status_reason"], listing["held_for"])
+        values = {"category": entry.category, "reference": entry.reference, "note": entry.note,
+                  "review_after": review_after}
+        differs = sorted(k for k, v in values.items() if listing[k] != v)
+        if not differs:
+            if result.status != HELD:
+                result.status = UNCHANGED
+            continue
+        updates.append((entry.category, entry.reference, entry.note, review_after,
+                        listing["listed_at"], listing["status"], listing["status_reason"], listing["held_for"],
+                        listing["status_changed_at"], db_now, listing["id"]))
+        # The values before as well as after: with them, a listing's audit items and its
+        # creation event (Listing.creation_event) tell its whole history. Notes stay private.
+        shown = [k for k in differs if k != "note"]
+        audit_items.append((target, {"event": "updated", "fields": differs,
+                                     **{k: _shown(values[k]) for k in shown},
+                                     "was": {k: _shown(listing[k]) for k in shown}}))
+    return updates, audit_items
+
+
+def _apply(cursor, stage, contributor, targets, decisions, report, *, actor, now, progress):
+    """Write the decisions: the audit event, the new listings from the stage, the updates and
+    the change log, each in a statement or a batch."""
+    db_now = bulk.db_datetime(now)
+    total = len(targets)
+    lock_contributor(contributor)
+    created = total - decisions.existing
+    event = _record_submission(actor, contributor, targets, created, decisions.audit_items)
+    cursor.executemany(f"UPDATE {stage} SET status = %s, held_for = %s WHERE target = %s", decisions.holds)
+    _insert_staged(cursor, stage, contributor, event, db_now)
+    bulk.update_rows(Listing._meta.db_table, UPDATE_COLUMNS, "id", decisions.updates)
+    bulk.refresh_statistics([Listing], created + len(decisions.updates))
+    if progress is not None:
+        progress(total * 3 // 4, total)
+    report.version = refresh_targets([target for target, _ in decisions.audit_items], now,
+                                     added=Added(stage, contributor.country))
+    report.applied = True
+    if progress is not None:
+        progress(total, total)
+
+
+def _record_submission(actor, contributor, targets, created, audit_items):
+    """One event for the submission, or None if it changes nothing. The listings it creates
+    point to it (their creation event); the listings it updates or relists get an item each."""
+    if not (created or audit_items):
+        return None
+    event = audit.record(actor, "listing.submit", targets[0] if len(targets) == 1 else contributor.slug, {
+        "contributor": contributor.slug, "items": created + len(audit_items), "created": created,
+        "updated": sum(1 for _, d in audit_items if d["event"] == "updated"),
+        "relisted": sum(1 for _, d in audit_items if d["event"] == "relisted")})
+    audit.add_items(event, audit_items)
+    return event
+
+
+def _insert_staged(cursor, stage, contributor, event, db_now):
+    """The new listings, straight from the stage, in one INSERT … SELECT."""
+    q = connection.ops.quote_name
+    field = Listing._meta.get_field
+    cursor.execute(
+        f"INSERT INTO {q(Listing._meta.db_table)} ({', '.join(q(c) for c in LISTING_COLUMNS)}) "
+        f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
+        f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, held_for, "
+        f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
+        f"{bulk.cast_param(field('updated_at'))}, {bulk.cast_param(field('creation_event'))} "
+        f"FROM {stage} ORDER BY target",
+        [contributor.pk, db_now, db_now, db_now, db_now, event.pk if event is not None else None])
 
 
 def lock_contributor(contributor):
     """Hold `contributor`'s row against deletion until this transaction ends, as a foreign key
     check would (Listing.contributor has no database constraint, see there): once, instead of
     once per new listing; refuse to write listings for an organization that is gone."""
-    from django.db import connection
-
-    from sitealert.organizations.models import Organization
-
     q = connection.ops.quote_name
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
@@ -445,12 +454,12 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
     wanted = {}
     for i, raw in enumerate(raw_targets, start=1):
         raw = raw if isinstance(raw, str) else ""
-        result = RowResult(row=i, input=_echo(raw), status=ACCEPTED)
+        result = RowResult(row=i, input=echoed(raw), status=ACCEPTED)
         report.rows.append(result)
         try:
             target = normalize_target(raw)
         except InvalidTarget as exc:
-            result.status, result.reason = REJECTED, target_error_message(exc)
+            result.status, result.reason = REJECTED, translated_reason(exc)
             continue
         result.target = target
         if target in wanted:
@@ -519,221 +528,3 @@ def release_listing(listing, *, actor, note=""):
                                                      status_changed_at=now, updated_at=now)
         audit.record(actor, "listing.release", listing.target, {"contributor": listing.contributor.slug, "note": note})
         refresh_targets([listing.target], now)
-
-
-# --- CSV import -------------------------------------------------------------------------------
-
-def decode_csv_bytes(data):
-    """Return (text, error). Refuses UTF-16, non-UTF-8 and non-text files with a precise message."""
-    if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
-        return None, _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 3 and (data[1:2] == b"\x00" or data[0:1] == b"\x00")):
-        return None, _("The file is encoded as UTF-16. Save it as 'CSV UTF-8' and upload it again.")
-    if data.startswith(_SPREADSHEET_MAGIC):
-        return None, _("This is a spreadsheet workbook (such as .xlsx or .ods), not a CSV file. In the spreadsheet "
-                       "program, save the sheet as 'CSV UTF-8 (comma delimited)' and upload that file.")
-    if b"\x00" in data[:4096]:
-        return None, _("This is not a text file (it contains binary data). Upload the list as a CSV file saved as "
-                       "'CSV UTF-8'.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        return None, _(
-            "The file is not valid UTF-8 (first bad byte on line %(line)d). It looks like Latin-1 or "
-            "Windows-1252: save it as 'CSV UTF-8' and upload it again.") % {"line": line}
-
-
-# Zip (.xlsx, .ods) and OLE2 (.xls) containers: what a spreadsheet program saves by default.
-_SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-# Spreadsheet programs in many languages (French, Spanish, Russian…) write CSV with semicolons,
-# as the comma is their decimal separator; tab-separated text comes from copying cells.
-_SEPARATORS = (",", ";", "\t")
-
-
-class _PlainRows:
-    """The rows of CSV text without a quote or NUL character, read as the csv module would.
-
-    Such a file is lines of separated fields and nothing more, and splitting it is five times
-    faster than the csv module on a million-row upload. Lines end at \\r\\n, \\n or \\r, as csv's do.
-    """
-
-    def __init__(self, text, separator):
-        self.lines = iter(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-        self.separator = separator
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        line = next(self.lines)
-        return line.split(self.separator) if line else []
-
-
-def _separator(text):
-    """The file's field separator, read from its header row: a comma unless the header has none
-    and is the known columns separated by a semicolon or a tab."""
-    header = text[:2000].replace("\r", "\n").partition("\n")[0]
-    if "," not in header:
-        for separator in _SEPARATORS[1:]:
-            if separator in header and any(c.strip().strip('"').lower() in REQUIRED_COLUMNS
-                                           for c in header.split(separator)):
-                return separator
-    return ","
-
-
-def _csv_rows(text, separator):
-    if '"' not in text and "\x00" not in text:
-        return _PlainRows(text, separator)
-    # strict: an unterminated quote is an error, not a field that silently swallows the rows after it.
-    return csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
-
-
-def _is_target(text):
-    try:
-        normalize_target(text)
-    except InvalidTarget:
-        return False
-    return True
-
-
-def _csv_error(exc, row):
-    """What is wrong with the record that starts in `row`, in words a person can act on."""
-    problem = str(exc)
-    if "unexpected end of data" in problem:
-        return _('Row %(row)d opens a field with a double quote (") that is never closed, so the rest of the '
-                 'file would be read as part of that field. Close the quote or remove it.') % {"row": row}
-    if "expected after" in problem:
-        return _('Row %(row)d has a double quote (") in the middle of a field. A field with double quotes must '
-                 'be wholly enclosed in them, and a double quote inside it written twice ("").') % {"row": row}
-    if "field larger than field limit" in problem:
-        return _("Row %(row)d has a field of more than %(limit)d characters; no column of a listing takes that "
-                 "much text.") % {"row": row, "limit": csv.field_size_limit()}
-    return _('Row %(row)d cannot be read as CSV. Check its double quotes (") and separators.') % {"row": row}
-
-
-def parse_csv(text):
-    """Return (entries, rejected_rows, error) from CSV text with a header row."""
-    separator = _separator(text)
-    reader = _csv_rows(text, separator)
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        return [], [], _csv_error(exc, 1)
-    except StopIteration:
-        return [], [], _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
-    typed = [h.strip() for h in header]
-    columns = [h.lower() for h in typed]
-    unknown = [h for h, c in zip(typed, columns) if c not in CSV_COLUMNS]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing or unknown or len(set(columns)) != len(columns):
-        if len(missing) == len(REQUIRED_COLUMNS) and typed and _is_target(typed[0]):
-            return [], [], _("Row 1 looks like a listing ('%(first)s'), not the header row. Add the header row "
-                             "target,category,reference,note above it.") % {"first": _echo(typed[0])[:80]}
-        details = []
-        if missing:
-            details.append(_("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})
-        if unknown:
-            # The first few are enough: a header of 100,000 junk columns must not make a 100,000-item message.
-            cols = ", ".join(repr(c[:40]) for c in unknown[:5]) + (", …" if len(unknown) > 5 else "")
-            details.append(_("unknown column(s): %(cols)s") % {"cols": cols})
-        if len(set(columns)) != len(columns):
-            details.append(_("a column appears twice"))
-        return [], [], _("Row 1 must be the header row: target,category,reference,note (%(details)s).") % {
-            "details": "; ".join(details)}
-    width = len(columns)
-    at = columns.index
-    t, c = at("target"), at("category")
-    r = at("reference") if "reference" in columns else None
-    n = at("note") if "note" in columns else None
-    entries, rejected = [], []
-    append = entries.append
-    # Rows are counted as a spreadsheet shows them: one per record, whatever line breaks its
-    # quoted fields contain; the header is row 1.
-    row_number = 1
-    try:
-        for row in reader:
-            row_number += 1
-            if len(row) != width:
-                if not "".join(row).strip():
-                    continue
-                if len(row) > width:
-                    rejected.append(RowResult(row=row_number, input=separator.join(row)[:300], status=REJECTED,
-                                              reason=_("This row has %(found)d fields; the header has %(expected)d.") % {
-                                                  "found": len(row), "expected": width}))
-                    continue
-                row = row + [""] * (width - len(row))
-            elif not row[t].strip() and not "".join(row).strip():
-                continue
-            append(EntryInput(row[t], row[c], "" if r is None else row[r], "" if n is None else row[n], None,
-                              row_number))
-    except csv.Error as exc:
-        return [], [], _csv_error(exc, row_number + 1)
-    if not entries and not rejected:
-        return [], [], _("The file has a header row but no data rows.")
-    return entries, rejected, None
-
-
-def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
-    """Import a CSV file (bytes) of listings for `contributor`; one report, all-or-nothing by default."""
-    permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
-    limit = settings.SITEALERT["IMPORT_MAX_BYTES"]
-    if len(data) > limit:
-        return Report(dry_run=dry_run, error=_(
-            "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files.") % {
-            "size": f"{len(data) / MB:.1f}", "limit": f"{limit / MB:.1f}"})
-    text, error = decode_csv_bytes(data)
-    if error:
-        return Report(dry_run=dry_run, error=error)
-    with bulk.gc_paused():
-        return _import_text(contributor, text, len(data), actor=actor, dry_run=dry_run,
-                            accept_valid_rows=accept_valid_rows, progress=progress)
-
-
-def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, progress):
-    entries, rejected_rows, error = parse_csv(text)
-    if error:
-        return Report(dry_run=dry_run, error=error)
-    if len(entries) + len(rejected_rows) > settings.SITEALERT["IMPORT_MAX_ROWS"]:
-        return Report(dry_run=dry_run, error=_("The file has more than %(n)d rows. Split it into smaller files.") % {
-            "n": settings.SITEALERT["IMPORT_MAX_ROWS"]})
-    if rejected_rows and not accept_valid_rows:
-        dry_run_inner = True
-    else:
-        dry_run_inner = dry_run
-    report = submit_entries(contributor, entries, actor=actor, dry_run=dry_run_inner,
-                            accept_valid_rows=accept_valid_rows, progress=progress)
-    report.dry_run = dry_run
-    if rejected_rows:
-        report.rows = sorted(report.rows + rejected_rows, key=lambda r: r.row or 0)
-    if rejected_rows and not accept_valid_rows:
-        report.applied = False
-        report.version = None
-    audit.record(actor, "import.csv", contributor.slug, {
-        "bytes": size, "applied": report.applied, "dry_run": dry_run, "counts": report.counts})
-    return report
-
-
-# --- protected targets (operator) ---------------------------------------------------------------
-
-def add_protected_target(raw, reason, *, actor):
-    """Operator: never publish a listing equal to, covering or under `raw` without review."""
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
-    target = normalize_target(raw)  # InvalidTarget carries the reason
-    if ":" in target:
-        raise ValueError(_("Only domains can be protected targets."))
-    with transaction.atomic():
-        protected, created = ProtectedTarget.objects.get_or_create(
-            target=target, defaults={"reason": (reason or "").strip()[:200], "created_by": actor.user})
-        if created:
-            audit.record(actor, "protected.add", target, {"reason": protected.reason})
-    return protected
-
-
-def remove_protected_target(protected, *, actor):
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
-    with transaction.atomic():
-        audit.record(actor, "protected.remove", protected.target, {"reason": protected.reason})
-        protected.delete()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from sitealert.core.actors import actor_for_request
 from sitealert.hosts import normalize_target
-from sitealert.listings import services
+from sitealert.listings import csv_import, services
 from sitealert.listings.forms import ListingEntryForm, ListingFilterForm, RemoveForm, UploadForm
 from sitealert.listings.models import Category, Listing
 from sitealert.organizations import permissions
@@ -160,7 +160,7 @@ def listing_upload(request):
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            report = services.import_csv(
+            report = csv_import.import_csv(
                 actor.organization, form.cleaned_data["file"].read(), actor=actor,
                 dry_run=form.cleaned_data["dry_run"], accept_valid_rows=form.cleaned_data["accept_valid_rows"])
             if report.error:

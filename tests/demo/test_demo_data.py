@@ -11,8 +11,9 @@ from sitealert.core.actors import Actor
 from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.demo.data import demo_logins, load_demo_data
 from sitealert.feed.models import Change, FeedEntry
+from sitealert.listings.csv_import import import_csv
 from sitealert.listings.models import Listing, ProtectedTarget
-from sitealert.listings.services import ProtectedIndex, import_csv
+from sitealert.listings.protection import ProtectedIndex
 from sitealert.organizations.models import Organization
 from sitealert.procedures.models import OperatingProcedure
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sitealert.listings import services
+from sitealert.listings import csv_import
 
 FIELD = st.text(alphabet="ab.-_ \t,;\r\n", max_size=6)
 HEADERS = ["target,category,reference,note", "target,category", "category,target,note", "Target , CATEGORY",
@@ -15,20 +15,20 @@ HEADERS = ["target,category,reference,note", "target,category", "category,target
 
 
 def parsed(text, fast, separator=","):
-    rows = (services._PlainRows(text, separator) if fast
+    rows = (csv_import._PlainRows(text, separator) if fast
             else csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True))
-    original = services._csv_rows
-    services._csv_rows = lambda _text, _separator: rows
+    original = csv_import._csv_rows
+    csv_import._csv_rows = lambda _text, _separator: rows
     try:
-        entries, rejected, error = services.parse_csv(text)
+        entries, rejected, error = csv_import.parse_csv(text)
     finally:
-        services._csv_rows = original
+        csv_import._csv_rows = original
     return ([(e.target, e.category, e.reference, e.note, e.row) for e in entries],
             [(r.row, r.input, r.reason) for r in rejected], error)
 
 
 @given(st.sampled_from(HEADERS), st.sampled_from(["\n", "\r\n", "\r"]), st.lists(FIELD, max_size=8),
-       st.sampled_from(services._SEPARATORS))
+       st.sampled_from(csv_import._SEPARATORS))
 @example("target,category", "\n", ["a.example,other", "", "b.example,other,extra", "  ", "c.example"], ",")
 @example("target,category", "\r\n", ["a.example,other\r\n"], ",")
 @example("target,category", "\n", ["a.example;other", "b.example;other;x,y"], ";")
@@ -47,11 +47,11 @@ def test_the_plain_path_reads_as_the_csv_module(header, newline, lines, separato
     ("target;category;note\ra.example;other;x, y\r", ";"),  # Mac line ends: the header is the first line
 ])
 def test_the_separator_is_read_from_the_header(text, separator):
-    assert services._separator(text) == separator
+    assert csv_import._separator(text) == separator
 
 
 def test_a_semicolon_file_imports_with_commas_inside_fields():
-    entries, rejected, error = services.parse_csv("Target;Category;Reference\na.example;other;DEC-1, art. 2\n")
+    entries, rejected, error = csv_import.parse_csv("Target;Category;Reference\na.example;other;DEC-1, art. 2\n")
     assert error is None and not rejected
     assert [(e.target, e.category, e.reference, e.row) for e in entries] == [("a.example", "other", "DEC-1, art. 2", 2)]
 
@@ -65,20 +65,20 @@ def test_a_semicolon_file_imports_with_commas_inside_fields():
     ('"target,category\na.example,other\n', "Row 1 opens a field with a double quote"),
 ])
 def test_unreadable_files_say_what_to_fix(text, fragment):
-    entries, rejected, error = services.parse_csv(text)
+    entries, rejected, error = csv_import.parse_csv(text)
     assert fragment in error and not entries and not rejected
 
 
 def test_rows_are_counted_as_a_spreadsheet_shows_them():
-    entries, rejected, error = services.parse_csv('target,category,note\na.example,other,"two\nlines"\nbad host,other,\n')
+    entries, rejected, error = csv_import.parse_csv('target,category,note\na.example,other,"two\nlines"\nbad host,other,\n')
     assert [e.row for e in entries] == [2, 3]
 
 
 def test_quotes_take_the_csv_module():
-    assert isinstance(services._csv_rows('target,category\n"a.example",other\n', ","), type(csv.reader([])))
-    assert isinstance(services._csv_rows("target,category\na.example,other\n", ","), services._PlainRows)
+    assert isinstance(csv_import._csv_rows('target,category\n"a.example",other\n', ","), type(csv.reader([])))
+    assert isinstance(csv_import._csv_rows("target,category\na.example,other\n", ","), csv_import._PlainRows)
 
 
 def test_a_rejected_row_is_echoed_with_its_own_separator():
-    entries, rejected, error = services.parse_csv("target;category\na.example;other;extra\n")
+    entries, rejected, error = csv_import.parse_csv("target;category\na.example;other;extra\n")
     assert [r.input for r in rejected] == ["a.example;other;extra"]

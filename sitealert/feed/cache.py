@@ -1,0 +1,163 @@
+"""The feed's documents on disk, under FEED_CACHE_DIR/<epoch>/, so that serving one is reading a file.
+
+What this module guarantees:
+- A file appears whole or not at all: it is written under a temporary name and renamed into
+  place, so a reader, or a build that crashed halfway, never leaves half a document behind.
+- A version's documents count as built once its checksum file exists: `store` writes it last.
+- One builder per document at a time on this machine (`lock`, an fcntl lock on a file beside the
+  documents); the others wait, then find the document built. Without fcntl (Windows) concurrent
+  builds are only wasteful, not wrong.
+- `prune` removes superseded documents and checksums; a file already open stays readable.
+A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
+"""
+
+import os
+import tempfile
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+
+from django.conf import settings
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: concurrent builds are only wasteful, not wrong
+    fcntl = None
+
+# Level 1 compresses these documents ~20x at hundreds of MB/s; higher levels save a little
+# bandwidth for seconds of CPU on every new version of a large list.
+GZIP_LEVEL = 1
+
+
+def epoch_directory(epoch):
+    """The directory of `epoch`'s documents, created if need be."""
+    path = os.path.join(settings.SITEALERT["FEED_CACHE_DIR"], epoch)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def paths(directory, version, fmt):
+    """(document, its gzip twin, the version's checksum)."""
+    stem = os.path.join(directory, f"feed-{version}.{fmt}")
+    return stem, stem + ".gz", os.path.join(directory, f"checksum-{version}")
+
+
+def is_built(directory, version, fmt):
+    """Whether `version`'s document of `fmt` is on disk and, its checksum written, complete."""
+    plain, _, checksum_path = paths(directory, version, fmt)
+    return os.path.exists(plain) and read_text(checksum_path) is not None
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def previous_version(directory, fmt, version, pruned_through):
+    """The newest cached document of `fmt` up to `version` whose later changes are retained."""
+    suffix = "." + fmt
+    versions = [int(name[5:-len(suffix)]) for name in os.listdir(directory)
+                if name.startswith("feed-") and name.endswith(suffix) and name[5:-len(suffix)].isdigit()]
+    return max((v for v in versions if pruned_through <= v <= version), default=None)
+
+
+@contextmanager
+def lock(directory, name):
+    """One builder per document at a time on this machine; the others then find it built."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(os.path.join(directory, f".lock-{name}"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _atomic_file(path):
+    """A file object whose content replaces `path` in one step, or not at all."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class _GzipWriter:
+    """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL).
+    Register it with an ExitStack: its thread stops however the writing ends."""
+
+    def __init__(self, out, files):
+        self.out = out
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        self.pool = ThreadPoolExecutor(1)
+        files.callback(self.pool.shutdown)
+        self.pending = deque()
+
+    def write(self, data):
+        self.pending.append(self.pool.submit(self.compressor.compress, data))
+        while len(self.pending) > 2:
+            self.out.write(self.pending.popleft().result())
+
+    def close(self):
+        while self.pending:
+            self.out.write(self.pending.popleft().result())
+        self.out.write(self.compressor.flush())
+
+
+def store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
+    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
+    given and, last, the checksum that makes the version's documents visible."""
+    plain, packed, checksum_path = paths(directory, version, fmt)
+    with ExitStack() as files:
+        out = files.enter_context(_atomic_file(plain))
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if gzipped else None
+        for data in pieces:
+            out.write(data)
+            if gz is not None:
+                gz.write(data)
+        if gz is not None:
+            gz.close()
+    if txt is not None:
+        with _atomic_file(paths(directory, version, "txt")[0]) as f:
+            for data in txt:
+                f.write(data)
+    with _atomic_file(checksum_path) as f:
+        f.write(checksum.encode())
+
+
+def compress_file(source, target):
+    with ExitStack() as files:
+        src = files.enter_context(open(source, "rb"))
+        writer = _GzipWriter(files.enter_context(_atomic_file(target)), files)
+        while block := src.read(4 << 20):
+            writer.write(block)
+        writer.close()
+
+
+def prune(directory, fmt, version):
+    """After a build of `version`: drop the older documents of `fmt` and txt (the new ones are the
+    better base for the next splice) and old checksums. Open files stay readable."""
+    for name in os.listdir(directory):
+        kind, _, rest = name.partition("-")
+        number, _, extension = rest.partition(".")
+        if not number.isdigit() or kind not in ("feed", "checksum"):
+            continue
+        if (kind == "feed" and int(number) < version and extension.removesuffix(".gz") in (fmt, "txt")
+                or kind == "checksum" and int(number) < version - 1):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
