@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_monitoring.py [--n 10000] [--concurrency 32] [--database-url postgresql://…]
                                                     [--timeout 600] [--json FILE]
 
-The harness (sitealert.monitoring.harness: a dnspython DNS server and an HTTP server on 127.0.0.2)
+The harness (tests/monitoring/harness.py: a dnspython DNS server and an HTTP server on 127.0.0.2)
 runs in a process of its own. Of the N targets, 5% redirect to one of 50 other domains (an edge
 and a hopping candidate each), 5% do not exist (NXDOMAIN), the rest answer 200.
 
@@ -29,9 +29,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: sitealert and tests.monitoring
 
-from sitealert.monitoring import harness as sites  # noqa: E402
+from tests.monitoring import harness as sites  # noqa: E402
 
 SUMMARY = re.compile(r"(\d+) probes \((\d+) online, (\d+) offline, (\d+) deferred\) in ([\d.]+) s; "
                      r"(\d+) database writes \((\d+) rows\)")

@@ -1,5 +1,9 @@
-"""Django settings for SiteAlert, read from SITEALERT_* environment variables."""
+"""Django settings for SiteAlert, read from SITEALERT_* environment variables once, at start-up.
 
+SiteAlert's own settings are in SITEALERT, read by the code through sitealert.core.conf.setting.
+"""
+
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -7,7 +11,13 @@ from urllib.parse import unquote, urlparse
 
 from django.utils.translation import gettext_lazy as _
 
+from sitealert.core.conf import ConfigurationError
+
 BASE_DIR = Path(__file__).resolve().parent
+
+
+def envstr(name, default=""):
+    return os.environ.get("SITEALERT_" + name, default)
 
 
 def envbool(name, default=False):
@@ -17,13 +27,63 @@ def envbool(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def envint(name, default):
-    value = os.environ.get("SITEALERT_" + name)
-    return int(value) if value not in (None, "") else default
+def _envnumber(name, default, kind, minimum):
+    value = envstr(name).strip()
+    if not value:
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigurationError(f"SITEALERT_{name}={value!r} is not a number") from None
+    if minimum is not None and number < minimum:
+        raise ConfigurationError(f"SITEALERT_{name} must be at least {minimum}")
+    return number
 
 
-def envstr(name, default=""):
-    return os.environ.get("SITEALERT_" + name, default)
+def envint(name, default, minimum=None):
+    return _envnumber(name, default, int, minimum)
+
+
+def envfloat(name, default, minimum=0):
+    return _envnumber(name, default, float, minimum)
+
+
+def envlist(name, default=""):
+    """A comma-separated list, blanks left out."""
+    return [item.strip() for item in envstr(name, default).split(",") if item.strip()]
+
+
+def envchoices(name, choices, default):
+    """A comma-separated selection from `choices`, in the order given; none: `default`."""
+    chosen = tuple(item.lower() for item in envlist(name)) or default
+    if any(item not in choices for item in chosen):
+        raise ConfigurationError(f"SITEALERT_{name} may name only {' and '.join(choices)}")
+    return chosen
+
+
+def envaddresses(name):
+    """"9.9.9.9,127.0.0.1:5353,[2620:fe::fe]:53" -> [("9.9.9.9", None), ("127.0.0.1", 5353), ("2620:fe::fe", 53)]."""
+    result = []
+    for entry in envlist(name):
+        host, port = entry, None
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            if rest.startswith(":"):
+                port = rest[1:]
+        elif entry.count(":") == 1:
+            host, port = entry.split(":")
+        try:
+            result.append((str(ipaddress.ip_address(host)), None if port is None else int(port)))
+        except ValueError:
+            raise ConfigurationError(f"SITEALERT_{name}: {entry!r} is not an address or address:port") from None
+    return result
+
+
+def envnetworks(name):
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in envlist(name))
+    except ValueError as exc:
+        raise ConfigurationError(f"SITEALERT_{name}: {exc}") from None
 
 
 DATA_DIR = Path(envstr("DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -47,8 +107,8 @@ def _secret_key():
 
 SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = envstr("SITE_NAME", "SiteAlert")
 
@@ -115,7 +175,7 @@ TEMPLATES = [
 def database_from_url(url):
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
-        raise ValueError("SITEALERT_DATABASE_URL must be a postgresql:// URL")
+        raise ConfigurationError("SITEALERT_DATABASE_URL must be a postgresql:// URL")
     options = dict(p.split("=", 1) for p in parsed.query.split("&") if "=" in p)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -214,11 +274,12 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "SiteAlert <noreply@sitealert.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_REQUEST_BYTES", 64 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
-# Product settings (documented in docs/configuration.md).
+# SiteAlert's own settings: SITEALERT["NAME"] comes from SITEALERT_NAME, each documented in
+# docs/configuration.md. Read them with sitealert.core.conf.setting("NAME").
 SITEALERT = {
     "IMPORT_MAX_BYTES": envint("IMPORT_MAX_BYTES", 50 * 1024 * 1024),
     "IMPORT_MAX_ROWS": envint("IMPORT_MAX_ROWS", 2_000_000),
-    "LOOKUP_MAX_ITEMS": 10_000,
+    "LOOKUP_MAX_ITEMS": envint("LOOKUP_MAX_ITEMS", 10_000),
     "TOMBSTONE_RETENTION_DAYS": envint("TOMBSTONE_RETENTION_DAYS", 90),
     "PUBLIC_CHECK_RATE": envint("PUBLIC_CHECK_RATE", 30),
     "PUBLIC_CHECK_WINDOW": envint("PUBLIC_CHECK_WINDOW", 60),
@@ -227,9 +288,9 @@ SITEALERT = {
     "API_RATE": envint("API_RATE", 600),
     "API_WINDOW": envint("API_WINDOW", 60),
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
-    "FEED_CACHE_DIR": DATA_DIR / "feed-cache",
+    "FEED_CACHE_DIR": Path(envstr("FEED_CACHE_DIR", str(DATA_DIR / "feed-cache"))),
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
-    # Review requests and public pages (sitealert.core.conf has the meaning of each).
+    # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
     "REVIEW_REQUEST_EMAIL_RATE": envint("REVIEW_REQUEST_EMAIL_RATE", 3),
     "REVIEW_REQUEST_WINDOW": envint("REVIEW_REQUEST_WINDOW", 86400),
@@ -237,6 +298,33 @@ SITEALERT = {
     "REVIEW_DUE_DAYS": envint("REVIEW_DUE_DAYS", 30),
     "REVIEW_REMINDER_DAYS": envint("REVIEW_REMINDER_DAYS", 7),
     "STATISTICS_CACHE_SECONDS": envint("STATISTICS_CACHE_SECONDS", 600),
+    # `sitealert serve` (--bind and --workers override the first two; 0 workers: 2 x cores + 1).
+    "BIND": envstr("BIND", "127.0.0.1:8000"),
+    "WORKERS": envint("WORKERS", 0),
+    "ACCESS_LOG": envstr("ACCESS_LOG", "-"),
+    "FORWARDED_ALLOW_IPS": envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    # Monitoring (docs/monitoring.md): sitealert.monitoring.conf.load() makes a worker's MonitorConfig of them.
+    "MONITOR_RESOLVERS": envaddresses("MONITOR_RESOLVERS"),  # none: the system's resolvers
+    "MONITOR_DNS_PORT": envint("MONITOR_DNS_PORT", 53, minimum=1),  # of a resolver given without one
+    "MONITOR_DNS_TIMEOUT": envfloat("MONITOR_DNS_TIMEOUT", 3.0, minimum=0.1),
+    "MONITOR_CONNECT_TIMEOUT": envfloat("MONITOR_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+    "MONITOR_TOTAL_TIMEOUT": envfloat("MONITOR_TOTAL_TIMEOUT", 20.0, minimum=0.1),
+    "MONITOR_MAX_HOPS": envint("MONITOR_MAX_HOPS", 10, minimum=1),
+    "MONITOR_MAX_BYTES": envint("MONITOR_MAX_BYTES", 256 * 1024, minimum=1),
+    "MONITOR_USER_AGENT": envstr("MONITOR_USER_AGENT").strip() or "SiteAlert-Monitor/1.0",
+    "MONITOR_SCHEMES": envchoices("MONITOR_SCHEMES", ("http", "https"), default=("https", "http")),
+    "MONITOR_HTTP_PORT": envint("MONITOR_HTTP_PORT", 80, minimum=1),
+    "MONITOR_HTTPS_PORT": envint("MONITOR_HTTPS_PORT", 443, minimum=1),
+    "MONITOR_POLITENESS_DELAY": envfloat("MONITOR_POLITENESS_DELAY", 1.0),
+    "MONITOR_INTERVAL": envfloat("MONITOR_INTERVAL", 6 * 3600.0, minimum=1),
+    "MONITOR_RETRY": envfloat("MONITOR_RETRY", 15 * 60.0, minimum=1),
+    "MONITOR_BACKOFF_MAX": envfloat("MONITOR_BACKOFF_MAX", 24 * 3600.0, minimum=1),
+    "MONITOR_JITTER": envfloat("MONITOR_JITTER", 0.1),
+    "MONITOR_CONCURRENCY": envint("MONITOR_CONCURRENCY", 32, minimum=1),
+    "MONITOR_CLAIM_SECONDS": envfloat("MONITOR_CLAIM_SECONDS", 300.0, minimum=1),
+    "MONITOR_IDLE_SECONDS": envfloat("MONITOR_IDLE_SECONDS", 10.0, minimum=0.1),
+    "MONITOR_STALE_DAYS": envint("MONITOR_STALE_DAYS", 90, minimum=1),
+    "MONITOR_ALLOW_NETWORKS": envnetworks("MONITOR_ALLOW_NETWORKS"),
 }
 
 LOGGING = {

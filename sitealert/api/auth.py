@@ -5,7 +5,6 @@
 asks `allowed(actor)` (a check from `organizations.permissions`). The Actor becomes `request.auth`.
 """
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from ninja.security import HttpBearer
@@ -16,6 +15,7 @@ from sitealert.core.actors import actor_for_request
 from sitealert.organizations import permissions
 from sitealert.organizations.models import ApiToken
 from sitealert.organizations.services import authenticate_token
+from sitealert.core.conf import setting
 
 
 class TokenAuth(HttpBearer):
@@ -40,7 +40,7 @@ class TokenAuth(HttpBearer):
             if _belongs_to_unapproved_organization(secret):
                 raise ApiError(403, "organization_not_approved", reason)
             raise invalid_token(reason)
-        wait = ratelimit.hit("api-token", token.pk, settings.SITEALERT["API_RATE"], settings.SITEALERT["API_WINDOW"])
+        wait = ratelimit.hit("api-token", token.pk, setting("API_RATE"), setting("API_WINDOW"))
         if wait:
             raise ApiError(429, "rate_limited", ngettext(
                 "Too many requests with this token. Try again in %(n)d second.",

@@ -4,7 +4,6 @@ Each answers the per-row report of `sitealert.listings.services`: 200 when appli
 422 when nothing was applied because rows were rejected, 400 for a problem with the whole request.
 """
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from ninja import File, Form, Router
@@ -14,6 +13,7 @@ from sitealert.api.auth import listings_writer
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, RemoveRequest, Report, SubmitRequest
 from sitealert.listings import csv_import, services
+from sitealert.core.conf import setting
 
 router = Router(tags=["listings"], auth=listings_writer)
 
@@ -33,7 +33,7 @@ def report_response(report, code="invalid_request"):
 
 
 def check_row_limit(count):
-    limit = settings.SITEALERT["IMPORT_MAX_ROWS"]
+    limit = setting("IMPORT_MAX_ROWS")
     if count > limit:
         raise ApiError(413, "too_many_rows", ngettext(
             "The request has %(n)d row; the limit is %(limit)d. Split it.",
@@ -96,7 +96,7 @@ def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(F
     if file is None:
         raise ApiError(400, "missing_file", _("Send the CSV file in the multipart form field 'file'."))
     # One byte past the limit is enough for the service to refuse the size without reading the rest.
-    data = file.read(settings.SITEALERT["IMPORT_MAX_BYTES"] + 1)
+    data = file.read(setting("IMPORT_MAX_BYTES") + 1)
     actor = request.auth
     return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
                                                  accept_valid_rows=accept_valid_rows), code="invalid_file")

@@ -1,6 +1,5 @@
 """POST /lookup: which of up to 10,000 items the aggregated list covers."""
 
-from django.conf import settings
 from django.utils.translation import ngettext
 from ninja import Router
 
@@ -8,6 +7,7 @@ from sitealert.api.auth import feed_reader
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, LookupRequest, LookupResponse
 from sitealert.feed.lookup import lookup as lookup_items
+from sitealert.core.conf import setting
 
 router = Router(tags=["feed"], auth=feed_reader)
 
@@ -26,7 +26,7 @@ router = Router(tags=["feed"], auth=feed_reader)
     ),
 )
 def lookup(request, payload: LookupRequest):
-    limit = settings.SITEALERT["LOOKUP_MAX_ITEMS"]
+    limit = setting("LOOKUP_MAX_ITEMS")
     if len(payload.items) > limit:
         count = len(payload.items)
         raise ApiError(413, "too_many_items", ngettext(

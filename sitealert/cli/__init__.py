@@ -1,14 +1,14 @@
-"""The `sitealert` command. Server commands set up Django on demand; client commands never import it."""
+"""The `sitealert` command. Server commands set up Django when they run; client commands never import it.
+
+A command that cannot go on raises sitealert.cli.errors.CommandError; `main` prints its one line
+to standard error and exits with its status.
+"""
 
 import argparse
 import sys
 
-from sitealert.cli import server_commands
-
-try:
-    from sitealert.cli import client_commands
-except ImportError:  # pragma: no cover - only while the client package is being built
-    client_commands = None
+from sitealert.cli import client_commands, server_commands
+from sitealert.cli.errors import CommandError
 
 DESCRIPTION = """SiteAlert: national authorities publish lists of copyright-infringing sites;
 advertisers and ad-tech platforms pull one verified feed and keep their ads away from them."""
@@ -23,8 +23,7 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     server_commands.register(subparsers)
-    if client_commands is not None:
-        client_commands.register(subparsers)
+    client_commands.register(subparsers)
     return parser
 
 
@@ -36,14 +35,11 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
+    except CommandError as exc:
+        exc.report()
+        return exc.status
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        problem = server_commands.database_problem(exc)
-        if problem is None:
-            raise
-        print(f"sitealert: {problem}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from sitealert.cli.errors import CommandError
+
 SYNC_EPILOG = """\
 The token can also come from the SITEALERT_TOKEN environment variable, which other users of the
 machine cannot read from the process list as they can a command-line argument.
@@ -80,53 +82,45 @@ def _seconds(text):
     return value
 
 
-def _error(command, message):
-    print(f"sitealert {command}: error: {message}", file=sys.stderr)
-
-
 # -- sync -----------------------------------------------------------------------------------------
 
 
 def _sync_once(replica, args, stamp):
-    from sitealert.client import AuthError, IncompatibleServer, SyncError
-
-    try:
-        result = replica.sync(args.url, args.token, full=args.full)
-    except (AuthError, IncompatibleServer) as exc:
-        _error("sync", exc)
-        return 1, True
-    except SyncError as exc:
-        _error("sync", exc)
-        return 1, False
+    result = replica.sync(args.url, args.token, full=args.full)
     if not args.quiet:
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
-    return 0, False
 
 
 def cmd_sync(args) -> int:
-    from sitealert.client import Replica
+    from sitealert.client import AuthError, IncompatibleServer, Replica, SyncError
     from sitealert.client.sync import base_url
 
     if not args.token:
-        _error("sync", "a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable")
-        return 2
+        raise CommandError("a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable",
+                           command="sync")
     try:
         base_url(args.url)
     except ValueError as exc:
-        _error("sync", exc)
-        return 2
+        raise CommandError(exc, command="sync") from None
     replica = Replica(args.replica)
     if args.every is None:
-        return _sync_once(replica, args, stamp=False)[0]
+        try:
+            _sync_once(replica, args, stamp=False)
+        except SyncError as exc:
+            raise CommandError(exc, status=1, command="sync") from None
+        return 0
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     next_run = time.monotonic()
     while not stopping:
-        status, permanent = _sync_once(replica, args, stamp=True)
-        if permanent:
-            return status
+        try:
+            _sync_once(replica, args, stamp=True)
+        except (AuthError, IncompatibleServer) as exc:  # retrying cannot fix these
+            raise CommandError(exc, status=1, command="sync") from None
+        except SyncError as exc:  # reported, and tried again at the next tick
+            CommandError(exc, command="sync").report()
         args.full = False  # --full applies to the first sync only
         next_run += args.every
         while not stopping and time.monotonic() < next_run:
@@ -221,8 +215,7 @@ def cmd_check(args) -> int:
     try:
         replica = open_replica(args.replica)
     except ValueError as exc:
-        _error("check", str(exc))
-        return 2
+        raise CommandError(exc, command="check") from None
     listed = False
     out = sys.stdout
     try:
@@ -237,9 +230,7 @@ def cmd_check(args) -> int:
         if isinstance(exc, BrokenPipeError):  # `sitealert check ... | head`: the reader left
             sys.stdout = open(os.devnull, "w")
             return 1 if listed else 0
-        _error("check", f"cannot read {exc.filename or 'the input'}: {exc.strerror}")
-        return 2
+        raise CommandError(f"cannot read {exc.filename or 'the input'}: {exc.strerror}", command="check") from None
     except UnicodeDecodeError:
-        _error("check", f"{args.file or 'standard input'} is not UTF-8 text")
-        return 2
+        raise CommandError(f"{args.file or 'standard input'} is not UTF-8 text", command="check") from None
     return 1 if listed else 0

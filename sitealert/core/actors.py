@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
+from sitealert.core.conf import setting
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Actor:
 
 def client_ip(request):
     """The client's address; trusts X-Forwarded-For only behind the configured number of proxies."""
-    proxies = settings.SITEALERT["TRUSTED_PROXY_COUNT"]
+    proxies = setting("TRUSTED_PROXY_COUNT")
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]

@@ -18,7 +18,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
-from django.conf import settings
+from sitealert.core.conf import setting
 
 try:
     import fcntl
@@ -32,7 +32,7 @@ GZIP_LEVEL = 1
 
 def epoch_directory(epoch):
     """The directory of `epoch`'s documents, created if need be."""
-    path = os.path.join(settings.SITEALERT["FEED_CACHE_DIR"], epoch)
+    path = os.path.join(setting("FEED_CACHE_DIR"), epoch)
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -2,7 +2,6 @@
 
 import unicodedata
 
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -10,6 +9,7 @@ from django.utils.translation import ngettext
 
 from sitealert.core import ratelimit
 from sitealert.core.actors import actor_for_request, client_ip
+from sitealert.core.conf import setting
 from sitealert.organizations import permissions
 
 
@@ -64,13 +64,13 @@ class LoginView(auth_views.LoginView):
 
     @classmethod
     def _count_attempt(cls, request):
-        limit = settings.SITEALERT["LOGIN_RATE"]
-        window = settings.SITEALERT["LOGIN_WINDOW"]
+        limit = setting("LOGIN_RATE")
+        window = setting("LOGIN_WINDOW")
         return max([ratelimit.hit(scope, key, limit, window) for scope, key in cls._keys(request)])
 
     @classmethod
     def _refund_attempt(cls, request):
-        window = settings.SITEALERT["LOGIN_WINDOW"]
+        window = setting("LOGIN_WINDOW")
         for scope, key in cls._keys(request):
             ratelimit.refund(scope, key, window)
 

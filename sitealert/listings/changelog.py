@@ -8,7 +8,6 @@ published entry it appends a change with the next sequence number and updates th
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -16,6 +15,7 @@ from sitealert.core import bulk
 from sitealert.feed.models import Change, FeedEntry, FeedState
 from sitealert.listings.models import Listing
 from sitealert.organizations.models import Organization
+from sitealert.core.conf import setting
 
 TOUCHED, MIXED = "sitealert_touched", "sitealert_mixed"
 
@@ -173,7 +173,7 @@ def prune_expired_history(now=None):
     Returns the number of changes deleted. Clients whose version is older than the retained
     history get 410 resync_required from /api/v1/feed/changes and download the full list.
     """
-    days = settings.SITEALERT["TOMBSTONE_RETENTION_DAYS"]
+    days = setting("TOMBSTONE_RETENTION_DAYS")
     return prune_history((now or timezone.now()) - timedelta(days=days))
 
 

@@ -9,13 +9,13 @@ rows read are handed to `services.submit_entries` like those of any other entry 
 import csv
 import io
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit, bulk
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.services import REJECTED, EntryInput, Report, RowResult, echoed, submit_entries
 from sitealert.organizations import permissions
+from sitealert.core.conf import setting
 
 CSV_COLUMNS = ("target", "category", "reference", "note")
 REQUIRED_COLUMNS = ("target", "category")
@@ -176,7 +176,7 @@ def parse_csv(text):
 def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
     """Import a CSV file (bytes) of listings for `contributor`; one report, all-or-nothing by default."""
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
-    limit = settings.SITEALERT["IMPORT_MAX_BYTES"]
+    limit = setting("IMPORT_MAX_BYTES")
     if len(data) > limit:
         return Report(dry_run=dry_run, error=_(
             "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files.") % {
@@ -193,9 +193,9 @@ def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, 
     entries, rejected_rows, error = parse_csv(text)
     if error:
         return Report(dry_run=dry_run, error=error)
-    if len(entries) + len(rejected_rows) > settings.SITEALERT["IMPORT_MAX_ROWS"]:
+    if len(entries) + len(rejected_rows) > setting("IMPORT_MAX_ROWS"):
         return Report(dry_run=dry_run, error=_("The file has more than %(n)d rows. Split it into smaller files.") % {
-            "n": settings.SITEALERT["IMPORT_MAX_ROWS"]})
+            "n": setting("IMPORT_MAX_ROWS")})
     if rejected_rows and not accept_valid_rows:
         dry_run_inner = True
     else:

@@ -1,120 +1,62 @@
-"""Monitoring settings, read from SITEALERT_MONITOR_* environment variables (docs/monitoring.md).
+"""A worker's monitoring settings as one object, made of the MONITOR_* product settings.
 
-`load()` reads the environment each time it is called, so a worker picks up its configuration
-when it starts and tests can point it at their loopback servers with plain environment variables.
+settings.py reads and validates the SITEALERT_MONITOR_* environment variables when the process
+starts (docs/monitoring.md has their meaning and defaults); tests point the monitor at their
+loopback servers with the `settings` fixture.
 """
 
-import ipaddress
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-PREFIX = "SITEALERT_MONITOR_"
-
-
-class ConfigurationError(ValueError):
-    pass
-
-
-def _raw(environ, name):
-    value = environ.get(PREFIX + name)
-    return value.strip() if value is not None and value.strip() != "" else None
-
-
-def _number(environ, name, default, kind=float, minimum=0):
-    value = _raw(environ, name)
-    if value is None:
-        return default
-    try:
-        number = kind(value)
-    except ValueError:
-        raise ConfigurationError(f"{PREFIX}{name}={value!r} is not a number") from None
-    if number < minimum:
-        raise ConfigurationError(f"{PREFIX}{name} must be at least {minimum}")
-    return number
-
-
-def _list(environ, name):
-    value = _raw(environ, name)
-    return [item.strip() for item in value.split(",") if item.strip()] if value else []
-
-
-def _resolvers(entries, default_port):
-    """["9.9.9.9", "127.0.0.1:5353", "[2620:fe::fe]:53"] -> [(address, port)]."""
-    result = []
-    for entry in entries:
-        host, port = entry, default_port
-        if entry.startswith("["):
-            host, _, rest = entry[1:].partition("]")
-            if rest.startswith(":"):
-                port = rest[1:]
-        elif entry.count(":") == 1:
-            host, port = entry.split(":")
-        try:
-            result.append((str(ipaddress.ip_address(host)), int(port)))
-        except ValueError:
-            raise ConfigurationError(f"{PREFIX}RESOLVERS: {entry!r} is not an address or address:port") from None
-    return result
-
-
-def _networks(entries):
-    try:
-        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
-    except ValueError as exc:
-        raise ConfigurationError(f"{PREFIX}ALLOW_NETWORKS: {exc}") from None
+from sitealert.core.conf import setting
 
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    resolvers: list = field(default_factory=list)  # [(address, port)]; empty: the system's resolvers
-    dns_timeout: float = 3.0
-    connect_timeout: float = 5.0
-    total_timeout: float = 20.0
-    max_hops: int = 10
-    max_bytes: int = 256 * 1024
-    user_agent: str = "SiteAlert-Monitor/1.0"
-    schemes: tuple = ("https", "http")
-    http_port: int = 80
-    https_port: int = 443
-    politeness_delay: float = 1.0
-    interval: float = 6 * 3600.0
-    retry: float = 15 * 60.0
-    backoff_max: float = 24 * 3600.0
-    jitter: float = 0.1
-    concurrency: int = 32
-    claim_seconds: float = 300.0
-    idle_seconds: float = 10.0
-    stale_days: int = 90
-    allow_networks: tuple = ()
+    resolvers: list  # [(address, port)]; empty: the system's resolvers
+    dns_timeout: float
+    connect_timeout: float
+    total_timeout: float
+    max_hops: int
+    max_bytes: int
+    user_agent: str
+    schemes: tuple
+    http_port: int
+    https_port: int
+    politeness_delay: float
+    interval: float
+    retry: float
+    backoff_max: float
+    jitter: float
+    concurrency: int
+    claim_seconds: float
+    idle_seconds: float
+    stale_days: int
+    allow_networks: tuple
 
 
-def load(environ=None):
-    environ = os.environ if environ is None else environ
-    dns_port = _number(environ, "DNS_PORT", 53, int, 1)
-    schemes = tuple(s.lower() for s in _list(environ, "SCHEMES")) or ("https", "http")
-    if any(s not in ("http", "https") for s in schemes):
-        raise ConfigurationError(f"{PREFIX}SCHEMES may name only http and https")
-    total_timeout = _number(environ, "TOTAL_TIMEOUT", 20.0, minimum=0.1)
-    config = MonitorConfig(
-        resolvers=_resolvers(_list(environ, "RESOLVERS"), dns_port),
-        dns_timeout=_number(environ, "DNS_TIMEOUT", 3.0, minimum=0.1),
-        connect_timeout=_number(environ, "CONNECT_TIMEOUT", 5.0, minimum=0.1),
+def load():
+    dns_port = setting("MONITOR_DNS_PORT")
+    total_timeout = setting("MONITOR_TOTAL_TIMEOUT")
+    return MonitorConfig(
+        resolvers=[(address, port or dns_port) for address, port in setting("MONITOR_RESOLVERS")],
+        dns_timeout=setting("MONITOR_DNS_TIMEOUT"),
+        connect_timeout=setting("MONITOR_CONNECT_TIMEOUT"),
         total_timeout=total_timeout,
-        max_hops=_number(environ, "MAX_HOPS", 10, int, 1),
-        max_bytes=_number(environ, "MAX_BYTES", 256 * 1024, int, 1),
-        user_agent=_raw(environ, "USER_AGENT") or "SiteAlert-Monitor/1.0",
-        schemes=schemes,
-        http_port=_number(environ, "HTTP_PORT", 80, int, 1),
-        https_port=_number(environ, "HTTPS_PORT", 443, int, 1),
-        politeness_delay=_number(environ, "POLITENESS_DELAY", 1.0),
-        interval=_number(environ, "INTERVAL", 6 * 3600.0, minimum=1),
-        retry=_number(environ, "RETRY", 15 * 60.0, minimum=1),
-        backoff_max=_number(environ, "BACKOFF_MAX", 24 * 3600.0, minimum=1),
-        jitter=min(_number(environ, "JITTER", 0.1), 0.9),
-        concurrency=_number(environ, "CONCURRENCY", 32, int, 1),
+        max_hops=setting("MONITOR_MAX_HOPS"),
+        max_bytes=setting("MONITOR_MAX_BYTES"),
+        user_agent=setting("MONITOR_USER_AGENT"),
+        schemes=setting("MONITOR_SCHEMES"),
+        http_port=setting("MONITOR_HTTP_PORT"),
+        https_port=setting("MONITOR_HTTPS_PORT"),
+        politeness_delay=setting("MONITOR_POLITENESS_DELAY"),
+        interval=setting("MONITOR_INTERVAL"),
+        retry=setting("MONITOR_RETRY"),
+        backoff_max=setting("MONITOR_BACKOFF_MAX"),
+        jitter=min(setting("MONITOR_JITTER"), 0.9),
+        concurrency=setting("MONITOR_CONCURRENCY"),
         # A claim must outlive the longest probe, or a second worker could take the target over.
-        claim_seconds=max(_number(environ, "CLAIM_SECONDS", 300.0, minimum=1), 4 * total_timeout),
-        idle_seconds=_number(environ, "IDLE_SECONDS", 10.0, minimum=0.1),
-        stale_days=_number(environ, "STALE_DAYS", 90, int, 1),
-        allow_networks=_networks(_list(environ, "ALLOW_NETWORKS")),
+        claim_seconds=max(setting("MONITOR_CLAIM_SECONDS"), 4 * total_timeout),
+        idle_seconds=setting("MONITOR_IDLE_SECONDS"),
+        stale_days=setting("MONITOR_STALE_DAYS"),
+        allow_networks=setting("MONITOR_ALLOW_NETWORKS"),
     )
-    return config

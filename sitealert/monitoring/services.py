@@ -9,11 +9,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit
+from sitealert.core.conf import setting
 from sitealert.feed.models import FeedEntry
 from sitealert.hosts import covering_targets
 from sitealert.listings import services as listing_services
 from sitealert.listings.models import Kind, Listing
-from sitealert.monitoring import conf
 from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, StaleConfirmation, Status
 from sitealert.monitoring.probe import site_of
 from sitealert.organizations import permissions
@@ -57,7 +57,7 @@ def status_counts(contributor):
 def stale_listings(contributor, now=None, days=None):
     """Active domain listings offline for `days` (SITEALERT_MONITOR_STALE_DAYS) and not confirmed since."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=days or conf.load().stale_days)
+    cutoff = now - timedelta(days=days or setting("MONITOR_STALE_DAYS"))
     offline = ProbeTarget.objects.filter(active=True, status=Status.OFFLINE, status_since__lte=cutoff)
     return (Listing.objects.filter(contributor=contributor, status=Listing.Status.ACTIVE, kind=Kind.DOMAIN,
                                    target__in=offline.values("target"))

@@ -14,10 +14,11 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from sitealert.core.actors import actor_for_request
+from sitealert.core.conf import setting
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings import services as listing_services
 from sitealert.listings.views import contributor_actor
-from sitealert.monitoring import conf, graph as graph_svg, services
+from sitealert.monitoring import graph as graph_svg, services
 from sitealert.monitoring.forms import CandidateListForm, StaleActionForm, StatusFilterForm
 from sitealert.monitoring.models import ProbeTarget, Status
 
@@ -50,7 +51,7 @@ def _dashboard(request, actor, stale_form=None, failed_candidate=None, status=20
         "page_url": reverse("monitoring:dashboard") if request.method == "POST" else "",
         "stale": stale[:STALE_DISPLAY_LIMIT],
         "stale_total": stale.count(),
-        "stale_days": conf.load().stale_days,
+        "stale_days": setting("MONITOR_STALE_DAYS"),
         "stale_form": stale_form or StaleActionForm(),
         "selected": set(request.POST.getlist("listing")) if stale_form is not None else set(),
         "candidates": candidates,
@@ -78,7 +79,7 @@ def stale_action(request):
         messages.success(request, ngettext(
             "%(count)d listing confirmed; it leaves this review until it has been offline another %(days)d days.",
             "%(count)d listings confirmed; they leave this review until they have been offline another %(days)d "
-            "days.", count) % {"count": count, "days": conf.load().stale_days})
+            "days.", count) % {"count": count, "days": setting("MONITOR_STALE_DAYS")})
     else:
         report = services.remove_stale(actor.organization, ids, form.cleaned_data["reason"], actor=actor)
         removed = report.counts[listing_services.ACCEPTED]

@@ -1,11 +1,11 @@
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from sitealert.core.conf import setting
 
 
 def _lifetime_choices():
-    default = settings.SITEALERT["TOKEN_DEFAULT_DAYS"]
+    default = setting("TOKEN_DEFAULT_DAYS")
     lifetimes = sorted({30, 90, 365, default} - {0})
     choices = [(d, ngettext("%(days)d day", "%(days)d days", d) % {"days": d}) for d in lifetimes]
     if not default:  # the installation lets tokens live until they are revoked
@@ -20,4 +20,4 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"].initial = settings.SITEALERT["TOKEN_DEFAULT_DAYS"]
+        self.fields["days"].initial = setting("TOKEN_DEFAULT_DAYS")

@@ -3,7 +3,6 @@
 import re
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from sitealert.core import audit
 from sitealert.core.countries import is_country_code
 from sitealert.organizations import permissions
 from sitealert.organizations.models import ApiToken, Membership, Organization
+from sitealert.core.conf import setting
 
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
@@ -115,7 +115,7 @@ def issue_token(org, *, scope=None, name="", days=None, actor):
                                   "listings (scope listings)."))
     if days is None:
         # A configured default of 0 means tokens do not expire unless asked to.
-        days = settings.SITEALERT["TOKEN_DEFAULT_DAYS"] or None
+        days = setting("TOKEN_DEFAULT_DAYS") or None
     elif days <= 0:
         raise OrganizationError(_("A token must be valid for at least one day."))
     elif days > MAX_TOKEN_DAYS:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from sitealert.cli import main
-from sitealert.cli.server_commands import ProgressBar
+from sitealert.cli.server_handlers import ProgressBar
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +118,14 @@ def test_a_database_without_tables_says_to_migrate(capsys):
     assert main(["export"]) == 2
     err = capsys.readouterr().err
     assert "Run 'sitealert migrate' first" in err and "Traceback" not in err
+
+
+def test_a_setting_the_server_cannot_use_is_one_line_naming_it(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SITEALERT_DATA_DIR": str(tmp_path), "SITEALERT_MONITOR_CONCURRENCY": "0"}
+    run = subprocess.run([sys.executable, "-m", "sitealert", "worker", "--once"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr == "sitealert: SITEALERT_MONITOR_CONCURRENCY must be at least 1\n"

@@ -1,4 +1,5 @@
-"""Every SITEALERT_* environment variable the code reads is documented in docs/configuration.md."""
+"""Every SITEALERT_* environment variable the code reads, and every setting in settings.SITEALERT, is
+documented in docs/configuration.md."""
 
 import re
 from pathlib import Path
@@ -6,13 +7,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()
 
-# settings.py: envstr("NAME"), envint("NAME", …), envbool("NAME", …) read SITEALERT_NAME.
-HELPER_CALL = re.compile(r"\benv(?:str|int|bool)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
+# settings.py: envstr("NAME"), envint("NAME", …), envbool("NAME", …), envlist("NAME")… read SITEALERT_NAME.
+HELPER_CALL = re.compile(r"\benv[a-z]+\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
 # os.environ.get("SITEALERT_NAME"), os.environ["SITEALERT_NAME"], os.getenv("SITEALERT_NAME")…
 LITERAL = re.compile(r"[\"'](SITEALERT_[A-Z0-9_]*[A-Z0-9])[\"']")
-# A module that declares PREFIX = "SITEALERT_X_" and reads names through helpers taking (environ, "NAME").
-PREFIX = re.compile(r"^PREFIX\s*=\s*[\"'](SITEALERT_[A-Z0-9_]*_)[\"']", re.MULTILINE)
-PREFIXED_CALL = re.compile(r"\(\s*environ\s*,\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
 
 
 def variables_read_by_the_code():
@@ -20,9 +18,6 @@ def variables_read_by_the_code():
     for path in sorted((ROOT / "sitealert").rglob("*.py")):
         source = path.read_text()
         names = {"SITEALERT_" + n for n in HELPER_CALL.findall(source)} | set(LITERAL.findall(source))
-        prefix = PREFIX.search(source)
-        if prefix:
-            names |= {prefix.group(1) + n for n in PREFIXED_CALL.findall(source)}
         for name in names:
             found.setdefault(name, path.relative_to(ROOT))
     return found
@@ -31,6 +26,7 @@ def variables_read_by_the_code():
 def test_the_scan_finds_the_settings():
     found = variables_read_by_the_code()
     assert {"SITEALERT_DATABASE_URL", "SITEALERT_SECRET_KEY", "SITEALERT_BIND", "SITEALERT_PASSWORD"} <= set(found)
+    assert {"SITEALERT_MONITOR_RESOLVERS", "SITEALERT_MONITOR_SCHEMES", "SITEALERT_MONITOR_JITTER"} <= set(found)
 
 
 def test_every_variable_is_documented():
@@ -43,3 +39,10 @@ def test_the_documentation_names_no_variable_the_code_does_not_read():
     documented = set(re.findall(r"`(SITEALERT_[A-Z0-9_]*[A-Z0-9])`", CONFIG_DOC))
     stale = documented - set(variables_read_by_the_code())
     assert not stale, f"docs/configuration.md documents variables nothing reads: {sorted(stale)}"
+
+
+def test_every_setting_is_read_from_its_documented_variable(settings):
+    read = variables_read_by_the_code()
+    for name in settings.SITEALERT:
+        assert f"SITEALERT_{name}" in read, f"SITEALERT[{name!r}] is not read from SITEALERT_{name}"
+        assert f"`SITEALERT_{name}`" in CONFIG_DOC, f"SITEALERT_{name} is not in docs/configuration.md"

@@ -1,4 +1,4 @@
-"""Monitoring tests run real probes against real loopback servers (sitealert.monitoring.harness).
+"""Monitoring tests run real probes against real loopback servers (tests/monitoring/harness.py).
 
 A process-wide audit hook refuses, while these tests run, every connection, datagram or name
 lookup that is not for a loopback address: nothing here may reach the Internet, and a probe
@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from sitealert.monitoring.conf import load
+from sitealert.monitoring.worker import Worker
+from tests.monitoring.harness import Harness
 
 DATA = Path(__file__).resolve().parent / "data"
 CERTFILE, KEYFILE = DATA / "tls-test.crt", DATA / "tls-test.key"
@@ -61,34 +65,29 @@ def network_guard():
 
 @pytest.fixture
 def harness():
-    from sitealert.monitoring.harness import Harness
-
     with Harness(certfile=str(CERTFILE), keyfile=str(KEYFILE)) as running:
         yield running
     assert running.trapped == [], "a probe connected to 127.0.0.1"
 
 
 @pytest.fixture
-def monitor_env(harness, monkeypatch):
-    """Point monitoring at the harness through the documented settings; returns a setter for more."""
+def monitor_settings(harness, settings):
+    """Point monitoring at the harness through its MONITOR_* settings; returns a setter for more."""
 
-    def setenv(**overrides):
-        for name, value in harness.env(**overrides).items():
-            monkeypatch.setenv(name, value)
+    def update(**overrides):
+        settings.SITEALERT = {**settings.SITEALERT, **harness.settings(**overrides)}
 
-    setenv()
-    return setenv
+    update()
+    return update
 
 
 @pytest.fixture
-def run_worker(monitor_env):
+def run_worker(monitor_settings):
     """Run one worker pass (`sitealert worker --once` in-process) and return its stats."""
-    from sitealert.monitoring.conf import load
-    from sitealert.monitoring.worker import Worker
 
     def run(**overrides):
         if overrides:
-            monitor_env(**overrides)
+            monitor_settings(**overrides)
         return Worker(load(), maintenance=False).run(once=True)
 
     return run

@@ -4,8 +4,8 @@ import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
-from sitealert.monitoring import harness as sites
 from sitealert.monitoring.metadata import entry_metadata, status_totals, target_statuses
+from tests.monitoring import harness as sites
 
 
 def test_entry_metadata_for_the_feed(italy, list_targets, run_worker, harness):

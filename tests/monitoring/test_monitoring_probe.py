@@ -5,8 +5,8 @@ import time
 
 from django.utils import timezone
 
-from sitealert.monitoring import harness as sites
 from sitealert.monitoring.models import ProbeTarget, StatusPeriod
+from tests.monitoring import harness as sites
 
 
 def _closed_port():
@@ -61,7 +61,7 @@ def test_each_way_of_being_offline_has_its_failure_kind(italy, list_targets, run
     }
     list_targets(italy, [*expected, "notfound.test"])
     started = time.monotonic()
-    run_worker(TOTAL_TIMEOUT="1.5", DNS_TIMEOUT="0.5")
+    run_worker(TOTAL_TIMEOUT=1.5, DNS_TIMEOUT=0.5)
     assert time.monotonic() - started < 5, "probes run concurrently and within their time limits"
     found = {t: probe_target(t) for t in expected}
     assert {t: (p.status, p.failure) for t, p in found.items()} == {t: ("offline", k) for t, k in expected.items()}
@@ -74,7 +74,7 @@ def test_each_way_of_being_offline_has_its_failure_kind(italy, list_targets, run
 def test_redirect_loop_stops_at_the_hop_limit(italy, list_targets, run_worker, probe_target, harness):
     harness.http.sites["loop.test"] = sites.redirect_loop()
     list_targets(italy, ["loop.test"])
-    run_worker(MAX_HOPS="4")
+    run_worker(MAX_HOPS=4)
     target = probe_target("loop.test")
     assert (target.status, target.failure) == ("offline", "redirect_limit")
     assert [h["url"] for h in target.last_result["hops"]] == [
@@ -87,7 +87,7 @@ def test_huge_body_is_cut_at_the_byte_limit(italy, list_targets, run_worker, pro
     harness.http.sites["huge.test"] = sites.huge(total=512 * 1024 * 1024)
     list_targets(italy, ["huge.test"])
     started = time.monotonic()
-    run_worker(MAX_BYTES="100000")
+    run_worker(MAX_BYTES=100000)
     assert time.monotonic() - started < 3
     target = probe_target("huge.test")
     assert target.status == "online"
@@ -97,13 +97,13 @@ def test_huge_body_is_cut_at_the_byte_limit(italy, list_targets, run_worker, pro
 
 def test_tls_failure_is_recorded_not_fatal(italy, list_targets, run_worker, probe_target, harness):
     list_targets(italy, ["tls.test"])
-    run_worker(SCHEMES="https")
+    run_worker(SCHEMES=("https",))
     target = probe_target("tls.test")
     assert (target.status, target.failure) == ("offline", "tls_error")
     assert "CERTIFICATE_VERIFY_FAILED" in target.last_result["detail"]
 
     _make_due("tls.test")
-    run_worker(SCHEMES="https,http")
+    run_worker(SCHEMES=("https", "http"))
     target = probe_target("tls.test")
     assert target.status == "online"
     assert target.last_result["attempts"][0]["url"] == "https://tls.test/"
@@ -122,7 +122,7 @@ def test_history_is_kept_as_periods_and_offline_targets_back_off(italy, list_tar
     for _ in range(3):
         _make_due("flaky.test")
         before = timezone.now()
-        run_worker(RETRY="600", BACKOFF_MAX="86400", JITTER="0")
+        run_worker(RETRY=600.0, BACKOFF_MAX=86400.0, JITTER=0.0)
         delays.append((probe_target("flaky.test").next_probe_at - before).total_seconds())
     target = probe_target("flaky.test")
     assert (target.status, target.failure, target.consecutive_failures) == ("offline", "http_error", 3)

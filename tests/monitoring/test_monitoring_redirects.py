@@ -10,9 +10,9 @@ from django.utils import timezone
 from sitealert.core.models import AuditEvent
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Listing, ProtectedTarget
-from sitealert.monitoring import harness as sites
 from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge
 from sitealert.monitoring.services import list_candidate, open_candidates
+from tests.monitoring import harness as sites
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def hopping(italy, korea, list_targets, run_worker, harness):
     harness.http.sites["tolisted.test"] = sites.redirect("https://listed.test/")
     list_targets(italy, ["hop.test", "same.test", "tolisted.test"], category="cyberlocker")
     list_targets(korea, ["hop.test", "listed.test"])
-    run_worker(SCHEMES="http")
+    run_worker(SCHEMES=("http",))
     return harness
 
 

@@ -1,7 +1,7 @@
 """No probe ever connects to a private, loopback, link-local, multicast or reserved address.
 
 The harness's sites listen on 127.0.0.2, which these tests allowlist
-(SITEALERT_MONITOR_ALLOW_NETWORKS=127.0.0.2/32); a trap listens on 127.0.0.1 on the same ports
+(MONITOR_ALLOW_NETWORKS=127.0.0.2/32); a trap listens on 127.0.0.1 on the same ports
 and the `harness` fixture fails any test after which the trap saw a connection.
 """
 
@@ -10,9 +10,9 @@ import ipaddress
 import pytest
 from django.utils import timezone
 
-from sitealert.monitoring import harness as sites
 from sitealert.monitoring.models import ProbeTarget
 from sitealert.monitoring.probe import AddressPolicy, PinnedBackend, ProbeFailure
+from tests.monitoring import harness as sites
 
 ALLOW_TEST_SITES = (ipaddress.ip_network("127.0.0.2/32"),)
 
@@ -86,7 +86,7 @@ def test_names_that_resolve_to_refused_addresses_are_never_contacted(italy, list
 def test_without_the_allowlist_even_the_test_sites_are_refused(italy, list_targets, run_worker, probe_target,
                                                                 harness):
     list_targets(italy, ["films.test"])
-    run_worker(ALLOW_NETWORKS="")
+    run_worker(ALLOW_NETWORKS=())
     target = probe_target("films.test")
     assert (target.status, target.failure) == ("offline", "blocked_address")
     assert target.last_result["hops"][0]["refused"] == ["127.0.0.2"]

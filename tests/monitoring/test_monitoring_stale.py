@@ -31,10 +31,10 @@ def _stale(org, **kwargs):
     return sorted(stale_listings(org, **kwargs).values_list("target", flat=True))
 
 
-def test_stale_review_lists_long_offline_listings(offline, italy, korea, monkeypatch, client, alice):
+def test_stale_review_lists_long_offline_listings(offline, italy, korea, settings, client, alice):
     assert _stale(italy) == ["dead1.test", "dead2.test"]
     assert _stale(korea) == ["dead1.test"]
-    monkeypatch.setenv("SITEALERT_MONITOR_STALE_DAYS", "5")
+    settings.SITEALERT = {**settings.SITEALERT, "MONITOR_STALE_DAYS": 5}
     assert _stale(italy) == ["dead1.test", "dead2.test", "recent.test"]
     client.force_login(alice)
     page = client.get(reverse("monitoring:dashboard")).content.decode()

@@ -11,12 +11,13 @@ from django.utils import timezone
 
 from sitealert.listings.changelog import prune_history
 from sitealert.listings.services import remove_listings
-from sitealert.monitoring import harness as sites
 from sitealert.monitoring.conf import load
 from sitealert.monitoring.models import ProbeTarget
 from sitealert.monitoring.probe import Politeness, ProbeResult
 from sitealert.monitoring.recording import record_results
 from sitealert.monitoring.schedule import claim_due, next_probe_time, sync_targets
+from tests.monitoring import harness as sites
+from tests.monitoring.harness import ScratchDatabase
 
 
 def _active():
@@ -60,13 +61,14 @@ def test_a_claimed_target_cannot_be_claimed_again_until_its_lease_expires(italy,
     assert {c["target"] for c in taken} == {c["target"] for c in first}
     # ...and worker-a's late results are dropped rather than overwriting worker-c's.
     late = [(claim, ProbeResult(target=claim["target"], online=True)) for claim in first]
-    assert record_results("worker-a", late, load({}), later) == 0
+    assert record_results("worker-a", late, load(), later) == 0
     assert set(ProbeTarget.objects.filter(status="online").values_list("target", flat=True)) == set()
 
 
-def test_schedule_has_jitter_and_backs_off_while_offline():
-    config = load({"SITEALERT_MONITOR_INTERVAL": "3600", "SITEALERT_MONITOR_RETRY": "60",
-                   "SITEALERT_MONITOR_BACKOFF_MAX": "600", "SITEALERT_MONITOR_JITTER": "0.1"})
+def test_schedule_has_jitter_and_backs_off_while_offline(settings):
+    settings.SITEALERT = {**settings.SITEALERT, "MONITOR_INTERVAL": 3600.0, "MONITOR_RETRY": 60.0,
+                          "MONITOR_BACKOFF_MAX": 600.0, "MONITOR_JITTER": 0.1}
+    config = load()
     now = timezone.now()
     online = [(next_probe_time(now, True, 0, config) - now).total_seconds() for _ in range(50)]
     assert all(3240 <= s <= 3960 for s in online) and len(set(online)) > 1
@@ -77,10 +79,10 @@ def test_schedule_has_jitter_and_backs_off_while_offline():
 
 def test_politeness_spaces_requests_to_one_registrable_domain(italy, list_targets, run_worker, harness):
     list_targets(italy, ["a.polite.test", "b.polite.test", "other.test"])
-    stats = run_worker(POLITENESS_DELAY="0.5")
+    stats = run_worker(POLITENESS_DELAY=0.5)
     assert (stats["probes"], stats["deferred"]) == (2, 1), "the second name of polite.test waits its turn"
     time.sleep(1.6)
-    run_worker(POLITENESS_DELAY="0.5")
+    run_worker(POLITENESS_DELAY=0.5)
     hits = [r.at for r in harness.http.requests if r.host.endswith("polite.test")]
     assert len(hits) == 2 and hits[1] - hits[0] >= 0.5
     assert not ProbeTarget.objects.filter(status="unknown").exists()
@@ -103,8 +105,6 @@ SUMMARY = re.compile(r"(\d+) probes \((\d+) online, (\d+) offline, (\d+) deferre
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
     """A database of its own for worker processes, with one contributor."""
-    from sitealert.monitoring.harness import ScratchDatabase
-
     with ScratchDatabase(tmp_path_factory.mktemp("workers"), os.environ.get("SITEALERT_DATABASE_URL")) as db:
         db.slug = db.run("org", "create", "--kind", "contributor", "--name", "Worker Test Authority",
                          "--country", "FR").strip()
@@ -155,7 +155,7 @@ def test_sigterm_finishes_running_probes_releases_claims_and_exits_0(scratch, ha
     assert scratch.query("SELECT COUNT(*) FROM monitoring_probetarget WHERE claimed_by <> ''") == [(0,)]
 
 
-def test_the_worker_also_runs_the_scheduled_maintenance(db, monitor_env):
+def test_the_worker_also_runs_the_scheduled_maintenance(db, monitor_settings):
     from django.core.cache import cache
 
     from sitealert.monitoring.worker import Worker

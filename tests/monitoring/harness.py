@@ -5,19 +5,21 @@
   reset the connection, redirect (in a loop, to another name, to a literal address), send a
   huge body, fail with a status.
 - `TrapServer`: a listener that only counts connections: put it where no probe may go.
-- `Harness`: all of them together; `env()` gives the SITEALERT_MONITOR_* settings that point a
-  worker at them.
+- `Harness`: all of them together; `settings()` gives the MONITOR_* settings that point a worker
+  at them (for the `settings` fixture), `env()` the same as SITEALERT_MONITOR_* environment
+  variables (for `sitealert worker` processes).
 - `ScratchDatabase`: a migrated database of its own for `sitealert` subprocesses (workers under
   test or benchmark): SQLite in a directory, or a new PostgreSQL database on the server that
   SITEALERT_DATABASE_URL names.
 
-The web servers listen on 127.0.0.2, the one address a test allowlists
-(SITEALERT_MONITOR_ALLOW_NETWORKS=127.0.0.2/32); traps listen on 127.0.0.1 on the same ports, so
-a probe that wrongly follows a redirect or a DNS answer to 127.0.0.1 is caught there.
+The web servers listen on 127.0.0.2, the one network a test allows (MONITOR_ALLOW_NETWORKS);
+traps listen on 127.0.0.1 on the same ports, so a probe that wrongly follows a redirect or a DNS
+answer to 127.0.0.1 is caught there.
 """
 
 import collections
 import http.server
+import ipaddress
 import os
 import secrets
 import socket
@@ -347,21 +349,33 @@ class Harness:
     def trapped(self):
         return [c for trap in self.traps for c in trap.connections]
 
-    def env(self, **overrides):
-        """SITEALERT_MONITOR_* settings that send probes here and nowhere else."""
+    def settings(self, **overrides):
+        """The MONITOR_* settings, as settings.SITEALERT holds them, that send probes here and nowhere
+        else; `overrides` by short name, e.g. settings(CONCURRENCY=8)."""
         values = {
-            "RESOLVERS": f"{self.dns.host}:{self.dns.port}",
-            "HTTP_PORT": str(self.http.port),
-            "HTTPS_PORT": str(self.https.port if self.https else self.http.port),
-            "ALLOW_NETWORKS": f"{SITE_ADDRESS}/32",
-            "SCHEMES": "http",
-            "POLITENESS_DELAY": "0",
-            "DNS_TIMEOUT": "1",
-            "CONNECT_TIMEOUT": "1",
-            "TOTAL_TIMEOUT": "3",
+            "RESOLVERS": [(self.dns.host, self.dns.port)],
+            "HTTP_PORT": self.http.port,
+            "HTTPS_PORT": (self.https or self.http).port,
+            "ALLOW_NETWORKS": (ipaddress.ip_network(f"{SITE_ADDRESS}/32"),),
+            "SCHEMES": ("http",),
+            "POLITENESS_DELAY": 0.0,
+            "DNS_TIMEOUT": 1.0,
+            "CONNECT_TIMEOUT": 1.0,
+            "TOTAL_TIMEOUT": 3.0,
         }
-        values.update({k.upper(): str(v) for k, v in overrides.items()})
-        return {"SITEALERT_MONITOR_" + k: v for k, v in values.items()}
+        values.update({name.upper(): value for name, value in overrides.items()})
+        return {"MONITOR_" + name: value for name, value in values.items()}
+
+    def env(self, **overrides):
+        """The same settings as SITEALERT_MONITOR_* environment variables, for `sitealert worker` processes."""
+        return {"SITEALERT_" + name: _as_variable(value) for name, value in self.settings(**overrides).items()}
+
+
+def _as_variable(value):
+    """A setting's value written as its environment variable: lists comma-separated, (address, port) as address:port."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(":".join(map(str, item)) if isinstance(item, tuple) else str(item) for item in value)
+    return str(value)
 
 
 class ScratchDatabase:

@@ -1,0 +1,249 @@
+"""What the server commands do. sitealert.cli.server_commands loads this module once Django is set
+up, so that its imports can sit here at the top while `sitealert --help` imports no Django."""
+
+import contextlib
+import getpass
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.core.wsgi import get_wsgi_application
+from django.db import DatabaseError
+from django.utils import timezone
+from gunicorn.app.base import BaseApplication
+
+from sitealert.cli.errors import CommandError
+from sitealert.core.actors import Actor
+from sitealert.core.conf import setting
+from sitealert.core.i18n import compile_catalogs
+from sitealert.demo.data import load_demo_data
+from sitealert.feed.builder import cached_feed, snapshot
+from sitealert.listings.csv_import import import_csv
+from sitealert.listings.services import REJECTED
+from sitealert.monitoring.worker import run_worker
+from sitealert.organizations.models import Organization
+from sitealert.organizations.services import (
+    OrganizationError,
+    create_member,
+    create_organization,
+    issue_token,
+    revoke_token_by_hint,
+)
+
+# Commands run by whoever holds the server: operator actions, recorded as such.
+CLI_ACTOR = Actor(via="cli")
+
+
+@contextlib.contextmanager
+def tables_required():
+    """A database without SiteAlert's tables is a CommandError that says what to do."""
+    try:
+        yield
+    except DatabaseError as exc:
+        # SQLite says "no such table" in English whatever the locale; PostgreSQL's SQLSTATE 42P01
+        # (undefined_table) holds in every language.
+        if "no such table" not in str(exc) and getattr(exc.__cause__, "sqlstate", None) != "42P01":
+            raise
+        where = settings.DATABASES["default"]["NAME"]
+        raise CommandError(
+            f"the database {where} has no SiteAlert tables ({exc}). Run 'sitealert migrate' first, or point "
+            "SITEALERT_DATA_DIR or SITEALERT_DATABASE_URL at your installation (a relative data directory is "
+            "relative to where the command runs).") from exc
+
+
+def cmd_migrate(args):
+    call_command("migrate", interactive=False, verbosity=1)
+    call_command("createcachetable", verbosity=0)
+    compile_catalogs()
+    return 0
+
+
+def cmd_demo(args):
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    compile_catalogs()
+    created, logins = load_demo_data()
+    url = f"http://127.0.0.1:{args.port}/"
+    print(("Loaded the fictional demo data." if created else "Reusing the demo data in ./var/.") + "\n")
+    print(f"SiteAlert demo: {url}" if not args.no_serve else
+          f"SiteAlert demo data ready; 'sitealert demo --port {args.port}' serves it at {url}")
+    print("Demo logins (username / password):")
+    for role, username, password in logins:
+        print(f"  {role:<34} {username} / {password}")
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    return _gunicorn(f"127.0.0.1:{args.port}", workers=2)
+
+
+def cmd_serve(args):
+    compile_catalogs()
+    workers = args.workers or setting("WORKERS") or 2 * (os.cpu_count() or 1) + 1
+    return _gunicorn(args.bind or setting("BIND"), workers=workers)
+
+
+def _gunicorn(bind, workers):
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", setting("ACCESS_LOG"))
+            self.cfg.set("forwarded_allow_ips", setting("FORWARDED_ALLOW_IPS"))
+            # gunicorn's control socket is one per user ($HOME/.gunicorn/gunicorn.ctl): two servers on
+            # one machine (a demo beside an installation) would take each other's. Nothing uses it.
+            self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            return get_wsgi_application()
+
+    Server().run()
+    return 0
+
+
+def _org(slug):
+    try:
+        return Organization.objects.get(slug=slug)
+    except Organization.DoesNotExist:
+        raise CommandError(f"no organization with slug {slug!r}") from None
+
+
+@contextlib.contextmanager
+def _refusals():
+    """A service's refusal (OrganizationError) is the command's one line."""
+    try:
+        yield
+    except OrganizationError as exc:
+        raise CommandError(exc) from None
+
+
+def cmd_org_create(args):
+    with _refusals():
+        org = create_organization(kind=args.kind, name=args.name, country=args.country, actor=CLI_ACTOR)
+    print(org.slug)
+    return 0
+
+
+def _password():
+    password = os.environ.get("SITEALERT_PASSWORD")
+    if password:
+        return password
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", getpass.GetPassWarning)  # no terminal: not an echoed prompt
+            password = getpass.getpass("Password: ")
+    except (EOFError, OSError, getpass.GetPassWarning):
+        password = ""
+    if not password:
+        raise CommandError("no password: set SITEALERT_PASSWORD, or run the command in a terminal to be asked "
+                           "for one")
+    return password
+
+
+def cmd_user_create(args):
+    password = _password()
+    with _refusals():
+        user = create_member(_org(args.org), username=args.username, email=args.email, password=password,
+                             staff=args.staff, actor=CLI_ACTOR)
+    print(user.username)
+    return 0
+
+
+def cmd_token_create(args):
+    org = _org(args.org)
+    with _refusals():
+        token, secret = issue_token(org, scope=args.scope, name=args.name, days=args.days, actor=CLI_ACTOR)
+    print(secret)
+    print(f"(scope {token.scope}; expires {token.expires_at:%Y-%m-%d}; shown once, store it now)"
+          if token.expires_at else f"(scope {token.scope}; shown once, store it now)", file=sys.stderr)
+    return 0
+
+
+def cmd_token_revoke(args):
+    started = timezone.now()
+    with _refusals():
+        token = revoke_token_by_hint(args.hint, actor=CLI_ACTOR)
+    if token.revoked_at < started:
+        print(f"{token.hint}… of {token.organization.slug} was already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC")
+    else:
+        print(f"revoked {token.hint}… of {token.organization.slug}")
+    return 0
+
+
+class ProgressBar:
+    """The import's progress on a terminal: the valid rows checked against the database and written."""
+
+    def __init__(self, stream=None, width=40):
+        self.stream, self.width = stream or sys.stderr, width
+        self.enabled = self.stream.isatty() or os.environ.get("SITEALERT_PROGRESS") == "1"
+        self.open = False  # a bar is on the line, not yet ended
+
+    def __call__(self, done, total):
+        if not self.enabled or not total:
+            return
+        filled = int(self.width * done / total)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} valid rows")
+        self.open = done < total
+        if not self.open:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def finish(self):
+        """End the bar's line where the import stopped (a dry run or rejected rows write nothing)."""
+        if self.open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open = False
+
+
+def cmd_import(args):
+    org = _org(args.org)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    actor = Actor(organization=org, via="cli")
+    progress = ProgressBar()
+    try:
+        report = import_csv(org, data, actor=actor, dry_run=args.dry_run, accept_valid_rows=args.accept_valid_rows,
+                            progress=progress)
+    except PermissionDenied as exc:
+        raise CommandError(f"{org.slug} cannot import listings: {exc}") from None
+    finally:
+        progress.finish()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        for row in report.rows:
+            if row.status != "accepted":
+                line = f"row {row.row}: {row.status}"
+                if row.target:
+                    line += f" {row.target}"
+                if row.reason:
+                    line += f" — {row.reason}"
+                print(line)
+        print(report.summary)
+        if report.applied and report.version is not None:
+            print(f"The aggregated list is now at version {report.version}.")
+    if report.error:
+        return 2
+    return 1 if report.counts[REJECTED] else 0
+
+
+def listed_targets():
+    """The targets of the aggregated list, for `sitealert export`."""
+    return [row[0] for row in snapshot()[1]]
+
+
+def feed_document(fmt):
+    """The feed API's document in `fmt` (txt, json or csv), for `sitealert export`."""
+    return cached_feed(fmt)[2]
+
+
+def cmd_worker(args):
+    return run_worker(once=args.once)
