@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SYNC_EPILOG = """\
 The token can also come from the SITEALERT_TOKEN environment variable, which other users of the
@@ -99,7 +99,7 @@ def _sync_once(replica, args, stamp):
         _error("sync", exc)
         return 1, False
     if not args.quiet:
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
     return 0, False
 
@@ -204,8 +204,7 @@ def open_replica(directory):
     there is none or it is damaged."""
     from pathlib import Path
 
-    from sitealert.client import Replica
-    from sitealert.client import store
+    from sitealert.client import Replica, store
 
     if store.manifest_stamp(Path(directory)) is None:
         raise ValueError(f"no replica in {directory}: run 'sitealert sync --url URL --token TOKEN "

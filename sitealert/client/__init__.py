@@ -32,7 +32,6 @@ from .screening import Verdict, screen_bid_request
 from .sync import SyncResult
 
 
-
 def __getattr__(name):
     # importlib.metadata pulls in email and socket: read the version only when someone asks.
     if name == "__version__":

@@ -69,9 +69,7 @@ def public_label_count(labels: list[str]) -> int:
     """
     count = 1
     children, flags = _trie()
-    depth = 0
-    for label in reversed(labels):
-        depth += 1
+    for depth, label in enumerate(reversed(labels), start=1):
         node = children.get(label)
         if node is None:
             if flags & _WILDCARD:

@@ -51,13 +51,14 @@ def world(italy, korea, adco, operator_org, alice, bob, carol, olga, italy_token
           operator_token):
     """italy lists films.example (shared with korea), italy-only.example and hop source; korea lists
     films.example and korea-only.example. Every listing carries its contributor's private note."""
+    from django.utils import timezone
+
     from sitealert.core.actors import Actor
     from sitealert.listings.models import Listing
     from sitealert.listings.services import EntryInput, submit_entries
     from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, Status
     from sitealert.public import reviews
     from sitealert.public.models import ReviewCase
-    from django.utils import timezone
 
     def submit(org, targets, note):
         report = submit_entries(org, [EntryInput(target=t, category="streaming-video", reference=f"REF-{org.country}",
