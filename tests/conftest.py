@@ -9,6 +9,18 @@ Each organization has an API token with its default scope: italy_token, korea_to
 import pytest
 
 PASSWORD = "correct horse battery staple"
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Production hashes passwords with argon2, slow on purpose, and most tests create a few accounts:
+    the whole session hashes with MD5 instead. Session scope, so that fixtures of every scope and the
+    live server's threads see it. tests/security/test_security_passwords.py proves production's argon2."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=[FAST_HASHER]):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sitealert.cli.errors import CommandError
 
@@ -88,7 +88,7 @@ def _seconds(text):
 def _sync_once(replica, args, stamp):
     result = replica.sync(args.url, args.token, full=args.full)
     if not args.quiet:
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
 
 
@@ -198,8 +198,7 @@ def open_replica(directory):
     there is none or it is damaged."""
     from pathlib import Path
 
-    from sitealert.client import Replica
-    from sitealert.client import store
+    from sitealert.client import Replica, store
 
     if store.manifest_stamp(Path(directory)) is None:
         raise ValueError(f"no replica in {directory}: run 'sitealert sync --url URL --token TOKEN "

@@ -32,8 +32,7 @@ from .screening import Verdict, screen_bid_request
 from .sync import SyncResult
 
 
-
-def __getattr__(name):
+def __getattr__(name: str) -> str:
     # importlib.metadata pulls in email and socket: read the version only when someone asks.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version

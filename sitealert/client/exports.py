@@ -23,15 +23,24 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from os import PathLike
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from sitealert.matcher import Match
+
+# What an export takes: canonical target strings, feed entry mappings or the matcher's matches.
+Listed: TypeAlias = "str | Mapping[str, Any] | Match"
 
 FORMATS = ("plain", "adblock", "hosts", "csv-placement")
 
 
-def _target_of(item) -> str:
+def _target_of(item: Listed) -> str:
     if isinstance(item, str):
         return item
     if isinstance(item, Mapping):
-        return item["target"]
+        target: str = item["target"]
+        return target
     return item.target  # Match
 
 
@@ -50,13 +59,13 @@ def store_app_id(target: str) -> str:
     return target.partition(":")[2]
 
 
-def _csv_line(*values) -> str:
+def _csv_line(*values: str) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(values)
     return out.getvalue()
 
 
-def export_lines(targets: Iterable, fmt: str, *, header: bool = True) -> list[str]:
+def export_lines(targets: Iterable[Listed], fmt: str, *, header: bool = True) -> list[str]:
     """The lines (without newlines) of targets in format fmt, sorted; header: the CSV header row."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -133,7 +142,7 @@ class PlatformExport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _platform_rows(names, platform):
+def _platform_rows(names: list[str], platform: Platform) -> tuple[list[str], int]:
     rows, skipped = [], 0
     for name in names:
         if not _is_app(name):
@@ -147,7 +156,7 @@ def _platform_rows(names, platform):
     return rows, skipped
 
 
-def split_for_platform(targets: Iterable, platform: str, *, per_list: int | None = None,
+def split_for_platform(targets: Iterable[Listed], platform: str, *, per_list: int | None = None,
                        prefix: str = "sitealert") -> PlatformExport:
     """The list as files that each fit one list of the platform (per_list overrides the cap)."""
     try:
@@ -181,17 +190,17 @@ def split_for_platform(targets: Iterable, platform: str, *, per_list: int | None
     return result
 
 
-def write_platform_files(targets: Iterable, platform: str, directory, *, per_list: int | None = None,
-                         prefix: str = "sitealert") -> PlatformExport:
+def write_platform_files(targets: Iterable[Listed], platform: str, directory: str | PathLike[str], *,
+                         per_list: int | None = None, prefix: str = "sitealert") -> PlatformExport:
     """split_for_platform, written to files in directory (each written whole, then renamed into place)."""
     import os
     from pathlib import Path
 
     export = split_for_platform(targets, platform, per_list=per_list, prefix=prefix)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     for export_file in export.files:
-        path = directory / export_file.name
+        path = folder / export_file.name
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(export_file.text(), encoding="utf-8")
         os.replace(temporary, path)

@@ -3,16 +3,26 @@
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sitealert.matcher import Match, Matcher
+from sitealert.matcher.core import Entry
 
 from . import store
 from .errors import ReplicaDamaged
 
+if TYPE_CHECKING:
+    from .sync import SyncResult
 
-def _combos_of(rows):
+Combo = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _combos_of(rows: list[list[str]]) -> tuple[list[str], list[int], list[Combo]]:
     """targets, combo ids and distinct (countries, categories) pairs of data-file rows."""
-    targets, combo_ids, combos, index_of = [], [], [], {}
+    targets: list[str] = []
+    combo_ids: list[int] = []
+    combos: list[Combo] = []
+    index_of: dict[tuple[str, str], int] = {}
     for target, _kind, countries, categories, _first in rows:
         key = (countries, categories)
         index = index_of.get(key)
@@ -37,13 +47,13 @@ class Replica:
     version another process wrote.
     """
 
-    def __init__(self, path: str | os.PathLike, *, accelerated: bool | None = None):
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str], *, accelerated: bool | None = None) -> None:
+        self.path: Path | None = Path(path)
         self._accelerated = accelerated
         self._load()
 
     @classmethod
-    def from_targets(cls, targets: Iterable, *, accelerated: bool | None = None,
+    def from_targets(cls, targets: Iterable[Entry], *, accelerated: bool | None = None,
                      validate: bool = False) -> "Replica":
         """An in-memory replica (tests, benchmarks): canonical target strings, (target, countries,
         categories) tuples or feed entry mappings. It cannot sync."""
@@ -56,13 +66,14 @@ class Replica:
 
     # -- state -------------------------------------------------------------------------------
 
-    def _set_state(self, manifest, matcher, damaged=None):
+    def _set_state(self, manifest: dict[str, Any] | None, matcher: Matcher, damaged: str | None = None) -> None:
         self._manifest = manifest or {}
         self._matcher = matcher
         self.damaged = damaged
-        self._checksum = self._manifest.get("checksum")
+        self._checksum: str | None = self._manifest.get("checksum")
 
-    def _load(self):
+    def _load(self) -> None:
+        assert self.path is not None, "an in-memory replica has nothing to load"
         self._stamp = store.manifest_stamp(self.path)
         try:
             manifest, rows = store.read_snapshot(self.path)
@@ -93,7 +104,8 @@ class Replica:
     @property
     def version(self) -> int:
         """Version of the list held (0 for a replica never synced, or damaged)."""
-        return self._manifest.get("version", 0)
+        version: int = self._manifest.get("version", 0)
+        return version
 
     @property
     def checksum(self) -> str:
@@ -124,14 +136,14 @@ class Replica:
     def __len__(self) -> int:
         return len(self._matcher)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "in memory"
         state = f"damaged: {self.damaged}" if self.damaged else f"version {self.version}, {len(self)} targets"
         return f"<Replica {where} ({state})>"
 
     # -- matching ----------------------------------------------------------------------------
 
-    def _usable(self):
+    def _usable(self) -> None:
         if self.damaged:
             raise ReplicaDamaged(f"the replica at {self.path} is damaged ({self.damaged}); "
                                  f"run 'sitealert sync' to repair it")
@@ -152,7 +164,7 @@ class Replica:
         self._usable()
         return sorted(self._matcher)
 
-    def entries(self) -> Iterator[dict]:
+    def entries(self) -> Iterator[dict[str, Any]]:
         """The list as feed entries (target, kind, countries, categories, first_listed_at), sorted."""
         self._usable()
         if self.path is not None and self._manifest:
@@ -165,13 +177,14 @@ class Replica:
             return
         for target in sorted(self._matcher):
             match = self._matcher.get(target)
+            assert match is not None
             yield {"target": target, "kind": "app" if target.startswith(("android:", "ios:")) else "domain",
                    "countries": list(match.countries), "categories": list(match.categories),
                    "first_listed_at": None}
 
     # -- sync --------------------------------------------------------------------------------
 
-    def sync(self, url: str, token: str, **options):
+    def sync(self, url: str, token: str, **options: Any) -> "SyncResult":
         """Bring the replica current from the server at url (see sitealert.client.sync.sync_replica)."""
         if self.path is None:
             raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")

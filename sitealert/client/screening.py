@@ -12,12 +12,18 @@ id (``ios:<digits>``), anything else an Android package name (``android:<bundle>
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sitealert.matcher import Match
 
 from .errors import ReplicaDamaged
+
+
+class _Checks(Protocol):
+    def check(self, item: str) -> Match | None: ...
+
 
 FIELDS = ("site.domain", "site.page", "site.ref", "app.bundle", "app.storeurl", "app.domain")
 _IOS_BUNDLE = re.compile(r"(?:id)?([0-9]{1,20})", re.IGNORECASE)
@@ -42,7 +48,7 @@ class Verdict:
     def malformed(self) -> bool:
         return bool(self.problems)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "blocked": self.blocked,
             "field": self.field,
@@ -54,7 +60,7 @@ class Verdict:
         }
 
 
-def _describe(value) -> str:
+def _describe(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
@@ -67,7 +73,8 @@ def bundle_targets(bundle: str) -> list[str]:
     return [f"android:{bundle}"]
 
 
-def _candidates(request, fields, problems):
+def _candidates(request: Mapping[str, Any], fields: tuple[str, ...],
+                problems: list[str]) -> Iterator[tuple[str, str, str]]:
     """(field, value, item to check) in field order, noting malformed parts in problems."""
     objects = {}
     for name in ("site", "app"):
@@ -103,7 +110,8 @@ def _candidates(request, fields, problems):
             yield field, value, value
 
 
-def screen_bid_request(replica, request, *, fields: tuple = FIELDS) -> Verdict:
+def screen_bid_request(replica: _Checks, request: Mapping[str, Any] | str | bytes | bytearray, *,
+                       fields: tuple[str, ...] = FIELDS) -> Verdict:
     """Block or pass one OpenRTB 2.x bid request.
 
     replica: a Replica (or Matcher) — anything with check(item). request: the bid request as a
@@ -111,7 +119,7 @@ def screen_bid_request(replica, request, *, fields: tuple = FIELDS) -> Verdict:
     decides. Malformed requests never raise: the verdict lists the problems and screens whatever
     fields were usable. (A damaged replica does raise ReplicaDamaged: that is not the request's fault.)
     """
-    problems = []
+    problems: list[str] = []
     if isinstance(request, (str, bytes, bytearray)):
         try:
             request = json.loads(request)

@@ -25,8 +25,11 @@ import os
 import re
 import secrets
 import signal
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from .errors import ReplicaDamaged, SyncInProgress
 
@@ -45,7 +48,7 @@ def crashpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def checksum_of(sorted_targets) -> str:
+def checksum_of(sorted_targets: Iterable[str]) -> str:
     """SPEC §4: SHA-256 over the sorted targets, each followed by a newline."""
     digest = hashlib.sha256()
     for target in sorted_targets:
@@ -54,13 +57,13 @@ def checksum_of(sorted_targets) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def fast_checksum(sorted_targets: list) -> str:
+def fast_checksum(sorted_targets: list[str]) -> str:
     if not sorted_targets:
         return EMPTY_CHECKSUM
     return "sha256:" + hashlib.sha256(("\n".join(sorted_targets) + "\n").encode("utf-8")).hexdigest()
 
 
-def read_manifest(path: Path) -> dict | None:
+def read_manifest(path: Path) -> dict[str, Any] | None:
     """The manifest, None for a replica never synced; ReplicaDamaged if it is unreadable."""
     try:
         raw = (path / MANIFEST).read_bytes()
@@ -85,7 +88,7 @@ def read_manifest(path: Path) -> dict | None:
     return manifest
 
 
-def read_rows(path: Path, manifest: dict) -> list:
+def read_rows(path: Path, manifest: dict[str, Any]) -> list[list[str]]:
     """The verified rows [target, kind, countries, categories, first_listed_at] of a manifest's data."""
     try:
         data = (path / manifest["data"]).read_bytes()
@@ -109,7 +112,7 @@ def read_rows(path: Path, manifest: dict) -> list:
     return rows
 
 
-def read_snapshot(path: Path) -> tuple[dict | None, list]:
+def read_snapshot(path: Path) -> tuple[dict[str, Any] | None, list[list[str]]]:
     """(manifest, rows) read consistently even while another process syncs; ReplicaDamaged if bad."""
     for attempt in range(_READ_ATTEMPTS):
         manifest = read_manifest(path)
@@ -125,7 +128,7 @@ def read_snapshot(path: Path) -> tuple[dict | None, list]:
     raise ReplicaDamaged("the replica kept changing while it was read")  # pragma: no cover
 
 
-def manifest_stamp(path: Path):
+def manifest_stamp(path: Path) -> tuple[int, int, int] | None:
     """Cheap identity of the current manifest, to notice another process's sync."""
     try:
         st = os.stat(path / MANIFEST)
@@ -147,7 +150,7 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, chunks, crash_midway: str | None = None) -> str:
+def _write_file(path: Path, chunks: Iterable[bytes], crash_midway: str | None = None) -> str:
     """Write chunks to path (new file), fsync it; return the SHA-256 of what was written."""
     digest = hashlib.sha256()
     with open(path, "xb") as f:
@@ -162,7 +165,7 @@ def _write_file(path: Path, chunks, crash_midway: str | None = None) -> str:
     return digest.hexdigest()
 
 
-def _row_chunks(entries: dict, targets: list, rows_per_chunk: int = 20000):
+def _row_chunks(entries: dict[str, Any], targets: list[str], rows_per_chunk: int = 20000) -> Iterator[bytes]:
     for start in range(0, len(targets), rows_per_chunk):
         lines = []
         for target in targets[start:start + rows_per_chunk]:
@@ -171,8 +174,8 @@ def _row_chunks(entries: dict, targets: list, rows_per_chunk: int = 20000):
         yield "".join(lines).encode("utf-8")
 
 
-def write_snapshot(path: Path, version: int, checksum: str, entries: dict, previous: dict | None,
-                   **manifest_fields) -> dict:
+def write_snapshot(path: Path, version: int, checksum: str, entries: dict[str, Any], previous: dict[str, Any] | None,
+                   **manifest_fields: Any) -> dict[str, Any]:
     """Write a new data file and swap the manifest to it; return the new manifest.
 
     entries: target -> (kind, countries, categories, first_listed_at); its sorted targets must hash
@@ -201,7 +204,7 @@ def write_snapshot(path: Path, version: int, checksum: str, entries: dict, previ
     return manifest
 
 
-def write_manifest(path: Path, manifest: dict) -> None:
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     temporary = path / (MANIFEST + f".{secrets.token_hex(4)}.tmp")
     _write_file(temporary, [json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")])
     crashpoint("manifest-written")
@@ -210,7 +213,7 @@ def write_manifest(path: Path, manifest: dict) -> None:
     crashpoint("manifest-replaced")
 
 
-def remove_debris(path: Path, manifest: dict | None) -> None:
+def remove_debris(path: Path, manifest: dict[str, Any] | None) -> None:
     """Delete data files the manifest does not name (keeping the previous one) and temporary files."""
     keep = {MANIFEST, LOCK}
     if manifest:
@@ -228,11 +231,12 @@ def remove_debris(path: Path, manifest: dict | None) -> None:
 
 
 @contextmanager
-def sync_lock(path: Path):
+def sync_lock(path: Path) -> Iterator[None]:
     """Exclusive lock on the replica directory for one sync; SyncInProgress if another holds it."""
     path.mkdir(parents=True, exist_ok=True)
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        fcntl: ModuleType | None
         try:
             import fcntl
         except ImportError:  # Windows: no advisory lock; concurrent syncs of one directory are on the user

@@ -15,7 +15,8 @@ import random
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from . import store
@@ -29,6 +30,15 @@ from .errors import (
     ServerError,
     ServerUnreachable,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .replica import Replica
+
+# target -> (kind, countries, categories, first_listed_at), as store.write_snapshot takes it.
+EntryFields: TypeAlias = tuple[str, tuple[str, ...], tuple[str, ...], str | None]
+Entries: TypeAlias = dict[str, EntryFields]
 
 FEED = "/api/v1/feed"
 CHANGES = "/api/v1/feed/changes"
@@ -60,7 +70,7 @@ class SyncResult:
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.updated)
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.mode == "unchanged":
             return f"version {self.new_version}, unchanged ({self.seconds:.2f} s)"
         how = f"full download ({self.reason})" if self.full else "incremental"
@@ -81,26 +91,28 @@ def base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _now():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _server_says(response) -> str:
+def _server_says(response: "httpx.Response") -> str:
     try:
         body = response.json()
     except ValueError:
         return ""
     if isinstance(body, dict):
         for key in ("detail", "message", "error"):
-            if isinstance(body.get(key), str):
-                return body[key]
+            said = body.get(key)
+            if isinstance(said, str):
+                return said
     return ""
 
 
 class _Feed:
     """The HTTP side: one connection pool, retries with backoff, errors that say what to do."""
 
-    def __init__(self, base, token, *, timeout, retries, backoff, transport=None):
+    def __init__(self, base: str, token: str, *, timeout: float, retries: int, backoff: float,
+                 transport: "httpx.BaseTransport | None" = None) -> None:
         import httpx
 
         from sitealert.client import __version__
@@ -118,10 +130,10 @@ class _Feed:
             transport=transport,
         )
 
-    def close(self):
+    def close(self) -> None:
         self._client.close()
 
-    def _pause(self, attempt, response=None):
+    def _pause(self, attempt: int, response: "httpx.Response | None" = None) -> None:
         delay = min(MAX_BACKOFF, self.backoff * (2 ** attempt)) * random.uniform(0.5, 1.0)
         if response is not None:
             try:
@@ -130,7 +142,7 @@ class _Feed:
                 pass
         time.sleep(delay)
 
-    def get(self, path, params=None, etag=None):
+    def get(self, path: str, params: dict[str, str] | None = None, etag: str | None = None) -> "httpx.Response":
         """The response (200, 304, 400 or 410); raises for everything else."""
         headers = {"If-None-Match": etag} if etag else {}
         where = self.base + path
@@ -166,7 +178,7 @@ class _Feed:
             raise ProtocolError(f"{where} answered HTTP {status}, which the feed protocol does not use")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def document(self, response) -> dict:
+    def document(self, response: "httpx.Response") -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
@@ -181,14 +193,14 @@ class _Feed:
 # -- documents -------------------------------------------------------------------------------
 
 
-def _version(document, key, where):
+def _version(document: dict[str, Any], key: str, where: str) -> int:
     value = document.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ProtocolError(f"{where}: {key!r} is not a version number")
     return value
 
 
-def _checksum(document, where):
+def _checksum(document: dict[str, Any], where: str) -> str:
     value = document.get("checksum")
     if not isinstance(value, str) or ":" not in value:
         raise ProtocolError(f"{where}: 'checksum' is missing or malformed")
@@ -201,7 +213,7 @@ def _checksum(document, where):
     return value
 
 
-def _strings(value, key, where):
+def _strings(value: object, key: str, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v and "," not in v
@@ -210,7 +222,7 @@ def _strings(value, key, where):
     return tuple(sorted(set(value)))
 
 
-def _target(entry, where):
+def _target(entry: object, where: str) -> str:
     if not isinstance(entry, dict):
         raise ProtocolError(f"{where} is not an object")
     target = entry.get("target")
@@ -220,7 +232,7 @@ def _target(entry, where):
     return target
 
 
-def _listed_entry(entry, where):
+def _listed_entry(entry: Any, where: str) -> tuple[str, EntryFields]:
     target = _target(entry, where)
     kind = entry.get("kind")
     if not isinstance(kind, str) or not kind or _FORBIDDEN_IN_FIELDS.search(kind):
@@ -233,11 +245,11 @@ def _listed_entry(entry, where):
                     _strings(entry.get("categories"), "categories", where_target), first)
 
 
-def _full_entries(document, where):
+def _full_entries(document: dict[str, Any], where: str) -> Entries:
     raw = document.get("entries")
     if not isinstance(raw, list):
         raise ProtocolError(f"{where}: 'entries' is not a list")
-    entries = {}
+    entries: Entries = {}
     for position, item in enumerate(raw):
         target, value = _listed_entry(item, f"{where} entry {position}")
         if target in entries:
@@ -250,12 +262,13 @@ def _full_entries(document, where):
 
 
 class _ResyncNeeded(Exception):
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-def _incremental(feed, since, entries, etag_state):
+def _incremental(feed: _Feed, since: int, entries: Entries,
+                 etag_state: dict[str, Any]) -> tuple[int, str, str | None, str] | None:
     """Apply changes since `since` to entries (in place). Returns (version, checksum, etag, the
     request the ETag belongs to), or None when the server answered 304 Not Modified."""
     version = since
@@ -312,7 +325,7 @@ def _incremental(feed, since, entries, etag_state):
         return new_version, checksum, etag, url_key
 
 
-def _why_full(manifest, damage, base, full):
+def _why_full(manifest: dict[str, Any] | None, damage: str | None, base: str, full: bool) -> str | None:
     if full:
         return "requested"
     if damage:
@@ -324,14 +337,14 @@ def _why_full(manifest, damage, base, full):
     return None
 
 
-def _rows_to_entries(rows):
+def _rows_to_entries(rows: list[list[str]]) -> Entries:
     return {target: (kind, tuple(countries.split(",")) if countries else (),
                      tuple(categories.split(",")) if categories else (), first or None)
             for target, kind, countries, categories, first in rows}
 
 
-def sync_replica(replica, url: str, token: str, *, full: bool = False, timeout: float = 30.0,
-                 retries: int = 4, backoff: float = 0.5, transport=None) -> SyncResult:
+def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False, timeout: float = 30.0,
+                 retries: int = 4, backoff: float = 0.5, transport: "httpx.BaseTransport | None" = None) -> SyncResult:
     """Bring `replica` to the server's current version; return what happened.
 
     url: the server's base address (https://alert.example.org). token: an API token of an
@@ -347,6 +360,8 @@ def sync_replica(replica, url: str, token: str, *, full: bool = False, timeout: 
     started = time.monotonic()
     base = base_url(url)
     path = replica.path
+    if path is None:
+        raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
     with store.sync_lock(path):
         damage = None
         try:
@@ -358,9 +373,10 @@ def sync_replica(replica, url: str, token: str, *, full: bool = False, timeout: 
         reason = _why_full(manifest, damage, base, full)
         feed = _Feed(base, token, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
         try:
-            etag_state = {"etag": None, "etag_url": None}
+            etag_state: dict[str, Any] = {"etag": None, "etag_url": None}
             mode = "full"
             if reason is None:
+                assert manifest is not None, "_why_full sends a replica without a manifest to a full download"
                 entries = dict(old_entries)
                 try:
                     outcome = _incremental(feed, old_version, entries, manifest)
@@ -399,12 +415,14 @@ def sync_replica(replica, url: str, token: str, *, full: bool = False, timeout: 
         now = _now()
         fields = {"server": base, "checked_at": now, **etag_state}
         if mode == "unchanged" or (mode == "incremental" and entries == old_entries and new_version == old_version):
-            store.write_manifest(path, {**manifest, **fields})
+            assert manifest is not None, "only a replica that has a manifest syncs incrementally"
+            manifest = {**manifest, **fields}
+            store.write_manifest(path, manifest)
             mode = "unchanged"
         else:
             fields["synced_at"] = now
             manifest = store.write_snapshot(path, new_version, checksum, entries, manifest, **fields)
-        store.remove_debris(path, manifest if mode != "unchanged" else {**manifest, **fields})
+        store.remove_debris(path, manifest)
 
     added = tuple(sorted(t for t in entries if t not in old_entries)) if mode != "unchanged" else ()
     removed = tuple(sorted(t for t in old_entries if t not in entries)) if mode != "unchanged" else ()

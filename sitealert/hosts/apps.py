@@ -28,7 +28,7 @@ def normalize_app(platform: str, value: str, text: str) -> str:
     else:
         match = _IOS_ID.fullmatch(value)
         if match and int(match[1]):
-            return "ios:%d" % int(match[1])
+            return f"ios:{int(match[1])}"
     raise InvalidTarget("bad_app_id", text=text)
 
 

@@ -104,6 +104,6 @@ class InvalidTarget(ValueError):
         self.params = {name: display(str(value)) for name, value in params.items()}
         super().__init__(MESSAGES[code].format(**self.params))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[functools.partial["InvalidTarget"], tuple[()]]:
         # The default reduce would call InvalidTarget(message), losing the code.
         return (functools.partial(InvalidTarget, self.code, **self.params), ())

@@ -7,6 +7,7 @@ walk against the package's own answer for every rule in the list.
 """
 
 import functools
+from typing import cast
 
 import idna
 from publicsuffixlist import PSLFILE
@@ -25,6 +26,7 @@ def _insert(root: dict, labels: list[str], flag: int) -> None:
     for label in reversed(labels):
         node = children.setdefault(label, [{}, 0])
         children = node[0]
+    assert node is not None, "a rule has at least one label"
     node[1] |= flag
 
 
@@ -69,9 +71,7 @@ def public_label_count(labels: list[str]) -> int:
     """
     count = 1
     children, flags = _trie()
-    depth = 0
-    for label in reversed(labels):
-        depth += 1
+    for depth, label in enumerate(reversed(labels), start=1):
         node = children.get(label)
         if node is None:
             if flags & _WILDCARD:
@@ -127,9 +127,11 @@ def is_ipv4(labels: list[str]) -> bool:
     numbers = [ipv4_number(label) for label in labels]
     if None in numbers:
         return False
-    if any(number > 255 for number in numbers[:-1]):
+    valid = cast("list[int]", numbers)
+    if any(number > 255 for number in valid[:-1]):
         return False
-    return numbers[-1] < 256 ** (5 - len(labels))
+    limit: int = 256 ** (5 - len(labels))  # 5 - len(labels) >= 1: an int, not a float
+    return valid[-1] < limit
 
 
 def _labels(host: str | None) -> list[str] | None:

@@ -233,9 +233,10 @@ def canonical_host(raw: str) -> str:
                 raise InvalidTarget("invalid_idna", label=label, host=raw)
             a_label = label
         else:
-            a_label = _a_label_of(label)
-            if a_label is None:
+            converted = _a_label_of(label)
+            if converted is None:
                 raise InvalidTarget("invalid_idna", label=label, host=raw)
+            a_label = converted
         if len(a_label) > 63 or not a_label:
             if a_label == label:
                 raise InvalidTarget("label_too_long", label=label)

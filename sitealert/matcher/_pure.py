@@ -17,6 +17,13 @@ A table answers, for one item, the match of the most specific listed target that
 """
 
 import re
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+# The match type (the matcher's Match) and the "undecided" sentinel the caller passes in.
+M = TypeVar("M")
+U = TypeVar("U")
+Combo = tuple[tuple[str, ...], tuple[str, ...]]
 
 RISKY = 0x80000000
 
@@ -28,19 +35,20 @@ _IOS_ID = re.compile(r"[1-9][0-9]{0,19}")
 STORE_HOSTS = frozenset({"play.google.com", "apps.apple.com", "itunes.apple.com"})
 
 
-def is_canonical_host_shape(host):
+def is_canonical_host_shape(host: str) -> bool:
     return len(host) <= 253 and _CANONICAL_HOST.fullmatch(host) is not None and "xn--" not in host
 
 
-class Table:
+class Table(Generic[M, U]):
     """Same constructor and methods as `_speedups.Table`."""
 
-    def __init__(self, targets, meta, combos, match_type, undecided):
+    def __init__(self, targets: list[str], meta: list[int], combos: list[Combo],
+                 match_type: Callable[[str, tuple[str, ...], tuple[str, ...]], M], undecided: U) -> None:
         if len(targets) != len(meta):
             raise ValueError("targets and meta differ in length")
         self._targets = list(targets)
-        self._matches = {}
-        self._risky = set()
+        self._matches: dict[str, M] = {}
+        self._risky: set[str] = set()
         depths = set()
         for target, value in zip(self._targets, meta):
             if target.__class__ is not str or not target.isascii():
@@ -56,25 +64,25 @@ class Table:
         self._depths = frozenset(depths)
         self._undecided = undecided
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._targets)
 
-    def get(self, target):
+    def get(self, target: str) -> M | None:
         return self._matches.get(target) if target.__class__ is str else None
 
-    def targets(self):
+    def targets(self) -> list[str]:
         return list(self._targets)
 
-    def nbytes(self):
+    def nbytes(self) -> int:
         return 0
 
-    def check_many(self, items):
+    def check_many(self, items: Sequence[str]) -> tuple[list[M | U | None], int]:
         check = self.check
         undecided = self._undecided
         results = [check(item) for item in items]
         return results, sum(1 for r in results if r is undecided)
 
-    def check(self, item):
+    def check(self, item: str) -> M | U | None:
         if item.__class__ is not str or not item.isascii():
             return self._undecided
         match = self._matches.get(item)
@@ -91,7 +99,7 @@ class Table:
             return None
         return self._undecided
 
-    def _check_url(self, url):
+    def _check_url(self, url: str) -> M | U | None:
         found = _URL.match(url)
         if found is None:
             return self._undecided
@@ -100,7 +108,7 @@ class Table:
             return self._undecided
         return self._check_host(host)
 
-    def _check_host(self, host):
+    def _check_host(self, host: str) -> M | U | None:
         if not is_canonical_host_shape(host):
             return self._undecided
         labels = host.count(".") + 1

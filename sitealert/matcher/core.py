@@ -1,8 +1,9 @@
 """Matcher: which listed target covers an item, at memory speed, with the server's answers."""
 
+import enum
 import os
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Final, NamedTuple, TypeAlias, cast
 
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 
@@ -12,7 +13,7 @@ from .suffix_rules import rule_parents
 try:
     from . import _speedups
 except ImportError:  # no compiler when the package was installed: the pure table answers the same
-    _speedups = None
+    _speedups = None  # type: ignore[assignment]
 
 # SITEALERT_PURE_PYTHON=1 forces the pure-Python table (to compare, or to rule the accelerator out).
 ACCELERATED = _speedups is not None and os.environ.get("SITEALERT_PURE_PYTHON", "") in ("", "0")
@@ -26,17 +27,23 @@ class Match(NamedTuple):
     categories: tuple[str, ...]
 
 
-class _Undecided:
-    __slots__ = ()
+class _Undecided(enum.Enum):
+    """The tables' answer for an item only the full normalizer can decide: a one-member enum, so
+    that a type checker narrows ``result is UNDECIDED`` as it does ``result is None``."""
 
-    def __repr__(self):
+    UNDECIDED = "undecided"
+
+    def __repr__(self) -> str:
         return "<undecided>"
 
 
-UNDECIDED = _Undecided()
+UNDECIDED: Final = _Undecided.UNDECIDED
+_Table: TypeAlias = "_pure.Table[Match, _Undecided] | _speedups.Table[Match, _Undecided]"
+# A target's entry: a canonical string, a (target, countries, categories) tuple or a feed mapping.
+Entry: TypeAlias = str | tuple[str, Iterable[str] | None, Iterable[str] | None] | Mapping[str, Any]
 
 
-def _entry_fields(entry):
+def _entry_fields(entry: Entry) -> tuple[str, Iterable[str], Iterable[str]]:
     if isinstance(entry, str):
         return entry, (), ()
     if isinstance(entry, Mapping):
@@ -59,18 +66,20 @@ class Matcher:
     them with the normalizer. A target given twice keeps the union of its countries and categories.
     """
 
-    def __init__(self, entries: Iterable = (), *, accelerated: bool | None = None, validate: bool = False):
+    def __init__(self, entries: Iterable[Entry] = (), *, accelerated: bool | None = None,
+                 validate: bool = False) -> None:
         if accelerated is None:
             accelerated = ACCELERATED
         if not isinstance(entries, (list, tuple)):
             entries = list(entries)
         # target -> (countries, categories), or None for a bare target string
+        merged: dict[str, tuple[tuple[str, ...], tuple[str, ...]] | None]
         if not validate and all(entry.__class__ is str for entry in entries):
-            merged, entries = dict.fromkeys(entries), ()
+            merged, entries = dict.fromkeys(cast("list[str]", entries)), ()
         else:
             merged = {}
         for entry in entries:
-            if entry.__class__ is str and not validate:
+            if type(entry) is str and not validate:
                 merged.setdefault(entry, None)
                 continue
             target, countries, categories = _entry_fields(entry)
@@ -83,7 +92,8 @@ class Matcher:
                 merged[target] = (tuple(countries), tuple(categories))
             else:
                 merged[target] = (previous[0] + tuple(countries), previous[1] + tuple(categories))
-        combos, combo_index = [((), ())], {((), ()): 0}
+        combos: list[_pure.Combo] = [((), ())]
+        combo_index: dict[_pure.Combo, int] = {((), ()): 0}
         targets = list(merged)
         combo_ids = []
         for value in merged.values():
@@ -99,7 +109,7 @@ class Matcher:
         self._build(targets, combo_ids, combos, accelerated)
 
     @classmethod
-    def from_columns(cls, targets: list, combo_ids: list, combos: list, *,
+    def from_columns(cls, targets: list[str], combo_ids: list[int], combos: list[_pure.Combo], *,
                      accelerated: bool | None = None) -> "Matcher":
         """Build from distinct canonical targets, each with an index into combos, a list of
         (countries, categories) tuple pairs. The fast way in for a replica read from disk."""
@@ -108,7 +118,8 @@ class Matcher:
                        ACCELERATED if accelerated is None else accelerated)
         return matcher
 
-    def _build(self, targets, combo_ids, combos, accelerated):
+    def _build(self, targets: list[str], combo_ids: list[int], combos: list[_pure.Combo],
+               accelerated: bool) -> None:
         if accelerated and _speedups is None:
             raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
         risky = _pure.RISKY
@@ -118,21 +129,21 @@ class Matcher:
             meta = [index | risky if target in parents and ":" not in target else index
                     for target, index in zip(targets, combo_ids)]
         table_type = _speedups.Table if accelerated else _pure.Table
-        self._table = table_type(targets, meta, combos, Match, UNDECIDED)
+        self._table: _Table = table_type(targets, meta, combos, Match, UNDECIDED)
         self.accelerated = accelerated
 
     @classmethod
-    def from_targets(cls, targets: Iterable, **options) -> "Matcher":
+    def from_targets(cls, targets: Iterable[Entry], **options: Any) -> "Matcher":
         return cls(targets, **options)
 
     def __len__(self) -> int:
         return len(self._table)
 
-    def __contains__(self, target) -> bool:
+    def __contains__(self, target: str) -> bool:
         """Whether exactly this canonical target is listed (no normalization, no subdomain walk)."""
         return self._table.get(target) is not None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._table.targets())
 
     def get(self, target: str) -> Match | None:
@@ -156,7 +167,7 @@ class Matcher:
             for position, result in enumerate(results):
                 if result is UNDECIDED:
                     results[position] = check_slowly(items[position])
-        return results
+        return cast("list[Match | None]", results)  # no UNDECIDED is left
 
     def lookup_canonical(self, target: str) -> Match | None:
         """The most specific listed target covering an already canonical target."""
@@ -167,7 +178,7 @@ class Matcher:
                 return match
         return None
 
-    def _check_slowly(self, item):
+    def _check_slowly(self, item: str) -> Match | None:
         if item is not None and not isinstance(item, str):
             raise TypeError(f"check() takes a str, not {type(item).__name__}")
         try:

@@ -13,7 +13,7 @@ import idna
 from publicsuffixlist import PSLFILE
 
 
-def _label_forms(label):
+def _label_forms(label: str) -> set[str]:
     forms = {label}
     if not label.isascii():
         for encode in (lambda u: idna.alabel(u).decode("ascii"), lambda u: u.encode("idna").decode("ascii")):
@@ -25,7 +25,7 @@ def _label_forms(label):
 
 
 @functools.cache
-def rule_parents() -> frozenset:
+def rule_parents() -> frozenset[str]:
     """Every name that has a Public Suffix List rule strictly below it."""
     parents = set()
     with open(PSLFILE, encoding="utf-8") as rules:

@@ -129,8 +129,8 @@ def test_rate_limit_per_token(client, adco_token, korea, settings):
     assert_error(response, 429, "rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
     # The limit is per token: another organization's token is unaffected.
-    from sitealert.organizations.services import issue_token
     from sitealert.organizations.models import Organization
+    from sitealert.organizations.services import issue_token
 
     other = Organization.objects.create(slug="other-ads", name="Other Ads", kind="user", status="approved")
     _token, secret = issue_token(other, actor=Actor(via="cli"))

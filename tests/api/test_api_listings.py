@@ -31,7 +31,8 @@ def test_submit_applies_and_reports_each_row(post_json, italy, italy_token, get_
     rows = rows_by_target(report)
     assert rows["pirate.example"] == {"row": 1, "input": "https://Pirate.example/film", "target": "pirate.example",
                                       "status": "accepted"}
-    assert rows["files.bigcdn.example"]["status"] == "held" and "bigcdn.example" in rows["files.bigcdn.example"]["reason"]
+    assert rows["files.bigcdn.example"]["status"] == "held"
+    assert "bigcdn.example" in rows["files.bigcdn.example"]["reason"]
     listing = Listing.objects.get(target="ios:42")
     assert str(listing.review_after) == "2027-01-31" and listing.contributor == italy
     assert Listing.objects.get(target="pirate.example").note == SECRET_NOTE

@@ -17,7 +17,7 @@ def test_badge_verification(page, screenshot, adco, olga):
     expect(badge).to_be_visible()
     assert page.evaluate("document.getElementById('badge-preview').naturalWidth") > 100
     embed = page.locator("#badge-code").input_value()
-    assert f'/members/{adco.slug}/badge.svg' in embed and f'href="' in embed
+    assert f'/members/{adco.slug}/badge.svg' in embed and 'href="' in embed
     screenshot("member-valid")
 
     # Opened on its own, the badge is a link to the verification page.

@@ -230,7 +230,7 @@ def _handler(state):
                 document = state.changes_document(since)
             else:
                 return self._send(404, {"error": "not_found"})
-            etag = '"%s"' % hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+            etag = f'"{hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]}"'
             if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
                 self.send_header("ETag", etag)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from sitealert.cli import main
-from sitealert.client import Replica
-from sitealert.client import store
+from sitealert.client import Replica, store
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sitealert.client import Replica
-from sitealert.client import store
+from sitealert.client import Replica, store
 
 from .conftest import checksum_of
 

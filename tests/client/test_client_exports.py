@@ -84,5 +84,5 @@ def test_platform_files_are_written_to_a_directory(tmp_path):
     export = write_platform_files([f"s{i}.example.com" for i in range(25)], "dv360", tmp_path / "out", per_list=10)
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [f.name for f in export.files] == [f"sitealert-dv360-00{i}.csv" for i in (1, 2, 3)]
-    assert (tmp_path / "out" / written[-1]).read_text().splitlines() == ["Site"] + [f"s{i}.example.com"
-                                                                                   for i in sorted(range(25), key=str)][20:]
+    last_file = [f"s{i}.example.com" for i in sorted(range(25), key=str)][20:]
+    assert (tmp_path / "out" / written[-1]).read_text().splitlines() == ["Site"] + last_file

@@ -16,8 +16,8 @@ from sitealert.client import (
     ServerError,
     ServerUnreachable,
     SyncInProgress,
+    store,
 )
-from sitealert.client import store
 
 from .conftest import checksum_of, entry
 
@@ -218,9 +218,8 @@ def test_another_server_means_a_full_download(published, tmp_path, feed_server):
 
 def test_one_sync_at_a_time_per_directory(published, tmp_path):
     url, state = published
-    with store.sync_lock(tmp_path):
-        with pytest.raises(SyncInProgress):
-            Replica(tmp_path).sync(url, state.token, **FAST)
+    with store.sync_lock(tmp_path), pytest.raises(SyncInProgress):
+        Replica(tmp_path).sync(url, state.token, **FAST)
 
 
 def test_readers_pick_up_another_process_sync_with_refresh(published, tmp_path):

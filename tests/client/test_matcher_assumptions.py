@@ -74,4 +74,4 @@ def test_canonical_app_ids_are_fixed_points(app):
 def test_store_hosts_are_the_normalizer_s():
     from sitealert.hosts import apps
 
-    assert STORE_HOSTS == {apps.GOOGLE_PLAY, *apps.APPLE_STORES}
+    assert {apps.GOOGLE_PLAY, *apps.APPLE_STORES} == STORE_HOSTS

@@ -60,7 +60,7 @@ class DemoProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"sitealert demo ignored SIGTERM:\n{self.output}")
+                raise AssertionError(f"sitealert demo ignored SIGTERM:\n{self.output}") from None
         self.log.close()
         return self.proc.returncode
 

@@ -23,9 +23,7 @@ SIX_LANGUAGES = {"ar", "zh-hans", "en", "fr", "ru", "es"}
 
 
 @pytest.fixture
-def demo(db, settings):
-    # The demo hashes its passwords with Argon2, slow by design; the end-to-end test keeps it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def demo(db):
     return load_demo_data()
 
 

@@ -10,8 +10,8 @@ from sitealert.hosts import (
     normalize_target,
     registrable_domain,
     target_kind,
+    targets,
 )
-from sitealert.hosts import targets
 
 # Every code point, lone surrogates included: text from a badly decoded file can carry them.
 any_text = st.text(st.characters(exclude_categories=()), max_size=80)

@@ -1,6 +1,6 @@
 """Dates at the end of a sentence: no language may end it with two full stops."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.utils import translation
 def test_a_date_format_never_ends_with_a_full_stop(language):
     with translation.override(language):
         rendered = Template('{{ d|date:"DATE_FORMAT" }}|{{ d|date:"DATETIME_FORMAT" }}').render(
-            Context({"d": datetime(2026, 12, 3, 9, 30, tzinfo=timezone.utc)}))
+            Context({"d": datetime(2026, 12, 3, 9, 30, tzinfo=UTC)}))
     for part in rendered.split("|"):
         assert part and not part.endswith("."), (language, part)
 

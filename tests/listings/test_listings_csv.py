@@ -70,7 +70,8 @@ def test_unreadable_files_say_what_to_fix(text, fragment):
 
 
 def test_rows_are_counted_as_a_spreadsheet_shows_them():
-    entries, rejected, error = csv_import.parse_csv('target,category,note\na.example,other,"two\nlines"\nbad host,other,\n')
+    entries, rejected, error = csv_import.parse_csv(
+        'target,category,note\na.example,other,"two\nlines"\nbad host,other,\n')
     assert [e.row for e in entries] == [2, 3]
 
 

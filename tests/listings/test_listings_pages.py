@@ -60,7 +60,8 @@ def test_the_add_form_and_the_filter_have_distinct_ids_and_the_labels_point_at_t
 def test_the_filter_keeps_its_query_string_names(login, alice, italy, list_targets):
     list_targets(italy, ["music-one.example"], category="streaming-music")
     list_targets(italy, ["films.example"])
-    body = login(alice).get("/listings/", {"q": "one", "status": "active", "category": "streaming-music"}).content.decode()
+    body = login(alice).get("/listings/", {"q": "one", "status": "active",
+                                           "category": "streaming-music"}).content.decode()
     assert "music-one.example" in body and "films.example" not in body
     page = Elements(body)
     assert page.all("input", id="id_filter_q")[0]["value"] == "one"

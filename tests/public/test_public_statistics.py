@@ -3,7 +3,7 @@ as SVG charts with tables beside them and CSV downloads."""
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from sitealert.statistics.services import compute_listing_history, listing_histo
 
 
 def at(year, month, day=15):
-    return datetime(year, month, day, 12, tzinfo=timezone.utc)
+    return datetime(year, month, day, 12, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -2,7 +2,11 @@
 notes, an authorized user, the operator, tokens for each, a confirmed review request and monitoring data."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -11,29 +15,39 @@ KOREA_NOTE = "KOREA-PRIVATE-NOTE-51d2e8"
 NOTES = (ITALY_NOTE, KOREA_NOTE)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+# Run in a fresh interpreter with the project's real settings module, out of reach of the test
+# session's fast hasher (tests/conftest.py).
+PRODUCTION_HASHING = """
+import json
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+print(json.dumps({"hashers": settings.PASSWORD_HASHERS, "hash": make_password("a production password")}))
+"""
+
+
+@pytest.fixture(scope="session")
+def production_password_hashing(tmp_path_factory):
+    """{"hashers": production's PASSWORD_HASHERS, "hash": a password hashed there by make_password}."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sitealert.settings",
+           "SITEALERT_DATA_DIR": str(tmp_path_factory.mktemp("production-settings"))}
+    run = subprocess.run([sys.executable, "-c", PRODUCTION_HASHING], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.fixture
+def production_hashers(settings, production_password_hashing):
+    """This test hashes as production does (argon2); ask for it before the accounts it should cover."""
+    settings.PASSWORD_HASHERS = production_password_hashing["hashers"]
+
+
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
-
-
-_shared_password_hash = {}
-
-
-@pytest.fixture(autouse=True)
-def _hash_the_shared_password_once(monkeypatch):
-    """Every account of these tests gets the same real argon2 hash of tests.conftest.PASSWORD, computed
-    once: argon2 is slow on purpose, and four accounts per test would dominate the suite's time."""
-    from django.contrib.auth import base_user, hashers
-
-    from tests.conftest import PASSWORD
-
-    def make_password(password, salt=None, hasher="default"):
-        if password != PASSWORD or salt is not None or hasher != "default":
-            return hashers.make_password(password, salt, hasher)
-        if PASSWORD not in _shared_password_hash:
-            _shared_password_hash[PASSWORD] = hashers.make_password(PASSWORD)
-        return _shared_password_hash[PASSWORD]
-
-    monkeypatch.setattr(base_user, "make_password", make_password)
 
 
 @pytest.fixture
@@ -51,13 +65,14 @@ def world(italy, korea, adco, operator_org, alice, bob, carol, olga, italy_token
           operator_token):
     """italy lists films.example (shared with korea), italy-only.example and hop source; korea lists
     films.example and korea-only.example. Every listing carries its contributor's private note."""
+    from django.utils import timezone
+
     from sitealert.core.actors import Actor
     from sitealert.listings.models import Listing
     from sitealert.listings.services import EntryInput, submit_entries
     from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, Status
     from sitealert.reviews import services as reviews
     from sitealert.reviews.models import ReviewCase
-    from django.utils import timezone
 
     def submit(org, targets, note):
         report = submit_entries(org, [EntryInput(target=t, category="streaming-video", reference=f"REF-{org.country}",

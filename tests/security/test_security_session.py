@@ -73,7 +73,7 @@ def test_the_admin_sign_in_form_is_throttled_too(low_login_rate, olga):
 
 
 @pytest.mark.django_db
-def test_passwords_are_stored_as_argon2_and_old_hashes_are_upgraded(alice, bob, carol, olga):
+def test_passwords_are_stored_as_argon2_and_old_hashes_are_upgraded(production_hashers, alice, bob, carol, olga):
     for user in get_user_model().objects.all():
         assert user.password.startswith("argon2$argon2id$"), user.username
         assert PASSWORD not in user.password

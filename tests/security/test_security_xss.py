@@ -40,7 +40,7 @@ def poisoned(world, italy, adco, alice, carol, olga):
 
     assert contributor.post("/listings/add/", {"target": "xss.example", "category": "other", "reference": XSS,
                                                "note": XSS}).status_code == 302
-    procedure = {name: XSS for name in ("description", "contact", "criteria", "procedure")}
+    procedure = dict.fromkeys(("description", "contact", "criteria", "procedure"), XSS)
     assert contributor.post(f"/procedures/{italy.slug}/edit/en/", procedure).status_code == 302
     for org in (italy, adco):
         change = operator.post(f"/admin/organizations/organization/{org.pk}/change/", {
