@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -103,7 +103,7 @@ def fill(n, changes):
     from sitealert.core import bulk
     from sitealert.feed.models import FeedState
 
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     added = changes // 2
     entries, log = [], []
     for i in range(n - added + (changes - added)):
@@ -127,7 +127,7 @@ def apply_delta(n, changes, since):
 
     added = changes // 2
     old = n - added
-    now = bulk.db_datetime(datetime.now(timezone.utc))
+    now = bulk.db_datetime(datetime.now(UTC))
     removed = [target(i) for i in range(old, old + changes - added)]
     log, entries, seq = [], [], since
     for t in removed:

@@ -91,8 +91,8 @@ def main():
     from django.db import connection
 
     from sitealert.core.actors import Actor
-    from sitealert.listings.models import Listing
     from sitealert.listings.csv_import import import_csv
+    from sitealert.listings.models import Listing
     from sitealert.organizations.services import create_organization
 
     settings.SITEALERT["IMPORT_MAX_BYTES"] = 1 << 40

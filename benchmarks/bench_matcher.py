@@ -50,9 +50,9 @@ def rss_bytes():
         return None
 
 
-def timed(fn):
+def timed(fn, *args):
     started = time.perf_counter()
-    result = fn()
+    result = fn(*args)
     return time.perf_counter() - started, result
 
 
@@ -154,7 +154,7 @@ def main(argv=None):
     fast_results, match_bytes = traced_delta(lambda: fast.check_many(queries))
     fresh = Matcher(targets, accelerated=True)
     gc.collect()
-    times["matcher_first_pass"], _ = timed(lambda: fresh.check_many(queries))
+    times["matcher_first_pass"], _ = timed(fresh.check_many, queries)
     del fresh
     for _ in range(args.repeat):
         best("set", lambda: [q in listed for q in queries])

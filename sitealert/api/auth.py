@@ -12,10 +12,10 @@ from ninja.security import HttpBearer
 from sitealert.api.errors import ApiError, authentication_required
 from sitealert.core import ratelimit
 from sitealert.core.actors import actor_for_request
+from sitealert.core.conf import setting
 from sitealert.organizations import permissions
 from sitealert.organizations.models import ApiToken
 from sitealert.organizations.services import authenticate_token
-from sitealert.core.conf import setting
 
 
 class TokenAuth(HttpBearer):

@@ -7,8 +7,8 @@ from ninja import Query, Router
 
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import CheckResponse, Error
-from sitealert.core.actors import client_ip
 from sitealert.check.services import check_target, check_wait
+from sitealert.core.actors import client_ip
 
 router = Router(tags=["public"])
 

@@ -12,8 +12,8 @@ from ninja.files import UploadedFile
 from sitealert.api.auth import listings_writer
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, RemoveRequest, Report, SubmitRequest
-from sitealert.listings import csv_import, services
 from sitealert.core.conf import setting
+from sitealert.listings import csv_import, services
 
 router = Router(tags=["listings"], auth=listings_writer)
 

@@ -6,8 +6,8 @@ from ninja import Router
 from sitealert.api.auth import feed_reader
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, LookupRequest, LookupResponse
-from sitealert.feed.lookup import lookup as lookup_items
 from sitealert.core.conf import setting
+from sitealert.feed.lookup import lookup as lookup_items
 
 router = Router(tags=["feed"], auth=feed_reader)
 

@@ -7,8 +7,12 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sitealert.cli.errors import CommandError
+from sitealert.client import AuthError, IncompatibleServer, Replica, SyncError, store
+from sitealert.client.sync import base_url
+from sitealert.hosts import InvalidTarget, normalize_target
 
 SYNC_EPILOG = """\
 The token can also come from the SITEALERT_TOKEN environment variable, which other users of the
@@ -93,9 +97,6 @@ def _sync_once(replica, args, stamp):
 
 
 def cmd_sync(args) -> int:
-    from sitealert.client import AuthError, IncompatibleServer, Replica, SyncError
-    from sitealert.client.sync import base_url
-
     if not args.token:
         raise CommandError("a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable",
                            command="sync")
@@ -167,8 +168,6 @@ def _batches(args):
 
 
 def _invalid_reason(item):
-    from sitealert.hosts import InvalidTarget, normalize_target
-
     try:
         normalize_target(item)
     except InvalidTarget as exc:
@@ -196,10 +195,6 @@ def _render(item, match, as_json):
 def open_replica(directory):
     """The replica in `directory`, for the commands that read one; ValueError says what to do when
     there is none or it is damaged."""
-    from pathlib import Path
-
-    from sitealert.client import Replica, store
-
     if store.manifest_stamp(Path(directory)) is None:
         raise ValueError(f"no replica in {directory}: run 'sitealert sync --url URL --token TOKEN "
                          f"--replica {directory}' first")

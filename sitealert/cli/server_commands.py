@@ -63,7 +63,8 @@ def register(subparsers):
                                           "SITEALERT_BIND (default 127.0.0.1:8000); processes from --workers or "
                                           "SITEALERT_WORKERS (default 2 x cores + 1).")
     p.add_argument("--bind", help="address:port to listen on (default SITEALERT_BIND or 127.0.0.1:8000)")
-    p.add_argument("--workers", type=int, help="number of server processes (default SITEALERT_WORKERS or 2 x cores + 1)")
+    p.add_argument("--workers", type=int,
+                   help="number of server processes (default SITEALERT_WORKERS or 2 x cores + 1)")
     p.set_defaults(func=functools.partial(on_server, "cmd_serve"))
 
     p = subparsers.add_parser("migrate", help="apply database migrations",

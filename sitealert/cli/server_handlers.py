@@ -169,7 +169,8 @@ def cmd_token_revoke(args):
     with _refusals():
         token = revoke_token_by_hint(args.hint, actor=CLI_ACTOR)
     if token.revoked_at < started:
-        print(f"{token.hint}… of {token.organization.slug} was already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC")
+        print(f"{token.hint}… of {token.organization.slug} was already revoked on "
+              f"{token.revoked_at:%Y-%m-%d %H:%M} UTC")
     else:
         print(f"revoked {token.hint}… of {token.organization.slug}")
     return 0

@@ -21,9 +21,11 @@ platform's published limit (with `source`) or a configurable default where none 
 
 import csv
 import io
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -193,9 +195,6 @@ def split_for_platform(targets: Iterable[Listed], platform: str, *, per_list: in
 def write_platform_files(targets: Iterable[Listed], platform: str, directory: str | PathLike[str], *,
                          per_list: int | None = None, prefix: str = "sitealert") -> PlatformExport:
     """split_for_platform, written to files in directory (each written whole, then renamed into place)."""
-    import os
-    from pathlib import Path
-
     export = split_for_platform(targets, platform, per_list=per_list, prefix=prefix)
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,8 @@ TEXTS = {
     "zh-hans": {
         "description": "{office}是为 SiteAlert 演示而设立的虚构机构。在本演示中，它代表{country}的国家主管机关，"
                        "依据本国著作权法认定哪些网站和应用程序以商业规模侵犯著作权。",
-        "contact": "{office} 名单事务处\n电子邮件：{email}\n我们将在{days}个工作日内答复。（演示数据：该地址并不存在。）",
+        "contact": "{office} 名单事务处\n电子邮件：{email}\n我们将在{days}个工作日内答复。"
+                   "（演示数据：该地址并不存在。）",
         "criteria": "只有当网站未经授权以商业规模提供受保护的作品、通过广告或订阅获取收入，"
                     "并且其经营者无视权利人至少两次通知时，才会被列入名单。",
         "procedure": "权利人提交附有证据的投诉。承办人员核实证据并通知网站经营者，经营者有15天时间作出答复。"
@@ -62,7 +63,8 @@ TEXTS = {
                        "démonstration, elle représente l'organisme national {country} qui décide, en application du "
                        "droit d'auteur national, quels sites et applications portent atteinte au droit d'auteur à une "
                        "échelle commerciale.",
-        "contact": "Service des inscriptions, {office}\nCourriel : {email}\nNous répondons sous {days} jours ouvrables. "
+        "contact": "Service des inscriptions, {office}\nCourriel : {email}\n"
+                   "Nous répondons sous {days} jours ouvrables. "
                    "(Données de démonstration : cette adresse n'existe pas.)",
         "criteria": "Un site n'est inscrit que s'il met à disposition des œuvres protégées sans autorisation à une "
                     "échelle commerciale, s'il tire des revenus de la publicité ou d'abonnements et si son exploitant "
@@ -100,7 +102,8 @@ TEXTS = {
                     "comercial, obtiene ingresos de publicidad o suscripciones y su operador ha ignorado al menos dos "
                     "avisos de los titulares de derechos.",
         "procedure": "Los titulares de derechos presentan una denuncia con pruebas. Un instructor verifica las pruebas "
-                     "y notifica al operador del sitio, que dispone de 15 días para responder. A continuación se adopta "
+                     "y notifica al operador del sitio, que dispone de 15 días para responder. "
+                     "A continuación se adopta "
                      "una decisión, que se publica con un número de referencia; el sitio se añade a SiteAlert el mismo "
                      "día. El operador de un sitio incluido puede solicitar una revisión en cualquier momento a través "
                      "de SiteAlert o por correo electrónico.",

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from json.encoder import encode_basestring  # the C implementation
 from operator import itemgetter
 
@@ -52,7 +52,7 @@ def iso_from_db(value):
     if len(value) >= 19 and value[4] == "-" and value[10] in " T":
         return value[:10] + "T" + value[11:19] + "Z"
     parsed = datetime.fromisoformat(value)
-    return iso(parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed)
+    return iso(parsed.astimezone(UTC) if parsed.tzinfo else parsed)
 
 
 def entry_dict(target, kind, countries, categories, first_listed_at):

@@ -10,9 +10,9 @@ from django.utils.translation import ngettext, pgettext_lazy
 
 from sitealert.core import audit
 from sitealert.core.models import AuditEvent, AuditItem
-from sitealert.organizations.staff import OperatorAdmin, is_operator_staff
 from sitealert.listings.models import Listing
 from sitealert.organizations.models import Organization
+from sitealert.organizations.staff import OperatorAdmin, is_operator_staff
 from sitealert.reviews.models import ReviewCase
 
 admin.site.site_header = _("SiteAlert administration")

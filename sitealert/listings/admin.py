@@ -3,13 +3,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from sitealert.core.actors import actor_for_request
 from sitealert.core import audit
-from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
+from sitealert.core.actors import actor_for_request
+from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target, target_kind
 from sitealert.listings import protection, services
 from sitealert.listings.models import Listing, ProtectedTarget
-from sitealert.core.target_messages import translated_reason
+from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 
 
 @audit.register_search

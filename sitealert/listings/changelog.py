@@ -12,10 +12,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from sitealert.core import bulk
+from sitealert.core.conf import setting
 from sitealert.feed.models import Change, FeedEntry, FeedState
 from sitealert.listings.models import Listing
 from sitealert.organizations.models import Organization
-from sitealert.core.conf import setting
 
 TOUCHED, MIXED = "sitealert_touched", "sitealert_mixed"
 

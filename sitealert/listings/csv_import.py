@@ -12,10 +12,10 @@ import io
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit, bulk
+from sitealert.core.conf import setting
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.services import REJECTED, EntryInput, Report, RowResult, echoed, submit_entries
 from sitealert.organizations import permissions
-from sitealert.core.conf import setting
 
 CSV_COLUMNS = ("target", "category", "reference", "note")
 REQUIRED_COLUMNS = ("target", "category")
@@ -30,8 +30,10 @@ _SEPARATORS = (",", ";", "\t")
 def decode_csv_bytes(data):
     """Return (text, error). Refuses UTF-16, non-UTF-8 and non-text files with a precise message."""
     if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
-        return None, _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 3 and (data[1:2] == b"\x00" or data[0:1] == b"\x00")):
+        return None, _(
+            "The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if utf16 or (len(data) > 3 and (data[1:2] == b"\x00" or data[0:1] == b"\x00")):
         return None, _("The file is encoded as UTF-16. Save it as 'CSV UTF-8' and upload it again.")
     if data.startswith(_SPREADSHEET_MAGIC):
         return None, _("This is a spreadsheet workbook (such as .xlsx or .ods), not a CSV file. In the spreadsheet "
@@ -120,7 +122,8 @@ def parse_csv(text):
     except csv.Error as exc:
         return [], [], _csv_error(exc, 1)
     except StopIteration:
-        return [], [], _("The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
+        return [], [], _(
+            "The file is empty. It needs a header row (target,category,reference,note) and at least one row.")
     typed = [h.strip() for h in header]
     columns = [h.lower() for h in typed]
     unknown = [h for h, c in zip(typed, columns) if c not in CSV_COLUMNS]
@@ -158,8 +161,8 @@ def parse_csv(text):
                     continue
                 if len(row) > width:
                     rejected.append(RowResult(row=row_number, input=separator.join(row)[:300], status=REJECTED,
-                                              reason=_("This row has %(found)d fields; the header has %(expected)d.") % {
-                                                  "found": len(row), "expected": width}))
+                                              reason=_("This row has %(found)d fields; the header has "
+                                                       "%(expected)d.") % {"found": len(row), "expected": width}))
                     continue
                 row = row + [""] * (width - len(row))
             elif not row[t].strip() and not "".join(row).strip():

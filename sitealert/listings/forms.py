@@ -3,10 +3,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.services import MAX_NOTE, MAX_REFERENCE
-from sitealert.core.target_messages import translated_reason
 
 
 class ListingFilterForm(forms.Form):

@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk
-from sitealert.listings.changelog import Added, refresh_targets
+from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.listings.changelog import Added, refresh_targets
 from sitealert.listings.models import Category, Kind, Listing, protected_target_reason, reason_text
 from sitealert.listings.protection import ProtectedIndex
-from sitealert.core.target_messages import translated_reason
 from sitealert.organizations import permissions
 from sitealert.organizations.models import Organization
 
@@ -79,8 +79,10 @@ class Report:
             return _("Dry run, nothing was changed: ") + parts
         if not self.applied and c[REJECTED]:
             return ngettext(
-                "Nothing was changed because %(n)d row was rejected. Correct it, or choose to accept the valid rows.",
-                "Nothing was changed because %(n)d rows were rejected. Correct them, or choose to accept the valid rows.",
+                "Nothing was changed because %(n)d row was rejected. Correct it, or choose to accept the valid "
+                "rows.",
+                "Nothing was changed because %(n)d rows were rejected. Correct them, or choose to accept the valid "
+                "rows.",
                 c[REJECTED]) % {"n": c[REJECTED]} + " " + parts
         return parts
 
@@ -424,7 +426,8 @@ def _insert_staged(cursor, stage, contributor, event, db_now):
     cursor.execute(
         f"INSERT INTO {q(Listing._meta.db_table)} ({', '.join(q(c) for c in LISTING_COLUMNS)}) "
         f"SELECT target, kind, {bulk.cast_param(field('contributor'))}, category, reference, "
-        f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, held_for, "
+        f"COALESCE(listed_at, {bulk.cast_param(field('listed_at'))}), review_after, note, status, status_reason, "
+        f"held_for, "
         f"{bulk.cast_param(field('status_changed_at'))}, {bulk.cast_param(field('created_at'))}, "
         f"{bulk.cast_param(field('updated_at'))}, {bulk.cast_param(field('creation_event'))} "
         f"FROM {stage} ORDER BY target",

@@ -17,7 +17,7 @@ DOT = {"online": "#1a7f37", "offline": "#b42318", "unknown": "#8a8f98", None: No
 
 def layers(hosts, pairs, root):
     """Column of each host: its distance from a host no redirect leads to (the root first)."""
-    incoming = {h: 0 for h in hosts}
+    incoming = dict.fromkeys(hosts, 0)
     for _, to in pairs:
         incoming[to] += 1
     column = {}

@@ -65,7 +65,8 @@ class ProbeTarget(models.Model):
 
     class Meta:
         # Partial: SQLite cannot use (active, next_probe_at) for Django's bare `WHERE "active"`.
-        indexes = [models.Index(fields=["next_probe_at"], condition=models.Q(active=True), name="monitoring_due_active")]
+        indexes = [models.Index(fields=["next_probe_at"], condition=models.Q(active=True),
+                                name="monitoring_due_active")]
         verbose_name = _("probe target")
         verbose_name_plural = _("probe targets")
 

@@ -80,7 +80,7 @@ def _write_edges(items, now):
     existing = {(e.probe_target_id, e.from_host, e.to_host): e
                 for e in RedirectEdge.objects.filter(probe_target_id__in=target_ids)}
     created, updated = [], []
-    for key, (claim, hops) in seen.items():
+    for key, (_claim, hops) in seen.items():
         edge = existing.get(key)
         if edge is None:
             created.append(RedirectEdge(probe_target_id=key[0], from_host=key[1], to_host=key[2],

@@ -161,7 +161,7 @@ def redirect_family(target):
     Returns (nodes, edges): nodes maps host -> {"listed", "status"}; edges are RedirectEdge rows.
     """
     sites, frontier, edges = {site_of(target)}, {site_of(target)}, {}
-    for _ in range(FAMILY_MAX_DEPTH):
+    for _depth in range(FAMILY_MAX_DEPTH):
         if not frontier or len(edges) >= FAMILY_MAX_EDGES:
             break
         found = (RedirectEdge.objects.filter(Q(from_site__in=frontier) | Q(to_site__in=frontier))

@@ -18,7 +18,8 @@ from sitealert.core.conf import setting
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings import services as listing_services
 from sitealert.listings.views import contributor_actor
-from sitealert.monitoring import graph as graph_svg, services
+from sitealert.monitoring import graph as graph_svg
+from sitealert.monitoring import services
 from sitealert.monitoring.forms import CandidateListForm, StaleActionForm, StatusFilterForm
 from sitealert.monitoring.models import ProbeTarget, Status
 

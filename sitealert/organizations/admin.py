@@ -5,9 +5,9 @@ from django.utils.translation import ngettext
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
-from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 from sitealert.organizations import services
 from sitealert.organizations.models import ApiToken, Membership, Organization
+from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 
 
 class OrganizationForm(forms.ModelForm):

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit
+from sitealert.core.conf import setting
 from sitealert.core.countries import is_country_code
 from sitealert.organizations import permissions
 from sitealert.organizations.models import ApiToken, Membership, Organization
-from sitealert.core.conf import setting
 
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
@@ -142,7 +142,8 @@ def revoke_token_by_hint(hint, *, actor):
     if not tokens:
         raise OrganizationError(_("No token starts with '%(hint)s'.") % {"hint": hint})
     if len(tokens) > 1:
-        raise OrganizationError(_("Several tokens start with '%(hint)s'; revoke it in the admin site.") % {"hint": hint})
+        raise OrganizationError(
+            _("Several tokens start with '%(hint)s'; revoke it in the admin site.") % {"hint": hint})
     return revoke_token(tokens[0], actor=actor)
 
 
@@ -166,6 +167,11 @@ def authenticate_token(secret):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token, None
+
+
+def public_contributors():
+    """Contributors the public may read about: every one that was ever approved."""
+    return Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR, approved_at__isnull=False)
 
 
 def verifiable_member(slug):

@@ -1,10 +1,10 @@
 """Every approved organization manages its API tokens; authorized users show a verifiable member badge."""
 
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 import hashlib
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
 from sitealert.organizations import permissions, services
 from sitealert.organizations.badges import badge_svg
 from sitealert.organizations.forms import TokenForm
 from sitealert.organizations.models import ApiToken, Organization
+
 
 def token_manager(request):
     actor = actor_for_request(request)

@@ -5,6 +5,7 @@ from django.contrib import admin
 from sitealert.organizations.staff import OperatorAdmin
 from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
+
 @admin.register(OperatingProcedure)
 class OperatingProcedureAdmin(OperatorAdmin):
     """Procedures belong to their contributor; the operator reads them."""

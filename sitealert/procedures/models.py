@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sitealert.organizations.models import Organization
 
+
 class OperatingProcedure(models.Model):
     """A contributor's published procedure in one language."""
 

@@ -8,15 +8,9 @@ from django.utils import timezone
 
 from sitealert.core import audit
 from sitealert.organizations import permissions
-from sitealert.organizations.models import Organization
 from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
-
-
-def public_contributors():
-    """Contributors the public may read about: every one that was ever approved."""
-    return Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR, approved_at__isnull=False)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from sitealert.core.actors import actor_for_request
 from sitealert.listings.models import Listing
 from sitealert.organizations import permissions
+from sitealert.organizations.services import public_contributors
 from sitealert.procedures import services
 from sitealert.procedures.forms import ProcedureForm
 from sitealert.procedures.models import ProcedureRevision
@@ -19,11 +20,11 @@ from sitealert.reviews.services import ReviewCounts, review_counts
 
 
 def _contributor(slug):
-    return get_object_or_404(services.public_contributors(), slug=slug)
+    return get_object_or_404(public_contributors(), slug=slug)
 
 
 def procedures(request):
-    contributors = list(services.public_contributors().prefetch_related("procedures").order_by("country", "name"))
+    contributors = list(public_contributors().prefetch_related("procedures").order_by("country", "name"))
     counts = review_counts([c.pk for c in contributors])
     rows = []
     for org in contributors:

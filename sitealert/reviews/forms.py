@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.core.target_messages import public_reason
+from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.reviews.models import ReviewCase, ReviewRequest
 from sitealert.reviews.services import active_listings_covering
 

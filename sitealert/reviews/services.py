@@ -25,11 +25,11 @@ from django.utils.translation import gettext as _
 
 from sitealert.core import audit, ratelimit
 from sitealert.core.actors import Actor
+from sitealert.core.conf import setting
 from sitealert.hosts import covering_targets
 from sitealert.listings.models import Listing
 from sitealert.listings.services import remove_listings
 from sitealert.organizations import permissions
-from sitealert.core.conf import setting
 from sitealert.reviews.models import ReviewCase, ReviewRequest, hash_token
 
 log = logging.getLogger(__name__)
@@ -238,8 +238,10 @@ def send_due_reminders(now=None):
         if not claimed:
             continue
         overdue = case.due_at <= now
-        _send(lambda: (_("Overdue: review request for %(target)s") if overdue
-                       else _("Reminder: review request for %(target)s")) % {"target": case.request.target},
+        # Bound as defaults: _send calls the subject at once, in the recipients' language.
+        _send(lambda overdue=overdue, case=case: (
+                  _("Overdue: review request for %(target)s") if overdue
+                  else _("Reminder: review request for %(target)s")) % {"target": case.request.target},
               "reviews/email/reminder.txt", {"case": case, "request": case.request, "overdue": overdue,
                                             "inbox_url": inbox_url},
               _contributor_emails(case.contributor), settings.LANGUAGE_CODE)

@@ -9,18 +9,20 @@ listing. A listing held by the operator from the start was never published and i
 """
 
 from dataclasses import dataclass, field
+
 from django.core.cache import cache
 from django.db.models import CharField, Count, F, Func
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sitealert.core.conf import setting
 from sitealert.feed.builder import feed_state
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Category, Listing
 from sitealert.monitoring.metadata import status_totals
 from sitealert.organizations.models import Organization
-from sitealert.core.conf import setting
 from sitealert.reviews.services import ReviewCounts
+
 
 class YearMonth(Func):
     """'YYYY-MM' of a datetime in UTC, computed by the database itself (fast on both backends)."""

@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from sitealert.procedures.services import public_contributors
+from sitealert.organizations.services import public_contributors
 from sitealert.reviews.services import review_counts
 from sitealert.statistics import charts, services
 

@@ -108,8 +108,8 @@ def test_since_ahead_of_the_server(client, italy, list_targets, adco_token):
 
 
 def test_pruned_history_requires_a_resync(client, italy, list_targets, as_actor, adco_token, get_feed):
-    from sitealert.listings.changelog import prune_expired_history
     from sitealert.feed.models import Change
+    from sitealert.listings.changelog import prune_expired_history
 
     list_targets(italy, ["a.example", "b.example"])
     remove_listings(italy, ["a.example"], "Annulled", actor=as_actor(italy))
@@ -132,8 +132,8 @@ def test_pruned_history_requires_a_resync(client, italy, list_targets, as_actor,
 
 
 def test_prune_respects_the_retention_setting(italy, list_targets, settings):
-    from sitealert.listings.changelog import prune_expired_history
     from sitealert.feed.models import Change
+    from sitealert.listings.changelog import prune_expired_history
 
     list_targets(italy, ["a.example"])
     Change.objects.update(created_at=timezone.now() - timedelta(days=10))

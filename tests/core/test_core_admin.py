@@ -14,8 +14,8 @@ from django.utils.functional import Promise
 import sitealert
 from sitealert.core import audit
 from sitealert.core.actors import Actor
-from sitealert.front.admin import ACTION_LABELS, CHANNEL_LABELS
 from sitealert.core.models import AuditEvent
+from sitealert.front.admin import ACTION_LABELS, CHANNEL_LABELS
 
 PACKAGE = Path(sitealert.__file__).parent
 

@@ -2,8 +2,8 @@ import re
 
 from django.utils import translation
 
-from sitealert.hosts import MESSAGES, InvalidTarget, normalize_target
 from sitealert.core.target_messages import REASONS, translated_reason
+from sitealert.hosts import MESSAGES, InvalidTarget, normalize_target
 
 
 def test_every_normalizer_code_has_a_translatable_reason_with_the_same_text():

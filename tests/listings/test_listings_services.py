@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied
 
 from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.feed.models import Change, FeedEntry, FeedState
-from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.csv_import import import_csv
+from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.services import EntryInput, remove_listings, submit_entries
 from tests.conftest import actor
 

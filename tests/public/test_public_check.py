@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from sitealert.check.services import check_target
 from sitealert.core.actors import Actor
 from sitealert.listings.models import Listing
 from sitealert.listings.services import EntryInput, hold_listing, remove_listings, submit_entries
-from sitealert.check.services import check_target
 
 
 @pytest.mark.django_db

@@ -4,8 +4,7 @@ contributor itself, and a kept history."""
 import pytest
 
 from sitealert.core.models import AuditEvent
-from sitealert.procedures.models import OperatingProcedure
-from sitealert.procedures.models import ProcedureRevision
+from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
 TEXT = {"description": "We are the national authority.", "contact": "desk@agcom.test",
         "criteria": "Commercial-scale infringement.", "procedure": "Decision, notice, appeal within 60 days."}
