@@ -16,4 +16,8 @@ class ProcedureForm(forms.Form):
         help_text=_("What makes a site eligible for listing."))
     procedure = forms.CharField(
         label=_("Procedure"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 8}),
-        help_text=_("How a decision is taken, notified and reviewed, and how to challenge it."))
+        help_text=_("How a decision is taken and notified."))
+    appeal = forms.CharField(
+        label=_("Review and appeal"), max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("How a site operator asks you to review a listing, and how your decision can be appealed: to "
+                    "whom, in what form and within what time."))

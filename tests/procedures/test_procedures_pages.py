@@ -166,3 +166,57 @@ def test_edit_page_and_old_version_name_their_language(client, alice, italy):
     old = client.get(f"/procedures/{italy.slug}/history/{revision.pk}/").content.decode()
 
     assert "Version in Arabic of" in old
+
+
+# --- The fifth field: how to ask for a review or appeal ------------------------------------------
+
+APPEAL = "Ask us for a review at review@agcom.test; appeal to the administrative court within 60 days."
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_is_edited_published_and_kept_in_the_history(client, alice, italy):
+    publish(italy, "en")  # four fields, published before the fifth existed
+    client.force_login(alice)
+    form = client.get(f"/procedures/{italy.slug}/edit/en/").content.decode()
+    assert '<label for="id_appeal">' in form
+
+    client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "appeal": APPEAL})
+
+    assert OperatingProcedure.objects.get(organization=italy, language="en").appeal == APPEAL
+    first, latest = ProcedureRevision.objects.filter(organization=italy).order_by("created_at", "id")
+    assert first.appeal == "" and latest.appeal == APPEAL
+    event = AuditEvent.objects.get(action="procedure.update")
+    assert event.detail["fields"] == ["appeal"]
+    client.logout()
+    page = client.get(f"/procedures/{italy.slug}/").content.decode()
+    assert 'id="procedure-appeal"' in page and "Review and appeal" in page
+    assert '<a href="mailto:review@agcom.test">review@agcom.test</a>' in page
+    history = client.get(f"/procedures/{italy.slug}/history/").content.decode()
+    changed = history.split("<tbody>")[1].split("</tr>")[0]
+    assert "Review and appeal" in changed and "Criteria" not in changed
+    assert "appeal to the administrative court within 60 days" in client.get(
+        f"/procedures/{italy.slug}/history/{latest.pk}/").content.decode()
+    assert 'id="procedure-appeal"' not in client.get(
+        f"/procedures/{italy.slug}/history/{first.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_is_optional_and_hidden_when_empty(client, alice, italy):
+    client.force_login(alice)
+
+    response = client.post(f"/procedures/{italy.slug}/edit/fr/", TEXT)
+
+    assert response.status_code == 302
+    assert OperatingProcedure.objects.get(organization=italy, language="fr").appeal == ""
+    page = client.get(f"/procedures/{italy.slug}/?lang=fr").content.decode()
+    assert TEXT["procedure"] in page and 'id="procedure-appeal"' not in page
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_has_the_length_limit_of_the_other_texts(client, alice, italy):
+    client.force_login(alice)
+
+    response = client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "appeal": "x" * 10_001})
+
+    assert response.status_code == 200 and "Ensure this value has at most 10000 characters" in response.content.decode()
+    assert not OperatingProcedure.objects.exists()
