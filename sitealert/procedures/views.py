@@ -53,6 +53,9 @@ def procedure(request, slug):
         "reviews": review_counts([org.pk]).get(org.pk) or ReviewCounts(),
         "can_edit": permissions.can_edit_procedure(actor, org),
         "active_listings": Listing.objects.filter(contributor=org, status=Listing.Status.ACTIVE).count(),
+        # ?lang= picks a version against the interface language; a switch of that language drops it,
+        # so the page follows the new language when the procedure exists in it.
+        "language_switch_next": request.path,
     })
 
 

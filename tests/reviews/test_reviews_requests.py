@@ -460,3 +460,18 @@ def test_the_status_page_is_not_stored_by_caches(confirmed_review, italy, list_t
 def test_names_as_people_write_them_are_accepted(submit_review, italy, list_targets, name):
     list_targets(italy, ["site.test"])
     assert submit_review("site.test", name=name)
+
+
+@pytest.mark.django_db
+def test_the_status_page_names_each_country_once(client, italy, list_targets, confirmed_review):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+
+    office = create_organization(kind="contributor", name="Demo Copyright Office (Italy)", country="IT",
+                                 actor=Actor(via="cli"))
+    list_targets(office, ["pirate.test"])
+
+    html = client.get(confirmed_review("pirate.test")).content.decode()
+
+    assert "(Italy) (Italy)" not in html and "(Italy)</a> (Italy)" not in html
+    assert "<dt>Country</dt><dd>Italy</dd>" in html
