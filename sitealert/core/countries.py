@@ -96,3 +96,15 @@ def country_name(code, language=None):
     if translated == common and common != country.name:
         translated = catalog.gettext(country.name)  # no translation of the common name: the official one's
     return translated
+
+
+def names_to_search(code):
+    """Every name a reader may look a country up by: in the interface language and in English as the
+    pages write them, and ISO 3166-1's forms ('South Korea', 'Korea, Republic of')."""
+    country = pycountry.countries.get(alpha_2=(code or "").upper()) if code else None
+    if country is None:
+        return []
+    names = {country_name(code), country_name(code, "en"), country.name}
+    names.update(getattr(country, attribute) for attribute in ("common_name", "official_name")
+                 if getattr(country, attribute, None))
+    return sorted(names)

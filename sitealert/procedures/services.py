@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sitealert.core import audit
-from sitealert.core.countries import country_name
+from sitealert.core.countries import names_to_search
 from sitealert.organizations import permissions
 from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
@@ -41,7 +41,7 @@ def procedure_for(organization, wanted):
 def find_contributors(contributors, *, country="", language="", text=""):
     """The contributors of a queryset that are of `country`, publish their procedure in `language`
     and mention `text` (case-insensitive) in their name, their country's name (in the interface
-    language or in English) or any field of any language version of their procedure."""
+    language, in English or in ISO's forms) or any field of any language version of their procedure."""
     if country:
         contributors = contributors.filter(country=country.upper())
     if language:
@@ -50,7 +50,7 @@ def find_contributors(contributors, *, country="", language="", text=""):
     if text:
         folded = text.casefold()
         countries = [code for code in set(contributors.values_list("country", flat=True))
-                     if folded in country_name(code).casefold() or folded in country_name(code, "en").casefold()]
+                     if any(folded in name.casefold() for name in names_to_search(code))]
         match = Q(name__icontains=text) | Q(country__in=countries)
         for name in ProcedureRevision.FIELDS:
             match |= Q(**{f"procedures__{name}__icontains": text})

@@ -145,3 +145,14 @@ def test_the_review_limit_message_is_translated(client, settings, italy, list_ta
     html = response.content.decode()
     assert response.status_code == 429 and 'id="review-limited"' in html
     assert "Your request has not been sent" not in html and "Please try again in" not in html
+
+
+@pytest.mark.django_db
+def test_procedures_are_found_by_the_country_name_in_the_readers_language(client, settings, italy, korea):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+
+    html = client.get("/procedures/", {"q": "италия"}).content.decode()
+
+    table = html.split('id="procedures-table"')[1]
+    assert italy.name in table and korea.name not in table
+    assert "Найти" in html and "Все страны" in html

@@ -253,6 +253,7 @@ def three_authorities(italy, korea):
     ({"q": "ITALIENNE"}, {"italy"}),  # any language version, any case
     ({"q": "española"}, {"spain"}),  # the authority's name
     ({"q": "spain"}, {"spain"}),  # the country's name in English
+    ({"q": "south korea"}, {"korea"}),  # and the other names people know it by
     ({"q": "  "}, {"italy", "korea", "spain"}),
     ({"q": "national authority", "country": "KR"}, set()),
     ({"q": "national authority", "language": "en"}, {"italy"}),
