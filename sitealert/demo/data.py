@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sitealert.core.actors import Actor
+from sitealert.core.countries import country_name
 from sitealert.demo.procedures import procedure_texts
 from sitealert.listings.protection import add_protected_target
 from sitealert.listings.services import EntryInput, remove_listings, submit_entries
@@ -41,10 +42,14 @@ REMOVED_PER_CONTRIBUTOR = 3  # removed again, so the change log carries tombston
 @dataclass(frozen=True)
 class DemoContributor:
     country: str
-    country_name: str
     username: str
     languages: tuple
     reply_days: int
+
+    @property
+    def country_name(self):
+        """In English, as every page written in English names the country."""
+        return country_name(self.country, "en")
 
     @property
     def name(self):
@@ -52,12 +57,12 @@ class DemoContributor:
 
 
 CONTRIBUTORS = (
-    DemoContributor("IT", "Italy", "demo-italy", ALL_LANGUAGES, 10),
-    DemoContributor("KR", "Republic of Korea", "demo-korea", ("en", "zh-hans"), 14),
-    DemoContributor("BR", "Brazil", "demo-brazil", ("en", "es", "fr"), 15),
-    DemoContributor("ES", "Spain", "demo-spain", ("es", "en", "fr"), 10),
-    DemoContributor("UA", "Ukraine", "demo-ukraine", ("en", "fr"), 20),
-    DemoContributor("JP", "Japan", "demo-japan", ("en", "zh-hans", "es"), 14),
+    DemoContributor("IT", "demo-italy", ALL_LANGUAGES, 10),
+    DemoContributor("KR", "demo-korea", ("en", "zh-hans"), 14),
+    DemoContributor("BR", "demo-brazil", ("en", "es", "fr"), 15),
+    DemoContributor("ES", "demo-spain", ("es", "en", "fr"), 10),
+    DemoContributor("UA", "demo-ukraine", ("en", "fr"), 20),
+    DemoContributor("JP", "demo-japan", ("en", "zh-hans", "es"), 14),
 )
 
 PROTECTED_TARGETS = (

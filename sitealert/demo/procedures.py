@@ -30,8 +30,11 @@ TEXTS = {
                     "من الإعلانات أو الاشتراكات، وتجاهل مشغله إشعارين على الأقل من أصحاب الحقوق.",
         "procedure": "يقدم أصحاب الحقوق شكوى مشفوعة بالأدلة. ويتحقق موظف مختص من الأدلة ويُخطر مشغل الموقع، الذي "
                      "يُمنح مهلة 15 يومًا للرد. ثم يُتخذ قرار يُنشر برقم مرجعي، ويُضاف الموقع إلى SiteAlert في "
-                     "اليوم نفسه. ويجوز لمشغل الموقع المدرج أن يطلب المراجعة في أي وقت عبر SiteAlert أو بالبريد "
-                     "الإلكتروني.",
+                     "اليوم نفسه.",
+        "appeal": "يجوز لمشغل الموقع المدرج، أو لأي شخص متأثر بالإدراج، أن يطلب المراجعة في أي وقت عبر SiteAlert أو "
+                  "بالبريد الإلكتروني على العنوان {email}، مع بيان الأسباب وتقديم ما لديه من أدلة. ونرد في غضون {days} "
+                  "يوم عمل: إما بالإبقاء على الإدراج مع بيان الأسباب، وإما بإزالته. ويجوز الطعن في قرار الإبقاء أمام "
+                  "المحكمة الإدارية الوطنية المختصة في غضون 60 يومًا. (بيانات تجريبية: إجراء وهمي.)",
     },
     "zh-hans": {
         "description": "{office}是为 SiteAlert 演示而设立的虚构机构。在本演示中，它代表{country}的国家主管机关，"
@@ -41,8 +44,10 @@ TEXTS = {
         "criteria": "只有当网站未经授权以商业规模提供受保护的作品、通过广告或订阅获取收入，"
                     "并且其经营者无视权利人至少两次通知时，才会被列入名单。",
         "procedure": "权利人提交附有证据的投诉。承办人员核实证据并通知网站经营者，经营者有15天时间作出答复。"
-                     "随后作出决定，并附编号予以公布；网站于同日被加入 SiteAlert。"
-                     "被列入名单的网站经营者可随时通过 SiteAlert 或电子邮件申请复核。",
+                     "随后作出决定，并附编号予以公布；网站于同日被加入 SiteAlert。",
+        "appeal": "被列入名单的网站经营者或任何受影响的人可随时通过 SiteAlert 或发送电子邮件至 {email} 申请复核，"
+                  "并说明理由、提供证据。我们将在{days}个工作日内答复：或维持列名并说明理由，或予以移除。"
+                  "对维持列名的决定不服的，可在60日内向有管辖权的国家行政法院提起上诉。（演示数据：虚构的程序。）",
     },
     "en": {
         "description": "{office} is a fictional authority created for the SiteAlert demo. In this demo it stands for "
@@ -55,8 +60,12 @@ TEXTS = {
                     "least two notices from right holders.",
         "procedure": "Right holders file a complaint with evidence. A case officer verifies the evidence and notifies "
                      "the site operator, who has 15 days to respond. A decision is then taken and published with a "
-                     "reference number; the site is added to SiteAlert on the same day. The operator of a listed "
-                     "site can ask for a review at any time, through SiteAlert or by e-mail.",
+                     "reference number; the site is added to SiteAlert on the same day.",
+        "appeal": "The operator of a listed site, or anyone affected by a listing, can ask for a review at any time "
+                  "through SiteAlert or by e-mail to {email}, giving the reasons and any evidence. We answer within "
+                  "{days} working days: the listing is either upheld, with an explanation, or removed. A decision to "
+                  "uphold it can be appealed before the competent national administrative court within 60 days. "
+                  "(Demo data: a fictional procedure.)",
     },
     "fr": {
         "description": "{office} est une autorité fictive créée pour la démonstration de SiteAlert. Dans cette "
@@ -72,8 +81,13 @@ TEXTS = {
         "procedure": "Les titulaires de droits déposent une plainte accompagnée de preuves. Un rapporteur vérifie les "
                      "preuves et informe l'exploitant du site, qui dispose de 15 jours pour répondre. Une décision est "
                      "ensuite rendue et publiée avec un numéro de référence ; le site est ajouté à SiteAlert le jour "
-                     "même. L'exploitant d'un site inscrit peut demander un réexamen à tout moment, via SiteAlert ou "
-                     "par courriel.",
+                     "même.",
+        "appeal": "L'exploitant d'un site inscrit, ou toute personne concernée par une inscription, peut demander un "
+                  "réexamen à tout moment via SiteAlert ou par courriel à {email}, en indiquant ses motifs et ses "
+                  "preuves éventuelles. Nous répondons sous {days} jours ouvrables : l'inscription est soit maintenue, "
+                  "avec une explication, soit retirée. Une décision de maintien peut faire l'objet d'un recours devant "
+                  "la juridiction administrative nationale compétente dans un délai de 60 jours. "
+                  "(Données de démonstration : procédure fictive.)",
     },
     "ru": {
         "description": "{office} — вымышленный орган, созданный для демонстрации SiteAlert. В этой демонстрации он "
@@ -88,8 +102,13 @@ TEXTS = {
         "procedure": "Правообладатели подают жалобу с доказательствами. Ответственный сотрудник проверяет "
                      "доказательства и уведомляет владельца сайта, у которого есть 15 дней для ответа. Затем "
                      "принимается решение, которое публикуется с регистрационным номером; в тот же день сайт "
-                     "добавляется в SiteAlert. Владелец включённого в список сайта может в любое время запросить "
-                     "пересмотр через SiteAlert или по электронной почте.",
+                     "добавляется в SiteAlert.",
+        "appeal": "Владелец включённого в список сайта или любое затронутое лицо может в любое время запросить "
+                  "пересмотр через SiteAlert или по электронной почте {email}, указав причины и приложив имеющиеся "
+                  "доказательства. Мы отвечаем в течение {days} рабочих дней: сайт либо остаётся в списке (с "
+                  "объяснением причин), либо исключается из него. Решение об оставлении в списке может быть "
+                  "обжаловано в компетентном национальном административном суде в течение 60 дней. "
+                  "(Демонстрационные данные: вымышленная процедура.)",
     },
     "es": {
         "description": "{office} es una autoridad ficticia creada para la demostración de SiteAlert. En esta "
@@ -105,15 +124,17 @@ TEXTS = {
                      "y notifica al operador del sitio, que dispone de 15 días para responder. "
                      "A continuación se adopta "
                      "una decisión, que se publica con un número de referencia; el sitio se añade a SiteAlert el mismo "
-                     "día. El operador de un sitio incluido puede solicitar una revisión en cualquier momento a través "
-                     "de SiteAlert o por correo electrónico.",
+                     "día.",
+        "appeal": "El operador de un sitio incluido, o cualquier persona afectada por una inclusión, puede solicitar "
+                  "una revisión en cualquier momento a través de SiteAlert o por correo electrónico a {email}, "
+                  "exponiendo sus motivos y las pruebas de que disponga. Respondemos en un plazo de {days} días "
+                  "hábiles: la inclusión se mantiene, con una explicación, o se retira. La decisión de mantenerla "
+                  "puede recurrirse ante el tribunal contencioso-administrativo nacional competente en un plazo de "
+                  "60 días. (Datos de demostración: procedimiento ficticio.)",
     },
 }
 
-FIELDS = ("description", "contact", "criteria", "procedure")
-
-
 def procedure_texts(language, *, office, country, email, days):
-    """The four published fields of one contributor's procedure in `language`."""
+    """The five published fields of one contributor's procedure in `language`."""
     values = {"office": office, "country": COUNTRY_PHRASES[language][country], "email": email, "days": days}
-    return {name: TEXTS[language][name].format(**values) for name in FIELDS}
+    return {name: text.format(**values) for name, text in TEXTS[language].items()}

@@ -13,7 +13,8 @@ class OperatingProcedureAdmin(OperatorAdmin):
     list_display = ("organization", "language", "updated_at")
     list_filter = ("language",)
     search_fields = ("organization__name",)
-    readonly_fields = ("organization", "language", "description", "contact", "criteria", "procedure", "updated_at")
+    readonly_fields = ("organization", "language", "description", "contact", "criteria", "procedure", "appeal",
+                       "updated_at")
 
 
 @admin.register(ProcedureRevision)

@@ -18,6 +18,8 @@ class OperatingProcedure(models.Model):
     contact = models.TextField(_("contact"))
     criteria = models.TextField(_("criteria"))
     procedure = models.TextField(_("procedure"))
+    # Added after the first four: versions published before it have none, and the page then omits it.
+    appeal = models.TextField(_("review and appeal"), blank=True, default="")
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
@@ -27,7 +29,6 @@ class OperatingProcedure(models.Model):
 
     def __str__(self):
         return f"{self.organization} ({self.language})"
-
 
 
 class ProcedureRevision(models.Model):
@@ -40,11 +41,13 @@ class ProcedureRevision(models.Model):
     contact = models.TextField(_("contact"))
     criteria = models.TextField(_("criteria"))
     procedure = models.TextField(_("procedure"))
+    appeal = models.TextField(_("review and appeal"), blank=True, default="")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", verbose_name=_("author"))
     created_at = models.DateTimeField(_("saved"), default=timezone.now)
 
-    FIELDS = ("description", "contact", "criteria", "procedure")
+    # The five fields of WIPO ALERT's procedures database, in the order the public page shows them.
+    FIELDS = ("description", "contact", "criteria", "procedure", "appeal")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,9 +4,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from sitealert.core import audit
+from sitealert.core.countries import names_to_search
 from sitealert.organizations import permissions
 from sitealert.procedures.models import OperatingProcedure, ProcedureRevision
 
@@ -34,6 +36,26 @@ def procedure_for(organization, wanted):
         if code in by_language:
             return ProcedureView(by_language[code], wanted, available)
     return ProcedureView(None, wanted, available)
+
+
+def find_contributors(contributors, *, country="", language="", text=""):
+    """The contributors of a queryset that are of `country`, publish their procedure in `language`
+    and mention `text` (case-insensitive) in their name, their country's name (in the interface
+    language, in English or in ISO's forms) or any field of any language version of their procedure."""
+    if country:
+        contributors = contributors.filter(country=country.upper())
+    if language:
+        contributors = contributors.filter(procedures__language=language)
+    text = " ".join(text.split())
+    if text:
+        folded = text.casefold()
+        countries = [code for code in set(contributors.values_list("country", flat=True))
+                     if any(folded in name.casefold() for name in names_to_search(code))]
+        match = Q(name__icontains=text) | Q(country__in=countries)
+        for name in ProcedureRevision.FIELDS:
+            match |= Q(**{f"procedures__{name}__icontains": text})
+        contributors = contributors.filter(match)
+    return contributors.distinct()
 
 
 def save_procedure(organization, language, data, *, actor):

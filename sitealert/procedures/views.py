@@ -14,7 +14,7 @@ from sitealert.listings.models import Listing
 from sitealert.organizations import permissions
 from sitealert.organizations.services import public_contributors
 from sitealert.procedures import services
-from sitealert.procedures.forms import ProcedureForm
+from sitealert.procedures.forms import ProcedureForm, ProcedureSearchForm
 from sitealert.procedures.models import ProcedureRevision
 from sitealert.reviews.services import ReviewCounts, review_counts
 
@@ -24,14 +24,21 @@ def _contributor(slug):
 
 
 def procedures(request):
-    contributors = list(public_contributors().prefetch_related("procedures").order_by("country", "name"))
+    everyone = public_contributors()
+    form = ProcedureSearchForm(request.GET, countries=everyone.values_list("country", flat=True))
+    form.is_valid()  # a value not on offer is reported beside its field and left out of the search
+    data = form.cleaned_data
+    found = services.find_contributors(everyone, country=data.get("country", ""), language=data.get("language", ""),
+                                       text=data.get("q", ""))
+    contributors = list(found.prefetch_related("procedures").order_by("country", "name"))
     counts = review_counts([c.pk for c in contributors])
     rows = []
     for org in contributors:
         languages = {p.language for p in org.procedures.all()}
         rows.append({"org": org, "languages": [(code, name) for code, name in settings.LANGUAGES if code in languages],
                      "reviews": counts.get(org.pk) or ReviewCounts()})
-    return render(request, "procedures/procedures.html", {"rows": rows})
+    return render(request, "procedures/procedures.html", {
+        "rows": rows, "search": form, "total": everyone.count()})
 
 
 def procedure(request, slug):
@@ -46,6 +53,9 @@ def procedure(request, slug):
         "reviews": review_counts([org.pk]).get(org.pk) or ReviewCounts(),
         "can_edit": permissions.can_edit_procedure(actor, org),
         "active_listings": Listing.objects.filter(contributor=org, status=Listing.Status.ACTIVE).count(),
+        # ?lang= picks a version against the interface language; a switch of that language drops it,
+        # so the page follows the new language when the procedure exists in it.
+        "language_switch_next": request.path,
     })
 
 

@@ -72,13 +72,27 @@ def active_listings_covering(target):
 
 
 def submission_wait(ip, email):
-    """Count one submission; seconds to wait when the client or the e-mail address is over its limit."""
+    """Count one accepted submission; seconds to wait when the client or the e-mail address is over its limit.
+
+    Only submissions that would be stored count: a refused one is given back, so a client over
+    one limit does not use up the other."""
     window = setting("REVIEW_REQUEST_WINDOW")
-    waits = [ratelimit.hit("review-ip", ratelimit.client_key(ip), setting("REVIEW_REQUEST_IP_RATE"), window)]
+    counters = [("review-ip", ratelimit.client_key(ip), setting("REVIEW_REQUEST_IP_RATE"))]
     if email:
-        waits.append(ratelimit.hit("review-email", email.strip().lower(), setting("REVIEW_REQUEST_EMAIL_RATE"),
-                                   window))
-    return max(waits)
+        counters.append(("review-email", email.strip().lower(), setting("REVIEW_REQUEST_EMAIL_RATE")))
+    wait = max(ratelimit.hit(scope, key, limit, window) for scope, key, limit in counters)
+    if wait:
+        for scope, key, _limit in counters:
+            ratelimit.refund(scope, key, window)
+    return wait
+
+
+def invalid_submission_wait(ip):
+    """Count one post that was not accepted (errors, honeypot); seconds to wait when the client is over
+    REVIEW_INVALID_POST_RATE. Separate from, and more generous than, the limit on accepted requests:
+    correcting typos never uses up the requests a client may send."""
+    return ratelimit.hit("review-invalid", ratelimit.client_key(ip), setting("REVIEW_INVALID_POST_RATE"),
+                         setting("REVIEW_INVALID_POST_WINDOW"))
 
 
 def submit_review_request(*, query, target, name, email, relationship, reasons, evidence, language, ip, now=None):

@@ -19,26 +19,37 @@ from sitealert.reviews.models import ReviewCase
 
 @require_http_methods(["GET", "POST"])
 def review_new(request):
-    if request.method == "POST":
-        form = ReviewRequestForm(request.POST)
-        valid = form.is_valid()
-        wait = services.submission_wait(client_ip(request), form.cleaned_data.get("email") if valid else "")
+    if request.method == "GET":
+        form = ReviewRequestForm(initial={"target": request.GET.get("target", "")[:300]})
+        return _review_form(request, form)
+    form = ReviewRequestForm(request.POST)
+    ip = client_ip(request)
+    if form.is_bot or not form.is_valid():
+        # Typos cost nothing against the requests a client may send; only a flood of them waits.
+        wait = services.invalid_submission_wait(ip)
         if wait:
-            return too_many_requests(request, wait)
+            return _review_form(request, form, wait=wait, limited="invalid")
         if form.is_bot:
             return redirect("reviews:review_sent")
-        if valid:
-            data = form.cleaned_data
-            services.submit_review_request(
-                query=data["target"], target=form.normalized_target, name=data["name"], email=data["email"],
-                relationship=data["relationship"], reasons=data["reasons"], evidence=data["evidence"],
-                language=get_language(), ip=client_ip(request))
-            return redirect("reviews:review_sent")
-    else:
-        form = ReviewRequestForm(initial={"target": request.GET.get("target", "")[:300]})
-    return render(request, "reviews/review_new.html", {
-        "form": form, "due_days": setting("REVIEW_DUE_DAYS"),
-        "confirm_hours": setting("REVIEW_CONFIRM_HOURS")})
+        return _review_form(request, form)
+    data = form.cleaned_data
+    wait = services.submission_wait(ip, data["email"])
+    if wait:
+        return _review_form(request, form, wait=wait, limited="accepted")
+    services.submit_review_request(
+        query=data["target"], target=form.normalized_target, name=data["name"], email=data["email"],
+        relationship=data["relationship"], reasons=data["reasons"], evidence=data["evidence"],
+        language=get_language(), ip=ip)
+    return redirect("reviews:review_sent")
+
+
+def _review_form(request, form, *, wait=0, limited=None):
+    """The form page; over a limit, the same page with status 429, an explanation and the text kept."""
+    context = {"form": form, "limited": limited, "due_days": setting("REVIEW_DUE_DAYS"),
+               "confirm_hours": setting("REVIEW_CONFIRM_HOURS")}
+    if wait:
+        return too_many_requests(request, wait, "reviews/review_new.html", context)
+    return render(request, "reviews/review_new.html", context)
 
 
 def review_sent(request):

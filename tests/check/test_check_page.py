@@ -23,7 +23,7 @@ def test_listed_by_two_countries_names_each_authority_with_procedure_link(client
     assert italy.name in html and korea.name in html
     assert f'href="/procedures/{italy.slug}/"' in html and f'href="/procedures/{korea.slug}/"' in html
     assert "Video streaming" in html and "Live sports / IPTV" in html
-    assert ">Italy<" in html and ">Korea, Republic of<" in html
+    assert ">Italy<" in html and ">Republic of Korea<" in html
     assert 'href="/review-requests/new/?target=streaming.example"' in html
 
 

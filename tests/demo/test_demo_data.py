@@ -108,7 +108,7 @@ def test_one_contributor_publishes_its_procedure_in_all_six_languages(demo):
     assert len(by_org) == Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR).count()
     full = next(org_id for org_id, languages in by_org.items() if languages == SIX_LANGUAGES)
     procedures = OperatingProcedure.objects.filter(organization_id=full)
-    for field in ("description", "contact", "criteria", "procedure"):
+    for field in ("description", "contact", "criteria", "procedure", "appeal"):
         texts = [getattr(p, field) for p in procedures]
         assert all(texts) and len(set(texts)) == 6, field
     scripts = {p.language: p.criteria for p in procedures}

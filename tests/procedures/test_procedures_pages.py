@@ -166,3 +166,150 @@ def test_edit_page_and_old_version_name_their_language(client, alice, italy):
     old = client.get(f"/procedures/{italy.slug}/history/{revision.pk}/").content.decode()
 
     assert "Version in Arabic of" in old
+
+
+# --- The fifth field: how to ask for a review or appeal ------------------------------------------
+
+APPEAL = "Ask us for a review at review@agcom.test; appeal to the administrative court within 60 days."
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_is_edited_published_and_kept_in_the_history(client, alice, italy):
+    publish(italy, "en")  # four fields, published before the fifth existed
+    client.force_login(alice)
+    form = client.get(f"/procedures/{italy.slug}/edit/en/").content.decode()
+    assert '<label for="id_appeal">' in form
+
+    client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "appeal": APPEAL})
+
+    assert OperatingProcedure.objects.get(organization=italy, language="en").appeal == APPEAL
+    first, latest = ProcedureRevision.objects.filter(organization=italy).order_by("created_at", "id")
+    assert first.appeal == "" and latest.appeal == APPEAL
+    event = AuditEvent.objects.get(action="procedure.update")
+    assert event.detail["fields"] == ["appeal"]
+    client.logout()
+    page = client.get(f"/procedures/{italy.slug}/").content.decode()
+    assert 'id="procedure-appeal"' in page and "Review and appeal" in page
+    assert '<a href="mailto:review@agcom.test">review@agcom.test</a>' in page
+    history = client.get(f"/procedures/{italy.slug}/history/").content.decode()
+    changed = history.split("<tbody>")[1].split("</tr>")[0]
+    assert "Review and appeal" in changed and "Criteria" not in changed
+    assert "appeal to the administrative court within 60 days" in client.get(
+        f"/procedures/{italy.slug}/history/{latest.pk}/").content.decode()
+    assert 'id="procedure-appeal"' not in client.get(
+        f"/procedures/{italy.slug}/history/{first.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_is_optional_and_hidden_when_empty(client, alice, italy):
+    client.force_login(alice)
+
+    response = client.post(f"/procedures/{italy.slug}/edit/fr/", TEXT)
+
+    assert response.status_code == 302
+    assert OperatingProcedure.objects.get(organization=italy, language="fr").appeal == ""
+    page = client.get(f"/procedures/{italy.slug}/?lang=fr").content.decode()
+    assert TEXT["procedure"] in page and 'id="procedure-appeal"' not in page
+
+
+@pytest.mark.django_db
+def test_review_and_appeal_has_the_length_limit_of_the_other_texts(client, alice, italy):
+    client.force_login(alice)
+
+    response = client.post(f"/procedures/{italy.slug}/edit/en/", {**TEXT, "appeal": "x" * 10_001})
+
+    assert response.status_code == 200 and "Ensure this value has at most 10000 characters" in response.content.decode()
+    assert not OperatingProcedure.objects.exists()
+
+
+# --- Finding a procedure ---------------------------------------------------------------------------
+
+def table_of(response):
+    html = response.content.decode()
+    return html.split('id="procedures-table"')[1].split("</table>")[0] if 'id="procedures-table"' in html else ""
+
+
+@pytest.fixture
+def three_authorities(italy, korea):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+
+    publish(italy, "en")
+    publish(italy, "fr", description="Nous sommes l'autorité italienne.")
+    publish(korea, "zh-hans", description="我们是国家主管机关。", criteria="Only live-sports piracy.")
+    spain = create_organization(kind="contributor", name="Oficina Española de Derechos", country="ES",
+                                actor=Actor(via="cli"))
+    return italy, korea, spain
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, expected", [
+    ({"country": "IT"}, {"italy"}),
+    ({"country": "kr"}, {"korea"}),  # codes in any case
+    ({"language": "fr"}, {"italy"}),
+    ({"language": "zh-hans"}, {"korea"}),
+    ({"language": "ar"}, set()),
+    ({"q": "live-sports"}, {"korea"}),  # a procedure's text
+    ({"q": "ITALIENNE"}, {"italy"}),  # any language version, any case
+    ({"q": "española"}, {"spain"}),  # the authority's name
+    ({"q": "spain"}, {"spain"}),  # the country's name in English
+    ({"q": "south korea"}, {"korea"}),  # and the other names people know it by
+    ({"q": "  "}, {"italy", "korea", "spain"}),
+    ({"q": "national authority", "country": "KR"}, set()),
+    ({"q": "national authority", "language": "en"}, {"italy"}),
+    ({"q": "zzqqxx-no-such-word"}, set()),
+])
+def test_search_by_country_language_and_text(client, three_authorities, query, expected):
+    italy, korea, spain = three_authorities
+    names = {"italy": italy.name, "korea": korea.name, "spain": spain.name}
+
+    table = table_of(client.get("/procedures/", query))
+
+    assert {key for key, name in names.items() if name in table} == expected
+
+
+@pytest.mark.django_db
+def test_search_form_counts_and_clears(client, three_authorities):
+    unfiltered = client.get("/procedures/").content.decode()
+    assert 'id="procedure-search"' in unfiltered and 'id="procedure-search-count"' not in unfiltered
+    assert '<option value="KR">Republic of Korea</option>' in unfiltered
+
+    filtered = client.get("/procedures/", {"country": "IT"}).content.decode()
+    assert "1 of 3 authorities" in filtered and 'id="procedure-search-clear"' in filtered
+    assert '<option value="IT" selected>Italy</option>' in filtered
+
+    nothing = client.get("/procedures/", {"q": "zzqqxx"}).content.decode()
+    assert 'id="procedure-search-empty"' in nothing and "No authority matches this search." in nothing
+    assert 'value="zzqqxx"' in nothing and "0 of 3 authorities" in nothing
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, message", [
+    ({"country": "ZZ"}, "No contributing authority on this site is from &#x27;ZZ&#x27;"),
+    ({"country": "FR"}, "No contributing authority on this site is from &#x27;FR&#x27;"),  # real, but none here
+    ({"language": "de"}, "&#x27;de&#x27; is not one of the languages of this site"),
+    ({"language": "<script>"}, "&#x27;&lt;script&gt;&#x27; is not one of the languages of this site"),
+])
+def test_nonsense_filters_are_named_and_ignored(client, three_authorities, query, message):
+    italy, korea, spain = three_authorities
+
+    response = client.get("/procedures/", query)
+
+    html = response.content.decode()
+    assert response.status_code == 200 and message in html and 'class="field-error"' in html
+    assert all(org.name in table_of(response) for org in (italy, korea, spain))
+
+
+@pytest.mark.django_db
+def test_an_overlong_search_is_refused_with_a_message(client, three_authorities):
+    html = client.get("/procedures/", {"q": "x" * 201}).content.decode()
+    assert "Ensure this value has at most 200 characters" in html
+
+
+def test_find_contributors_is_a_service(db, three_authorities):
+    from sitealert.organizations.services import public_contributors
+    from sitealert.procedures.services import find_contributors
+
+    italy, korea, spain = three_authorities
+    found = find_contributors(public_contributors(), language="en", text="NATIONAL")
+    assert list(found) == [italy]

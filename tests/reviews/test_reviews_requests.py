@@ -184,10 +184,98 @@ def test_rate_limits_per_address_and_per_email(client, italy, list_targets, subm
 
     third = client.post("/review-requests/new/", {**data, "email": "same@site.test"})
     assert third.status_code == 429 and "Retry-After" in third
+    # The refused third did not count against the address: two more are accepted.
     assert client.post("/review-requests/new/", {**data, "email": "new@site.test"}).status_code == 302
-    # The address has now made four submissions: the fifth is refused whatever the e-mail.
+    assert client.post("/review-requests/new/", {**data, "email": "fourth@site.test"}).status_code == 302
+    # The address has now sent four requests: the fifth is refused whatever the e-mail.
     assert client.post("/review-requests/new/", {**data, "email": "fifth@site.test"}).status_code == 429
-    assert ReviewRequest.objects.count() == 3
+    assert ReviewRequest.objects.count() == 4
+
+
+REASONS = "We took every film down on 3 March; see the notice."
+
+
+def review_post(**fields):
+    return {"target": "pirate.test", "name": "Sam Owner", "email": "owner@site.test", "relationship": "operator",
+            "reasons": REASONS, "evidence": "https://site.test/notice", "homepage": "", **fields}
+
+
+@pytest.mark.django_db
+def test_posts_with_errors_do_not_use_up_the_accepted_requests(client, italy, list_targets, settings):
+    list_targets(italy, ["pirate.test"])
+    settings.SITEALERT = {**settings.SITEALERT, "REVIEW_REQUEST_IP_RATE": 2, "REVIEW_REQUEST_EMAIL_RATE": 2}
+
+    for typo in ("pirat.test", "10.0.0.1", "pirate test", "", "pirate.tst", "piratetest", "ftp://", "x", "y", "z"):
+        response = client.post("/review-requests/new/", review_post(target=typo))
+        assert response.status_code == 200
+    accepted = [client.post("/review-requests/new/", review_post()).status_code for _ in range(2)]
+
+    assert accepted == [302, 302] and ReviewRequest.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_validation_error_keeps_what_was_typed(client, italy, list_targets):
+    list_targets(italy, ["pirate.test"])
+
+    html = client.post("/review-requests/new/", review_post(target="innocent.test")).content.decode()
+
+    assert "is not on the list, so there is nothing to review" in html
+    assert 'value="innocent.test"' in html and REASONS in html and 'value="owner@site.test"' in html
+    assert 'id="review-limited"' not in html
+
+
+@pytest.mark.django_db
+def test_over_the_accepted_limit_the_form_says_why_and_keeps_the_text(client, italy, list_targets, settings,
+                                                                      mailoutbox):
+    list_targets(italy, ["pirate.test"])
+    settings.SITEALERT = {**settings.SITEALERT, "REVIEW_REQUEST_IP_RATE": 1}
+    assert client.post("/review-requests/new/", review_post()).status_code == 302
+
+    response = client.post("/review-requests/new/", review_post(email="colleague@site.test"))
+
+    html = response.content.decode()
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert 'id="review-limited"' in html and "Your request has not been sent" in html
+    assert "Please try again in" in html and 'href="/procedures/"' in html
+    assert 'value="colleague@site.test"' in html and REASONS in html and 'id="review-form"' in html
+    assert "check page" not in html and "check only a limited number of sites" not in html
+    assert ReviewRequest.objects.count() == 1 and len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_flood_of_invalid_posts_waits_and_keeps_the_text(client, italy, list_targets, settings):
+    list_targets(italy, ["pirate.test"])
+    settings.SITEALERT = {**settings.SITEALERT, "REVIEW_INVALID_POST_RATE": 3}
+    for _ in range(3):
+        assert client.post("/review-requests/new/", review_post(target="innocent.test")).status_code == 200
+
+    response = client.post("/review-requests/new/", review_post(target="innocent.test"))
+
+    html = response.content.decode()
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "sent with errors too many times" in html and "Please try again in" in html
+    assert 'value="innocent.test"' in html and REASONS in html
+    assert "is not on the list" in html  # the error is still shown beside the field
+    # The limit on invalid posts is the client's own: a correct request still goes through.
+    assert client.post("/review-requests/new/", review_post()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_honeypot_posts_count_as_invalid(client, italy, list_targets, settings):
+    list_targets(italy, ["pirate.test"])
+    settings.SITEALERT = {**settings.SITEALERT, "REVIEW_INVALID_POST_RATE": 2}
+    bot = review_post(homepage="http://spam.test")
+
+    assert [client.post("/review-requests/new/", bot).status_code for _ in range(3)] == [302, 302, 429]
+    assert ReviewRequest.objects.count() == 0
+
+
+def test_the_wait_is_said_in_minutes_then_hours():
+    from sitealert.core.pages import try_again_in
+
+    assert try_again_in(1) == "Please try again in 1 minute."
+    assert try_again_in(3600) == "Please try again in 60 minutes."
+    assert try_again_in(86399) == "Please try again in 24 hours."
 
 
 @pytest.mark.django_db
@@ -372,3 +460,18 @@ def test_the_status_page_is_not_stored_by_caches(confirmed_review, italy, list_t
 def test_names_as_people_write_them_are_accepted(submit_review, italy, list_targets, name):
     list_targets(italy, ["site.test"])
     assert submit_review("site.test", name=name)
+
+
+@pytest.mark.django_db
+def test_the_status_page_names_each_country_once(client, italy, list_targets, confirmed_review):
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+
+    office = create_organization(kind="contributor", name="Demo Copyright Office (Italy)", country="IT",
+                                 actor=Actor(via="cli"))
+    list_targets(office, ["pirate.test"])
+
+    html = client.get(confirmed_review("pirate.test")).content.decode()
+
+    assert "(Italy) (Italy)" not in html and "(Italy)</a> (Italy)" not in html
+    assert "<dt>Country</dt><dd>Italy</dd>" in html
