@@ -9,6 +9,8 @@ variable must be in the environment before the library chooses where values live
 """
 
 import os
+import shutil
+import sys
 import threading
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -22,6 +24,16 @@ _metrics = None
 def multiprocess_directory():
     """The directory the processes of `sitealert serve` share their values in, or None."""
     return os.environ.get(MULTIPROCESS_VARIABLE) or None
+
+
+def share_between_processes(directory):
+    """Make this process and the processes it forks keep their values in `directory`, emptied first
+    (the values of a previous run are gone with its processes). Call before any metric is made."""
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was loaded before the multiprocess directory was chosen")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
 
 
 def _made():

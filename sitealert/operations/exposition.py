@@ -9,8 +9,6 @@ shared multiprocess directory, and this document adds them up (prometheus_client
 MultiProcessCollector).
 """
 
-import os
-
 from django.db.models import Count
 from django.utils import timezone
 from prometheus_client import CollectorRegistry
@@ -19,22 +17,11 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from sitealert.core import metrics
-from sitealert.core.conf import setting
 from sitealert.feed.models import Change, FeedState
 from sitealert.listings.models import Listing
 from sitealert.monitoring.models import ProbeTarget, Status
+from sitealert.operations.health import newest_cached_version
 from sitealert.reviews.models import ReviewCase
-
-
-def newest_cached_version(epoch):
-    """The newest version whose documents are built in this machine's feed cache (its checksum file is
-    written last), or None. Reads the directory listing only; creates nothing."""
-    try:
-        names = os.listdir(os.path.join(setting("FEED_CACHE_DIR"), epoch))
-    except OSError:
-        return None
-    versions = [int(name[9:]) for name in names if name.startswith("checksum-") and name[9:].isdigit()]
-    return max(versions, default=None)
 
 
 def _changed_at(seq):

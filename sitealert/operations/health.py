@@ -48,6 +48,17 @@ def _feed_cache():
     return OK if os.access(parent, os.W_OK | os.X_OK) else "missing, and cannot be created"
 
 
+def newest_cached_version(epoch):
+    """The newest version whose documents are built in this machine's feed cache (its checksum file is
+    written last), or None. Reads the directory listing only; creates nothing."""
+    try:
+        names = os.listdir(os.path.join(setting("FEED_CACHE_DIR"), epoch))
+    except OSError:
+        return None
+    versions = [int(name[9:]) for name in names if name.startswith("checksum-") and name[9:].isdigit()]
+    return max(versions, default=None)
+
+
 def readiness():
     """{"database": "ok" or a problem, "migrations": …, "feed_cache": …}."""
     checks = {"database": _database()}
