@@ -164,11 +164,10 @@ def _postgresql_backup(path):
 def _postgresql_restore(path):
     pg_restore = _postgresql_program("pg_restore")
     conninfo, environment = _postgresql_target()
-    connection.close()
     # One transaction: a restore that fails half-way leaves the database as it was.
     _run([pg_restore, "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
           "--exit-on-error", f"--dbname={conninfo}", path], environment, "pg_restore")
-    connection.close()
+    connection.close()  # statements this connection prepared name tables that were just replaced
 
 
 # --- Backup ----------------------------------------------------------------------------------
