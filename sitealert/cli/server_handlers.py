@@ -18,8 +18,8 @@ from django.utils import timezone
 from gunicorn.app.base import BaseApplication
 
 from sitealert.cli.errors import CommandError
-from sitealert.core.actors import Actor
 from sitealert.core import metrics
+from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
 from sitealert.demo.data import load_demo_data

@@ -5,8 +5,7 @@ from django.views.decorators.http import require_safe
 
 from sitealert.core.actors import client_ip
 from sitealert.core.conf import setting
-from sitealert.operations import health
-from sitealert.operations import exposition
+from sitealert.operations import exposition, health
 from sitealert.organizations import permissions
 
 

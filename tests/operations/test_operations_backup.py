@@ -66,7 +66,8 @@ def test_restore_refuses_a_backup_of_the_other_database(capsys, tmp_path, listed
 
 def test_restore_refuses_a_damaged_database(capsys, tmp_path, listed):
     vendor = connection.vendor
-    path = _tar(tmp_path / "damaged.tar", {MANIFEST: _manifest(vendor=vendor), DATABASE[vendor]: b"not a database" * 100})
+    damaged = {MANIFEST: _manifest(vendor=vendor), DATABASE[vendor]: b"not a database" * 100}
+    path = _tar(tmp_path / "damaged.tar", damaged)
     said = _refused(capsys, "restore", path)
     assert "damaged" in said if vendor == "sqlite" else "pg_restore failed" in said
     assert (builder.current_version(), builder.feed_state().epoch) == listed

@@ -57,7 +57,8 @@ print(Change.objects.aggregate(m=Max("seq"))["m"])
 class Installation:
     def __init__(self, tmp_path, database_url):
         self.tmp = tmp_path
-        self.env = {**os.environ, "SITEALERT_DATA_DIR": str(tmp_path / "data"), "SITEALERT_ACCESS_LOG": str(tmp_path / "access.log")}
+        self.env = {**os.environ, "SITEALERT_DATA_DIR": str(tmp_path / "data"),
+                    "SITEALERT_ACCESS_LOG": str(tmp_path / "access.log")}
         self.env.pop("SITEALERT_DATABASE_URL", None)
         if database_url:
             self.env["SITEALERT_DATABASE_URL"] = database_url
