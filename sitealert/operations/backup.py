@@ -94,6 +94,8 @@ def _sqlite_backup(path):
     target = sqlite3.connect(path)
     try:
         connection.connection.backup(target)  # all pages in one step: one read snapshot
+    except sqlite3.Error as exc:
+        raise BackupError(f"the backup of {settings.DATABASES['default']['NAME']} failed: {exc}") from None
     finally:
         target.close()
     copy = sqlite3.connect(path)
@@ -113,7 +115,11 @@ def _sqlite_restore(path):
         if problem != "ok":
             raise BackupError(f"the database in the backup is damaged: {problem}")
         connection.ensure_connection()
-        source.backup(connection.connection)
+        try:
+            source.backup(connection.connection)  # in one transaction: a failure leaves the database as it was
+        except sqlite3.Error as exc:
+            raise BackupError(f"the restore into {settings.DATABASES['default']['NAME']} failed: {exc} (is "
+                              f"another process writing? stop the server and the worker first)") from None
     finally:
         source.close()
 
@@ -128,13 +134,17 @@ def _postgresql_program(name):
     return program
 
 
+def _quoted(value):
+    """A libpq connection-string value: in single quotes, with backslashes and quotes escaped."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _postgresql_target():
     """(conninfo without the password, environment with it): a password never appears in `ps`."""
     db = settings.DATABASES["default"]
     parts = {"dbname": db["NAME"], "user": db.get("USER"), "host": db.get("HOST"), "port": db.get("PORT"),
              **db.get("OPTIONS", {})}
-    conninfo = " ".join(f"{key}='{str(value).replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'"
-                        for key, value in parts.items() if value)
+    conninfo = " ".join(f"{key}={_quoted(value)}" for key, value in parts.items() if value)
     environment = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
     if not db.get("PASSWORD"):
         environment.pop("PGPASSWORD")

@@ -180,6 +180,7 @@ def test_backup_while_writing_then_restore_the_newest_and_an_older_one(installat
     metrics = httpx.get(site.url + "/metrics").text
     assert _metric(metrics, "sitealert_list_version") == final_version
     assert _metric(metrics, 'sitealert_request_duration_seconds_count{method="GET",route="healthz"}') == 12
+    assert list((tmp_path / "data" / "metrics").glob("histogram_*.db"))  # the processes share their counters
 
     # The newest backup: the list continues at the same version and checksum, deltas keep working.
     newest_path = site.run("backup", "-o", str(tmp_path)).strip()
