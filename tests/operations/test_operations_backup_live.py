@@ -221,3 +221,20 @@ def test_a_sqlite_backup_holds_a_consistent_database(tmp_path):
     copy = sqlite3.connect(tmp_path / "database.sqlite3")
     assert copy.execute("SELECT version FROM feed_feedstate").fetchone()[0] == _manifest(path)["version"] == 2
     assert sorted(t for (t,) in copy.execute("SELECT target FROM feed_feedentry")) == ["a.example", "b.example"]
+
+
+def test_a_new_database_takes_the_newest_backup_as_it_is_unless_told_to_resync(tmp_path):
+    old = Installation(tmp_path / "old", None)
+    (tmp_path / "old").mkdir()
+    old.run("migrate")
+    slug = old.run("org", "create", "--kind", "contributor", "--name", "Office", "--country", "IT").strip()
+    old.import_targets(slug, ["a.example", "b.example"])
+    path = old.run("backup", "-o", str(tmp_path / "b.tar")).strip()
+
+    for name, options, said in [("moved", [], "continues at version 2 with the same checksum"),
+                                ("lost", ["--resync"], "continues at version 3 with a new epoch")]:
+        (tmp_path / name).mkdir()
+        new = Installation(tmp_path / name, None)
+        new.run("migrate")
+        assert said in new.run("restore", path, *options)
+        assert new.run("export") == "a.example\nb.example\n"
