@@ -77,9 +77,9 @@ def envaddresses(name):
     return result
 
 
-def envnetworks(name):
+def envnetworks(name, default=""):
     try:
-        return tuple(ipaddress.ip_network(entry, strict=False) for entry in envlist(name))
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in envlist(name, default))
     except ValueError as exc:
         raise ConfigurationError(f"SITEALERT_{name}: {exc}") from None
 
@@ -128,11 +128,13 @@ INSTALLED_APPS = [
     "sitealert.procedures",
     "sitealert.check",
     "sitealert.statistics",
+    "sitealert.operations",
     "sitealert.api",
     "sitealert.front",
 ]
 
 MIDDLEWARE = [
+    "sitealert.operations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sitealert.core.middleware.SecurityHeadersMiddleware",
@@ -303,6 +305,9 @@ SITEALERT = {
     "WORKERS": envint("WORKERS", 0),
     "ACCESS_LOG": envstr("ACCESS_LOG", "-"),
     "FORWARDED_ALLOW_IPS": envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    # /metrics (docs/operations.md): open to these client networks, or to this bearer token.
+    "METRICS_ALLOW": envnetworks("METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+    "METRICS_TOKEN": envstr("METRICS_TOKEN"),
     # Monitoring (docs/monitoring.md): sitealert.monitoring.conf.load() makes a worker's MonitorConfig of them.
     "MONITOR_RESOLVERS": envaddresses("MONITOR_RESOLVERS"),  # none: the system's resolvers
     "MONITOR_DNS_PORT": envint("MONITOR_DNS_PORT", 53, minimum=1),  # of a resolver given without one

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("sitealert.api.urls")),
+    path("", include("sitealert.operations.urls")),
     path("", include("sitealert.monitoring.urls")),
     path("", include("sitealert.check.urls")),
     path("", include("sitealert.procedures.urls")),

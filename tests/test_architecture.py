@@ -60,5 +60,6 @@ def test_installed_sitealert_command_lists_every_command():
     command = Path(sys.executable).with_name("sitealert")
     run = subprocess.run([str(command), "--help"], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    for name in ("demo", "serve", "migrate", "org", "token", "import", "export", "sync", "check", "worker"):
+    for name in ("demo", "serve", "migrate", "org", "token", "import", "export", "sync", "check", "worker",
+                 "backup", "restore"):
         assert f"    {name} " in run.stdout or f"    {name}\n" in run.stdout, name

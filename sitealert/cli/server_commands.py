@@ -145,6 +145,27 @@ def register(subparsers):
                                                        "with --platform")
     p.set_defaults(func=cmd_export)
 
+    p = subparsers.add_parser("backup", help="back up the database (a consistent snapshot, while writers run)",
+                              description="Write the whole database to one file: a tar holding manifest.json (the "
+                                          "list's version, epoch and checksum) and the database (SQLite: the online "
+                                          "backup API; PostgreSQL: pg_dump's custom format, from the PATH). Prints "
+                                          "the file's path. Exit 0 when written, 2 when it cannot be.")
+    p.add_argument("-o", "--output", help="file to write, or a directory for a generated name (default: the current "
+                                          "directory)")
+    p.set_defaults(func=functools.partial(on_server, "cmd_backup"))
+
+    p = subparsers.add_parser("restore", help="replace the database with a backup; the list keeps its versions",
+                              description="Replace the configured database with a backup made by 'sitealert backup' "
+                                          "(stop the server and the worker first). The newest backup continues the "
+                                          "list at the same version and checksum; an older one moves the list to a "
+                                          "new epoch and a version past every one clients may hold, so they "
+                                          "download the full list. Exit 0 when restored, 2 when nothing was changed.")
+    p.add_argument("file", help="the backup file")
+    p.add_argument("--resync", action="store_true",
+                   help="make every client download the full list even if nothing here shows the backup is older "
+                        "(a database lost together with this machine's feed cache)")
+    p.set_defaults(func=functools.partial(on_server, "cmd_restore"))
+
     p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work)",
                               description="Run background jobs: monitoring probes and scheduled maintenance.")
     p.add_argument("--once", action="store_true", help="run what is due now and exit")

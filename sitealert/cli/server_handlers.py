@@ -18,6 +18,7 @@ from django.utils import timezone
 from gunicorn.app.base import BaseApplication
 
 from sitealert.cli.errors import CommandError
+from sitealert.core import metrics
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
@@ -26,6 +27,7 @@ from sitealert.feed.builder import cached_feed, snapshot
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.services import REJECTED
 from sitealert.monitoring.worker import run_worker
+from sitealert.operations.backup import BackupError, backup, restore
 from sitealert.organizations.models import Organization
 from sitealert.organizations.services import (
     OrganizationError,
@@ -83,6 +85,8 @@ def cmd_demo(args):
 
 def cmd_serve(args):
     compile_catalogs()
+    # Each gunicorn process keeps its counters in a file here; /metrics adds them up.
+    metrics.share_between_processes(Path(settings.DATA_DIR) / "metrics")
     workers = args.workers or setting("WORKERS") or 2 * (os.cpu_count() or 1) + 1
     return _gunicorn(args.bind or setting("BIND"), workers=workers)
 
@@ -248,3 +252,33 @@ def feed_document(fmt):
 
 def cmd_worker(args):
     return run_worker(once=args.once)
+
+
+def cmd_backup(args):
+    try:
+        path, manifest = backup(args.output)
+    except BackupError as exc:
+        raise CommandError(exc) from None
+    print(path)
+    print(f"(list version {manifest.version}, {manifest.checksum}, {manifest.vendor}; "
+          f"'sitealert restore {os.path.basename(path)}' puts it back)", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args):
+    try:
+        restored = restore(args.file, resync=args.resync)
+    except BackupError as exc:
+        raise CommandError(exc) from None
+    manifest = restored.manifest
+    print(f"Restored {args.file} (made {manifest.created_at}, list version {manifest.version}, {manifest.checksum}).")
+    if restored.resync:
+        known = f" (clients may hold up to version {restored.known_version})" if restored.known_version else ""
+        print(f"The list continues at version {restored.version} with a new epoch{known}: every client gets "
+              f"410 resync_required at its next sync and downloads the full list.")
+    else:
+        print(f"The list continues at version {restored.version} with the same checksum: replicas keep syncing "
+              f"incrementally.")
+    print("Run 'sitealert migrate' if this version of SiteAlert is newer than the backup, then start the server "
+          "and the worker.")
+    return 0

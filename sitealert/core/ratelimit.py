@@ -10,6 +10,7 @@ import time
 
 from django.db import connection
 
+from sitealert.core import metrics
 from sitealert.core.models import RateLimitCount
 
 
@@ -34,6 +35,7 @@ def hit(scope, key, limit, window):
             [_key(scope, key, bucket), (bucket + 1) * window])
         count = cursor.fetchone()[0]
     if count > limit:
+        metrics.count_refusal(scope)
         return (bucket + 1) * window - now
     return 0
 

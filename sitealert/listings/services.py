@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sitealert.core import audit, bulk
+from sitealert.core import audit, bulk, metrics
 from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.changelog import Added, refresh_targets
@@ -262,6 +262,8 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
         with transaction.atomic():
             _submit(contributor, accepted, staged, dated, report, actor=actor,
                     apply=not (dry_run or (rejected and not accept_valid_rows)), progress=progress)
+    if report.applied:
+        metrics.count_listings("accepted", actor.via, report.counts[ACCEPTED])
     return report
 
 
@@ -499,6 +501,7 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
                           object_repr=contributor.slug, detail={"contributor": contributor.slug, "reason": reason})
         report.version = refresh_targets([l.target for l in removed], now)
         report.applied = True
+    metrics.count_listings("removed", actor.via, len(removed))
     return report
 
 

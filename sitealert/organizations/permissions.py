@@ -4,6 +4,9 @@ Each `can_*` function answers a question; `require` turns a `False` into a Permi
 message tells the person what is missing.
 """
 
+import hmac
+import ipaddress
+
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
@@ -85,3 +88,18 @@ def why_not(actor):
     if org.status == Organization.Status.SUSPENDED:
         return _("Your organization is suspended.")
     return _("Your organization or token is not allowed to do this.")
+
+
+def can_read_metrics(address, bearer, *, networks, token):
+    """Read /metrics: a client whose address is in `networks` (SITEALERT_METRICS_ALLOW), or one that
+    presents the bearer token SITEALERT_METRICS_TOKEN, when one is configured. Not an organization's
+    right: a Prometheus server has no account, and the metrics name no listing or person."""
+    if token and bearer and hmac.compare_digest(bearer.encode(), token.encode()):
+        return True
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)

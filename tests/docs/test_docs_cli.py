@@ -26,7 +26,8 @@ IDS = [" ".join(path) for path, _ in ALL]
 
 
 def test_the_parser_has_the_commands_of_the_spec():
-    assert {"demo", "serve", "migrate", "org create", "token create", "import", "export", "worker"} <= set(IDS)
+    assert {"demo", "serve", "migrate", "org create", "token create", "import", "export", "worker",
+            "backup", "restore"} <= set(IDS)
 
 
 @pytest.mark.parametrize("path, parser", ALL, ids=IDS)
