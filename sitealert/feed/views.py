@@ -28,8 +28,7 @@ def download(request):
         "formats": DOWNLOAD_FORMATS,
         # Authorized users show a badge that links to their public verification page.
         "has_badge": org is not None and org.is_user and org.approved_at is not None,
-        "can_manage_tokens": actor.organization is not None
-        and permissions.can_manage_tokens(actor, actor.organization),
+        "can_manage_tokens": permissions.can_manage_tokens(actor, actor.organization),
     })
 
 

@@ -56,7 +56,7 @@ def create_organization(*, kind, name, country="", actor, status=Organization.St
 
 
 def set_organization_status(org, status, *, actor, reason=""):
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    permissions.require(permissions.can_administer(actor))
     if status not in Organization.Status.values:
         raise OrganizationError(_("Unknown status '%(status)s'.") % {"status": status})
     with transaction.atomic():
