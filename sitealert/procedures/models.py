@@ -8,16 +8,26 @@ from django.utils.translation import gettext_lazy as _
 from sitealert.organizations.models import Organization
 
 
-class OperatingProcedure(models.Model):
-    """A contributor's published procedure in one language."""
+class ProcedureText(models.Model):
+    """The texts of a procedure in one language, as published and as each revision kept them."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures",
-                                     verbose_name=_("contributor"))
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
     description = models.TextField(_("description"))
     contact = models.TextField(_("contact"))
     criteria = models.TextField(_("criteria"))
     procedure = models.TextField(_("procedure"))
+
+    FIELDS = ("description", "contact", "criteria", "procedure")
+
+    class Meta:
+        abstract = True
+
+
+class OperatingProcedure(ProcedureText):
+    """A contributor's published procedure in one language."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedures",
+                                     verbose_name=_("contributor"))
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
@@ -30,21 +40,14 @@ class OperatingProcedure(models.Model):
 
 
 
-class ProcedureRevision(models.Model):
+class ProcedureRevision(ProcedureText):
     """One published version of a contributor's operating procedure in one language."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="procedure_revisions",
                                      verbose_name=_("contributor"))
-    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
-    description = models.TextField(_("description"))
-    contact = models.TextField(_("contact"))
-    criteria = models.TextField(_("criteria"))
-    procedure = models.TextField(_("procedure"))
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", verbose_name=_("author"))
     created_at = models.DateTimeField(_("saved"), default=timezone.now)
-
-    FIELDS = ("description", "contact", "criteria", "procedure")
 
     class Meta:
         ordering = ["-created_at", "-id"]
