@@ -107,6 +107,13 @@ def can_manage_tokens(actor, organization):
     return not (actor.user is not None and actor.user.is_staff and org.kind != Organization.Kind.OPERATOR)
 
 
+def can_administer_tokens(actor, organization):
+    """Issue and revoke an organization's tokens (the services' own check): its people, as on the
+    tokens page (can_manage_tokens), and operator staff and the command line (can_administer), who
+    revoke a leaked token of any organization."""
+    return can_manage_tokens(actor, organization) or can_administer(actor)
+
+
 def require(allowed, message=None):
     """Raise PermissionDenied with `message` (or a general one) unless `allowed`."""
     if not allowed:

@@ -105,6 +105,7 @@ def default_scope(org):
 
 def issue_token(org, *, scope=None, name="", days=None, actor):
     """Create a token; returns (token, secret). The secret is shown once and never stored."""
+    permissions.require(permissions.can_administer_tokens(actor, org), permissions.why_not(actor))
     scope = scope or default_scope(org)
     if scope not in ApiToken.Scope.values:
         raise OrganizationError(_("Unknown scope '%(scope)s'; use feed or listings.") % {"scope": scope})
@@ -129,6 +130,7 @@ def issue_token(org, *, scope=None, name="", days=None, actor):
 
 
 def revoke_token(token, *, actor):
+    permissions.require(permissions.can_administer_tokens(actor, token.organization), permissions.why_not(actor))
     with transaction.atomic():
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
