@@ -76,8 +76,8 @@ def can_moderate(actor):
 
 
 def can_administer(actor):
-    """Change organizations' status and the protected targets: operator staff, or the server's
-    command line (whoever runs it already holds the database)."""
+    """Create organizations and accounts, change organizations' status and the protected targets:
+    operator staff, or the server's command line (whoever runs it already holds the database)."""
     return can_moderate(actor) or actor.via == "cli"
 
 

@@ -44,6 +44,7 @@ def clean_organization_fields(kind, name, country=""):
 
 
 def create_organization(*, kind, name, country="", actor, status=Organization.Status.APPROVED):
+    permissions.require(permissions.can_administer(actor))
     name, country = clean_organization_fields(kind, name, country)
     with transaction.atomic():
         now = timezone.now()
@@ -69,6 +70,7 @@ def set_organization_status(org, status, *, actor, reason=""):
 
 
 def create_member(org, *, username, password, email="", staff=False, role=Membership.Role.MEMBER, actor):
+    permissions.require(permissions.can_administer(actor))
     User = get_user_model()
     if staff and org.kind != Organization.Kind.OPERATOR:
         raise OrganizationError(_("Staff accounts belong to the operator organization only."))
