@@ -87,13 +87,6 @@ def db_json(value):
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def in_clause(column, values):
-    """(sql, params) for `column IN values`: one array parameter on PostgreSQL, one per value on SQLite."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(values)]
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
-
-
 def true():
     """The literal true in SQL (SQLite before 3.23 knows no TRUE)."""
     return "TRUE" if connection.vendor == "postgresql" else "1"

@@ -13,7 +13,6 @@ are still in the log, by splicing those changes into it: a million-entry list th
 and a join of bytes instead of rendering a million rows. Both give the same bytes.
 """
 
-import gc
 import os
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -21,14 +20,14 @@ from operator import itemgetter
 
 from django.db import connection, transaction
 
+from sitealert.core.bulk import gc_paused
 from sitealert.feed import cache
 from sitealert.feed.models import FeedState
-from sitealert.feed.render import (  # noqa: F401 - checksum_of and entry_dict are part of this API
+from sitealert.feed.render import (
     CSV_HEADER,
     JSON_PREFIX,
     AmbiguousAttributes,
     Renderer,
-    checksum_of,
     checksum_of_pieces,
     entry_dict,
     json_header,
@@ -160,22 +159,10 @@ def _sorted_rows():
 def snapshot():
     """(version, rows) read consistently; rows are (target, kind, countries, categories,
     first_listed_at as ISO text), sorted by target."""
-    with consistent_read() as (version, _), _gc_paused():
+    with consistent_read() as (version, _), gc_paused():
         rows = _sorted_rows()
     isos = Renderer().isos
     return version, [(t, k, c, cat, isos[first]) for t, k, c, cat, first in rows]
-
-
-@contextmanager
-def _gc_paused():
-    """A million short-lived tuples would trigger full collections over everything alive."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- Splicing changes into an older document ------------------------------------------------------
@@ -392,7 +379,7 @@ def _write(directory, fmt, version, sources, gzipped):
 
 def _build(directory, fmt, gzipped):
     """Write the current version's document (and its gzip twin when wanted); return the version."""
-    with _gc_paused():
+    with gc_paused():
         with consistent_read() as (version, pruned_through):
             if cache.is_built(directory, version, fmt):
                 return version
@@ -459,7 +446,7 @@ def _checksum(directory, version, pruned_through, changes=None):
     (computing it builds the txt document, which costs nothing more)."""
     checksum = cache.read_text(cache.paths(directory, version, "txt")[2])
     if checksum is None:
-        with _gc_paused():
+        with gc_paused():
             checksum = _write(directory, "txt", version,
                               _read_sources(directory, "txt", version, pruned_through, changes), gzipped=False)
     return checksum

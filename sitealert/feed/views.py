@@ -9,8 +9,6 @@ from sitealert.core.actors import actor_for_request
 from sitealert.feed import builder
 from sitealert.organizations import permissions
 
-DOWNLOAD_FORMATS = ("txt", "csv", "json")
-
 
 def feed_reader(request):
     actor = actor_for_request(request)
@@ -25,11 +23,9 @@ def download(request):
     org = actor.organization
     return render(request, "feed/download.html", {
         "organization": org, "version": version, "checksum": checksum,
-        "formats": DOWNLOAD_FORMATS,
         # Authorized users show a badge that links to their public verification page.
         "has_badge": org is not None and org.is_user and org.approved_at is not None,
-        "can_manage_tokens": actor.organization is not None
-        and permissions.can_manage_tokens(actor, actor.organization),
+        "can_manage_tokens": permissions.can_manage_tokens(actor, actor.organization),
     })
 
 

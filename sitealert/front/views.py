@@ -84,6 +84,6 @@ def dashboard(request):
             return redirect("listings")
         if org.is_user:
             return redirect("download")
-    if request.user.is_staff and permissions.can_moderate(actor):
+    if permissions.can_use_admin(actor):
         return redirect("admin:index")
     return render(request, "front/dashboard.html", {"organization": org, "reason": permissions.why_not(actor)})

@@ -9,6 +9,7 @@ from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target, target_kind
 from sitealert.listings import protection, services
 from sitealert.listings.models import Listing, ProtectedTarget
+from sitealert.organizations import permissions
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 
 
@@ -31,6 +32,11 @@ class ListingAdmin(OperatorAdmin):
               "status", "reason", "status_changed_at", "creation_event")
     readonly_fields = fields
     actions = ("hold", "release")
+
+    def get_fields(self, request, obj=None):
+        if obj is None or permissions.can_see_private_notes(actor_for_request(request), obj.contributor):
+            return self.fields
+        return tuple(f for f in self.fields if f != "note")
 
     @admin.display(description=_("reason"))
     def reason(self, listing):

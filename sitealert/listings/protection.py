@@ -44,7 +44,7 @@ class ProtectedIndex:
 
 def add_protected_target(raw, reason, *, actor):
     """Operator: never publish a listing equal to, covering or under `raw` without review."""
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    permissions.require(permissions.can_administer(actor))
     target = normalize_target(raw)  # InvalidTarget carries the reason
     if ":" in target:
         raise ValueError(_("Only domains can be protected targets."))
@@ -57,7 +57,7 @@ def add_protected_target(raw, reason, *, actor):
 
 
 def remove_protected_target(protected, *, actor):
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    permissions.require(permissions.can_administer(actor))
     with transaction.atomic():
         audit.record(actor, "protected.remove", protected.target, {"reason": protected.reason})
         protected.delete()

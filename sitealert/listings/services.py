@@ -115,6 +115,17 @@ def echoed(text):
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
+def _read_target(row, raw):
+    """The report row of one submitted target, with the target normalized, or rejected and why."""
+    raw = raw if isinstance(raw, str) else ""
+    result = RowResult(row, echoed(raw), ACCEPTED)
+    try:
+        result.target = normalize_target(raw)
+    except InvalidTarget as exc:
+        result.status, result.reason = REJECTED, translated_reason(exc)
+    return result
+
+
 def _clean_entries(entries, valid_categories):
     """Normalize and validate; returns (results, accepted, staged, dated) in input order.
 
@@ -130,15 +141,11 @@ def _clean_entries(entries, valid_categories):
     valid = frozenset(valid_categories)
     append = results.append
     for entry in entries:
-        raw = entry.target if isinstance(entry.target, str) else ""
-        result = RowResult(entry.row, echoed(raw), ACCEPTED)
+        result = _read_target(entry.row, entry.target)
         append(result)
-        try:
-            target = normalize_target(raw)
-        except InvalidTarget as exc:
-            result.status, result.reason = REJECTED, translated_reason(exc)
+        target = result.target
+        if target is None:
             continue
-        result.target = target
         category = entry.category
         if category not in valid:
             category = (category or "").strip().lower()
@@ -458,15 +465,11 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
         return report
     wanted = {}
     for i, raw in enumerate(raw_targets, start=1):
-        raw = raw if isinstance(raw, str) else ""
-        result = RowResult(row=i, input=echoed(raw), status=ACCEPTED)
+        result = _read_target(i, raw)
         report.rows.append(result)
-        try:
-            target = normalize_target(raw)
-        except InvalidTarget as exc:
-            result.status, result.reason = REJECTED, translated_reason(exc)
+        target = result.target
+        if target is None:
             continue
-        result.target = target
         if target in wanted:
             result.status, result.reason = UNCHANGED, _("Duplicate of row %(row)d.") % {"row": wanted[target][0].row}
             continue

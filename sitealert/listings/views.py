@@ -63,6 +63,7 @@ def _listing_page(request, actor, entry_form=None, remove_form=None, params=None
     query.pop("page", None)
     return render(request, "listings/listing_list.html", {
         "organization": actor.organization,
+        "show_notes": permissions.can_see_private_notes(actor, actor.organization),
         "filters": filters,
         "page": page,
         "query": query.urlencode(),

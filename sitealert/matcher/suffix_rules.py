@@ -45,8 +45,3 @@ def rule_parents() -> frozenset[str]:
                 if depth < len(labels) or wildcard:
                     parents.update(names)
     return frozenset(parents)
-
-
-def has_rules_below(domain: str) -> bool:
-    """Whether some Public Suffix List rule names a proper subdomain of domain."""
-    return domain in rule_parents()

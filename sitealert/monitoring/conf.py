@@ -30,7 +30,6 @@ class MonitorConfig:
     concurrency: int
     claim_seconds: float
     idle_seconds: float
-    stale_days: int
     allow_networks: tuple
 
 
@@ -57,6 +56,5 @@ def load():
         # A claim must outlive the longest probe, or a second worker could take the target over.
         claim_seconds=max(setting("MONITOR_CLAIM_SECONDS"), 4 * total_timeout),
         idle_seconds=setting("MONITOR_IDLE_SECONDS"),
-        stale_days=setting("MONITOR_STALE_DAYS"),
         allow_networks=setting("MONITOR_ALLOW_NETWORKS"),
     )

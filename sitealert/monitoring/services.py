@@ -146,20 +146,15 @@ def dismiss_candidate(contributor, candidate_id, *, actor):
         audit.record(actor, "monitoring.candidate_dismiss", candidate.target, {"source": candidate.source.target})
 
 
-def can_view_family(actor, target):
-    """Operators, and contributors that list the target."""
-    if actor.is_operator and actor.token is None:
-        return True
-    org = actor.organization
-    return bool(org is not None and permissions.can_manage_listings(actor, org)
-                and Listing.objects.filter(contributor=org, target=target).exists())
-
-
-def redirect_family(target):
-    """The redirect edges connected to the target's registrable domain, a few steps out.
+def redirect_family(target, *, actor):
+    """The redirect edges connected to the target's registrable domain, a few steps out, for the
+    operator and the contributors that list the target.
 
     Returns (nodes, edges): nodes maps host -> {"listed", "status"}; edges are RedirectEdge rows.
     """
+    permissions.require(permissions.can_see_redirects(actor, Listing.objects.filter(target=target)),
+                        _("Only the operator and the contributors that list %(target)s can see its redirects.")
+                        % {"target": target})
     sites, frontier, edges = {site_of(target)}, {site_of(target)}, {}
     for _depth in range(FAMILY_MAX_DEPTH):
         if not frontier or len(edges) >= FAMILY_MAX_EDGES:

@@ -46,11 +46,13 @@ def can_read_feed(actor):
     return True
 
 
-def can_see_private_note(actor, listing):
+def can_see_private_notes(actor, contributor):
+    """Read the private notes on a contributor's listings: the contributor itself and the operator.
+    The public, authorized users and other contributors never see them."""
     if actor.is_operator:
         return True
     org = _active_org(actor, Organization.Kind.CONTRIBUTOR)
-    return org is not None and org.pk == listing.contributor_id
+    return org is not None and contributor is not None and org.pk == contributor.pk
 
 
 def can_edit_procedure(actor, organization):
@@ -59,21 +61,64 @@ def can_edit_procedure(actor, organization):
     return can_manage_listings(actor, organization) and actor.token is None
 
 
+def can_see_procedure_authors(actor, organization):
+    """The accounts that wrote a procedure's revisions: the contributor's editors and operator staff.
+    The public sees the revisions without their authors."""
+    return can_edit_procedure(actor, organization) or can_moderate(actor)
+
+
+def can_answer_reviews(actor, contributor):
+    """Read and answer the review requests addressed to a contributor: the people who manage its
+    listings (an answer may remove them). Another contributor's case does not exist for them."""
+    return can_manage_listings(actor, contributor)
+
+
 def can_moderate(actor):
     """Operator staff: hold listings, manage protected targets, approve organizations."""
     return actor.is_operator and actor.token is None
 
 
+def can_administer(actor):
+    """Create organizations and accounts, change organizations' status and the protected targets:
+    operator staff, or the server's command line (whoever runs it already holds the database)."""
+    return can_moderate(actor) or actor.via == "cli"
+
+
+def can_use_admin(actor):
+    """The operator's admin site: an active staff account of the approved operator, signed in
+    (never through a token). Being Django staff alone is not enough, see Actor.is_operator."""
+    user = actor.user
+    return bool(user is not None and user.is_active and user.is_staff and can_moderate(actor))
+
+
+def can_see_redirects(actor, listings):
+    """A target's redirect graph and probe history: operator staff, and the contributors that list
+    the target. `listings` are the target's listings (a queryset, read only for a contributor)."""
+    if can_moderate(actor):
+        return True
+    org = actor.organization
+    return bool(can_manage_listings(actor, org) and listings.filter(contributor=org).exists())
+
+
 def can_manage_tokens(actor, organization):
+    """Issue and revoke the API tokens of one's own approved organization, in the web interface only."""
     org = _active_org(actor)
-    if actor.token is not None or org is None or org.pk != organization.pk:
+    if actor.token is not None or org is None or organization is None or org.pk != organization.pk:
         return False
     # Operator staff never act as another organization, whatever membership they hold (see
     # can_manage_listings): a token would let them do through the API what the site refuses.
     return not (actor.user is not None and actor.user.is_staff and org.kind != Organization.Kind.OPERATOR)
 
 
+def can_administer_tokens(actor, organization):
+    """Issue and revoke an organization's tokens (the services' own check): its people, as on the
+    tokens page (can_manage_tokens), and operator staff and the command line (can_administer), who
+    revoke a leaked token of any organization."""
+    return can_manage_tokens(actor, organization) or can_administer(actor)
+
+
 def require(allowed, message=None):
+    """Raise PermissionDenied with `message` (or a general one) unless `allowed`."""
     if not allowed:
         raise PermissionDenied(message or _("You do not have permission to do this."))
 

@@ -44,6 +44,7 @@ def clean_organization_fields(kind, name, country=""):
 
 
 def create_organization(*, kind, name, country="", actor, status=Organization.Status.APPROVED):
+    permissions.require(permissions.can_administer(actor))
     name, country = clean_organization_fields(kind, name, country)
     with transaction.atomic():
         now = timezone.now()
@@ -56,7 +57,7 @@ def create_organization(*, kind, name, country="", actor, status=Organization.St
 
 
 def set_organization_status(org, status, *, actor, reason=""):
-    permissions.require(permissions.can_moderate(actor) or actor.via == "cli")
+    permissions.require(permissions.can_administer(actor))
     if status not in Organization.Status.values:
         raise OrganizationError(_("Unknown status '%(status)s'.") % {"status": status})
     with transaction.atomic():
@@ -69,6 +70,7 @@ def set_organization_status(org, status, *, actor, reason=""):
 
 
 def create_member(org, *, username, password, email="", staff=False, role=Membership.Role.MEMBER, actor):
+    permissions.require(permissions.can_administer(actor))
     User = get_user_model()
     if staff and org.kind != Organization.Kind.OPERATOR:
         raise OrganizationError(_("Staff accounts belong to the operator organization only."))
@@ -105,6 +107,7 @@ def default_scope(org):
 
 def issue_token(org, *, scope=None, name="", days=None, actor):
     """Create a token; returns (token, secret). The secret is shown once and never stored."""
+    permissions.require(permissions.can_administer_tokens(actor, org), permissions.why_not(actor))
     scope = scope or default_scope(org)
     if scope not in ApiToken.Scope.values:
         raise OrganizationError(_("Unknown scope '%(scope)s'; use feed or listings.") % {"scope": scope})
@@ -129,6 +132,7 @@ def issue_token(org, *, scope=None, name="", days=None, actor):
 
 
 def revoke_token(token, *, actor):
+    permissions.require(permissions.can_administer_tokens(actor, token.organization), permissions.why_not(actor))
     with transaction.atomic():
         if token.revoked_at is None:
             token.revoked_at = timezone.now()

@@ -14,8 +14,7 @@ from sitealert.organizations import permissions
 
 
 def is_operator_staff(request):
-    user = request.user
-    return bool(user.is_active and user.is_staff and permissions.can_moderate(actor_for_request(request)))
+    return permissions.can_use_admin(actor_for_request(request))
 
 
 class OperatorAdmin(admin.ModelAdmin):

@@ -24,8 +24,7 @@ from sitealert.organizations.models import ApiToken, Organization
 
 def token_manager(request):
     actor = actor_for_request(request)
-    permissions.require(actor.organization is not None
-                        and permissions.can_manage_tokens(actor, actor.organization), permissions.why_not(actor))
+    permissions.require(permissions.can_manage_tokens(actor, actor.organization), permissions.why_not(actor))
     return actor
 
 

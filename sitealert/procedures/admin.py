@@ -20,5 +20,6 @@ class OperatingProcedureAdmin(OperatorAdmin):
 @admin.register(ProcedureRevision)
 class ProcedureRevisionAdmin(OperatorAdmin):
     list_display = ("organization", "language", "created_at", "author")
+    fields = ("organization", "language", *ProcedureRevision.FIELDS, "author", "created_at")
     list_filter = ("language", "organization")
     date_hierarchy = "created_at"

@@ -84,8 +84,7 @@ def procedure_edit(request, slug, language):
 
 
 def _show_authors(request, org):
-    actor = actor_for_request(request)
-    return permissions.can_edit_procedure(actor, org) or permissions.can_moderate(actor)
+    return permissions.can_see_procedure_authors(actor_for_request(request), org)
 
 
 def procedure_history(request, slug):

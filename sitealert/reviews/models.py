@@ -96,10 +96,7 @@ class ReviewCase(models.Model):
     def is_open(self):
         return self.outcome == self.Outcome.OPEN
 
-    def is_overdue(self, now=None):
-        return self.is_open and self.due_at < (now or timezone.now())
-
     @classmethod
     def overdue(cls, now=None):
-        """The cases is_overdue is true of: open, and due before `now`."""
+        """Open cases due before `now`: those the reviews/outcome.html badge calls overdue."""
         return cls.objects.filter(outcome=cls.Outcome.OPEN, due_at__lt=now or timezone.now())

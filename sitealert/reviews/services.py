@@ -175,14 +175,10 @@ def request_for_status(token):
 
 # --- The contributor's answer ---------------------------------------------------------------
 
-def can_answer(actor, case):
-    return permissions.can_manage_listings(actor, case.contributor)
-
-
 def inbox_cases(actor):
     """The cases of the actor's contributor, open ones first (earliest due date first)."""
     org = actor.organization
-    permissions.require(org is not None and permissions.can_manage_listings(actor, org), permissions.why_not(actor))
+    permissions.require(permissions.can_answer_reviews(actor, org), permissions.why_not(actor))
     return (ReviewCase.objects.filter(contributor=org).select_related("request")
             .order_by(F("answered_at").desc(nulls_first=True), "due_at", "id"))
 
@@ -196,7 +192,7 @@ def case_listings(case):
 def answer_case(case, outcome, explanation, *, actor, now=None):
     """Record the contributor's answer. 'removed' removes the listings through the listing services,
     so the removal reaches the change log like any other."""
-    permissions.require(can_answer(actor, case))
+    permissions.require(permissions.can_answer_reviews(actor, case.contributor))
     explanation = (explanation or "").strip()
     if outcome not in (ReviewCase.Outcome.UPHELD, ReviewCase.Outcome.REMOVED):
         raise ReviewError(_("Choose whether the listing is upheld or removed."))

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from sitealert.core.actors import actor_for_request, client_ip
 from sitealert.core.conf import setting
 from sitealert.core.pages import too_many_requests
+from sitealert.organizations import permissions
 from sitealert.reviews import services
 from sitealert.reviews.forms import AnswerForm, ReviewRequestForm
 from sitealert.reviews.models import ReviewCase
@@ -105,7 +106,7 @@ def inbox(request):
 def inbox_case(request, pk):
     actor = actor_for_request(request)
     case = get_object_or_404(ReviewCase.objects.select_related("request", "contributor"), pk=pk)
-    if not services.can_answer(actor, case):
+    if not permissions.can_answer_reviews(actor, case.contributor):
         raise Http404  # another contributor's case does not exist for this account
     form = AnswerForm(request.POST or None)
     if request.method == "POST" and case.is_open and form.is_valid():

@@ -83,9 +83,16 @@ def _line_swatch(i, x, y):
     return f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{x + 24:.1f}" y2="{y:.1f}" {_stroke(i, 3)}/>'
 
 
-
 def _box_swatch(i, x, y):
     return f'<rect x="{x + 6:.1f}" y="{y - 6:.1f}" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
+
+
+def _close(parts, series, left, top, width, swatch):
+    """The legend, when there is more than one series to tell apart, and the end of the SVG."""
+    if len(series) > 1:
+        _legend(parts, [name for name, _v in series], left, top, width, swatch)
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
 
 
 def line_chart(chart_id, title, desc, labels, series, width=720, height=300):
@@ -108,10 +115,7 @@ def line_chart(chart_id, title, desc, labels, series, width=720, height=300):
                 y = top + plot_h - v / top_value * plot_h
                 parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
                              f'<title>{escape(name)}, {escape(label)}: {number(v)}</title></circle>')
-    if len(series) > 1:
-        _legend(parts, [name for name, _v in series], left, height + 6, plot_w, _line_swatch)
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
+    return _close(parts, series, left, height + 6, plot_w, _line_swatch)
 
 
 def bar_chart(chart_id, title, desc, labels, series, width=720, height=300):
@@ -134,10 +138,7 @@ def bar_chart(chart_id, title, desc, labels, series, width=720, height=300):
             parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar - 1, 1):.1f}" '
                          f'height="{h:.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
                          f'<title>{escape(name)}, {escape(label)}: {number(v)}</title></rect>')
-    if len(series) > 1:
-        _legend(parts, [name for name, _v in series], left, height + 6, plot_w, _box_swatch)
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
+    return _close(parts, series, left, height + 6, plot_w, _box_swatch)
 
 
 def stacked_bars(chart_id, title, desc, labels, series, width=720, row=30):

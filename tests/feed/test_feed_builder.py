@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sitealert.feed import builder
 from sitealert.feed.models import FeedEntry, FeedState
+from sitealert.feed.render import checksum_of
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def test_checksum_is_sha256_of_sorted_targets_each_with_a_newline(listed):
     targets = [e["target"] for e in document["entries"]]
     assert targets == sorted(TARGETS)
     assert document["checksum"] == sha(TARGETS)
-    assert builder.checksum_of(sorted(TARGETS)) == sha(TARGETS)
+    assert checksum_of(sorted(TARGETS)) == sha(TARGETS)
     assert builder.current_checksum() == (listed, sha(TARGETS))
     assert builder.cached_feed("txt")[2] == "".join(t + "\n" for t in sorted(TARGETS)).encode()
 

@@ -7,7 +7,7 @@ import pytest
 
 from sitealert.core.actors import Actor
 from sitealert.feed import builder
-from sitealert.feed.render import Renderer, render
+from sitealert.feed.render import Renderer, checksum_of, render
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.services import EntryInput, hold_listing, remove_listings, submit_entries
 
@@ -27,7 +27,7 @@ def from_scratch(fmt):
     targets = [row[0] for row in rows]
     renderer = Renderer()
     records = {"json": renderer.json_entries, "csv": renderer.csv_lines, "txt": lambda rows: targets}[fmt](rows)
-    return "".join(render(fmt, version, builder.checksum_of(targets), records)).encode()
+    return "".join(render(fmt, version, checksum_of(targets), records)).encode()
 
 
 @pytest.fixture

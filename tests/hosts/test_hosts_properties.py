@@ -55,6 +55,15 @@ def _canonical_properties(result: str) -> None:
     assert covering[-1] == registrable_domain(result)
 
 
+def _normalizes_or_is_refused_with_a_reason(text):
+    try:
+        result = normalize_target(text)
+    except InvalidTarget as refused:
+        _refusal_is_well_formed(refused)
+    else:
+        _canonical_properties(result)
+
+
 @given(any_text)
 @example("\ud800.com")
 @example("http://[")
@@ -62,23 +71,13 @@ def _canonical_properties(result: str) -> None:
 @example("a:b:c")
 @settings(max_examples=1000)
 def test_arbitrary_text_normalizes_or_is_refused_with_a_reason(text):
-    try:
-        result = normalize_target(text)
-    except InvalidTarget as refused:
-        _refusal_is_well_formed(refused)
-    else:
-        _canonical_properties(result)
+    _normalizes_or_is_refused_with_a_reason(text)
 
 
 @given(pasted())
 @settings(max_examples=1000)
 def test_pasted_input_normalizes_idempotently_or_is_refused_with_a_reason(text):
-    try:
-        result = normalize_target(text)
-    except InvalidTarget as refused:
-        _refusal_is_well_formed(refused)
-    else:
-        _canonical_properties(result)
+    _normalizes_or_is_refused_with_a_reason(text)
 
 
 @given(st.one_of(

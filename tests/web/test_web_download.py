@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from sitealert.feed.builder import checksum_of
+from sitealert.feed.render import checksum_of
 from sitealert.listings.models import Listing
 
 
