@@ -21,6 +21,8 @@ PUBLIC_ROUTES = {
     "reviews:review_status", "statistics:statistics", "statistics:statistics_csv", "member", "member_badge",
     "admin_login", "admin:logout",
     "api:openapi-json", "api:openapi-view", "api:check",
+    # Liveness and readiness probes answer anyone (no data beyond "ok" or what is not ready).
+    "healthz", "readyz",
 }
 
 # Patterns whose anonymous answer is a 404 by design: unknown API paths and the API root.
