@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from sitealert.core import audit, bulk
 from sitealert.core.conf import setting
+from sitealert.core.lists import join_list
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.services import REJECTED, EntryInput, Report, RowResult, echoed, submit_entries
 from sitealert.organizations import permissions
@@ -134,10 +135,10 @@ def parse_csv(text):
                              "target,category,reference,note above it.") % {"first": echoed(typed[0])[:80]}
         details = []
         if missing:
-            details.append(_("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})
+            details.append(_("missing column(s): %(cols)s") % {"cols": join_list(missing)})
         if unknown:
             # The first few are enough: a header of 100,000 junk columns must not make a 100,000-item message.
-            cols = ", ".join(repr(c[:40]) for c in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+            cols = join_list([repr(c[:40]) for c in unknown[:5]] + (["…"] if len(unknown) > 5 else []))
             details.append(_("unknown column(s): %(cols)s") % {"cols": cols})
         if len(set(columns)) != len(columns):
             details.append(_("a column appears twice"))

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sitealert.core import audit, bulk, metrics
+from sitealert.core.lists import join_list
 from sitealert.core.target_messages import translated_reason
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.listings.changelog import Added, refresh_targets
@@ -178,9 +179,9 @@ def _clean_entries(entries, valid_categories):
 
 def _category_problem(category, valid_categories):
     if not category:
-        return _("The category is missing. Use one of: %(choices)s.") % {"choices": ", ".join(valid_categories)}
+        return _("The category is missing. Use one of: %(choices)s.") % {"choices": join_list(valid_categories)}
     return _("Unknown category '%(value)s'. Use one of: %(choices)s.") % {
-        "value": echoed(category)[:50], "choices": ", ".join(valid_categories)}
+        "value": echoed(category)[:50], "choices": join_list(valid_categories)}
 
 
 def _text_problem(reference, note):

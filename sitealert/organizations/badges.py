@@ -33,23 +33,30 @@ def shorten(text, limit=MAX_CHARS):
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def badge_svg(*, label, status, valid, link, title):
-    """SVG markup: `label` on the left, `status` on a green (valid) or red (not valid) segment."""
+def badge_svg(*, label, status, valid, link, title, rtl=False):
+    """SVG markup: `label` first, then `status` on a green (valid) or red (not valid) segment.
+
+    Read right to left (`rtl`, for Arabic), the label segment is on the right and each text is laid
+    out right to left, so "مستخدم معتمد: AdCo" keeps its words in order."""
     label, status = shorten(label), shorten(status)
-    left = text_width(label) + 2 * PADDING
-    right = text_width(status) + 2 * PADDING
-    width = left + right
+    label_w = text_width(label) + 2 * PADDING
+    status_w = text_width(status) + 2 * PADDING
+    width = label_w + status_w
+    label_x, status_x = (status_w, 0) if rtl else (0, label_w)
+    seam = label_x if rtl else label_w - 4  # squares the rounded corner where the segments meet
+    direction = "rtl" if rtl else "ltr"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" '
-        f'height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{escape(title)}">'
+        f'height="{HEIGHT}" viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'direction="{direction}">'
         f"<title>{escape(title)}</title>"
         f'<a href="{escape(link)}" xlink:href="{escape(link)}" target="_top">'
         f'<rect width="{width}" height="{HEIGHT}" rx="4" fill="{COLOURS[valid]}"/>'
-        f'<rect width="{left}" height="{HEIGHT}" rx="4" fill="{LABEL_COLOUR}"/>'
-        f'<rect x="{left - 4}" width="4" height="{HEIGHT}" fill="{LABEL_COLOUR}"/>'
-        f'<g fill="#ffffff" text-anchor="middle" font-family="Verdana, DejaVu Sans, Noto Sans, sans-serif" '
-        f'font-size="11">'
-        f'<text x="{left / 2:.1f}" y="15">{escape(label)}</text>'
-        f'<text x="{left + right / 2:.1f}" y="15">{escape(status)}</text>'
+        f'<rect x="{label_x}" width="{label_w}" height="{HEIGHT}" rx="4" fill="{LABEL_COLOUR}"/>'
+        f'<rect x="{seam}" width="4" height="{HEIGHT}" fill="{LABEL_COLOUR}"/>'
+        f'<g fill="#ffffff" text-anchor="middle" direction="{direction}" '
+        f'font-family="Verdana, DejaVu Sans, Noto Sans, sans-serif" font-size="11">'
+        f'<text x="{label_x + label_w / 2:.1f}" y="15">{escape(label)}</text>'
+        f'<text x="{status_x + status_w / 2:.1f}" y="15">{escape(status)}</text>'
         f"</g></a></svg>"
     )

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import quote_etag
+from django.utils.translation import get_language_bidi
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -94,7 +95,8 @@ def member_badge(request, slug):
         status = _("NOT VALID: %(name)s is suspended") % {"name": org.name}
         title = _("Not valid: %(name)s is suspended from %(site)s. See %(url)s") % {
             "name": org.name, "site": settings.SITE_NAME, "url": page_url}
-    svg = badge_svg(label=settings.SITE_NAME, status=status, valid=valid, link=page_url, title=title)
+    svg = badge_svg(label=settings.SITE_NAME, status=status, valid=valid, link=page_url, title=title,
+                    rtl=get_language_bidi())
     etag = quote_etag(hashlib.sha256(svg.encode("utf-8")).hexdigest()[:32])
     # Caches must ask every time (cheaply, with the ETag), so a suspension shows at once.
     response = get_conditional_response(request, etag=etag) or HttpResponse(

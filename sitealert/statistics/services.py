@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core.conf import setting
+from sitealert.core.countries import country_name
 from sitealert.feed.builder import feed_state
 from sitealert.feed.models import FeedEntry
 from sitealert.listings.models import Category, Listing
@@ -181,7 +182,7 @@ class Table:
 def listing_tables(history):
     by_country = Table(
         "listings-by-country", _("Active listings at the end of each month, by country of the listing authority"),
-        [_("Month"), *history.countries, _("Total")],
+        [_("Month"), *(country_name(c) for c in history.countries), _("Total")],
         [[m, *(history.by_country[c][i] for c in history.countries), history.active[i]]
          for i, m in enumerate(history.months)])
     by_category = Table(
@@ -203,7 +204,7 @@ def review_table(rows):
         "review-outcomes", _("Review requests received and answered, by contributor"),
         [_("Contributor"), _("Country"), _("Received"), _("Upheld"), _("Removed"), _("Awaiting an answer"),
          _("Overdue"), _("Median days to answer")],
-        [[org.name, org.country, c.received, c.upheld, c.removed, c.open, c.overdue,
+        [[org.name, country_name(org.country), c.received, c.upheld, c.removed, c.open, c.overdue,
           "" if c.median_days is None else c.median_days] for org, c in rows])
 
 

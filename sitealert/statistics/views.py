@@ -6,6 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from sitealert.core.countries import country_name
 from sitealert.organizations.services import public_contributors
 from sitealert.reviews.services import review_counts
 from sitealert.statistics import charts, services
@@ -36,7 +37,8 @@ def statistics_page(request):
             (by_country, over_time(
                 "chart-country", by_country.caption,
                 _("Chart of active listings per month for the countries with the most listings."),
-                history.months, services.top_series(history.by_country, history.countries, TOP_SERIES, others))),
+                history.months, [(country_name(c) if c != others else c, values) for c, values in
+                                 services.top_series(history.by_country, history.countries, TOP_SERIES, others)])),
             (by_category, over_time(
                 "chart-category", by_category.caption, _("Chart of active listings per month for each category."),
                 history.months, [(services.category_label(c), history.by_category[c]) for c in history.categories])),

@@ -150,7 +150,8 @@ def test_form_refuses_unlisted_invalid_and_bad_links(client, italy, list_targets
                                                      "evidence": "javascript:alert(1)"}).content.decode()
     assert "is not a web address starting with http:// or https://" in bad_link
     missing = client.post("/review-requests/new/", {"target": "pirate.test"}).content.decode()
-    assert missing.count("This field is required.") == 4
+    assert missing.count('<p class="field-error">This field is required.</p>') == 4  # beside each field
+    assert missing.count(': This field is required.</a></li>') == 4  # and in the summary at the top
     assert ReviewRequest.objects.count() == 0
 
 
