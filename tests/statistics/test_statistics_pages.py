@@ -92,7 +92,7 @@ def test_csv_of_listings_by_country(client, history_world):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["Month", "Italy", "Korea, Republic of", "Total"]  # names in the reader's language
+    assert rows[0] == ["Month", "Italy", "Republic of Korea", "Total"]  # names in the reader's language
     assert rows[1:4] == [["2025-01", "2", "0", "2"], ["2025-02", "2", "2", "4"], ["2025-03", "1", "1", "2"]]
 
 
@@ -125,7 +125,7 @@ def test_review_outcomes_are_counted(client, alice, italy, korea, list_targets, 
                        "Median days to answer"]
     by_country = {r[1]: r for r in rows[1:]}
     assert by_country["Italy"][2:] == ["1", "0", "1", "0", "0", "0.0"]
-    assert by_country["Korea, Republic of"][2:] == ["1", "0", "0", "1", "0", ""]
+    assert by_country["Republic of Korea"][2:] == ["1", "0", "0", "1", "0", ""]
     html = client.get("/statistics/").content.decode()
     assert 'aria-labelledby="chart-reviews-title chart-reviews-desc"' in html
 
