@@ -61,6 +61,12 @@ def can_moderate(actor):
     return actor.is_operator and actor.token is None
 
 
+def can_reset_second_factors(actor):
+    """Remove every second factor of an account whose owner lost their device: operator staff, on
+    the operator's site."""
+    return can_moderate(actor) and actor.user is not None and actor.user.is_staff
+
+
 def can_manage_tokens(actor, organization):
     org = _active_org(actor)
     if actor.token is not None or org is None or org.pk != organization.pk:
