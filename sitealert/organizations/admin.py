@@ -2,12 +2,20 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
 from sitealert.organizations import second_factor, services
 from sitealert.organizations.models import ApiToken, Membership, Organization
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
+
+# django-otp's own admins edit devices directly, past the audit log: the operator sees each account's
+# factors on its membership and resets them with the audited action below.
+for device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(device_model):
+        admin.site.unregister(device_model)
 
 
 class OrganizationForm(forms.ModelForm):

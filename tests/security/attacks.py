@@ -21,6 +21,7 @@ PUBLIC_ROUTES = {
     "reviews:review_status", "statistics:statistics", "statistics:statistics_csv", "member", "member_badge",
     "admin_login", "admin:logout",
     "api:openapi-json", "api:openapi-view", "api:check",
+    "otp_webauthn:js-i18n-catalog",  # the passkey script's interface strings
 }
 
 # Patterns whose anonymous answer is a 404 by design: unknown API paths and the API root.
