@@ -180,3 +180,16 @@ def test_removing_a_factor_is_audited(second_factor_policy, alice):
     assert AuditEvent.objects.filter(action="account.factor_remove", object_repr="alice").exists()
     bad = client.post("/account/second-factor/change/", {"action": "remove", "kind": "totp", "device": "x"})
     assert bad.status_code == 400
+
+
+def test_operator_staff_signing_in_at_the_admin_enrol_first(second_factor_policy, olga):
+    second_factor_policy()
+    client = Client()
+    login = client.post("/admin/login/?next=/admin/", {"username": "olga", "password": PASSWORD, "next": "/admin/"})
+    assert login.status_code == 302 and login["Location"] == "/admin/"
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and admin["Location"] == "/account/second-factor/?next=%2Fadmin%2F"
+    page = client.get(admin["Location"]).content.decode()
+    assert 'id="second-factor-required"' in page and 'id="second-factor-link"' in page
+    device, _codes = enrol_app(client)
+    assert client.get("/admin/").status_code == 200
