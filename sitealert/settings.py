@@ -118,6 +118,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    # Second factors: authenticator apps, recovery codes, passkeys (sitealert.organizations.second_factor).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     # In the layer order of docs/architecture.md: each app imports only from apps above it here.
     "sitealert.core",
     "sitealert.organizations",
@@ -144,6 +149,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sitealert.front.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -224,6 +231,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Passkeys belong to the site's public address: SITE_URL's host is the relying party and its origin
+# the only one accepted (sitealert.front.second_factor.PasskeyHelper reads them at each request).
+OTP_WEBAUTHN_HELPER_CLASS = "sitealert.front.second_factor.PasskeyHelper"
+OTP_WEBAUTHN_RP_ID = urlparse(SITE_URL).hostname or "localhost"
+OTP_WEBAUTHN_RP_NAME = SITE_NAME
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # a passkey is a second factor, after the throttled password
+OTP_TOTP_ISSUER = SITE_NAME
+SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E030"]  # the allowed origin comes from SITE_URL, see above
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
@@ -285,6 +300,9 @@ SITEALERT = {
     "PUBLIC_CHECK_WINDOW": envint("PUBLIC_CHECK_WINDOW", 60),
     "LOGIN_RATE": envint("LOGIN_RATE", 10),
     "LOGIN_WINDOW": envint("LOGIN_WINDOW", 300),
+    # Who must sign in with a second factor: "staff" and organization kinds; "none" for nobody.
+    "SECOND_FACTOR_REQUIRED": envchoices("SECOND_FACTOR_REQUIRED", ("staff", "operator", "contributor", "user", "none"),
+                                         default=("staff", "contributor")),
     "API_RATE": envint("API_RATE", 600),
     "API_WINDOW": envint("API_WINDOW", 60),
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),

@@ -49,6 +49,28 @@ def _feed_cache_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _second_factor_policy(settings):
+    """Tests sign people in with force_login and a password only: the policy requires no second
+    factor of anyone unless a test asks for one (second_factor_policy). tests/front/
+    test_front_second_factor.py and tests/browser/test_browser_second_factor.py hold the default
+    policy and every factor."""
+    settings.SITEALERT = {**settings.SITEALERT, "SECOND_FACTOR_REQUIRED": ("none",)}
+
+
+@pytest.fixture
+def second_factor_policy(settings):
+    """second_factor_policy(*kinds): require a second factor of these (default: the production default)."""
+
+    def _policy(*kinds):
+        from sitealert import settings as production
+
+        chosen = kinds or production.SITEALERT["SECOND_FACTOR_REQUIRED"]
+        settings.SITEALERT = {**settings.SITEALERT, "SECOND_FACTOR_REQUIRED": tuple(chosen)}
+
+    return _policy
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 

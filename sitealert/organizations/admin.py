@@ -2,12 +2,20 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
-from sitealert.organizations import services
+from sitealert.organizations import second_factor, services
 from sitealert.organizations.models import ApiToken, Membership, Organization
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
+
+# django-otp's own admins edit devices directly, past the audit log: the operator sees each account's
+# factors on its membership and resets them with the audited action below.
+for device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(device_model):
+        admin.site.unregister(device_model)
 
 
 class OrganizationForm(forms.ModelForm):
@@ -98,8 +106,9 @@ class MembershipAdmin(OperatorAdmin):
     operator_can_add = True
     operator_can_change = True
     operator_can_delete = True
-    list_display = ("user", "organization", "role", "created_at")
+    list_display = ("user", "organization", "role", "second_factors", "created_at")
     list_filter = ("role", "organization__kind")
+    actions = ("reset_second_factors",)
     search_fields = ("user__username", "user__email", "organization__name")
     autocomplete_fields = ("organization",)
     raw_id_fields = ("user",)
@@ -118,6 +127,20 @@ class MembershipAdmin(OperatorAdmin):
     def delete_queryset(self, request, queryset):
         self._record_removal(request, queryset.select_related("user", "organization"))
         super().delete_queryset(request, queryset)
+
+    @admin.display(description=_("Second factors"))
+    def second_factors(self, membership):
+        return second_factor.summary(membership.user) or "—"
+
+    @admin.action(description=_("Reset the second factors of the selected accounts (lost device)"),
+                  permissions=["moderate"])
+    def reset_second_factors(self, request, queryset):
+        apply_to_each(self, request, queryset.select_related("user"),
+                      lambda membership, actor: second_factor.reset_factors(membership.user, actor=actor),
+                      lambda n: ngettext("The second factors of %(n)d account were reset: it enrols anew at its "
+                                         "next sign-in.",
+                                         "The second factors of %(n)d accounts were reset: they enrol anew at their "
+                                         "next sign-in.", n) % {"n": n})
 
     @staticmethod
     def _record_removal(request, memberships):

@@ -100,6 +100,12 @@ def can_see_redirects(actor, listings):
     return bool(can_manage_listings(actor, org) and listings.filter(contributor=org).exists())
 
 
+def can_reset_second_factors(actor):
+    """Remove every second factor of an account whose owner lost their device: operator staff, on
+    the operator's site."""
+    return can_use_admin(actor)
+
+
 def can_manage_tokens(actor, organization):
     """Issue and revoke the API tokens of one's own approved organization, in the web interface only."""
     org = _active_org(actor)

@@ -23,6 +23,7 @@ PUBLIC_ROUTES = {
     "api:openapi-json", "api:openapi-view", "api:check",
     # Liveness and readiness probes answer anyone (no data beyond "ok" or what is not ready).
     "healthz", "readyz",
+    "otp_webauthn:js-i18n-catalog",  # the passkey script's interface strings
 }
 
 # Patterns whose anonymous answer is a 404 by design: unknown API paths and the API root.
