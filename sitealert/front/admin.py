@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "account.recovery_code_used": pgettext_lazy("audit action", "Recovery code used"),
     "token.create": pgettext_lazy("audit action", "API token created"),
     "token.revoke": pgettext_lazy("audit action", "API token revoked"),
+    "database.restore": pgettext_lazy("audit action", "Database restored from a backup"),
     "procedure.update": pgettext_lazy("audit action", "Procedure updated"),
     "review.submit": pgettext_lazy("audit action", "Review request submitted"),
     "review.confirm": pgettext_lazy("audit action", "Review request confirmed"),
