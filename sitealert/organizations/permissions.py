@@ -61,6 +61,12 @@ def can_moderate(actor):
     return actor.is_operator and actor.token is None
 
 
+def can_read_outbox(actor):
+    """Read the mail a demo installation wrote to files: operator staff, as they read the audit log.
+    (The page exists only in demo mode; the mail holds requesters' confirmation links.)"""
+    return can_moderate(actor)
+
+
 def can_manage_tokens(actor, organization):
     org = _active_org(actor)
     if actor.token is not None or org is None or org.pk != organization.pk:
