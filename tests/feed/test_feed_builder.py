@@ -13,7 +13,7 @@ from sitealert.feed.models import FeedEntry, FeedState
 
 pytestmark = pytest.mark.django_db
 
-TARGETS = ["b.example", "a.example", "a-b.example", "a_b.example", "a0.example", "sub.a.example",
+TARGETS = ["b.example", "a.example", "a-b.example", "a_b.sub.example", "a0.example", "sub.a.example",
            "android:com.Example.App", "android:com.example.app", "ios:42", "xn--bcher-kva.example"]
 
 
