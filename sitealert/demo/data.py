@@ -3,7 +3,8 @@
 Everything here is invented: the offices are labelled "Demo", every site is named under the
 reserved top-level domains `.example` and `.test`, and every write goes through the same services
 as the web, the API and the CLI, so the change log, the audit log and the held listing are exactly
-what a real installation would show.
+what a real installation would show. Decisions and removals are dated over eighteen months, and
+months of monitoring results are recorded by the worker's own code (`sitealert.demo.history`).
 """
 
 import random
