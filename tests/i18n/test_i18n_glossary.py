@@ -24,7 +24,7 @@ def _section(name):
 
 
 def _fold(text):
-    text = unicodedata.normalize("NFC", text).replace("\u2019", "'").casefold()
+    text = unicodedata.normalize("NFC", text).replace("\u2019", "'").casefold().replace("ё", "е")
     return ARABIC_MARKS.sub("", text)
 
 
@@ -109,3 +109,4 @@ def test_the_check_sees_a_synonym():
     assert not any(form in _fold("复核请求") for form in accepted[("review request", "zh-hans")])
     assert any(form in _fold("طلبات المراجعة") for form in accepted[("review request", "ar")])
     assert any(form in _fold("القائمة المجمّعة") for form in accepted[("aggregated list", "ar")])
+    assert any(form in _fold("Защищенный ресурс") for form in accepted[("protected target", "ru")])
