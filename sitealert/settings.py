@@ -318,6 +318,8 @@ SITEALERT = {
     "REVIEW_DUE_DAYS": envint("REVIEW_DUE_DAYS", 30),
     "REVIEW_REMINDER_DAYS": envint("REVIEW_REMINDER_DAYS", 7),
     "STATISTICS_CACHE_SECONDS": envint("STATISTICS_CACHE_SECONDS", 600),
+    # `sitealert demo` turns it on: staff read the mail the file backend wrote at /outbox/.
+    "DEMO_OUTBOX": envbool("DEMO_OUTBOX", False),
     # `sitealert serve` (--bind and --workers override the first two; 0 workers: 2 x cores + 1).
     "BIND": envstr("BIND", "127.0.0.1:8000"),
     "WORKERS": envint("WORKERS", 0),

@@ -179,6 +179,7 @@ def cmd_demo(args):
     os.environ.pop("SITEALERT_DATABASE_URL", None)
     os.environ.setdefault("SITEALERT_SITE_URL", f"http://127.0.0.1:{args.port}")
     os.environ.setdefault("SITEALERT_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+    os.environ["SITEALERT_DEMO_OUTBOX"] = "1"  # staff read that mail at /outbox/
     return on_server("cmd_demo", args)
 
 

@@ -1,5 +1,7 @@
 from django.conf import settings
 
+from sitealert.core.conf import setting
+
 
 def sitealert(request):
     user = getattr(request, "user", None)
@@ -7,4 +9,5 @@ def sitealert(request):
     return {
         "SITE_NAME": settings.SITE_NAME,
         "current_organization": membership.organization if membership is not None else None,
+        "DEMO_OUTBOX": setting("DEMO_OUTBOX"),
     }

@@ -61,6 +61,20 @@ REASONS = {
         "'%(host)s' is a public suffix: anyone can register names under it (as under com, co.uk or "
         "blogspot.com), so it cannot be listed as a whole; list the site's own domain name under it."
     ),
+    "unregistrable_underscore": _(
+        "'%(host)s' cannot exist: '%(label)s', the name registered under '%(suffix)s', contains '_'. "
+        "Registries allow only letters, digits and hyphens in a registered name; an underscore can "
+        "appear only in a subdomain (as in my_blog.example.com)."
+    ),
+    "unregistrable_hyphen": _(
+        "'%(host)s' cannot exist: '%(label)s', the name registered under '%(suffix)s', starts or ends with "
+        "a hyphen, which no registry allows."
+    ),
+    "unregistrable_double_hyphen": _(
+        "'%(host)s' cannot exist: '%(label)s', the name registered under '%(suffix)s', has hyphens as its "
+        "third and fourth characters, which registries keep for internationalized (non-Latin) names "
+        "(those starting with xn--)."
+    ),
     "bad_app_id": _(
         "'%(text)s' is not a valid app id; use android:<package name> (for example "
         "android:com.example.app) or ios:<digits> (for example ios:123456789)."

@@ -3,7 +3,8 @@
 Everything here is invented: the offices are labelled "Demo", every site is named under the
 reserved top-level domains `.example` and `.test`, and every write goes through the same services
 as the web, the API and the CLI, so the change log, the audit log and the held listing are exactly
-what a real installation would show.
+what a real installation would show. Decisions and removals are dated over eighteen months, and
+months of monitoring results are recorded by the worker's own code (`sitealert.demo.history`).
 """
 
 import random
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from sitealert.core.actors import Actor
 from sitealert.core.countries import country_name
+from sitealert.demo.history import record_monitoring_history
 from sitealert.demo.procedures import procedure_texts
 from sitealert.listings.protection import add_protected_target
 from sitealert.listings.services import EntryInput, remove_listings, submit_entries
@@ -133,7 +135,9 @@ def load_demo_data():
                           role=Membership.Role.ADMIN, actor=cli)
             _publish_procedures(org, spec)
             contributors[spec.country] = org
-        _list_and_remove(contributors)
+        now = timezone.now()
+        _list_and_remove(contributors, now)
+        record_monitoring_history(now)
     return True, demo_logins()
 
 
@@ -160,7 +164,7 @@ def demo_domains(count, seed=2026):
             for i, (label, category) in enumerate(pairs[:count])]
 
 
-def _entries_by_country(contributors):
+def _entries_by_country(contributors, now):
     """{country: [EntryInput]}: each contributor's own slice, shared targets, apps and the held page."""
     countries = list(contributors)
     domains = demo_domains(LISTINGS_PER_CONTRIBUTOR * len(countries))
@@ -172,7 +176,6 @@ def _entries_by_country(contributors):
     for cc, target, category in APPS + (HELD_TARGET,):
         wanted[cc].append((target, category))
     entries = {}
-    now = timezone.now()
     for i, (cc, targets) in enumerate(wanted.items()):
         # Decisions spread over the last eighteen months, so the statistics have a history to show.
         entries[cc] = [
@@ -185,16 +188,20 @@ def _entries_by_country(contributors):
     return entries
 
 
-def _list_and_remove(contributors):
-    for cc, entries in _entries_by_country(contributors).items():
+def _list_and_remove(contributors, now):
+    for i, (cc, entries) in enumerate(_entries_by_country(contributors, now).items()):
         org = contributors[cc]
         actor = Actor(organization=org, via="cli")
         report = submit_entries(org, entries, actor=actor)
         if not report.applied:
             raise RuntimeError(f"demo listings of {cc} were refused: {report.as_dict()}")
         # The last domains of a contributor's own slice are listed by nobody else: removing them
-        # leaves tombstones in the change log.
-        own = [e.target for e in entries[LISTINGS_PER_CONTRIBUTOR - REMOVED_PER_CONTRIBUTOR:LISTINGS_PER_CONTRIBUTOR]]
-        report = remove_listings(org, own, REMOVAL_REASON, actor=actor)
-        if not report.applied:
-            raise RuntimeError(f"demo removals of {cc} were refused: {report.as_dict()}")
+        # leaves tombstones in the change log. Each removal is dated between its listing and today,
+        # months apart, as decisions are lifted over time.
+        removed = entries[LISTINGS_PER_CONTRIBUTOR - REMOVED_PER_CONTRIBUTOR:LISTINGS_PER_CONTRIBUTOR]
+        for n, entry in enumerate(removed):
+            age = (now - entry.listed_at).days
+            removed_at = now - timedelta(days=age * (n + 1 + i % 3) // (REMOVED_PER_CONTRIBUTOR + 4))
+            report = remove_listings(org, [entry.target], REMOVAL_REASON, actor=actor, removed_at=removed_at)
+            if not report.applied:
+                raise RuntimeError(f"demo removals of {cc} were refused: {report.as_dict()}")

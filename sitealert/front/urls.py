@@ -13,4 +13,5 @@ urlpatterns = [
     path("account/second-factor/app/", second_factor.authenticator_app, name="second_factor_app"),
     path("account/second-factor/change/", second_factor.change, name="second_factor_change"),
     path("account/passkeys/", include("django_otp_webauthn.urls", namespace="otp_webauthn")),
+    path("outbox/", views.outbox, name="outbox"),
 ]

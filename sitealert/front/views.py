@@ -1,15 +1,18 @@
-"""Home page, sign-in with throttling, and the dashboard that sends each person where they work."""
+"""Home page, sign-in with throttling, the dashboard that sends each person where they work, and the demo's outbox."""
 
 import unicodedata
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import ngettext
 
 from sitealert.core import ratelimit
 from sitealert.core.actors import actor_for_request, client_ip
 from sitealert.core.conf import setting
+from sitealert.front.outbox import MAX_MESSAGES, sent_messages
 from sitealert.organizations import permissions
 
 
@@ -87,3 +90,17 @@ def dashboard(request):
     if permissions.can_use_admin(actor):
         return redirect("admin:index")
     return render(request, "front/dashboard.html", {"organization": org, "reason": permissions.why_not(actor)})
+
+
+@login_required
+def outbox(request):
+    """The mail the demo wrote to files, for operator staff; it does not exist outside demo mode."""
+    if not setting("DEMO_OUTBOX"):
+        raise Http404
+    permissions.require(permissions.can_read_outbox(actor_for_request(request)))
+    directory = getattr(settings, "EMAIL_FILE_PATH", "")
+    return render(request, "front/outbox.html", {
+        "messages_sent": sent_messages(directory) if directory else [],
+        "directory": directory, "limit": MAX_MESSAGES,
+        "file_backend": settings.EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend",
+    })

@@ -38,6 +38,11 @@ What normalization decides
   hyphens in the 3rd and 4th position ("r3---sn-abc.googlevideo.com"): browsers and DNS resolve
   such names and real sites use them, so IDNA's stricter rules apply only to non-ASCII labels.
   The top-level label may not contain "_".
+- Registered names: the label directly under the public suffix ("example" in
+  www.example.co.uk, "foo" in foo.blogspot.com) is what a registry issued, so it follows the
+  LDH rules registries apply (RFC 1123, RFC 5891 §4.2.3.1): letters, digits and hyphens only,
+  no hyphen at either end, no hyphens in the 3rd and 4th places except in a valid "xn--"
+  A-label. "my_blog.example.com" is a domain; "my_blog.com" cannot exist and is refused.
 - IP addresses are refused, in every form a browser accepts: dotted quads, shortened and
   hex/octal forms (127.1, 0x7f.0.0.1, 2130706433) and IPv6 literals, bracketed or bare. A name
   whose last label is otherwise numeric ("example.123") is refused too: browsers reject it.

@@ -67,6 +67,20 @@ MESSAGES: dict[str, str] = {
         "'{host}' is a public suffix: anyone can register names under it (as under com, co.uk or "
         "blogspot.com), so it cannot be listed as a whole; list the site's own domain name under it."
     ),
+    "unregistrable_underscore": (
+        "'{host}' cannot exist: '{label}', the name registered under '{suffix}', contains '_'. "
+        "Registries allow only letters, digits and hyphens in a registered name; an underscore can "
+        "appear only in a subdomain (as in my_blog.example.com)."
+    ),
+    "unregistrable_hyphen": (
+        "'{host}' cannot exist: '{label}', the name registered under '{suffix}', starts or ends with "
+        "a hyphen, which no registry allows."
+    ),
+    "unregistrable_double_hyphen": (
+        "'{host}' cannot exist: '{label}', the name registered under '{suffix}', has hyphens as its "
+        "third and fourth characters, which registries keep for internationalized (non-Latin) names "
+        "(those starting with xn--)."
+    ),
     "bad_app_id": (
         "'{text}' is not a valid app id; use android:<package name> (for example "
         "android:com.example.app) or ios:<digits> (for example ios:123456789)."

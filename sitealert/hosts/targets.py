@@ -49,7 +49,8 @@ def normalize_target(text: str) -> str:
         and "xn--" not in text
     ):
         labels = text.split(".")
-        if public_label_count(labels) < len(labels):
+        public = public_label_count(labels)
+        if public < len(labels) and _is_registrable(labels[-public - 1]):
             return text
     return _common_form(text) or _normalize(text)
 
@@ -72,7 +73,8 @@ def _common_form(text: str) -> str | None:
             or host == apps.GOOGLE_PLAY or host in apps.APPLE_STORES):
         return None
     labels = host.split(".")
-    return host if public_label_count(labels) < len(labels) else None
+    public = public_label_count(labels)
+    return host if public < len(labels) and _is_registrable(labels[-public - 1]) else None
 
 
 def target_kind(target: str) -> str:
@@ -251,9 +253,40 @@ def canonical_host(raw: str) -> str:
         raise InvalidTarget("idn_name_too_long", host=raw, length=str(len(name)))
     if len(a_labels) == 1:
         raise InvalidTarget("public_suffix" if is_listed_tld(name) else "single_label", host=host)
-    if public_label_count(a_labels) >= len(a_labels):
+    public = public_label_count(a_labels)
+    if public >= len(a_labels):
         raise InvalidTarget("public_suffix", host=host)
+    _refuse_unregistrable(a_labels[-public - 1], ".".join(labels[-public:]), raw)
     return name
+
+
+def _is_registrable(label: str) -> bool:
+    """Whether a registry could have issued this label, one of [a-z0-9_-]+ or a checked A-label.
+
+    RFC 1123 host names: letters, digits and hyphens, no hyphen at either end; RFC 5891 §4.2.3.1:
+    hyphens in the 3rd and 4th places only in an "xn--" A-label (valid: the callers checked it).
+    Plain string tests, not a regex: this runs on the fast path of every canonical name.
+    """
+    if label.startswith("xn--"):
+        return True
+    return "_" not in label and label[0] != "-" and label[-1] != "-" and label[2:4] != "--"
+
+
+def _refuse_unregistrable(label: str, suffix: str, raw: str) -> None:
+    """Refuse a name no registry can issue: the label registered under the public suffix must be LDH.
+
+    Subdomain labels stay lenient ("_dmarc", "r3---sn-abc"), as browsers and DNS are; the
+    registered label is what a registry issued, and registries follow RFC 1123 and RFC 5891.
+    A non-ASCII or "xn--" label has passed IDNA 2008's own hyphen rules already.
+    """
+    if _is_registrable(label):
+        return
+    params = {"host": raw, "label": label, "suffix": suffix}
+    if "_" in label:
+        raise InvalidTarget("unregistrable_underscore", **params)
+    if label.startswith("-") or label.endswith("-"):
+        raise InvalidTarget("unregistrable_hyphen", **params)
+    raise InvalidTarget("unregistrable_double_hyphen", **params)
 
 
 def _first_unmappable(host: str) -> str:

@@ -456,8 +456,13 @@ def lock_contributor(contributor):
             raise Organization.DoesNotExist(f"organization {contributor.pk} no longer exists")
 
 
-def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_rows=False, dry_run=False):
-    """Remove listings of `contributor` with a reason. All-or-nothing unless `accept_valid_rows`."""
+def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_rows=False, dry_run=False,
+                    removed_at=None):
+    """Remove listings of `contributor` with a reason. All-or-nothing unless `accept_valid_rows`.
+
+    `removed_at` dates a removal decided earlier (as `EntryInput.listed_at` dates a listing), never
+    later than now nor before the listing's own date; the change log records when it happened here.
+    """
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
     report = Report(dry_run=dry_run)
     reason = (reason or "").strip()
@@ -493,7 +498,8 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
                 else:
                     listing.status = Listing.Status.REMOVED
                     listing.status_reason, listing.held_for = reason, ""
-                    listing.status_changed_at = now
+                    listing.status_changed_at = now if removed_at is None else max(min(removed_at, now),
+                                                                                   listing.listed_at)
                     listing.updated_at = now
                     removed.append(listing)
         if dry_run or (report.counts[REJECTED] and not accept_valid_rows):

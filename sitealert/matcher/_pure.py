@@ -7,7 +7,9 @@ A table answers, for one item, the match of the most specific listed target that
 
 - an item equal to a listed target: canonical targets are fixed points of the normalizer;
 - a host of the normalizer's own fast-path shape (``_CANONICAL_HOST`` below, at most 253
-  characters, no "xn--"): the normalizer returns it unchanged or refuses it as a public suffix.
+  characters, no "xn--"): the normalizer returns it unchanged, refuses it as a public suffix, or
+  refuses it as a name no registry issues ("my_blog.com"), which no listable target can cover,
+  so "not listed" is the full path's answer too.
   A proper subdomain of a listed target can be a public suffix only when the Public Suffix List
   has rules below that target (``s3.amazonaws.com`` under ``amazonaws.com``); such targets are
   flagged *risky* and their subdomain matches stay undecided;

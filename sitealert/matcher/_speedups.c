@@ -13,6 +13,8 @@
  *     at most 253 characters, no "xn--"; the normalizer returns such a name unchanged or refuses
  *     it as a public suffix, and the second can only matter under a target that has Public
  *     Suffix List rules below it (flagged RISKY by the caller; such matches stay undecided);
+ *     or it refuses a name no registry issues ("my_blog.com"), which no listable target covers,
+ *     so "not listed" is the full path's answer too;
  *   - an "http://" or "https://" URL whose authority is such a host, optionally with a port of
  *     at most 65535, no userinfo, not a store host (store pages normalize to app targets);
  *   - a canonical "android:<package>" or "ios:<digits>" id.

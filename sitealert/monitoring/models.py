@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from sitealert.monitoring import probe
 from sitealert.organizations.models import Organization
@@ -9,7 +10,8 @@ from sitealert.organizations.models import Organization
 
 class Status(models.TextChoices):
     UNKNOWN = "unknown", _("Not checked yet")
-    ONLINE = "online", _("Online")
+    # A context: the listings page's column "Online" is translated as a heading, not a state.
+    ONLINE = "online", pgettext_lazy("site status", "Online")
     OFFLINE = "offline", _("Offline")
 
 

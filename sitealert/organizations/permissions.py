@@ -106,6 +106,12 @@ def can_reset_second_factors(actor):
     return can_use_admin(actor)
 
 
+def can_read_outbox(actor):
+    """Read the mail a demo installation wrote to files: operator staff, as they read the audit log.
+    (The page exists only in demo mode; the mail holds requesters' confirmation links.)"""
+    return can_moderate(actor)
+
+
 def can_manage_tokens(actor, organization):
     """Issue and revoke the API tokens of one's own approved organization, in the web interface only."""
     org = _active_org(actor)

@@ -12,7 +12,7 @@ from tests.api.conftest import bearer, body, independent_checksum
 pytestmark = pytest.mark.django_db
 
 # Byte order differs from dictionary order here: '-' < '.' < '0' < 'A' < '_' < 'a'.
-TARGETS = ["zeta.example", "a-b.example", "a.example", "a0.example", "a_b.example", "sub.a.example",
+TARGETS = ["zeta.example", "a-b.example", "a.example", "a0.example", "a_b.sub.example", "sub.a.example",
            "android:com.Example.App", "android:com.example.app", "ios:123456789", "xn--bcher-kva.example"]
 
 
@@ -157,10 +157,10 @@ def test_feed_download_is_audited(client, listed, adco, adco_token):
 
 
 def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, italy, list_targets, adco_token):
-    list_targets(italy, ["r3---sn-abc.example", "_dmarc-ish.example", "xn--80ak6aa92e.example"])
+    list_targets(italy, ["r3---sn-abc.films.example", "_dmarc-ish.films.example", "xn--80ak6aa92e.example"])
     response = client.get("/api/v1/feed", headers=bearer(adco_token))
     assert [e["target"] for e in json.loads(body(response))["entries"]] == sorted(
-        ["r3---sn-abc.example", "_dmarc-ish.example", "xn--80ak6aa92e.example"])
+        ["r3---sn-abc.films.example", "_dmarc-ish.films.example", "xn--80ak6aa92e.example"])
 
 
 @pytest.mark.django_db

@@ -37,7 +37,26 @@ def test_the_fast_shape_is_the_normalizer_s_own():
 def test_a_canonical_shaped_host_is_returned_unchanged_or_refused_as_a_public_suffix(host):
     if not is_canonical_host_shape(host):
         return
-    assert _normalized(host) in (host, ("refused", "public_suffix"))
+    normalized = _normalized(host)
+    if normalized[0] == "refused" and normalized[1].startswith("unregistrable_"):
+        return  # a name no registry issues: see the next test
+    assert normalized in (host, ("refused", "public_suffix"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(host=st.one_of(HOSTS, st.builds(lambda h, p: h + "." + p, HOSTS, PUBLICISH)))
+def test_a_canonical_shaped_host_refused_as_unregistrable_is_covered_by_no_listable_target(host):
+    """The tables answer None (not listed) for such a host, as the full path does for a refused
+    item: right because every name that could cover it, down to its registrable domain, is refused too."""
+    if not is_canonical_host_shape(host):
+        return
+    normalized = _normalized(host)
+    if normalized[0] != "refused" or not normalized[1].startswith("unregistrable_"):
+        return
+    labels = host.split(".")
+    parents = [".".join(labels[i:]) for i in range(1, len(labels))]
+    for parent in parents:
+        assert _normalized(parent)[0] == "refused", parent
 
 
 @settings(max_examples=400, deadline=None)

@@ -1,10 +1,13 @@
 """The fictional demo data: loaded once, through the services, under reserved names only."""
 
 import re
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.utils import timezone
 
 import sitealert.demo
 from sitealert.core.actors import Actor
@@ -14,6 +17,8 @@ from sitealert.feed.models import Change, FeedEntry
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.models import Listing, ProtectedTarget
 from sitealert.listings.protection import ProtectedIndex
+from sitealert.monitoring.models import HoppingCandidate, ProbeTarget, RedirectEdge, Status, StatusPeriod
+from sitealert.monitoring.services import stale_listings
 from sitealert.organizations.models import Organization
 from sitealert.procedures.models import OperatingProcedure
 
@@ -147,3 +152,43 @@ def test_the_readme_gives_every_demo_login():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for _, username, password in demo_logins():
         assert f"`{username}`" in readme and f"`{password}`" in readme, username
+
+
+def test_monitoring_has_months_of_history_and_every_monitored_site_a_status(demo):
+    now = timezone.now()
+    domains = set(FeedEntry.objects.filter(kind="domain").values_list("target", flat=True))
+    monitored = ProbeTarget.objects.filter(active=True)
+    assert set(monitored.values_list("target", flat=True)) == domains
+    statuses = Counter(monitored.values_list("status", flat=True))
+    assert set(statuses) == {Status.ONLINE, Status.OFFLINE}, statuses
+    assert 0.6 < statuses[Status.ONLINE] / len(domains) < 0.95
+    assert not monitored.filter(last_checked_at__lt=now - timedelta(days=1)).exists()
+    assert StatusPeriod.objects.filter(started_at__lt=now - timedelta(days=120)).exists()
+    # The history is the worker's own: each site's current status is its latest period's.
+    periods = {p.pk: p for p in StatusPeriod.objects.all()}
+    for target in monitored:
+        period = periods[target.current_period]
+        assert (period.probe_target_id, period.status, period.ended_at) == \
+            (target.pk, target.status, target.last_checked_at)
+
+
+def test_monitoring_shows_stale_sites_and_hopping_candidates_to_their_contributors(demo):
+    contributors = Organization.objects.filter(kind=Organization.Kind.CONTRIBUTOR)
+    assert sum(stale_listings(org).count() for org in contributors) >= 5
+    candidates = HoppingCandidate.objects.filter(state=HoppingCandidate.State.OPEN)
+    assert {c.contributor_id for c in candidates} >= set(contributors.values_list("pk", flat=True))
+    for candidate in candidates:
+        assert RESERVED_DOMAIN.match(candidate.target)
+        assert not FeedEntry.objects.filter(target=candidate.target).exists()
+    # Redirects between listed sites are recorded, and are no candidates.
+    assert RedirectEdge.objects.filter(to_site__in=FeedEntry.objects.values("target")).exists()
+
+
+def test_activity_is_spread_over_months(demo):
+    def months(dates):
+        return {(d.year, d.month) for d in dates}
+    listed = months(Listing.objects.values_list("listed_at", flat=True))
+    removed = Listing.objects.filter(status=Listing.Status.REMOVED)
+    assert len(listed) >= 12
+    assert len(months(removed.values_list("status_changed_at", flat=True))) >= 3
+    assert all(r.listed_at <= r.status_changed_at <= timezone.now() for r in removed)

@@ -14,7 +14,7 @@ from sitealert.feed.render import checksum_of
 
 pytestmark = pytest.mark.django_db
 
-TARGETS = ["b.example", "a.example", "a-b.example", "a_b.example", "a0.example", "sub.a.example",
+TARGETS = ["b.example", "a.example", "a-b.example", "a_b.sub.example", "a0.example", "sub.a.example",
            "android:com.Example.App", "android:com.example.app", "ios:42", "xn--bcher-kva.example"]
 
 

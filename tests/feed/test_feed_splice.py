@@ -14,7 +14,7 @@ from sitealert.listings.services import EntryInput, hold_listing, remove_listing
 pytestmark = pytest.mark.django_db
 
 # Prefixes of one another and neighbours in byte order, where a wrong comparison would show.
-NAMES = ["a.example", "a-b.example", "a.example.test", "ab.example", "a_b.example", "b.example",
+NAMES = ["a.example", "a-b.example", "a.example.test", "ab.example", "a_b.sub.example", "b.example",
          "x.a.example", "android:com.Example.App", "android:com.example", "android:com.example.app",
          "ios:1", "ios:12", "ios:2", "z9.test", "xn--bcher-kva.example", "hold.cdn.example"]
 CATEGORIES = ["streaming-video", "cyberlocker", "other"]

@@ -85,6 +85,13 @@ ACCEPTED = [
     ("my_blog.example.com", "my_blog.example.com"),
     ("_dmarc.example.com", "_dmarc.example.com"),
     ("-x-.example.com", "-x-.example.com"),
+    ("ab--cd.example.com", "ab--cd.example.com"),
+    ("a_b.films.blogspot.com", "a_b.films.blogspot.com"),
+    # the registered name is LDH: digits first, inner hyphens and valid A-labels are fine
+    ("1password.com", "1password.com"),
+    ("0.example", "0.example"),
+    ("x-y-z.co.uk", "x-y-z.co.uk"),
+    ("xn--bcher-kva.co.uk", "xn--bcher-kva.co.uk"),
     # lengths at the limit
     ("a" * 63 + ".com", "a" * 63 + ".com"),
     (LONGEST_NAME, LONGEST_NAME),
@@ -188,6 +195,18 @@ REFUSED = [
     ("test.ck", "public_suffix"),
     ("公司.cn", "public_suffix"),
     ("xn--55qx5d.cn", "public_suffix"),
+    # the label a registry issued (directly under the public suffix) must be LDH
+    ("my_blog.com", "unregistrable_underscore"),
+    ("www.my_blog.co.uk", "unregistrable_underscore"),
+    ("https://My_Blog.com/watch", "unregistrable_underscore"),
+    ("foo_bar.blogspot.com", "unregistrable_underscore"),
+    ("_films.example", "unregistrable_underscore"),
+    ("-films.com", "unregistrable_hyphen"),
+    ("films-.co.uk", "unregistrable_hyphen"),
+    ("www.-films.com", "unregistrable_hyphen"),
+    ("-.com", "unregistrable_hyphen"),
+    ("ab--films.com", "unregistrable_double_hyphen"),
+    ("AB--films.example", "unregistrable_double_hyphen"),
     ("android:com", "bad_app_id"),
     ("android:", "bad_app_id"),
     ("android:1com.foo", "bad_app_id"),
@@ -250,6 +269,10 @@ def test_messages_name_what_is_wrong():
         "": "Nothing was entered",
         "mailto:x@example.com": "'mailto:' addresses are not web sites",
         "localhost": "'localhost' is not a complete domain name",
+        "www.my_blog.co.uk": "'www.my_blog.co.uk' cannot exist: 'my_blog', the name registered under 'co.uk', "
+                             "contains '_'",
+        "-films.com": "'-films.com' cannot exist: '-films', the name registered under 'com', starts or ends "
+                      "with a hyphen",
     }
     for text, start in cases.items():
         with pytest.raises(InvalidTarget, match="^" + re.escape(start)):

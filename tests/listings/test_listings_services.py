@@ -1,9 +1,10 @@
 """The listing services: one path for web, API and CLI, all-or-nothing, audited, change-logged."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from sitealert.core.models import AuditEvent, AuditItem
 from sitealert.feed.models import Change, FeedEntry, FeedState
@@ -86,6 +87,20 @@ def test_contributor_cannot_remove_anothers_listing(italy, korea):
         remove_listings(italy, ["a.example"], "pretending", actor=actor(korea))
     with pytest.raises(PermissionDenied):
         submit_entries(italy, entries("b.example"), actor=actor(korea))
+
+
+def test_a_removal_decided_earlier_keeps_its_date_between_the_listing_and_now(italy):
+    now = timezone.now()
+    submit_entries(italy, [EntryInput(target=t, category="other", listed_at=now - timedelta(days=100))
+                           for t in ("a.example", "b.example", "c.example")], actor=actor(italy))
+    remove_listings(italy, ["a.example"], "Decision lifted", actor=actor(italy), removed_at=now - timedelta(days=40))
+    remove_listings(italy, ["b.example"], "Decision lifted", actor=actor(italy), removed_at=now - timedelta(days=400))
+    remove_listings(italy, ["c.example"], "Decision lifted", actor=actor(italy), removed_at=now + timedelta(days=9))
+    removed = {l.target: l for l in Listing.objects.filter(status=Listing.Status.REMOVED)}
+    assert abs(removed["a.example"].status_changed_at - (now - timedelta(days=40))) < timedelta(seconds=1)
+    assert removed["b.example"].status_changed_at == removed["b.example"].listed_at
+    assert now <= removed["c.example"].status_changed_at <= timezone.now()
+    assert Change.objects.filter(listed=False).count() == 3
 
 
 def test_removal_needs_a_reason(italy):
