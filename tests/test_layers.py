@@ -36,6 +36,8 @@ ALLOWED_LOCAL_IMPORTS = {
     ("cli/server_commands.py", "sitealert.core.conf"): "read only once Django's settings are configured",
     ("cli/server_commands.py", "sitealert.cli"): "the server commands' bodies import Django models at their top",
     ("core/metrics.py", "prometheus_client"): "`sitealert serve` sets the multiprocess directory before it loads",
+    ("cli/client_commands.py", "prometheus_client"): "`sitealert serve` sets up its multiprocess mode before "
+                                                     "the library first loads",
     ("client/__init__.py", "importlib.metadata"): "the version is read only when someone asks for it",
     ("client/replica.py", "sitealert.client.sync"): "sync builds on Replica; a replica that never syncs never loads it",
     ("client/store.py", "fcntl"): "POSIX only: a replica opened read-only on any platform needs no lock",

@@ -62,6 +62,10 @@ def register(subparsers) -> None:
                    help="keep running and sync every SECONDS (60 to 300 is plenty)")
     p.add_argument("--full", action="store_true",
                    help="download the whole list even if changes would do (repairs a replica ahead of the server)")
+    p.add_argument("--metrics-file", metavar="FILE",
+                   help="after every attempt, write the replica's version and the times of its last attempt and "
+                        "last success to FILE in the Prometheus text format (for node_exporter's textfile "
+                        "collector): the sync lag an alert watches")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.set_defaults(func=cmd_sync)
 
@@ -89,11 +93,54 @@ def _seconds(text):
 # -- sync -----------------------------------------------------------------------------------------
 
 
-def _sync_once(replica, args, stamp):
-    result = replica.sync(args.url, args.token, full=args.full)
+def _sync_once(replica, args, stamp, status):
+    status.attempted_at = time.time()
+    try:
+        result = replica.sync(args.url, args.token, full=args.full)
+    except SyncError:
+        status.failures += 1
+        raise
+    else:
+        status.succeeded_at = status.attempted_at
+        status.seconds = result.seconds
+    finally:
+        if args.metrics_file:
+            status.write(args.metrics_file, replica)
     if not args.quiet:
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
+
+
+class SyncStatus:
+    """What `sync --metrics-file` reports: the replica's version, when this process last tried and
+    last succeeded (the sync lag is the time since then), its failures and the last sync's duration."""
+
+    def __init__(self):
+        self.attempted_at = self.succeeded_at = self.seconds = None
+        self.failures = 0
+
+    def write(self, path, replica):
+        # Loaded only here: `sitealert serve` must set up prometheus_client's multiprocess mode
+        # before the library is first imported, and every command loads this module.
+        from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
+
+        registry = CollectorRegistry()
+        Gauge("sitealert_replica_version", "List version the replica holds, verified by its checksum.",
+              registry=registry).set(replica.version)
+        Gauge("sitealert_replica_sync_attempt_timestamp_seconds", "When this sync process last tried.",
+              registry=registry).set(self.attempted_at or 0)
+        Gauge("sitealert_replica_sync_success_timestamp_seconds",
+              "When this sync process last brought the replica level with the server (0: not yet).",
+              registry=registry).set(self.succeeded_at or 0)
+        Counter("sitealert_replica_sync_failures", "Failed syncs since this sync process started.",
+                registry=registry).inc(self.failures)
+        if self.seconds is not None:
+            Gauge("sitealert_replica_sync_duration_seconds", "How long the last successful sync took.",
+                  registry=registry).set(self.seconds)
+        try:
+            write_to_textfile(path, registry)  # written whole, then renamed into place
+        except OSError as exc:
+            CommandError(f"cannot write the metrics file {path}: {exc.strerror or exc}", command="sync").report()
 
 
 def cmd_sync(args) -> int:
@@ -105,9 +152,10 @@ def cmd_sync(args) -> int:
     except ValueError as exc:
         raise CommandError(exc, command="sync") from None
     replica = Replica(args.replica)
+    status = SyncStatus()
     if args.every is None:
         try:
-            _sync_once(replica, args, stamp=False)
+            _sync_once(replica, args, stamp=False, status=status)
         except SyncError as exc:
             raise CommandError(exc, status=1, command="sync") from None
         return 0
@@ -117,7 +165,7 @@ def cmd_sync(args) -> int:
     next_run = time.monotonic()
     while not stopping:
         try:
-            _sync_once(replica, args, stamp=True)
+            _sync_once(replica, args, stamp=True, status=status)
         except (AuthError, IncompatibleServer) as exc:  # retrying cannot fix these
             raise CommandError(exc, status=1, command="sync") from None
         except SyncError as exc:  # reported, and tried again at the next tick

@@ -51,6 +51,42 @@ def test_sync_failures_exit_1_with_the_reason(feed_server, tmp_path, capsys):
     assert main(["sync", "--url", "ftp://x", "--token", "t", "--replica", str(tmp_path)]) == 2
 
 
+def test_sync_writes_the_sync_lag_for_prometheus(feed_server, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url, state = feed_server
+    state.publish(add=["example.com", "video.example.org"])
+    metrics = tmp_path / "sitealert.prom"
+
+    def read():
+        return {s.name: s.value for f in text_string_to_metric_families(metrics.read_text()) for s in f.samples}
+
+    before = time.time()
+    assert main(["sync", "--url", url, "--token", state.token, "--replica", str(tmp_path / "r"), "-q",
+                 "--metrics-file", str(metrics)]) == 0
+    first = read()
+    assert first["sitealert_replica_version"] == Replica(tmp_path / "r").version > 0
+    assert first["sitealert_replica_sync_success_timestamp_seconds"] == \
+        first["sitealert_replica_sync_attempt_timestamp_seconds"] >= int(before)
+    assert first["sitealert_replica_sync_failures_total"] == 0
+    assert first["sitealert_replica_sync_duration_seconds"] >= 0
+
+    assert main(["sync", "--url", url, "--token", "revoked", "--replica", str(tmp_path / "r"), "-q",
+                 "--metrics-file", str(metrics)]) == 1
+    failed = read()  # a new process: it has not succeeded yet, and the replica keeps its version
+    assert failed["sitealert_replica_sync_failures_total"] == 1
+    assert failed["sitealert_replica_sync_success_timestamp_seconds"] == 0
+    assert failed["sitealert_replica_version"] == first["sitealert_replica_version"]
+
+
+def test_an_unwritable_metrics_file_is_reported_and_the_sync_still_succeeds(feed_server, tmp_path, capsys):
+    url, state = feed_server
+    state.publish(add=["example.com"])
+    assert main(["sync", "--url", url, "--token", state.token, "--replica", str(tmp_path / "r"), "-q",
+                 "--metrics-file", str(tmp_path / "missing" / "x.prom")]) == 0
+    assert "cannot write the metrics file" in capsys.readouterr().err
+
+
 def test_check_arguments_in_text_and_exit_codes(synced, capsys):
     assert main(["check", "www.example.com", "example.net", "a b", "--replica", str(synced)]) == 1
     assert capsys.readouterr().out.splitlines() == [
