@@ -96,7 +96,8 @@ class RateLimitCount(models.Model):
     """
 
     key = models.CharField(_("key"), max_length=320, primary_key=True)
-    bucket = models.BigIntegerField(_("window"), default=0, help_text="Number of the current window: Unix time // length.")
+    bucket = models.BigIntegerField(_("window"), default=0,
+                                    help_text="Number of the current window: Unix time // length.")
     count = models.PositiveIntegerField(_("requests"), default=0)
     previous = models.PositiveIntegerField(_("requests in the previous window"), default=0)
     expires = models.BigIntegerField(_("expires"), help_text="Unix time after which neither window counts.")
