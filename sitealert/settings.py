@@ -138,6 +138,7 @@ MIDDLEWARE = [
     "sitealert.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "sitealert.core.request_body.RequestBodyErrorMiddleware",
     "sitealert.core.middleware.GZipMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -275,6 +276,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 # SiteAlert's own settings: SITEALERT["NAME"] comes from SITEALERT_NAME, each documented in
 # docs/configuration.md. Read them with sitealert.core.conf.setting("NAME").
 SITEALERT = {
+    "REQUEST_BODY_TIMEOUT": envint("REQUEST_BODY_TIMEOUT", 30, minimum=1),
     "IMPORT_MAX_BYTES": envint("IMPORT_MAX_BYTES", 50 * 1024 * 1024),
     "IMPORT_MAX_ROWS": envint("IMPORT_MAX_ROWS", 2_000_000),
     "LOOKUP_MAX_ITEMS": envint("LOOKUP_MAX_ITEMS", 10_000),
