@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 
 from sitealert.api import check, feed, listings, lookup, tokens
-from sitealert.api.errors import ApiError, install, not_found_view
+from sitealert.api.errors import ApiError, install, not_found_view, refuse_content_encoding
 
 DESCRIPTION = """
 The aggregated list of sites and apps that national authorities have found to infringe copyright
@@ -32,10 +32,14 @@ for module in (feed, lookup, check, listings, tokens):
 
 def http_semantics(view):
     """HEAD wherever GET works (the server sends the headers only: a client can read a feed's
-    version and checksum without downloading it), and 405 in the API's JSON shape."""
+    version and checksum without downloading it), 405 in the API's JSON shape, and 415 for a
+    compressed body (Django would read gzip bytes as a malformed form or JSON)."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
+        refusal = refuse_content_encoding(request)
+        if refusal is not None:
+            return refusal.response()
         head = request.method == "HEAD"
         if head:
             request.method = "GET"
