@@ -90,7 +90,7 @@ def install(api):
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
-        return ApiError(413, "request_too_large", _("The request body is too large.")).response()
+        return body_too_large().response()
 
     # Django refuses a malformed body with these; without a handler they would become its HTML 400 page.
     @api.exception_handler(MultiPartParserError)
@@ -112,6 +112,10 @@ def install(api):
     @api.exception_handler(BadRequest)
     def bad_request(request, exc):
         return ApiError(400, "invalid_request", _("The request cannot be read.")).response()
+
+
+def body_too_large():
+    return ApiError(413, "request_too_large", _("The request body is too large."))
 
 
 def refuse_content_encoding(request):
