@@ -85,6 +85,8 @@ def remove(request, payload: RemoveRequest):
         "`accept_valid_rows` (true/false). Row numbers in the report are the file's line numbers. "
         "A problem with the file itself (encoding, header, size) is a `400`. " + REPORT_STATUSES
     ),
+    # The view asks for the file itself, with its own message, rather than Django Ninja's 422.
+    openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"required": ["file"]}}}}},
 )
 def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(False),
                 accept_valid_rows: bool = Form(False)):
