@@ -14,6 +14,7 @@ import time
 import pytest
 
 BODY_TIMEOUT = 2
+MAX_BODY = 4096
 
 
 def free_port():
@@ -27,6 +28,7 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("serve")
     env = {k: v for k, v in os.environ.items() if k != "SITEALERT_DATABASE_URL"}
     env.update(SITEALERT_DATA_DIR=str(data), SITEALERT_REQUEST_BODY_TIMEOUT=str(BODY_TIMEOUT),
+               SITEALERT_MAX_REQUEST_BYTES=str(MAX_BODY),
                SITEALERT_SECRET_KEY="test-serve-bodies")
     def sitealert(*args):
         return subprocess.run([sys.executable, "-m", "sitealert", *args], env=env, check=True, capture_output=True,
@@ -121,3 +123,31 @@ def test_a_chunked_body_is_read_not_taken_for_an_empty_one(server):
         "Content-Type: application/json", "Transfer-Encoding: chunked", f"Authorization: Bearer {token}"]))
     assert status == 200, body
     assert [r["target"] for r in json.loads(body)["results"]] == ["www.example.com", "ios:123"]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_server_limit_is_refused_without_reading_it(server, chunked):
+    port, token = server
+    document = json.dumps({"items": ["x.example"] * 1000}).encode()
+    assert len(document) > MAX_BODY
+    if chunked:
+        body, framing = b"%x\r\n%s\r\n0\r\n\r\n" % (len(document), document), "Transfer-Encoding: chunked"
+    else:
+        body, framing = document, f"Content-Length: {len(document)}"
+    status, head, body = exchange(port, request("/api/v1/lookup", body, [
+        "Content-Type: application/json", framing, f"Authorization: Bearer {token}"]))
+    assert status == 413, body
+    assert json.loads(body)["error"] == "request_too_large"
+    assert str(MAX_BODY) in json.loads(body)["detail"]
+
+
+def test_a_web_page_is_told_in_plain_text(server):
+    port, _token = server
+    sock = socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT * 3 + 5)
+    with sock:
+        sock.sendall(request("/login/", b"username=a", ["Content-Type: application/x-www-form-urlencoded",
+                                                                 "Content-Length: 500", "Accept-Language: fr"]))
+        status, head, body = answer(sock)
+    assert status == 408
+    assert "text/plain" in head
+    assert body.decode() == f"Le corps de la requête n'est pas arrivé en {BODY_TIMEOUT} secondes."
