@@ -121,7 +121,7 @@ def body_too_large():
 def refuse_content_encoding(request):
     """An ApiError for a body in a content coding (gzip…), which the API does not decode; None if plain."""
     coding = request.headers.get("Content-Encoding", "").strip().lower()
-    if coding in ("", "identity"):
+    if coding in ("", "identity") or request.method in ("GET", "HEAD"):
         return None
     return ApiError(415, "unsupported_content_encoding", _(
         "The request body is sent with Content-Encoding %(coding)s; the API reads only uncompressed "
