@@ -45,8 +45,13 @@ def _version_headers(response, version, checksum):
         "gzip-compressed when `Accept-Encoding` allows it. Verify the checksum: SHA-256 over the sorted "
         "targets, each followed by a newline."
     ),
-    openapi_extra=query_parameters(
-        ("format", {"type": "string", "enum": list(builder.FORMATS), "default": "json"}, "json, txt or csv", False)),
+    openapi_extra={
+        **query_parameters(
+            ("format", {"type": "string", "enum": list(builder.FORMATS), "default": "json"}, "json, txt or csv",
+             False)),
+        "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}},
+                                        "text/csv": {"schema": {"type": "string"}}}}},
+    },
 )
 def feed(request):
     fmt = request.GET.get("format", "json")

@@ -5,7 +5,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StrictBool
 
 from sitealert.listings.models import Category
 
@@ -29,6 +29,17 @@ def _storable(value):
 # must not hold NUL either, which PostgreSQL refuses in text.
 Characters = Annotated[str, AfterValidator(_characters)]
 Text = Annotated[str, AfterValidator(_storable)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_text(value):
+    """Only what the schema says (format: date): pydantic would also take 0 or "2026-01-01T00:00"."""
+    if value is not None and not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+DateText = Annotated[date, BeforeValidator(_date_text)]
 
 
 def query_parameters(*parameters):
@@ -146,23 +157,25 @@ class EntryIn(Schema):
                            json_schema_extra=_category_enum)
     reference: Text = Field("", description="The national decision or case identifier.")
     note: Text = Field("", description="Private: seen only by your organization and the operator.")
-    review_after: date | None = Field(None, description="Optional date to review the listing.")
+    review_after: DateText | None = Field(None, description="Optional date to review the listing.")
 
 
 class SubmitRequest(Schema):
     entries: list[EntryIn] = Field(description="At least one; at most SITEALERT_API_MAX_ENTRIES (100,000 by "
                                                "default), counted as the body is read.",
                                    json_schema_extra={"minItems": 1})
-    dry_run: bool = Field(False, description="Check and report, change nothing.")
-    accept_valid_rows: bool = Field(False, description="Apply the valid rows even if some are rejected.")
+    # Strict: true or false, not "yes" or 1, which the schema (boolean) refuses too.
+    dry_run: StrictBool = Field(False, description="Check and report, change nothing.")
+    accept_valid_rows: StrictBool = Field(False, description="Apply the valid rows even if some are rejected.")
 
 
 class RemoveRequest(Schema):
-    targets: list[Text] = Field(description="At least one; at most SITEALERT_API_MAX_ENTRIES (100,000 by default).",
-                                json_schema_extra={"minItems": 1})
+    targets: list[Annotated[Text, Field(json_schema_extra=NOT_BLANK)]] = Field(
+        description="At least one; at most SITEALERT_API_MAX_ENTRIES (100,000 by default).",
+        json_schema_extra={"minItems": 1})
     reason: Text = Field(description="Why the listings are removed (kept in the record).", json_schema_extra=NOT_BLANK)
-    dry_run: bool = False
-    accept_valid_rows: bool = False
+    dry_run: StrictBool = False
+    accept_valid_rows: StrictBool = False
 
 
 class RowReport(Schema):
