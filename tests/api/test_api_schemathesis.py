@@ -8,7 +8,9 @@ meaning, with a 400 or a rejected row in the report, as documented.
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
@@ -24,12 +26,23 @@ def generous_limits(settings):
     settings.SITEALERT = {**settings.SITEALERT, "API_RATE": 100_000, "PUBLIC_CHECK_RATE": 100_000}
 
 
+@pytest.fixture
+def connection_kept():
+    """The WSGI handler closes the database connection after each request, which would close the
+    test's transaction; Django's own test client keeps it open the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 @pytest.mark.django_db
-def test_the_api_does_what_its_schema_says(case, generous_limits, italy_token, adco_token):
+def test_the_api_does_what_its_schema_says(case, generous_limits, connection_kept, italy_token, adco_token):
     token = adco_token if case.operation.path in FEED_OPERATIONS else italy_token
     # The WSGI test client does not undo gzip, as an HTTP client would.
     headers = {"Accept-Encoding": "identity"}
