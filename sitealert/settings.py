@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "sitealert.core.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "sitealert.core.request_body.RequestBodyErrorMiddleware",
     "sitealert.core.middleware.GZipMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -292,9 +293,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 # SiteAlert's own settings: SITEALERT["NAME"] comes from SITEALERT_NAME, each documented in
 # docs/configuration.md. Read them with sitealert.core.conf.setting("NAME").
 SITEALERT = {
+    "REQUEST_BODY_TIMEOUT": envint("REQUEST_BODY_TIMEOUT", 30, minimum=1),
     "IMPORT_MAX_BYTES": envint("IMPORT_MAX_BYTES", 50 * 1024 * 1024),
     "IMPORT_MAX_ROWS": envint("IMPORT_MAX_ROWS", 2_000_000),
     "LOOKUP_MAX_ITEMS": envint("LOOKUP_MAX_ITEMS", 10_000),
+    "API_MAX_ENTRIES": envint("API_MAX_ENTRIES", 100_000, minimum=1),
+    "API_MAX_JSON_BYTES": envint("API_MAX_JSON_BYTES", 16 * 1024 * 1024, minimum=1024),
     "TOMBSTONE_RETENTION_DAYS": envint("TOMBSTONE_RETENTION_DAYS", 90),
     "PUBLIC_CHECK_RATE": envint("PUBLIC_CHECK_RATE", 30),
     "PUBLIC_CHECK_WINDOW": envint("PUBLIC_CHECK_WINDOW", 60),
@@ -355,6 +359,7 @@ SITEALERT = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"client_errors": {"()": "sitealert.core.log_filters.ClientErrorsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }

@@ -2,5 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from sitealert.core.request_body import BodyReader
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sitealert.settings")
-application = get_wsgi_application()
+application = BodyReader(get_wsgi_application())

@@ -3,10 +3,10 @@
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from ninja import Query, Router
+from ninja import Router
 
 from sitealert.api.errors import ApiError, json_response
-from sitealert.api.schemas import CheckResponse, Error
+from sitealert.api.schemas import NOT_BLANK, CheckResponse, Error, query_parameters
 from sitealert.check.services import check_target, check_wait
 from sitealert.core.actors import client_ip
 
@@ -25,8 +25,11 @@ router = Router(tags=["public"])
         "exactly after normalization (no wildcards, no partial names); rate-limited per client address "
         "(429 with Retry-After)."
     ),
+    openapi_extra=query_parameters(
+        ("q", NOT_BLANK, "A domain, URL or app id (android:<package>, ios:<id>).", True)),
 )
-def check(request, q: str = Query("", description="A domain, URL or app id (android:<package>, ios:<id>).")):
+def check(request):
+    q = request.GET.get("q", "")
     wait = check_wait(client_ip(request))  # per client address; an IPv6 client by its /64
     if wait:
         raise ApiError(429, "rate_limited", ngettext(

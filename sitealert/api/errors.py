@@ -6,8 +6,16 @@ and Django's exceptions into that shape.
 
 import json
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -82,7 +90,42 @@ def install(api):
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):
-        return ApiError(413, "request_too_large", _("The request body is too large.")).response()
+        return body_too_large().response()
+
+    # Django refuses a malformed body with these; without a handler they would become its HTML 400 page.
+    @api.exception_handler(MultiPartParserError)
+    def unreadable_multipart(request, exc):
+        return ApiError(400, "invalid_multipart", _(
+            "The multipart/form-data body cannot be read (%(problem)s). Send it with a boundary in the "
+            "Content-Type header, as HTTP clients do for a file upload.") % {"problem": str(exc)[:200]}).response()
+
+    @api.exception_handler(TooManyFilesSent)
+    def too_many_files(request, exc):
+        return ApiError(400, "too_many_files", _("The request has too many file parts; send one file in the "
+                                                 "field 'file'.")).response()
+
+    @api.exception_handler(TooManyFieldsSent)
+    def too_many_fields(request, exc):
+        return ApiError(400, "too_many_fields", _("The request has too many form fields.")).response()
+
+    @api.exception_handler(SuspiciousOperation)
+    @api.exception_handler(BadRequest)
+    def bad_request(request, exc):
+        return ApiError(400, "invalid_request", _("The request cannot be read.")).response()
+
+
+def body_too_large():
+    return ApiError(413, "request_too_large", _("The request body is too large."))
+
+
+def refuse_content_encoding(request):
+    """An ApiError for a body in a content coding (gzip…), which the API does not decode; None if plain."""
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity") or request.method in ("GET", "HEAD"):
+        return None
+    return ApiError(415, "unsupported_content_encoding", _(
+        "The request body is sent with Content-Encoding %(coding)s; the API reads only uncompressed "
+        "bodies.") % {"coding": coding[:40]}, headers={"Accept-Encoding": "identity"})
 
 
 def _empty_body(request):

@@ -2,11 +2,11 @@
 
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.translation import gettext as _
-from ninja import Query, Router
+from ninja import Router
 
 from sitealert.api.auth import feed_reader
 from sitealert.api.errors import ApiError, json_response
-from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, ResyncRequired
+from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, ResyncRequired, query_parameters
 from sitealert.core import audit
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
@@ -45,8 +45,16 @@ def _version_headers(response, version, checksum):
         "gzip-compressed when `Accept-Encoding` allows it. Verify the checksum: SHA-256 over the sorted "
         "targets, each followed by a newline."
     ),
+    openapi_extra={
+        **query_parameters(
+            ("format", {"type": "string", "enum": list(builder.FORMATS), "default": "json"}, "json, txt or csv",
+             False)),
+        "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}},
+                                        "text/csv": {"schema": {"type": "string"}}}}},
+    },
 )
-def feed(request, fmt: str = Query("json", alias="format", description="json, txt or csv")):
+def feed(request):
+    fmt = request.GET.get("format", "json")
     if fmt not in builder.FORMATS:
         raise ApiError(400, "invalid_format", _("Unknown format '%(value)s': use json, txt or csv.") % {
             "value": fmt[:20]})
@@ -85,8 +93,12 @@ def feed(request, fmt: str = Query("json", alias="format", description="json, tx
         '`"error": "resync_required"` when `since` is older than the retained history (download the full '
         "feed), `400` when `since` is ahead of the server or not a non-negative integer."
     ),
+    openapi_extra=query_parameters(
+        ("since", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+         "The version the client holds (0 for none).", True)),
 )
-def changes(request, since: str = Query(None, description="The version the client holds (0 for none).")):
+def changes(request):
+    since = request.GET.get("since")
     if since is None or since == "":
         raise ApiError(400, "invalid_since", _("The parameter 'since' is required: the version you hold, 0 for none."))
     if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:

@@ -1,12 +1,10 @@
 """POST /lookup: which of up to 10,000 items the aggregated list covers."""
 
-from django.utils.translation import ngettext
 from ninja import Router
 
 from sitealert.api.auth import feed_reader
-from sitealert.api.errors import ApiError, json_response
+from sitealert.api.errors import json_response
 from sitealert.api.schemas import ERRORS, Error, LookupRequest, LookupResponse
-from sitealert.core.conf import setting
 from sitealert.feed.lookup import lookup as lookup_items
 
 router = Router(tags=["feed"], auth=feed_reader)
@@ -26,12 +24,5 @@ router = Router(tags=["feed"], auth=feed_reader)
     ),
 )
 def lookup(request, payload: LookupRequest):
-    limit = setting("LOOKUP_MAX_ITEMS")
-    if len(payload.items) > limit:
-        count = len(payload.items)
-        raise ApiError(413, "too_many_items", ngettext(
-            "The request has %(n)d item; at most %(limit)d are allowed per request. Split it, or keep a "
-            "replica of the list with the client SDK.",
-            "The request has %(n)d items; at most %(limit)d are allowed per request. Split it, or keep a "
-            "replica of the list with the client SDK.", count) % {"n": count, "limit": limit})
+    # At most LOOKUP_MAX_ITEMS: counted while the body is read (`api.limits`), before it is parsed.
     return json_response(lookup_items(payload.items))

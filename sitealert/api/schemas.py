@@ -5,7 +5,9 @@ from datetime import date
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, StrictBool
+
+from sitealert.listings.models import Category
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -27,6 +29,33 @@ def _storable(value):
 # must not hold NUL either, which PostgreSQL refuses in text.
 Characters = Annotated[str, AfterValidator(_characters)]
 Text = Annotated[str, AfterValidator(_storable)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_text(value):
+    """Only what the schema says (format: date): pydantic would also take 0 or "2026-01-01T00:00"."""
+    if value is not None and not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+DateText = Annotated[date, BeforeValidator(_date_text)]
+
+
+def query_parameters(*parameters):
+    """`openapi_extra` of an operation whose query parameters its view reads from request.GET.
+
+    Each parameter is (name, JSON schema, description, required). The view checks them itself, so
+    that a missing or malformed one gets the API's own error code; declared here, the OpenAPI
+    document says exactly what the server enforces (required, enumerations, formats).
+    """
+    return {"parameters": [{"in": "query", "name": name, "required": required, "description": description,
+                            "schema": schema} for name, schema, description, required in parameters]}
+
+
+# Text that is more than blanks: what the server requires where it strips a value and refuses "".
+NOT_BLANK = {"type": "string", "minLength": 1, "pattern": "\\S"}
+CATEGORIES = [c.value for c in Category]
 
 
 class Error(Schema):
@@ -75,7 +104,7 @@ class ResyncRequired(Error):
     pruned_through: int = Field(description="Changes up to this version are no longer kept.")
 
 
-class LookupRequest(Schema):
+class LookupRequest(Schema):  # an empty list is answered with no results
     items: list[Characters] = Field(description="Raw URLs, hosts or app ids (at most 10,000).",
                              examples=[["https://www.streaming-example.example/watch?v=1", "news.example", "ios:123"]])
 
@@ -109,26 +138,44 @@ class CheckResponse(Schema):
     matches: list[CheckMatch]
 
 
+def _category_required(schema):
+    # A row without a valid category is rejected (its report says why) rather than the whole request.
+    schema["required"] = ["target", "category"]
+
+
+def _category_enum(schema):
+    schema.pop("default", None)  # "" is the missing category, which the report refuses
+    schema["enum"] = CATEGORIES
+
+
 class EntryIn(Schema):
-    target: Text = Field(examples=["streaming-example.example"])
-    category: Text = Field("", description="streaming-video, streaming-music, live-sports-iptv, torrent-index, "
-                                           "cyberlocker, publishing, software-games or other.")
+    model_config = {"json_schema_extra": _category_required}
+
+    target: Text = Field(examples=["streaming-example.example"], json_schema_extra=NOT_BLANK)
+    category: Text = Field("", description="One of the categories (case and surrounding blanks are ignored). A "
+                                           "row without a valid one is rejected.",
+                           json_schema_extra=_category_enum)
     reference: Text = Field("", description="The national decision or case identifier.")
     note: Text = Field("", description="Private: seen only by your organization and the operator.")
-    review_after: date | None = Field(None, description="Optional date to review the listing.")
+    review_after: DateText | None = Field(None, description="Optional date to review the listing.")
 
 
 class SubmitRequest(Schema):
-    entries: list[EntryIn]
-    dry_run: bool = Field(False, description="Check and report, change nothing.")
-    accept_valid_rows: bool = Field(False, description="Apply the valid rows even if some are rejected.")
+    entries: list[EntryIn] = Field(description="At least one; at most SITEALERT_API_MAX_ENTRIES (100,000 by "
+                                               "default), counted as the body is read.",
+                                   json_schema_extra={"minItems": 1})
+    # Strict: true or false, not "yes" or 1, which the schema (boolean) refuses too.
+    dry_run: StrictBool = Field(False, description="Check and report, change nothing.")
+    accept_valid_rows: StrictBool = Field(False, description="Apply the valid rows even if some are rejected.")
 
 
 class RemoveRequest(Schema):
-    targets: list[Text]
-    reason: Text = Field(description="Why the listings are removed (kept in the record).")
-    dry_run: bool = False
-    accept_valid_rows: bool = False
+    targets: list[Annotated[Text, Field(json_schema_extra=NOT_BLANK)]] = Field(
+        description="At least one; at most SITEALERT_API_MAX_ENTRIES (100,000 by default).",
+        json_schema_extra={"minItems": 1})
+    reason: Text = Field(description="Why the listings are removed (kept in the record).", json_schema_extra=NOT_BLANK)
+    dry_run: StrictBool = False
+    accept_valid_rows: StrictBool = False
 
 
 class RowReport(Schema):

@@ -7,7 +7,8 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 
 from sitealert.api import check, feed, listings, lookup, tokens
-from sitealert.api.errors import ApiError, install, not_found_view
+from sitealert.api.errors import ApiError, install, not_found_view, refuse_content_encoding
+from sitealert.api.limits import refuse_oversized_body
 
 DESCRIPTION = """
 The aggregated list of sites and apps that national authorities have found to infringe copyright
@@ -30,12 +31,17 @@ for module in (feed, lookup, check, listings, tokens):
     api.add_router("/", module.router)
 
 
-def http_semantics(view):
+def http_semantics(view, route):
     """HEAD wherever GET works (the server sends the headers only: a client can read a feed's
-    version and checksum without downloading it), and 405 in the API's JSON shape."""
+    version and checksum without downloading it), 405 in the API's JSON shape, and 415 for a
+    compressed body (Django would read gzip bytes as a malformed form or JSON), and 413 for a body
+    over its route's limits before Django Ninja parses it."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
+        refusal = refuse_content_encoding(request) or refuse_oversized_body(request, route)
+        if refusal is not None:
+            return refusal.response()
         head = request.method == "HEAD"
         if head:
             request.method = "GET"
@@ -61,7 +67,7 @@ def http_semantics(view):
 # Not unpacked into module names: include() would read a module-level app_name as this urlconf's.
 ninja_urls = api.urls
 for pattern in ninja_urls[0]:
-    pattern.callback = http_semantics(pattern.callback)
+    pattern.callback = http_semantics(pattern.callback, str(pattern.pattern))
 
 urlpatterns = [
     path("", ninja_urls),

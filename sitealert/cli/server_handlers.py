@@ -22,6 +22,7 @@ from sitealert.core import metrics
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
+from sitealert.core.request_body import BodyReader
 from sitealert.demo.data import load_demo_data
 from sitealert.feed.builder import cached_feed, snapshot
 from sitealert.listings.csv_import import import_csv
@@ -104,7 +105,7 @@ def _gunicorn(bind, workers):
             self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            return get_wsgi_application()
+            return BodyReader(get_wsgi_application())
 
     Server().run()
     return 0

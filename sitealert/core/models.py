@@ -88,15 +88,19 @@ class AuditItem(AppendOnly):
 
 
 class RateLimitCount(models.Model):
-    """Requests one client made in one fixed window of one rate limit (sitealert.core.ratelimit).
+    """Requests one client made under one rate limit (sitealert.core.ratelimit): in the current
+    fixed window (`bucket`) and in the one before, which the sliding window weighs.
 
-    The key names the limit, the client and the window, so a new window is a new row; rows of
-    windows that are over are deleted by the worker's maintenance.
+    The key names the limit and the client; rows whose counts no longer weigh on the limit are
+    deleted by the worker's maintenance.
     """
 
     key = models.CharField(_("key"), max_length=320, primary_key=True)
+    bucket = models.BigIntegerField(_("window"), default=0,
+                                    help_text="Number of the current window: Unix time // length.")
     count = models.PositiveIntegerField(_("requests"), default=0)
-    expires = models.BigIntegerField(_("expires"), help_text="Unix time at which the window is over.")
+    previous = models.PositiveIntegerField(_("requests in the previous window"), default=0)
+    expires = models.BigIntegerField(_("expires"), help_text="Unix time after which neither window counts.")
 
     class Meta:
         verbose_name = _("rate limit count")

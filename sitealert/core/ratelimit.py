@@ -1,11 +1,17 @@
-"""Fixed-window rate limits, counted in the database that every web process shares.
+"""Sliding-window rate limits, counted in the database that every web process shares.
 
-One statement per request: an upsert that adds the request to its client's row for the
-current window and returns the count, atomically on SQLite and PostgreSQL alike, so concurrent
-requests of one client cannot both read the same count and slip past the limit together.
+A client's row under a limit holds its requests in the current fixed window and in the one
+before; the limit applies to the weighted sum — the previous window's count times the share of
+it that still lies within one window's length of now, plus the current count — so a client
+cannot spend its limit at the end of one window and again at the start of the next.
+
+One statement per request: an upsert that adds the request to its client's row (moving the
+windows on when time has) and returns both counts, atomically on SQLite and PostgreSQL alike, so
+concurrent requests of one client cannot both read the same count and slip past the limit together.
 """
 
 import ipaddress
+import math
 import time
 
 from django.db import connection
@@ -18,26 +24,44 @@ def _table():
     return connection.ops.quote_name(RateLimitCount._meta.db_table)
 
 
-def _key(scope, key, bucket):
-    """The row of `key`'s requests under `scope` in window number `bucket` (cut to the column's size)."""
-    return f"{scope}:{key}:{bucket}"[:320]
+def _key(scope, key):
+    """The row of `key`'s requests under `scope` (cut to the column's size)."""
+    return f"{scope}:{key}"[:320]
 
 
 def hit(scope, key, limit, window):
     """Count one request; return seconds to wait (0 when allowed)."""
-    now = int(time.time())
-    bucket = now // window
+    now = time.time()
+    bucket = int(now // window)
     table = _table()
+    # SET expressions read the row as it was before the update, on both databases.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (key, count, expires) VALUES (%s, 1, %s) "
-            f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-            [_key(scope, key, bucket), (bucket + 1) * window])
-        count = cursor.fetchone()[0]
-    if count > limit:
-        metrics.count_refusal(scope)
-        return (bucket + 1) * window - now
-    return 0
+            f"INSERT INTO {table} (key, bucket, count, previous, expires) VALUES (%s, %s, 1, 0, %s) "
+            f"ON CONFLICT (key) DO UPDATE SET "
+            f"previous = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.previous "
+            f"WHEN {table}.bucket = excluded.bucket - 1 THEN {table}.count ELSE 0 END, "
+            f"count = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.count + 1 ELSE 1 END, "
+            f"bucket = excluded.bucket, expires = excluded.expires "
+            f"RETURNING count, previous",
+            [_key(scope, key), bucket, (bucket + 2) * window])
+        count, previous = cursor.fetchone()
+    elapsed = now - bucket * window
+    if previous * (1 - elapsed / window) + count <= limit:
+        return 0
+    metrics.count_refusal(scope)
+    return _wait(limit, window, count, previous, elapsed)
+
+
+def _wait(limit, window, count, previous, elapsed):
+    """Whole seconds until one more request would be within the limit."""
+    room = limit - count - 1
+    if room >= 0 and previous:
+        # Still in this window, once enough of the previous one has slid out.
+        return max(1, math.ceil(window * (1 - room / previous) - elapsed))
+    # In the next window, once enough of this one has slid out.
+    share_left = max(limit - 1, 0) / count
+    return max(1, math.ceil(window - elapsed + window * (1 - share_left)))
 
 
 def refund(scope, key, window):
@@ -46,12 +70,12 @@ def refund(scope, key, window):
     Once the window has turned over there is nothing left to give back.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_table()} SET count = count - 1 WHERE key = %s AND count > 0",
-                       [_key(scope, key, int(time.time()) // window)])
+        cursor.execute(f"UPDATE {_table()} SET count = count - 1 WHERE key = %s AND bucket = %s AND count > 0",
+                       [_key(scope, key), int(time.time() // window)])
 
 
 def purge_expired(now=None):
-    """Delete the counts of windows that are over; returns how many."""
+    """Delete the rows whose counts no longer weigh on any limit; returns how many."""
     now = int(time.time()) if now is None else int(now)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {_table()} WHERE expires <= %s", [now])

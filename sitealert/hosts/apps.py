@@ -19,9 +19,16 @@ GOOGLE_PLAY = "play.google.com"
 APPLE_STORES = ("apps.apple.com", "itunes.apple.com")
 
 
+# Android limits a package name to 255 characters (and an App Store id is a few digits): a longer
+# value is refused by its length, before the patterns.
+MAX_APP_ID_CHARACTERS = 255
+
+
 def normalize_app(platform: str, value: str, text: str) -> str:
     """Canonical "android:…" or "ios:…" target; platform is lower case, value what followed the colon."""
     value = value.strip()
+    if len(value) > MAX_APP_ID_CHARACTERS:
+        raise InvalidTarget("bad_app_id", text=text)
     if platform == "android":
         if _ANDROID_PACKAGE.fullmatch(value):
             return "android:" + value

@@ -15,13 +15,24 @@ from .suffixes import ends_in_number, is_ipv4, is_listed_tld, public_label_count
 # letter, so it cannot "end in a number"; names with "xn--" take the slow path to check the A-label.
 _CANONICAL_HOST = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}")
 
-_EDGE_BLANKS = re.compile(r"^[\s\ufeff\u200b-\u200f\u2060]+|[\s\ufeff\u200b-\u200f\u2060]+$")
+# Blanks and invisible characters people paste around a name.
+_LEADING_BLANKS = re.compile(r"[\s\ufeff\u200b-\u200f\u2060]+")
+# The longest host part of an item worth normalizing: a name has at most 253 characters (RFC 1035),
+# plus a leading "*." and a trailing dot. A Unicode name is no longer than its A-label form
+# (punycode spends at least one character on each), and one percent-escaped takes at most 12
+# characters a character ("%F0%9F%98%80"). Anything longer is refused by its length alone, before
+# the decoding and the IDNA mapping, whose cost grows with the length.
+MAX_HOST_CHARACTERS = 253 + 3
+MAX_ENCODED_HOST_CHARACTERS = 12 * MAX_HOST_CHARACTERS
+# Full-width characters are read as ASCII in the part of an item that can hold a scheme, a login
+# and a host: the rest of a longer item is a path, which needs no translating.
+_TRANSLATED_CHARACTERS = 2 * MAX_ENCODED_HOST_CHARACTERS
 # Full-width ASCII (U+FF01-FF5E), the ideographic space and the ideographic full stops.
-_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
+_FULLWIDTH = str.maketrans({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {
     0x3000: 0x20,
     0x3002: 0x2E,
     0xFF61: 0x2E,
-}
+})
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _PORT_THEN_PATH = re.compile(r"[0-9]*(?:[/\\?#].*)?", re.DOTALL)
 _AUTHORITY_END = re.compile(r"[/\\?#]")
@@ -111,9 +122,10 @@ def _normalize(text: str) -> str:
         raise InvalidTarget("empty")
     if not isinstance(text, str):
         raise TypeError(f"normalize_target() takes a str, not {type(text).__name__}")
-    text = _EDGE_BLANKS.sub("", text)
+    text = _strip_blanks(text)
     if not text.isascii():
-        text = _EDGE_BLANKS.sub("", text.translate(_FULLWIDTH))
+        head = text[:_TRANSLATED_CHARACTERS]
+        text = _strip_blanks(head.translate(_FULLWIDTH) + text[len(head):])
     if not text:
         raise InvalidTarget("empty")
     _refuse_bare_ipv6(text)
@@ -157,6 +169,19 @@ def _normalize(text: str) -> str:
     return apps.app_from_store_url(host, path.replace("\\", "/"), query, text) or host
 
 
+def _strip_blanks(text: str) -> str:
+    """text without blanks and invisible characters at either end, in time linear in its length.
+
+    The trailing ones are the leading ones of the reversed text: a pattern anchored at the end
+    ("[…]+$") is retried from every blank of a run, quadratic in its length.
+    """
+    leading = _LEADING_BLANKS.match(text)
+    if leading:
+        text = text[leading.end():]
+    trailing = _LEADING_BLANKS.match(text[::-1])
+    return text[: len(text) - trailing.end()] if trailing else text
+
+
 def _authority(rest: str) -> str:
     """The part of an address after its scheme that names the host: up to the first / \\ ? or #."""
     end = _AUTHORITY_END.search(rest)
@@ -184,12 +209,16 @@ def _refuse_bracketed(authority: str) -> None:
 
 def canonical_host(raw: str) -> str:
     """Lower-case A-label form of a host (no scheme, port or userinfo), refused if not a listable domain."""
+    if len(raw) > MAX_ENCODED_HOST_CHARACTERS:
+        raise InvalidTarget("name_too_long", host=raw)
     host = raw
     if "%" in host:
         try:
             host = unquote(host, errors="strict")
         except UnicodeDecodeError:
             raise InvalidTarget("invalid_character", host=raw, char="%") from None
+    if len(host) > MAX_HOST_CHARACTERS:
+        raise InvalidTarget("name_too_long", host=raw)
     if _SPACE.search(host):
         raise InvalidTarget("contains_space", text=raw)
     control = _CONTROL.search(host)

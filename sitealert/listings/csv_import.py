@@ -61,7 +61,7 @@ class _PlainRows:
     """
 
     def __init__(self, text, separator):
-        self.lines = iter(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        self.lines = _lines(text)
         self.separator = separator
 
     def __iter__(self):
@@ -70,6 +70,18 @@ class _PlainRows:
     def __next__(self):
         line = next(self.lines)
         return line.split(self.separator) if line else []
+
+
+def _lines(text):
+    """text.split("\n") after universal newlines, one line at a time: the rows past a row limit are
+    never made, and no list of every line doubles the text."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    start = 0
+    while (end := text.find("\n", start)) >= 0:
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 def _separator(text):
@@ -114,8 +126,12 @@ def _csv_error(exc, row):
     return _('Row %(row)d cannot be read as CSV. Check its double quotes (") and separators.') % {"row": row}
 
 
-def parse_csv(text):
-    """Return (entries, rejected_rows, error) from CSV text with a header row."""
+def parse_csv(text, max_rows=None):
+    """Return (entries, rejected_rows, error) from CSV text with a header row.
+
+    More than `max_rows` data rows is an error as soon as the next one is read: the rows of a
+    file over the limit are never all built.
+    """
     separator = _separator(text)
     reader = _csv_rows(text, separator)
     try:
@@ -157,17 +173,17 @@ def parse_csv(text):
     try:
         for row in reader:
             row_number += 1
+            if (len(row) != width or not row[t].strip()) and not "".join(row).strip():
+                continue  # a blank line
+            if max_rows is not None and len(entries) + len(rejected) >= max_rows:
+                return [], [], too_many_rows(max_rows)
             if len(row) != width:
-                if not "".join(row).strip():
-                    continue
                 if len(row) > width:
                     rejected.append(RowResult(row=row_number, input=separator.join(row)[:300], status=REJECTED,
                                               reason=_("This row has %(found)d fields; the header has "
                                                        "%(expected)d.") % {"found": len(row), "expected": width}))
                     continue
                 row = row + [""] * (width - len(row))
-            elif not row[t].strip() and not "".join(row).strip():
-                continue
             append(EntryInput(row[t], row[c], "" if r is None else row[r], "" if n is None else row[n], None,
                               row_number))
     except csv.Error as exc:
@@ -175,6 +191,10 @@ def parse_csv(text):
     if not entries and not rejected:
         return [], [], _("The file has a header row but no data rows.")
     return entries, rejected, None
+
+
+def too_many_rows(limit):
+    return _("The file has more than %(n)d rows. Split it into smaller files.") % {"n": limit}
 
 
 def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
@@ -194,12 +214,9 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
 
 
 def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, progress):
-    entries, rejected_rows, error = parse_csv(text)
+    entries, rejected_rows, error = parse_csv(text, setting("IMPORT_MAX_ROWS"))
     if error:
         return Report(dry_run=dry_run, error=error)
-    if len(entries) + len(rejected_rows) > setting("IMPORT_MAX_ROWS"):
-        return Report(dry_run=dry_run, error=_("The file has more than %(n)d rows. Split it into smaller files.") % {
-            "n": setting("IMPORT_MAX_ROWS")})
     if rejected_rows and not accept_valid_rows:
         dry_run_inner = True
     else:

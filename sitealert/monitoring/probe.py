@@ -59,6 +59,53 @@ class PolitenessWait(Exception):
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
+# The ranges of IANA's special-purpose address registries (iana-ipv4-special-registry,
+# iana-ipv6-special-registry) that are not globally reachable, plus multicast, kept here rather than
+# taken from `ipaddress`, whose idea of "global" changes between Python versions (3.11 lets
+# 192.0.0.8 and 3fff::/20 through). A whole block is refused where the registry makes a few
+# anycast exceptions inside it (192.0.0.0/24, 2001::/23): a listed site is not an anycast service.
+SPECIAL_PURPOSE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8",  # "this network" (RFC 791)
+    "10.0.0.0/8",  # private (RFC 1918)
+    "100.64.0.0/10",  # shared address space (RFC 6598)
+    "127.0.0.0/8",  # loopback (RFC 1122)
+    "169.254.0.0/16",  # link local (RFC 3927)
+    "172.16.0.0/12",  # private (RFC 1918)
+    "192.0.0.0/24",  # IETF protocol assignments, 192.0.0.8 the dummy address (RFC 6890, RFC 7600)
+    "192.0.2.0/24",  # documentation TEST-NET-1 (RFC 5737)
+    "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+    "192.168.0.0/16",  # private (RFC 1918)
+    "198.18.0.0/15",  # benchmarking (RFC 2544)
+    "198.51.100.0/24",  # documentation TEST-NET-2 (RFC 5737)
+    "203.0.113.0/24",  # documentation TEST-NET-3 (RFC 5737)
+    "224.0.0.0/4",  # multicast (RFC 5771)
+    "240.0.0.0/4",  # reserved, and 255.255.255.255 the limited broadcast (RFC 1112, RFC 8190)
+    "::/128",  # unspecified (RFC 4291)
+    "::1/128",  # loopback (RFC 4291)
+    "::ffff:0:0/96",  # IPv4-mapped (RFC 4291); `canonical` checks the IPv4 address instead
+    "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation (RFC 8215)
+    "100::/64",  # discard-only (RFC 6666)
+    "100:0:0:1::/64",  # dummy IPv6 prefix (RFC 9780)
+    "2001::/23",  # IETF protocol assignments: Teredo, benchmarking, ORCHID (RFC 2928)
+    "2001:db8::/32",  # documentation (RFC 3849)
+    "2002::/16",  # 6to4, which embeds an IPv4 address we would not check (RFC 3056)
+    "3fff::/20",  # documentation (RFC 9637)
+    "5f00::/16",  # segment routing SIDs (RFC 9602)
+    "fc00::/7",  # unique local (RFC 4193)
+    "fe80::/10",  # link local (RFC 4291)
+    "fec0::/10",  # deprecated site local (RFC 3879)
+    "ff00::/8",  # multicast (RFC 4291)
+))
+# Of IPv6, only global unicast is assigned to sites (RFC 4291, RFC 3587): the rest is refused whole.
+IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
+def special_purpose(ip):
+    """Whether `ip` (as `AddressPolicy.canonical` gives it) is in a range that is not globally routable."""
+    if ip.version == 6 and ip not in IPV6_GLOBAL_UNICAST:
+        return True
+    return any(ip in network for network in SPECIAL_PURPOSE_NETWORKS if network.version == ip.version)
+
 
 class AddressPolicy:
     """Refuses every address that is not globally routable, unless an allowlisted network holds it."""
@@ -83,12 +130,7 @@ class AddressPolicy:
             return False
         if any(ip in network for network in self.allow_networks if network.version == ip.version):
             return True
-        if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified or not ip.is_global):
-            return False
-        if ip.version == 6 and (ip.sixtofour is not None or ip.teredo is not None):
-            return False  # tunnels that embed an IPv4 address we would not check
-        return True
+        return not special_purpose(ip)
 
 
 class Politeness:

@@ -127,7 +127,7 @@ def test_rate_limit_per_token(client, adco_token, korea, settings):
         assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
     response = client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token))
     assert_error(response, 429, "rate_limited")
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= 2 * 60  # the sliding window: until enough of the requests slid out
     # The limit is per token: another organization's token is unaffected.
     from sitealert.organizations.models import Organization
     from sitealert.organizations.services import issue_token

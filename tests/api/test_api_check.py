@@ -91,7 +91,7 @@ def test_rate_limited_per_client(client, listed, settings):
     response = client.get("/api/v1/check", {"q": "pirate.example"})
     assert response.status_code == 429
     assert response.json()["error"] == "rate_limited"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= 2 * 60  # the sliding window: until enough of the requests slid out
     assert "pirate" not in response.content.decode()  # no answer once over the limit
     # Invalid queries count too: probing costs the same.
     other = client.get("/api/v1/check", {"q": "!!"}, REMOTE_ADDR="192.0.2.7")

@@ -91,7 +91,7 @@ def test_empty_submission(post_json, italy_token):
 
 
 def test_too_many_rows(post_json, italy_token, settings):
-    settings.SITEALERT = {**settings.SITEALERT, "IMPORT_MAX_ROWS": 2}
+    settings.SITEALERT = {**settings.SITEALERT, "API_MAX_ENTRIES": 2}
     response = post_json("/api/v1/listings", {"entries": [{"target": f"s{i}.example", "category": "other"}
                                                          for i in range(3)]}, italy_token)
     assert response.status_code == 413 and response.json()["error"] == "too_many_rows"

@@ -1,4 +1,4 @@
-"""Rate limits: one atomic count per request in the database, per client, scope and window."""
+"""Rate limits: one atomic count per request in the database, per client and scope, over a sliding window."""
 
 import threading
 
@@ -10,13 +10,45 @@ from sitealert.core.models import RateLimitCount
 
 
 @pytest.mark.django_db
-def test_the_request_over_the_limit_waits_until_the_window_ends(monkeypatch):
-    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_000_030.0)
-    assert [ratelimit.hit("s", "1.2.3.4", 3, 60) for _ in range(4)] == [0, 0, 0, 50]
+def test_the_request_over_the_limit_is_told_how_long_to_wait(monkeypatch):
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_000_030.0)  # 10 s into a 60 s window
+    assert [ratelimit.hit("s", "1.2.3.4", 3, 60) for _ in range(4)] == [0, 0, 0, 80]
     assert ratelimit.hit("s", "5.6.7.8", 3, 60) == 0  # another client
     assert ratelimit.hit("other", "1.2.3.4", 3, 60) == 0  # another limit
-    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_000_080.0)  # the next window
+    # 4 requests in the window before weigh 4 * (1 - 30/60) = 2: there is room for one more.
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_000_110.0)
     assert ratelimit.hit("s", "1.2.3.4", 3, 60) == 0
+    assert ratelimit.hit("s", "1.2.3.4", 3, 60) > 0
+
+
+@pytest.mark.django_db
+def test_a_client_gets_no_second_limit_across_a_window_boundary(monkeypatch):
+    """A fixed window let a client spend its limit at the end of one window and again at the
+    start of the next: twice the limit within two seconds."""
+    clock = [1_000_079.0]  # the last second of a 60 s window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    assert all(ratelimit.hit("s", "k", 10, 60) == 0 for _ in range(10))
+    clock[0] = 1_000_081.0  # one second into the next window
+    wait = ratelimit.hit("s", "k", 10, 60)
+    assert wait > 0
+    # Told to wait until enough of the previous window has slid out: then it is let in.
+    clock[0] += wait
+    assert ratelimit.hit("s", "k", 10, 60) == 0
+    # Over a whole window's length, never more than the limit (plus the one let in above).
+    allowed = 0
+    for second in range(60):
+        clock[0] = 1_000_081.0 + wait + second
+        allowed += ratelimit.hit("s", "k", 10, 60) == 0
+    assert allowed <= 10
+
+
+@pytest.mark.django_db
+def test_a_steady_client_under_the_limit_is_never_refused(monkeypatch):
+    clock = [5_000_000.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    for step in range(600):  # one request every 7 s under a limit of 10 a minute: 8.6 a minute
+        clock[0] = 5_000_000.0 + 7 * step
+        assert ratelimit.hit("s", "steady", 10, 60) == 0
 
 
 @pytest.mark.django_db
@@ -44,7 +76,7 @@ def test_refund_gives_back_one_request_and_never_goes_below_zero(monkeypatch):
 def test_windows_that_are_over_are_purged(monkeypatch):
     monkeypatch.setattr(ratelimit.time, "time", lambda: 3_000_000.0)
     ratelimit.hit("s", "old", 5, 60)
-    monkeypatch.setattr(ratelimit.time, "time", lambda: 3_000_100.0)
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 3_000_160.0)  # two windows on: the count no longer weighs
     ratelimit.hit("s", "new", 5, 60)
     assert ratelimit.purge_expired() == 1
     assert [k.split(":")[1] for k in RateLimitCount.objects.values_list("key", flat=True)] == ["new"]

@@ -83,3 +83,25 @@ def test_quotes_take_the_csv_module():
 def test_a_rejected_row_is_echoed_with_its_own_separator():
     entries, rejected, error = csv_import.parse_csv("target;category\na.example;other;extra\n")
     assert [r.input for r in rejected] == ["a.example;other;extra"]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_rows_past_the_limit_are_refused_as_they_are_read(quoted):
+    """A file over the row limit is refused at the first row too many: its rows are never all built."""
+    import tracemalloc
+
+    row = '"s{}.example",other,,\n' if quoted else "s{}.example,other,,\n"
+    text = "target,category,reference,note\n" + "".join(row.format(i) for i in range(200_000))
+    tracemalloc.start()
+    try:
+        entries, rejected, error = csv_import.parse_csv(text, max_rows=1000)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (entries, rejected) == ([], [])
+    assert error == "The file has more than 1000 rows. Split it into smaller files."
+    # A thousand rows' worth, not 200,000 (~40 MB); the csv module's path also copies the text into
+    # its StringIO, as it always did.
+    assert peak < (4 * len(text) if quoted else 0) + 2 * 1024 * 1024, peak
+    entries, _rejected, error = csv_import.parse_csv(text[:text.index("s1000.")].rstrip('"'), max_rows=1000)
+    assert error is None and len(entries) == 1000

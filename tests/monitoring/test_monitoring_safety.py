@@ -22,12 +22,17 @@ ALLOW_TEST_SITES = (ipaddress.ip_network("127.0.0.2/32"),)
     "0.0.0.0", "224.0.0.251", "239.255.255.250", "240.0.0.1", "255.255.255.255", "192.0.2.10", "198.18.0.1",
     "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "2001:db8::1", "::ffff:127.0.0.1",
     "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    # Ranges that Python 3.11's ipaddress calls global: the IPv4 dummy address (RFC 7600) and the
+    # 2024 IPv6 documentation prefix (RFC 9637), both in IANA's special-purpose registries.
+    "192.0.0.8", "192.0.0.170", "3fff::1", "3fff:fff:ffff::1", "5f00::1", "100:0:0:1::1", "64:ff9b:1::1",
+    "198.51.100.7", "203.0.113.9", "192.88.99.1", "2001:2::1", "fec0::1", "::192.0.2.1", "4000::1",
 ])
 def test_policy_refuses_non_public_addresses(address):
     assert not AddressPolicy(ALLOW_TEST_SITES).allows(address)
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "93.184.215.14", "2606:4700:4700::1111", "127.0.0.2",
+                                     "3000::1", "2a00:1450:4001::1", "192.0.1.1", "192.31.196.1",
                                      "::ffff:127.0.0.2"])
 def test_policy_allows_public_and_allowlisted_addresses(address):
     assert AddressPolicy(ALLOW_TEST_SITES).allows(address)
