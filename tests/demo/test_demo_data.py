@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
 from django.utils import timezone
 
 import sitealert.demo
@@ -27,9 +28,21 @@ APP = re.compile(r"^(android:[a-z][a-z0-9_]*(\.[a-z0-9_]+)+|ios:\d+)$")
 SIX_LANGUAGES = {"ar", "zh-hans", "en", "fr", "ru", "es"}
 
 
+@pytest.fixture(scope="module")
+def demo_loaded(django_db_setup, django_db_blocker):
+    """Loading the demo takes seconds (it records months of monitoring history through the worker's
+    own code), so the module loads it once, committed; each test runs in a transaction rolled back
+    after it, and the module leaves an empty database behind."""
+    with django_db_blocker.unblock():
+        loaded = load_demo_data()
+    yield loaded
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+
+
 @pytest.fixture
-def demo(db):
-    return load_demo_data()
+def demo(demo_loaded, db):
+    return demo_loaded
 
 
 def counts():
