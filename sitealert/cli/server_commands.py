@@ -172,7 +172,6 @@ def register(subparsers):
     p.set_defaults(func=functools.partial(on_server, "cmd_worker"))
 
 
-
 def cmd_demo(args):
     # Embedded mode whatever the environment says: settings.py reads these when Django is set up.
     os.environ.setdefault("SITEALERT_DATA_DIR", os.path.join(os.getcwd(), "var"))

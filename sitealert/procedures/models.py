@@ -42,7 +42,6 @@ class OperatingProcedure(ProcedureText):
         return f"{self.organization} ({self.language})"
 
 
-
 class ProcedureRevision(ProcedureText):
     """One published version of a contributor's operating procedure in one language."""
 
