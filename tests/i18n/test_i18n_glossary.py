@@ -110,3 +110,15 @@ def test_the_check_sees_a_synonym():
     assert any(form in _fold("طلبات المراجعة") for form in accepted[("review request", "ar")])
     assert any(form in _fold("القائمة المجمّعة") for form in accepted[("aggregated list", "ar")])
     assert any(form in _fold("Защищенный ресурс") for form in accepted[("protected target", "ru")])
+
+
+def test_the_check_tells_a_listing_from_the_act_of_listing():
+    forms, accepted = english_forms(), accepted_forms()
+    assert uses("listing", "the listing's note", forms) and uses("listing", "Listings", forms)
+    assert not uses("listing", "It is listed by 2 authorities.", forms)
+    # The act of listing is not the entry: "inclusión", "включение в список", "列入" alone do not pass.
+    assert not any(form in _fold("Cada inclusión") for form in accepted[("listing", "es")])
+    assert not any(form in _fold("Каждое включение в список") for form in accepted[("listing", "ru")])
+    assert not any(form in _fold("每一项列入") for form in accepted[("listing", "zh-hans")])
+    assert any(form in _fold("Подходящих записей нет.") for form in accepted[("listing", "ru")])
+    assert any(form in _fold("إدراجاتك") for form in accepted[("listing", "ar")])
