@@ -122,3 +122,8 @@ def test_the_check_tells_a_listing_from_the_act_of_listing():
     assert not any(form in _fold("每一项列入") for form in accepted[("listing", "zh-hans")])
     assert any(form in _fold("Подходящих записей нет.") for form in accepted[("listing", "ru")])
     assert any(form in _fold("إدراجاتك") for form in accepted[("listing", "ar")])
+    assert uses("listed", "%(target)s is listed.", forms)
+    assert uses("listed", "Every authority that lists the site", forms)
+    assert not any(form in _fold("внесён в список") for form in accepted[("listed", "ru")])
+    assert any(form in _fold("Включен в список") for form in accepted[("listed", "ru")])
+    assert not any(form in _fold("sitio inscrito") for form in accepted[("listed", "es")])
