@@ -7,14 +7,12 @@ it with `npm ci` and the test injects node_modules/axe-core/axe.min.js into each
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+
+from tests.browser.test_browser_layout import DESKTOP, LANGUAGES, PHONE, in_language
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-LANGUAGES = [code for code, _name in settings.LANGUAGES]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 
 # Every rule axe runs by default (WCAG 2.x A and AA and its best practices); each violation as its rule
 # id, impact and the first few elements, enough to find it in the template.
@@ -23,10 +21,6 @@ RUN_AXE = """async () => {
   return result.violations.map(v => ({id: v.id, impact: v.impact,
     nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n')[1])}));
 }"""
-
-
-def in_language(page, live_server, language):
-    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
 
 
 @pytest.fixture
