@@ -61,7 +61,8 @@ def normalize_target(text: str) -> str:
     ):
         labels = text.split(".")
         public = public_label_count(labels)
-        if public < len(labels) and _is_registrable(labels[-public - 1]):
+        # Without a hyphen or an underscore anywhere, every label is registrable: most names skip the call.
+        if public < len(labels) and (("-" not in text and "_" not in text) or _is_registrable(labels[-public - 1])):
             return text
     return _common_form(text) or _normalize(text)
 
