@@ -5,6 +5,7 @@ SiteAlert's own settings are in SITEALERT, read by the code through sitealert.co
 
 import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -82,6 +83,17 @@ def envnetworks(name, default=""):
         return tuple(ipaddress.ip_network(entry, strict=False) for entry in envlist(name, default))
     except ValueError as exc:
         raise ConfigurationError(f"SITEALERT_{name}: {exc}") from None
+
+
+def envurlpath(name):
+    """A URL path prefix such as "/internal/feed-cache/" (always ending with "/"), or "" when unset."""
+    value = envstr(name).strip()
+    if not value:
+        return ""
+    if not re.fullmatch(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?", value):
+        raise ConfigurationError(f"SITEALERT_{name}={value!r} must be a URL path such as /internal/feed-cache/ "
+                                 "(letters, digits, '-', '_', '.', '~' between slashes)")
+    return value.rstrip("/") + "/"
 
 
 DATA_DIR = Path(envstr("DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -311,6 +323,9 @@ SITEALERT = {
     "API_WINDOW": envint("API_WINDOW", 60),
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
     "FEED_CACHE_DIR": Path(envstr("FEED_CACHE_DIR", str(DATA_DIR / "feed-cache"))),
+    # The internal location of the reverse proxy that serves FEED_CACHE_DIR (docs/production.md):
+    # set, a feed download is answered with X-Accel-Redirect and the proxy sends the file.
+    "ACCEL_REDIRECT": envurlpath("ACCEL_REDIRECT"),
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
     # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
@@ -327,6 +342,9 @@ SITEALERT = {
     # `sitealert serve` (--bind and --workers override the first two; 0 workers: 2 x cores + 1).
     "BIND": envstr("BIND", "127.0.0.1:8000"),
     "WORKERS": envint("WORKERS", 0),
+    # Threads per process: each serves one request at a time, a download for as long as its client reads.
+    "THREADS": envint("THREADS", 8, minimum=1),
+    "WORKER_TIMEOUT": envint("WORKER_TIMEOUT", 120, minimum=1),
     "ACCESS_LOG": envstr("ACCESS_LOG", "-"),
     "FORWARDED_ALLOW_IPS": envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     # /metrics (docs/operations.md): open to these client networks, or to this bearer token.

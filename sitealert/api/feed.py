@@ -1,6 +1,10 @@
 """GET /feed and /feed/changes: the aggregated list for authorized users and the operator."""
 
-from django.http import FileResponse, HttpResponseNotModified
+import os
+from urllib.parse import quote
+
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Router
 
@@ -8,6 +12,7 @@ from sitealert.api.auth import feed_reader
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, ChangesDocument, Error, FeedDocument, ResyncRequired, query_parameters
 from sitealert.core import audit
+from sitealert.core.conf import setting
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
 from sitealert.feed.models import FeedEntry
@@ -29,6 +34,23 @@ def _version_headers(response, version, checksum):
     if checksum:
         response["X-SiteAlert-Checksum"] = checksum
     response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _document_response(document, filename):
+    """The cached document's body: sent by the reverse proxy when SITEALERT_ACCEL_REDIRECT names its
+    internal location for FEED_CACHE_DIR (the worker answers with headers only), else by the server."""
+    prefix = setting("ACCEL_REDIRECT")
+    if not prefix:
+        response = FileResponse(document.file, content_type=document.content_type, filename=filename)
+        response.block_size = 1 << 20  # servers without sendfile iterate the file; 4 KB blocks: 35,000 steps a list
+        return response
+    # The cache keeps FEED_CACHE_DIR/<epoch>/<file>; the proxy maps the prefix onto that directory.
+    location = prefix + quote(f"{document.epoch}/{os.path.basename(document.file.name)}")
+    document.file.close()
+    response = HttpResponse(content_type=document.content_type)
+    response["X-Accel-Redirect"] = location
+    response["Content-Disposition"] = content_disposition_header(False, filename)
     return response
 
 
@@ -70,9 +92,7 @@ def feed(request):
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
         audit.record(request.auth, "feed.download", fmt, {"version": document.version})
-    response = FileResponse(document.file, content_type=document.content_type,
-                            filename=f"sitealert-v{document.version}.{fmt}")
-    response.block_size = 1 << 20  # servers without sendfile iterate the file; 4 KB blocks: 35,000 steps a list
+    response = _document_response(document, filename=f"sitealert-v{document.version}.{fmt}")
     # GZipMiddleware leaves a response alone once it has a Content-Encoding (it would compress
     # the file again); sitealert.core.middleware.GZipMiddleware honours "gzip;q=0".
     if gzipped:

@@ -61,10 +61,14 @@ def register(subparsers):
     p = subparsers.add_parser("serve", help="production web server (multi-process) on the configured database",
                               description="Serve SiteAlert with gunicorn. Bind address from --bind or "
                                           "SITEALERT_BIND (default 127.0.0.1:8000); processes from --workers or "
-                                          "SITEALERT_WORKERS (default 2 x cores + 1).")
+                                          "SITEALERT_WORKERS (default 2 x cores + 1); threads per process from "
+                                          "--threads or SITEALERT_THREADS (default 8). Each thread serves one "
+                                          "request at a time, a feed download for as long as its client reads.")
     p.add_argument("--bind", help="address:port to listen on (default SITEALERT_BIND or 127.0.0.1:8000)")
-    p.add_argument("--workers", type=int,
+    p.add_argument("--workers", type=_positive,
                    help="number of server processes (default SITEALERT_WORKERS or 2 x cores + 1)")
+    p.add_argument("--threads", type=_positive,
+                   help="threads per process (default SITEALERT_THREADS or 8)")
     p.set_defaults(func=functools.partial(on_server, "cmd_serve"))
 
     p = subparsers.add_parser("migrate", help="apply database migrations",

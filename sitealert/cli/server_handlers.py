@@ -16,6 +16,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import DatabaseError
 from django.utils import timezone
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from sitealert.cli.errors import CommandError
 from sitealert.core import metrics
@@ -89,15 +90,38 @@ def cmd_serve(args):
     # Each gunicorn process keeps its counters in a file here; /metrics adds them up.
     metrics.share_between_processes(Path(settings.DATA_DIR) / "metrics")
     workers = args.workers or setting("WORKERS") or 2 * (os.cpu_count() or 1) + 1
-    return _gunicorn(args.bind or setting("BIND"), workers=workers)
+    return _gunicorn(args.bind or setting("BIND"), workers=workers, threads=args.threads or setting("THREADS"))
 
 
-def _gunicorn(bind, workers):
+class DownloadFriendlyWorker(ThreadWorker):
+    """gunicorn's threaded worker that takes a new connection only while one of its threads is free.
+
+    A download of the feed holds a thread for as long as its client reads (sendfile, which releases
+    the GIL); gunicorn's own worker would go on accepting connections and queue a quick request
+    behind those downloads while another process has threads to spare. Downloads never count against
+    the worker timeout: the worker's main loop reports alive while its threads send.
+    """
+
+    def busy_threads(self):
+        return self.nr_conns - len(self.keepalived_conns) - len(self.pending_conns)
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled and self.busy_threads() < self.cfg.threads)
+
+    def accept(self, listener):
+        super().accept(listener)
+        if self.busy_threads() >= self.cfg.threads:
+            super().set_accept_enabled(False)
+
+
+def _gunicorn(bind, workers, threads=None):
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
-            self.cfg.set("timeout", 120)
+            self.cfg.set("worker_class", DownloadFriendlyWorker)
+            self.cfg.set("threads", threads or setting("THREADS"))
+            self.cfg.set("timeout", setting("WORKER_TIMEOUT"))
             self.cfg.set("accesslog", setting("ACCESS_LOG"))
             self.cfg.set("forwarded_allow_ips", setting("FORWARDED_ALLOW_IPS"))
             # gunicorn's control socket is one per user ($HOME/.gunicorn/gunicorn.ctl): two servers on

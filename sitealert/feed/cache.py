@@ -84,6 +84,9 @@ def _atomic_file(path):
     """A file object whose content replaces `path` in one step, or not at all."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:
+        # mkstemp makes it 0600; the service's group may read it too: the reverse proxy sends the
+        # documents itself with X-Accel-Redirect (docs/production.md).
+        os.chmod(tmp, 0o640)
         with os.fdopen(fd, "wb") as f:
             yield f
         os.replace(tmp, path)

@@ -1,0 +1,202 @@
+"""A real `sitealert serve` with a large feed, and clients that download it slowly.
+
+Used by tests/cli/test_cli_serve_downloads.py, tests/cli/test_cli_serve_nginx.py and
+benchmarks/bench_downloads.py. The server runs in a subprocess on loopback with its own SQLite
+database under a temporary data directory; `fill` bulk-inserts synthetic entries there (names
+under the reserved .example and .test TLDs) and builds the feed's documents before the first
+client asks, so that a download measures serving, not building.
+"""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORDS = ["films", "series", "live", "sport", "music", "anime", "books", "games", "stream", "watch"]
+
+
+def target(i):
+    return f"{WORDS[i % 10]}{i}.{'example' if i % 2 else 'test'}"
+
+
+def fill(entries):
+    """Run inside a process with Django set up: the aggregated list of `entries` synthetic domains,
+    and its json and txt documents (plain and gzip) built."""
+    from datetime import UTC, datetime
+
+    from django.db import transaction
+
+    from sitealert.core import bulk
+    from sitealert.feed import builder
+    from sitealert.feed.models import FeedState
+
+    first = bulk.db_datetime(datetime(2024, 1, 1, tzinfo=UTC))
+    rows = ((target(i), "domain", "IT,KR", "cyberlocker,streaming-video", first, 1) for i in range(entries))
+    with transaction.atomic():
+        bulk.insert_rows("feed_feedentry", ["target", "kind", "countries", "categories", "first_listed_at",
+                                            "version"], list(rows))
+        FeedState.objects.update_or_create(pk=1, defaults={"version": 1})
+    builder.warm(("json", "txt"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"nothing listens on port {port}") from None
+            time.sleep(0.2)
+
+
+def stop(process):
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Installation:
+    """A data directory with a migrated database, a feed of `entries` domains and a feed token."""
+
+    def __init__(self, data_dir, entries, env=(), source=ROOT):
+        self.data_dir, self.source = Path(data_dir), Path(source)
+        self.env = {k: v for k, v in os.environ.items() if k != "SITEALERT_DATABASE_URL"}
+        self.env.update(SITEALERT_DATA_DIR=str(self.data_dir), SITEALERT_SECRET_KEY="test-serve-downloads",
+                        SITEALERT_PUBLIC_CHECK_RATE="1000000", SITEALERT_API_RATE="1000000",
+                        SITEALERT_ACCESS_LOG=str(self.data_dir / "access.log"),
+                        PYTHONPATH=str(self.source), **dict(env))
+        self.sitealert("migrate")
+        slug = self.sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
+        self.token = self.sitealert("token", "create", "--org", slug).split()[-1]
+        subprocess.run([sys.executable, "-c", "import django; django.setup(); "
+                        f"from tests.cli.serve_harness import fill; fill({entries})"],
+                       env={**self.env, "DJANGO_SETTINGS_MODULE": "sitealert.settings",
+                            "PYTHONPATH": f"{self.source}{os.pathsep}{ROOT}"},
+                       cwd=self.source, check=True, timeout=300)
+
+    def sitealert(self, *args):
+        return subprocess.run([sys.executable, "-m", "sitealert", *args], env=self.env, cwd=self.source, check=True,
+                              capture_output=True, text=True, timeout=300).stdout.strip()
+
+    def serve(self, workers, env=()):
+        """Start `sitealert serve`; returns (process, port). The caller stops it with `stop`."""
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
+                                    "--workers", str(workers)], env={**self.env, **dict(env)}, cwd=self.source,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port, process)
+        except RuntimeError:
+            stop(process)
+            raise RuntimeError("sitealert serve did not start: " + process.stderr.read().decode()[-2000:]) from None
+        return process, port
+
+
+def request(path, headers=()):
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def split_head(data):
+    """(status, {lower-case name: value}, rest) of a response's first bytes."""
+    head, _sep, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _sep, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def get(port, path, headers=(), timeout=30):
+    """(status, headers, body) of a GET on a new connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request(path, headers))
+        data = b""
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+    return split_head(data)
+
+
+def timed_check(port, timeout=30):
+    """Seconds a public check takes on a new connection (inf if it did not answer within `timeout`)."""
+    started = time.monotonic()
+    try:
+        status, _headers, body = get(port, "/api/v1/check?q=www.films0.test", timeout=timeout)
+    except TimeoutError:
+        return float("inf")
+    assert status == 200 and json.loads(body)["target"] == "www.films0.test", body[:200]
+    return time.monotonic() - started
+
+
+def list_checksum(document, fmt):
+    """The SPEC checksum of a feed document, computed from its targets."""
+    if fmt == "json":
+        targets = [entry["target"] for entry in json.loads(document)["entries"]]
+    else:
+        targets = document.decode().splitlines()
+    return "sha256:" + hashlib.sha256("".join(t + "\n" for t in sorted(targets)).encode()).hexdigest()
+
+
+class SlowDownload(threading.Thread):
+    """A client that reads the feed at about `rate` bytes per second through a small receive
+    buffer, until told to stop or (with `to_the_end`) until the whole document has come."""
+
+    def __init__(self, port, token, rate, path="/api/v1/feed?format=json", to_the_end=False):
+        super().__init__(daemon=True)
+        self.port, self.token, self.rate, self.path, self.to_the_end = port, token, rate, path, to_the_end
+        self.stopping = threading.Event()
+        self.started_reading = threading.Event()
+        self.received = 0
+        self.status = self.headers = self.body = self.error = None
+        self.seconds = None
+
+    def run(self):
+        step = 16 * 1024
+        started = time.monotonic()
+        try:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, step)
+                sock.settimeout(60)
+                sock.connect(("127.0.0.1", self.port))
+                sock.sendall(request(self.path, [f"Authorization: Bearer {self.token}",
+                                                 "Accept-Encoding: identity"]))
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += sock.recv(step)
+                self.status, self.headers, rest = split_head(data)
+                parts = [rest]
+                self.received = len(rest)
+                self.started_reading.set()
+                while not self.stopping.is_set():
+                    chunk = sock.recv(step)
+                    if not chunk:
+                        break
+                    self.received += len(chunk)
+                    if self.to_the_end:
+                        parts.append(chunk)
+                    time.sleep(max(0.0, started + self.received / self.rate - time.monotonic()))
+                if self.to_the_end:
+                    self.body = b"".join(parts)
+        except OSError as exc:
+            self.error = exc
+        finally:
+            self.seconds = time.monotonic() - started
+            self.started_reading.set()

@@ -1,0 +1,150 @@
+"""The feed through Debian's nginx with X-Accel-Redirect, configured as docs/production.md says.
+
+A real `sitealert serve` (SITEALERT_ACCEL_REDIRECT set) and a real nginx, both on loopback, the
+nginx unprivileged in a temporary directory, its locations taken verbatim from the documentation
+(only the `alias` path changed). SiteAlert checks the token and answers with headers; nginx
+sends the file.
+"""
+
+import getpass
+import gzip
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli import serve_harness as harness
+
+NGINX = "/usr/sbin/nginx"
+PRODUCTION_DOC = harness.ROOT / "docs" / "production.md"
+DOCUMENTED_CACHE = "/srv/sitealert/var/feed-cache/"
+PREFIX = "/_sitealert/feed-cache/"
+# What a client gets from SiteAlert about the document, whoever sends the body.
+DOCUMENT_HEADERS = ("content-type", "content-encoding", "content-disposition", "etag", "vary", "cache-control",
+                    "x-sitealert-version", "x-sitealert-checksum", "x-content-type-options")
+
+
+def documented_locations():
+    """The nginx block of docs/production.md that SiteAlert's locations are in."""
+    blocks = re.findall(r"```nginx\n(.*?)```", PRODUCTION_DOC.read_text(), re.S)
+    [block] = [b for b in blocks if b.startswith("# /etc/nginx/snippets/sitealert.conf")]
+    return block
+
+
+def nginx_config(directory, port, app_port, cache_dir):
+    locations = documented_locations()
+    assert DOCUMENTED_CACHE in locations and PREFIX in locations
+    (directory / "sitealert.conf").write_text(locations.replace(DOCUMENTED_CACHE, f"{cache_dir}/"))
+    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (directory / temp).mkdir()
+    return f"""
+user {getpass.getuser()};
+daemon off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {directory}/access.log;
+    client_body_temp_path {directory}/body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+    upstream sitealert {{
+        server 127.0.0.1:{app_port};
+        keepalive 4;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name 127.0.0.1;
+        include {directory}/sitealert.conf;
+    }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    if not Path(NGINX).exists():
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (scripts/test does)")
+    data = tmp_path_factory.mktemp("nginx-data")
+    site = harness.Installation(data, 20_000, env={"SITEALERT_ACCEL_REDIRECT": PREFIX})
+    server, app_port = site.serve(workers=1)
+    directory = tmp_path_factory.mktemp("nginx")
+    port = harness.free_port()
+    (directory / "nginx.conf").write_text(nginx_config(directory, port, app_port, data / "feed-cache"))
+    nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory),
+                              "-e", str(directory / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        harness.wait_for_port(port, nginx, seconds=20)
+        yield site, port, app_port
+    finally:
+        harness.stop(nginx)
+        harness.stop(server)
+
+
+def feed(port, token, fmt, encoding="identity", headers=()):
+    auth = [f"Authorization: Bearer {token}"] if token else []
+    return harness.get(port, f"/api/v1/feed?format={fmt}", [*auth, f"Accept-Encoding: {encoding}", *headers])
+
+
+@pytest.mark.parametrize("fmt", ["json", "txt"])
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_nginx_sends_the_whole_document_with_sitealerts_headers(proxied, fmt, encoding):
+    site, port, app_port = proxied
+    status, headers, body = feed(port, site.token, fmt, encoding)
+    assert status == 200, body[:300]
+    assert int(headers["content-length"]) == len(body) > 10_000
+    document = gzip.decompress(body) if encoding == "gzip" else body
+    assert harness.list_checksum(document, fmt) == headers["x-sitealert-checksum"]
+    assert len(document.splitlines() if fmt == "txt" else document.split(b'"target"')[1:]) == 20_000
+
+    # SiteAlert itself answered with headers only; nginx kept every header that describes the document.
+    app_status, app_headers, app_body = feed(app_port, site.token, fmt, encoding)
+    assert app_status == 200 and app_body == b""
+    assert app_headers["x-accel-redirect"].startswith(PREFIX)
+    assert app_headers["x-accel-redirect"].endswith(f".{fmt}.gz" if encoding == "gzip" else f".{fmt}")
+    assert "x-accel-redirect" not in headers
+    for name in DOCUMENT_HEADERS:
+        assert headers.get(name) == app_headers.get(name), name
+    assert headers.get("content-encoding") == ("gzip" if encoding == "gzip" else None)
+    assert headers["content-disposition"] == f'inline; filename="sitealert-v1.{fmt}"'
+
+
+def test_an_unchanged_list_is_304_through_nginx(proxied):
+    site, port, _app_port = proxied
+    _status, headers, _body = feed(port, site.token, "txt", "gzip")
+    status, again, body = feed(port, site.token, "txt", "gzip", [f"If-None-Match: {headers['etag']}"])
+    assert status == 304 and body == b""
+    assert again["etag"] == headers["etag"]
+    assert again["x-sitealert-version"] == "1"
+
+
+def test_a_download_resumes_with_a_range(proxied):
+    site, port, _app_port = proxied
+    _status, _headers, whole = feed(port, site.token, "txt")
+    status, headers, part = feed(port, site.token, "txt", headers=["Range: bytes=1000-"])
+    assert status == 206 and part == whole[1000:]
+    assert headers["content-range"] == f"bytes 1000-{len(whole) - 1}/{len(whole)}"
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_the_token_is_still_required(proxied, token):
+    _site, port, _app_port = proxied
+    status, headers, body = feed(port, token, "txt")
+    assert status == 401
+    assert len(body) < 1000
+    assert "x-sitealert-checksum" not in headers
+
+
+def test_the_internal_location_is_not_reachable_directly(proxied):
+    site, port, app_port = proxied
+    _status, app_headers, _body = feed(app_port, site.token, "txt")
+    status, _headers, body = harness.get(port, app_headers["x-accel-redirect"],
+                                         [f"Authorization: Bearer {site.token}"])
+    assert status == 404
+    assert not body.startswith(b"www.") and b".example\n" not in body
