@@ -65,14 +65,17 @@ def _document_response(document, filename):
         "Every format carries `X-SiteAlert-Version` and `X-SiteAlert-Checksum` and an `ETag`: send it "
         "back in `If-None-Match` to get `304 Not Modified` while the list is unchanged. The body is "
         "gzip-compressed when `Accept-Encoding` allows it. Verify the checksum: SHA-256 over the sorted "
-        "targets, each followed by a newline."
+        "targets, each followed by a newline. Where the installation's proxy sends the documents "
+        "(`SITEALERT_ACCEL_REDIRECT`), an interrupted download resumes with `Range` (`206 Partial Content`)."
     ),
     openapi_extra={
         **query_parameters(
             ("format", {"type": "string", "enum": list(builder.FORMATS), "default": "json"}, "json, txt or csv",
              False)),
         "responses": {200: {"content": {"text/plain": {"schema": {"type": "string"}},
-                                        "text/csv": {"schema": {"type": "string"}}}}},
+                                        "text/csv": {"schema": {"type": "string"}}}},
+                      206: {"description": "The byte range asked for with `Range`, where the installation's proxy "
+                                           "sends the documents (`SITEALERT_ACCEL_REDIRECT`)."}},
     },
 )
 def feed(request):
