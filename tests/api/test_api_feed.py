@@ -205,3 +205,21 @@ def test_gzip_refused_with_q0_is_neither_compressed_nor_labelled(client, adco_to
         assert "Accept-Encoding" in refused["Vary"]
         taken = client.get(path, headers={**bearer(adco_token), "Accept-Encoding": "gzip"})
         assert taken["Content-Encoding"] == "gzip" and "Accept-Encoding" in taken["Vary"]
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_behind_a_proxy_the_answer_names_the_cached_file_and_has_no_body(client, listed, adco_token, settings,
+                                                                          encoding):
+    settings.SITEALERT = {**settings.SITEALERT, "ACCEL_REDIRECT": "/_sitealert/feed-cache/"}
+    response = client.get("/api/v1/feed?format=txt", headers={**bearer(adco_token), "Accept-Encoding": encoding})
+    assert response.status_code == 200
+    assert not response.streaming and response.content == b""
+    location = response["X-Accel-Redirect"]
+    assert location.startswith("/_sitealert/feed-cache/")
+    stored = (settings.SITEALERT["FEED_CACHE_DIR"] / location.removeprefix("/_sitealert/feed-cache/")).read_bytes()
+    text = gzip.decompress(stored) if encoding == "gzip" else stored
+    assert response["X-SiteAlert-Checksum"] == independent_checksum(text.decode().splitlines())
+    assert response.get("Content-Encoding") == ("gzip" if encoding == "gzip" else None)
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["ETag"] and "Accept-Encoding" in response["Vary"]
+    assert response["Content-Disposition"] == f'inline; filename="sitealert-v{response["X-SiteAlert-Version"]}.txt"'

@@ -58,6 +58,12 @@ def test_the_environment_sets_the_values(read_settings):
     ("MONITOR_RESOLVERS", "dns.example", "SITEALERT_MONITOR_RESOLVERS: 'dns.example' is not an address or "
                                          "address:port"),
     ("MONITOR_ALLOW_NETWORKS", "10.0.0.300/8", "SITEALERT_MONITOR_ALLOW_NETWORKS: "),
+    ("THREADS", "0", "SITEALERT_THREADS must be at least 1"),
+    ("WORKER_TIMEOUT", "0", "SITEALERT_WORKER_TIMEOUT must be at least 1"),
+    ("ACCEL_REDIRECT", "internal/feed", "SITEALERT_ACCEL_REDIRECT='internal/feed' must be a URL path"),
+    ("ACCEL_REDIRECT", "/internal/../feed/", "SITEALERT_ACCEL_REDIRECT='/internal/../feed/' must be a URL path"),
+    ("ACCEL_REDIRECT", "/", "SITEALERT_ACCEL_REDIRECT='/' must be a URL path"),
+    ("ACCEL_REDIRECT", "https://proxy/feed/", "SITEALERT_ACCEL_REDIRECT='https://proxy/feed/' must be a URL path"),
 ])
 def test_a_bad_value_names_its_variable(read_settings, variable, value, message):
     with pytest.raises(ConfigurationError) as raised:
@@ -65,3 +71,9 @@ def test_a_bad_value_names_its_variable(read_settings, variable, value, message)
     assert str(raised.value).startswith(message)
 
 
+
+
+@pytest.mark.parametrize("value, prefix", [("", ""), ("/_sitealert/feed-cache", "/_sitealert/feed-cache/"),
+                                           (" /internal/feed.cache/ ", "/internal/feed.cache/")])
+def test_the_accel_redirect_prefix_ends_with_a_slash(read_settings, value, prefix):
+    assert read_settings(ACCEL_REDIRECT=value)["ACCEL_REDIRECT"] == prefix
