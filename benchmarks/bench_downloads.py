@@ -1,7 +1,8 @@
 """A public check's latency while clients download the feed slowly from `sitealert serve` alone.
 
     .venv/bin/python benchmarks/bench_downloads.py [--entries 200000] [--clients 10] [--rate 500000]
-                                                   [--workers 5] [--seconds 15] [--source DIR] [--json FILE]
+                                                   [--workers 5] [--seconds 15] [--source DIR]… [--nginx]
+                                                   [--json FILE]
 
 Fills a temporary SQLite installation with ENTRIES synthetic domains (the JSON document is about
 90 bytes an entry: 200,000 make 18 MB) and builds its documents, starts `sitealert serve --workers
@@ -14,8 +15,10 @@ connection each time:
   does not answer within 10 s counts as 10 s and is reported as timed out.
 
 Reported: p50, p99 and max of each, and the ratio of the loaded p50 to the baseline p50 of the same
-run. --source runs another checkout's `sitealert serve` (e.g. the code before a change, exported
-with `git archive`), with this checkout's harness.
+server. --source measures another checkout's `sitealert serve` first, with this checkout's harness
+(the code before a change: `git archive BASE | tar -x -C /tmp/before`); --nginx measures this
+checkout once more behind Debian's nginx with the locations of docs/production.md and
+SITEALERT_ACCEL_REDIRECT, clients and checks going through nginx.
 """
 
 import argparse
@@ -40,24 +43,19 @@ def percentiles(samples):
             "timed_out": sum(1 for s in ordered if s >= CHECK_TIMEOUT)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--rate", type=int, default=500_000, help="bytes per second per slow client")
-    parser.add_argument("--workers", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--source", default=str(harness.ROOT), help="checkout whose `sitealert serve` runs")
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args()
-
+def measure(args, label, source=harness.ROOT, nginx=False):
+    """The baseline and loaded check latencies of one server set-up."""
     with tempfile.TemporaryDirectory(prefix="sitealert-bench-downloads-") as data:
         started = time.monotonic()
-        site = harness.Installation(data, args.entries, source=args.source)
+        env = {"SITEALERT_ACCEL_REDIRECT": harness.ACCEL_PREFIX} if nginx else {}
+        site = harness.Installation(data, args.entries, env=env, source=source)
         process, port = site.serve(args.workers)
+        proxy = None
         try:
+            if nginx:
+                proxy, port = harness.start_nginx(Path(data) / "nginx-run", port, Path(data) / "feed-cache")
             size = len(harness.get(port, "/api/v1/feed", [f"Authorization: Bearer {site.token}"])[2])
-            print(f"{args.entries} entries, JSON document {size / 1e6:.1f} MB, prepared in "
+            print(f"{label}: {args.entries} entries, JSON document {size / 1e6:.1f} MB, prepared in "
                   f"{time.monotonic() - started:.0f} s", file=sys.stderr)
             for _ in range(2 * args.workers):  # each process's first request loads what it needs
                 harness.timed_check(port, CHECK_TIMEOUT)
@@ -74,19 +72,47 @@ def main():
             for client in clients:
                 client.stopping.set()
         finally:
+            if proxy is not None:
+                harness.stop(proxy)
             harness.stop(process)
-    result = {"entries": args.entries, "document_bytes": size, "clients": args.clients, "rate": args.rate,
-              "workers": args.workers, "source": args.source, "clients_served": reading,
+    result = {"setup": label, "source": str(source), "document_bytes": size, "clients_served": reading,
               "baseline": percentiles(baseline), "during_downloads": percentiles(loaded)}
     result["p50_ratio"] = result["during_downloads"]["p50"] / result["baseline"]["p50"]
-    for name in ("baseline", "during_downloads"):
-        r = result[name]
-        print(f"{name:<17} p50 {r['p50'] * 1000:8.1f} ms  p99 {r['p99'] * 1000:8.1f} ms  max {r['max'] * 1000:8.1f} ms"
-              f"  ({r['n']} checks, {r['timed_out']} timed out after {CHECK_TIMEOUT:.0f} s)")
-    print(f"clients receiving bytes: {reading} of {args.clients}; loaded p50 / baseline p50 = "
-          f"{result['p50_ratio']:.2f}")
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--rate", type=int, default=500_000, help="bytes per second per slow client")
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--source", action="append", default=[],
+                        help="another checkout whose `sitealert serve` to measure first (repeatable)")
+    parser.add_argument("--nginx", action="store_true",
+                        help="also measure this checkout behind Debian's nginx with SITEALERT_ACCEL_REDIRECT")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+
+    setups = [(f"serve ({source})", {"source": Path(source).resolve()}) for source in args.source]
+    setups.append(("serve (this checkout)", {}))
+    if args.nginx:
+        setups.append(("nginx + serve (this checkout)", {"nginx": True}))
+    results = [measure(args, label, **options) for label, options in setups]
+    print(f"{args.clients} clients at {args.rate / 1000:.0f} kB/s, {args.workers} workers, {args.entries} entries "
+          f"({results[0]['document_bytes'] / 1e6:.1f} MB JSON); a check on a new connection:")
+    for result in results:
+        print(result["setup"])
+        for name in ("baseline", "during_downloads"):
+            r = result[name]
+            print(f"  {name:<17} p50 {r['p50'] * 1000:8.1f} ms  p99 {r['p99'] * 1000:8.1f} ms  "
+                  f"max {r['max'] * 1000:8.1f} ms  ({r['n']} checks, {r['timed_out']} timed out after "
+                  f"{CHECK_TIMEOUT:.0f} s)")
+        print(f"  clients receiving bytes: {result['clients_served']} of {args.clients}; "
+              f"loaded p50 / baseline p50 = {result['p50_ratio']:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        Path(args.json).write_text(json.dumps({"arguments": vars(args), "results": results}, indent=1))
 
 
 if __name__ == "__main__":

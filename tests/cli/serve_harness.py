@@ -7,9 +7,11 @@ under the reserved .example and .test TLDs) and builds the feed's documents befo
 client asks, so that a download measures serving, not building.
 """
 
+import getpass
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -200,3 +202,62 @@ class SlowDownload(threading.Thread):
         finally:
             self.seconds = time.monotonic() - started
             self.started_reading.set()
+
+
+NGINX = "/usr/sbin/nginx"
+ACCEL_PREFIX = "/_sitealert/feed-cache/"
+DOCUMENTED_CACHE = "/srv/sitealert/var/feed-cache/"
+
+
+def documented_locations():
+    """The nginx block of docs/production.md that holds SiteAlert's locations."""
+    blocks = re.findall(r"```nginx\n(.*?)```", (ROOT / "docs" / "production.md").read_text(), re.S)
+    [block] = [b for b in blocks if b.startswith("# /etc/nginx/snippets/sitealert.conf")]
+    assert DOCUMENTED_CACHE in block and ACCEL_PREFIX in block
+    return block
+
+
+def start_nginx(directory, app_port, cache_dir):
+    """Debian's nginx, unprivileged in `directory`, on a free loopback port, in front of `app_port` with
+    the documented locations; returns (process, port)."""
+    directory = Path(directory)
+    port = free_port()
+    (directory / "sitealert.conf").write_text(documented_locations().replace(DOCUMENTED_CACHE, f"{cache_dir}/"))
+    temporary = {name: directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for path in temporary.values():
+        path.mkdir()
+    (directory / "nginx.conf").write_text(f"""
+user {getpass.getuser()};
+daemon off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {directory}/access.log;
+    client_body_temp_path {temporary["body"]};
+    proxy_temp_path {temporary["proxy"]};
+    fastcgi_temp_path {temporary["fastcgi"]};
+    uwsgi_temp_path {temporary["uwsgi"]};
+    scgi_temp_path {temporary["scgi"]};
+    upstream sitealert {{
+        server 127.0.0.1:{app_port};
+        keepalive 4;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name 127.0.0.1;
+        include {directory}/sitealert.conf;
+    }}
+}}
+""")
+    process = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory),
+                                "-e", str(directory / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, process, seconds=20)
+    except RuntimeError:
+        stop(process)
+        raise RuntimeError("nginx did not start: " + process.stderr.read().decode()[-2000:]) from None
+    return process, port

@@ -2,88 +2,36 @@
 
 A real `sitealert serve` (SITEALERT_ACCEL_REDIRECT set) and a real nginx, both on loopback, the
 nginx unprivileged in a temporary directory, its locations taken verbatim from the documentation
-(only the `alias` path changed). SiteAlert checks the token and answers with headers; nginx
-sends the file.
+(only the `alias` path changed; tests/cli/serve_harness.py). SiteAlert checks the token and answers
+with headers; nginx sends the file.
 """
 
-import getpass
 import gzip
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cli import serve_harness as harness
 
-NGINX = "/usr/sbin/nginx"
-PRODUCTION_DOC = harness.ROOT / "docs" / "production.md"
-DOCUMENTED_CACHE = "/srv/sitealert/var/feed-cache/"
-PREFIX = "/_sitealert/feed-cache/"
 # What a client gets from SiteAlert about the document, whoever sends the body.
 DOCUMENT_HEADERS = ("content-type", "content-encoding", "content-disposition", "etag", "vary", "cache-control",
                     "x-sitealert-version", "x-sitealert-checksum", "x-content-type-options")
 
 
-def documented_locations():
-    """The nginx block of docs/production.md that SiteAlert's locations are in."""
-    blocks = re.findall(r"```nginx\n(.*?)```", PRODUCTION_DOC.read_text(), re.S)
-    [block] = [b for b in blocks if b.startswith("# /etc/nginx/snippets/sitealert.conf")]
-    return block
-
-
-def nginx_config(directory, port, app_port, cache_dir):
-    locations = documented_locations()
-    assert DOCUMENTED_CACHE in locations and PREFIX in locations
-    (directory / "sitealert.conf").write_text(locations.replace(DOCUMENTED_CACHE, f"{cache_dir}/"))
-    for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (directory / temp).mkdir()
-    return f"""
-user {getpass.getuser()};
-daemon off;
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {directory}/access.log;
-    client_body_temp_path {directory}/body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-    upstream sitealert {{
-        server 127.0.0.1:{app_port};
-        keepalive 4;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        server_name 127.0.0.1;
-        include {directory}/sitealert.conf;
-    }}
-}}
-"""
-
-
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory):
-    if not Path(NGINX).exists():
-        pytest.fail(f"{NGINX} is missing: install Debian's nginx (scripts/test does)")
+    if not Path(harness.NGINX).exists():
+        pytest.fail(f"{harness.NGINX} is missing: install Debian's nginx (scripts/test does)")
     data = tmp_path_factory.mktemp("nginx-data")
-    site = harness.Installation(data, 20_000, env={"SITEALERT_ACCEL_REDIRECT": PREFIX})
+    site = harness.Installation(data, 20_000, env={"SITEALERT_ACCEL_REDIRECT": harness.ACCEL_PREFIX})
     server, app_port = site.serve(workers=1)
-    directory = tmp_path_factory.mktemp("nginx")
-    port = harness.free_port()
-    (directory / "nginx.conf").write_text(nginx_config(directory, port, app_port, data / "feed-cache"))
-    nginx = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory),
-                              "-e", str(directory / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        harness.wait_for_port(port, nginx, seconds=20)
-        yield site, port, app_port
+        nginx, port = harness.start_nginx(tmp_path_factory.mktemp("nginx"), app_port, data / "feed-cache")
+        try:
+            yield site, port, app_port
+        finally:
+            harness.stop(nginx)
     finally:
-        harness.stop(nginx)
         harness.stop(server)
 
 
@@ -106,7 +54,7 @@ def test_nginx_sends_the_whole_document_with_sitealerts_headers(proxied, fmt, en
     # SiteAlert itself answered with headers only; nginx kept every header that describes the document.
     app_status, app_headers, app_body = feed(app_port, site.token, fmt, encoding)
     assert app_status == 200 and app_body == b""
-    assert app_headers["x-accel-redirect"].startswith(PREFIX)
+    assert app_headers["x-accel-redirect"].startswith(harness.ACCEL_PREFIX)
     assert app_headers["x-accel-redirect"].endswith(f".{fmt}.gz" if encoding == "gzip" else f".{fmt}")
     assert "x-accel-redirect" not in headers
     for name in DOCUMENT_HEADERS:
