@@ -63,7 +63,8 @@ def register(subparsers):
                                           "SITEALERT_BIND (default 127.0.0.1:8000); processes from --workers or "
                                           "SITEALERT_WORKERS (default 2 x cores + 1); threads per process from "
                                           "--threads or SITEALERT_THREADS (default 8). Each thread serves one "
-                                          "request at a time, a feed download for as long as its client reads.")
+                                          "request at a time, a feed download for as long as its client reads "
+                                          "unless the proxy sends the file (SITEALERT_ACCEL_REDIRECT).")
     p.add_argument("--bind", help="address:port to listen on (default SITEALERT_BIND or 127.0.0.1:8000)")
     p.add_argument("--workers", type=_positive,
                    help="number of server processes (default SITEALERT_WORKERS or 2 x cores + 1)")

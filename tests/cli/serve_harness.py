@@ -2,7 +2,7 @@
 
 Used by tests/cli/test_cli_serve_downloads.py, tests/cli/test_cli_serve_nginx.py and
 benchmarks/bench_downloads.py. The server runs in a subprocess on loopback with its own SQLite
-database under a temporary data directory; `fill` bulk-inserts synthetic entries there (names
+database under a temporary data directory; `prepare` bulk-inserts synthetic entries there (names
 under the reserved .example and .test TLDs) and builds the feed's documents before the first
 client asks, so that a download measures serving, not building.
 """
@@ -27,17 +27,23 @@ def target(i):
     return f"{WORDS[i % 10]}{i}.{'example' if i % 2 else 'test'}"
 
 
-def fill(entries):
-    """Run inside a process with Django set up: the aggregated list of `entries` synthetic domains,
-    and its json and txt documents (plain and gzip) built."""
+def prepare(entries):
+    """Run inside a process with Django set up: migrate, make an authorized user with a feed token
+    (printed), fill the aggregated list with `entries` synthetic domains and build its json and txt
+    documents, plain and gzip. One process instead of a `sitealert` command for each step."""
     from datetime import UTC, datetime
 
     from django.db import transaction
 
+    from sitealert.cli.server_handlers import CLI_ACTOR, cmd_migrate
     from sitealert.core import bulk
     from sitealert.feed import builder
     from sitealert.feed.models import FeedState
+    from sitealert.organizations.services import create_organization, issue_token
 
+    cmd_migrate(None)
+    org = create_organization(kind="user", name="Ad Platform", country="", actor=CLI_ACTOR)
+    print(issue_token(org, scope=None, name="", days=None, actor=CLI_ACTOR)[1])
     first = bulk.db_datetime(datetime(2024, 1, 1, tzinfo=UTC))
     rows = ((target(i), "domain", "IT,KR", "cyberlocker,streaming-video", first, 1) for i in range(entries))
     with transaction.atomic():
@@ -84,24 +90,18 @@ class Installation:
                         SITEALERT_PUBLIC_CHECK_RATE="1000000", SITEALERT_API_RATE="1000000",
                         SITEALERT_ACCESS_LOG=str(self.data_dir / "access.log"),
                         PYTHONPATH=str(self.source), **dict(env))
-        self.sitealert("migrate")
-        slug = self.sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
-        self.token = self.sitealert("token", "create", "--org", slug).split()[-1]
-        subprocess.run([sys.executable, "-c", "import django; django.setup(); "
-                        f"from tests.cli.serve_harness import fill; fill({entries})"],
-                       env={**self.env, "DJANGO_SETTINGS_MODULE": "sitealert.settings",
-                            "PYTHONPATH": f"{self.source}{os.pathsep}{ROOT}"},
-                       cwd=self.source, check=True, timeout=300)
+        self.token = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); "
+             f"from tests.cli.serve_harness import prepare; prepare({entries})"],
+            env={**self.env, "DJANGO_SETTINGS_MODULE": "sitealert.settings",
+                 "PYTHONPATH": f"{self.source}{os.pathsep}{ROOT}"},
+            cwd=self.source, check=True, capture_output=True, text=True, timeout=300).stdout.split()[-1]
 
-    def sitealert(self, *args):
-        return subprocess.run([sys.executable, "-m", "sitealert", *args], env=self.env, cwd=self.source, check=True,
-                              capture_output=True, text=True, timeout=300).stdout.strip()
-
-    def serve(self, workers, env=()):
-        """Start `sitealert serve`; returns (process, port). The caller stops it with `stop`."""
+    def serve(self, workers, *options):
+        """Start `sitealert serve` with `options`; returns (process, port). The caller stops it with `stop`."""
         port = free_port()
         process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
-                                    "--workers", str(workers)], env={**self.env, **dict(env)}, cwd=self.source,
+                                    "--workers", str(workers), *options], env=self.env, cwd=self.source,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_for_port(port, process)
@@ -221,6 +221,7 @@ def start_nginx(directory, app_port, cache_dir):
     """Debian's nginx, unprivileged in `directory`, on a free loopback port, in front of `app_port` with
     the documented locations; returns (process, port)."""
     directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     (directory / "sitealert.conf").write_text(documented_locations().replace(DOCUMENTED_CACHE, f"{cache_dir}/"))
     temporary = {name: directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
