@@ -13,14 +13,10 @@ import time
 
 import pytest
 
+from tests.cli.serve_harness import free_port, stop, wait_for_port
+
 BODY_TIMEOUT = 2
 MAX_BODY = 4096
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +37,10 @@ def server(tmp_path_factory):
     process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
                                 "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("sitealert serve did not start") from None
-                time.sleep(0.2)
+        wait_for_port(port, process)
         yield port, token
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def exchange(port, raw, timeout=10):
