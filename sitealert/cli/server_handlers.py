@@ -99,8 +99,17 @@ class DownloadFriendlyWorker(ThreadWorker):
     A download of the feed holds a thread for as long as its client reads (sendfile, which releases
     the GIL); gunicorn's own worker would go on accepting connections and queue a quick request
     behind those downloads while another process has threads to spare. Downloads never count against
-    the worker timeout: the worker's main loop reports alive while its threads send.
+    the worker timeout: the worker's main loop reports alive while its threads send. A client that
+    takes no byte for that long, though, is disconnected: it would otherwise hold its thread forever.
     """
+
+    def handle_request(self, req, conn):
+        conn.sock.settimeout(self.cfg.timeout)  # each wait for the client, not the whole answer
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.info("Closed the connection of %s, which took nothing for %s s", conn.client, self.cfg.timeout)
+            return False
 
     def busy_threads(self):
         return self.nr_conns - len(self.keepalived_conns) - len(self.pending_conns)

@@ -48,6 +48,7 @@ class BodyReader:
             return self._fail(environ, "too_large")
         stream = environ["wsgi.input"]
         sock = environ.get("gunicorn.socket")
+        previous_timeout = sock.gettimeout() if sock is not None else None
         deadline = time.monotonic() + setting("REQUEST_BODY_TIMEOUT")
         body = tempfile.SpooledTemporaryFile(max_size=MEMORY_BYTES)
         size = 0
@@ -70,7 +71,7 @@ class BodyReader:
             return self._fail(environ, "timeout")
         finally:
             if sock is not None:
-                sock.settimeout(None)
+                sock.settimeout(previous_timeout)
         body.seek(0)
         environ["wsgi.input"] = body
         environ["CONTENT_LENGTH"] = str(size)

@@ -6,6 +6,7 @@ that read at a set pace. Meanwhile a public check on a new connection must answe
 second, and a slow download must come whole, though it lasts longer than the worker timeout.
 """
 
+import socket
 import time
 
 import pytest
@@ -94,3 +95,22 @@ def test_a_slow_download_comes_whole_though_it_outlasts_the_worker_timeout(serve
     assert whole.seconds > 1.5 * WORKER_TIMEOUT
     assert int(whole.headers["content-length"]) == len(whole.body) > 20_000_000
     assert harness.list_checksum(whole.body, "json") == whole.headers["x-sitealert-checksum"]
+
+
+def test_a_client_that_takes_nothing_is_disconnected_after_the_worker_timeout(server):
+    site, port = server
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(harness.request("/api/v1/feed", [f"Authorization: Bearer {site.token}"]))
+        status, headers, received = harness.split_head(sock.recv(4096))
+        assert status == 200
+        time.sleep(WORKER_TIMEOUT + 2)
+        total = len(received)
+        try:
+            while chunk := sock.recv(1 << 20):
+                total += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert total < int(headers["content-length"]) / 2
