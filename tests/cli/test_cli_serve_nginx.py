@@ -96,3 +96,17 @@ def test_the_internal_location_is_not_reachable_directly(proxied):
                                          [f"Authorization: Bearer {site.token}"])
     assert status == 404
     assert not body.startswith(b"www.") and b".example\n" not in body
+
+
+def test_a_document_gone_before_nginx_opens_it_is_asked_for_once_more(proxied, tmp_path):
+    """As when a newer version's documents replace it: here nginx looks in an empty directory."""
+    site, _port, app_port = proxied
+    nginx, port = harness.start_nginx(tmp_path / "nginx", app_port, tmp_path / "empty-cache")
+    log = site.data_dir / "access.log"
+    try:
+        before = log.read_text().count("/api/v1/feed?format=txt")
+        status, _headers, _body = feed(port, site.token, "txt")
+    finally:
+        harness.stop(nginx)
+    assert status == 404
+    assert log.read_text().count("/api/v1/feed?format=txt") - before == 2
