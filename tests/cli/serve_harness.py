@@ -131,10 +131,10 @@ def get(port, path, headers=(), timeout=30):
     """(status, headers, body) of a GET on a new connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request(path, headers))
-        data = b""
+        parts = []
         while chunk := sock.recv(1 << 20):
-            data += chunk
-    return split_head(data)
+            parts.append(chunk)
+    return split_head(b"".join(parts))
 
 
 def timed_check(port, timeout=30):
