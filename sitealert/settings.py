@@ -339,10 +339,11 @@ SITEALERT = {
     "STATISTICS_CACHE_SECONDS": envint("STATISTICS_CACHE_SECONDS", 600),
     # `sitealert demo` turns it on: staff read the mail the file backend wrote at /outbox/.
     "DEMO_OUTBOX": envbool("DEMO_OUTBOX", False),
-    # `sitealert serve` (--bind and --workers override the first two; 0 workers: 2 x cores + 1).
+    # `sitealert serve` (--bind, --workers and --threads override the first three; 0 workers: 2 x cores + 1).
+    # A thread serves one request at a time, a download for as long as its client reads; the timeout
+    # restarts a silent process and disconnects a client that takes nothing for that long.
     "BIND": envstr("BIND", "127.0.0.1:8000"),
     "WORKERS": envint("WORKERS", 0),
-    # Threads per process: each serves one request at a time, a download for as long as its client reads.
     "THREADS": envint("THREADS", 8, minimum=1),
     "WORKER_TIMEOUT": envint("WORKER_TIMEOUT", 120, minimum=1),
     "ACCESS_LOG": envstr("ACCESS_LOG", "-"),

@@ -90,7 +90,7 @@ def cmd_serve(args):
     # Each gunicorn process keeps its counters in a file here; /metrics adds them up.
     metrics.share_between_processes(Path(settings.DATA_DIR) / "metrics")
     workers = args.workers or setting("WORKERS") or 2 * (os.cpu_count() or 1) + 1
-    return _gunicorn(args.bind or setting("BIND"), workers=workers, threads=args.threads or setting("THREADS"))
+    return _gunicorn(args.bind or setting("BIND"), workers=workers, threads=args.threads)
 
 
 class DownloadFriendlyWorker(ThreadWorker):
@@ -124,6 +124,8 @@ class DownloadFriendlyWorker(ThreadWorker):
 
 
 def _gunicorn(bind, workers, threads=None):
+    """Serve the WSGI application with gunicorn: `workers` processes of `threads` (default
+    SITEALERT_THREADS) threads each."""
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", bind)
