@@ -1,0 +1,378 @@
+"""The ten-million-listing table of issue 14 at a size given on the command line, through public interfaces only.
+
+    .venv/bin/python benchmarks/bench_scale.py --short                          # 1,000,000 listings, SQLite
+    scripts/pg sh -c '.venv/bin/python benchmarks/bench_scale.py --listings 10000000 \\
+        --database-url "$SITEALERT_DATABASE_URL" --memory-cap-gb 16 --json scale.json'
+
+Everything runs as `sitealert` subprocesses on a scratch database (tests/monitoring/harness.py's
+ScratchDatabase: a temporary SQLite file, or a database created on --database-url's server and
+dropped afterwards) and through the HTTP API of `sitealert serve`, so it measures whatever code is
+checked out:
+
+1. import: --files CSV files of N/files rows each (benchmarks/bench_import.py's synthetic rows) with
+   `sitealert import`; rows/s per file, wall time and net of the command's start-up (a one-row
+   `--dry-run` import measured in the same run);
+2. cold builds: for each format, a fresh `sitealert serve --workers 1` with an empty feed cache
+   answers one `GET /api/v1/feed?format=F`; time, and the worker's peak RSS (VmHWM) against its
+   RSS before the request;
+3. `sitealert sync` from scratch against `sitealert serve` (the server's JSON documents built
+   first, and timed, so the sync measures the client), wall time and peak RSS (os.wait4), under
+   RLIMIT_AS if --memory-cap-gb is given;
+4. --changes changes through the contributor API (half removals, half additions), then an
+   incremental `sitealert sync`: time and peak RSS; the server's first answer to
+   `/api/v1/feed/changes?since=` is timed on its own first;
+5. `Replica(path)` opened in a fresh process; then --processes processes opening it at once: wall
+   time from start until all have it open, summed RSS and PSS, against the same processes
+   importing sitealert.client without opening it (the baseline);
+6. `check_many` of --queries hosts (benchmarks/matcher_data.py's mix, half listed) against a
+   Python set of the same targets, best of 3: the ratio.
+
+Every step has a timeout (--timeout); servers and temporary directories are removed at the end.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_import import synthetic_csv, synthetic_target  # noqa: E402
+from serving import Served, free_port, http, kib_field, measure  # noqa: E402
+
+from tests.monitoring.harness import ScratchDatabase  # noqa: E402
+
+FORMATS = ("txt", "json", "csv")
+# The issue's targets at 10,000,000 listings (issue 14).
+TARGETS = {
+    "import_last_file": "≥ 50,000 rows/s",
+    "cold_build": "≤ 10 s, ≤ 500 MB per worker",
+    "sync_full": "≤ 60 s, peak RSS ≤ 1.5 GB",
+    "sync_incremental": "≤ 2 s, peak RSS ≤ 300 MB",
+    "replica_open": "≤ 1 s",
+    "replica_open_many": "one copy in memory",
+    "check_many_vs_set": "≥ 1×",
+}
+
+
+# --- children: run in fresh processes, print one JSON line --------------------------------------------------
+
+def child_open(path, hold):
+    """Open the replica (unless path is empty: the baseline), report, then wait for stdin to close."""
+    started = time.perf_counter()
+    from sitealert.client import Replica
+
+    imported = time.perf_counter()
+    replica = Replica(path) if path else None
+    opened = time.perf_counter()
+    print(json.dumps({"import_s": imported - started, "open_s": opened - imported,
+                      "entries": len(replica) if replica is not None else 0,
+                      "rss_mb": kib_field("self", "VmRSS"), "pss_mb": kib_field("self", "Pss", "smaps_rollup")}),
+          flush=True)
+    if hold:
+        sys.stdin.read()
+
+
+def child_match(path, n_queries, repeat):
+    import matcher_data
+
+    from sitealert.client import Replica
+
+    replica = Replica(path)
+    targets = replica.targets()
+    queries = matcher_data.queries(targets, n_queries)
+    listed = set(targets)
+    for q in queries:  # hash every query string once, as a real caller's strings would be
+        hash(q)
+    replica.check_many(queries)  # a first pass builds the match objects; best of `repeat` after it
+    best = {}
+    for _ in range(repeat):
+        for name, fn in (("set", lambda: [q in listed for q in queries]), ("check_many",
+                                                                          lambda: replica.check_many(queries))):
+            started = time.perf_counter()
+            fn()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+    print(json.dumps({"queries": len(queries), "set_s": best["set"], "check_many_s": best["check_many"],
+                      "ratio": best["set"] / best["check_many"]}), flush=True)
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, args, directory, scratch):
+        self.args, self.directory, self.scratch = args, Path(directory), scratch
+        self.results = {"listings": args.listings, "files": args.files, "changes": args.changes,
+                        "python": platform.python_version(), "cpus": os.cpu_count(),
+                        "database": "postgresql" if args.database_url else "sqlite",
+                        "load_average_at_start": os.getloadavg()}
+        # Benchmark settings: no limit on the size of an upload or on API and public-check rates (the
+        # run makes a few hundred requests with one token), no access log.
+        self.extra = {"SITEALERT_IMPORT_MAX_BYTES": str(1 << 40), "SITEALERT_IMPORT_MAX_ROWS": str(1 << 40),
+                      "SITEALERT_API_RATE": str(10 ** 9), "SITEALERT_PUBLIC_CHECK_RATE": str(10 ** 9),
+                      "SITEALERT_ACCESS_LOG": "/dev/null", "SITEALERT_SECRET_KEY": "bench-scale"}
+
+    def env(self, **extra):
+        return self.scratch.env({**self.extra, **extra})
+
+    def sitealert(self, *args, name, env=None, preexec_fn=None):
+        return measure(self.scratch.command(*args), env or self.env(), self.directory, name, self.args.timeout,
+                       preexec_fn=preexec_fn)
+
+    def serve(self, name, workers, cache_dir):
+        port = free_port()
+        return Served(self.scratch.command("serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+                      self.env(SITEALERT_FEED_CACHE_DIR=str(cache_dir)), self.directory, name, port=port,
+                      start_timeout=self.args.timeout)
+
+    def say(self, text):
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    def organizations(self):
+        run = self.scratch.run
+        self.contributor = run("org", "create", "--kind", "contributor", "--name", "Benchmark Authority",
+                               "--country", "FR", env=self.extra).strip()
+        user = run("org", "create", "--kind", "user", "--name", "Benchmark Ad Platform", env=self.extra).strip()
+        self.feed_token = run("token", "create", "--org", user, env=self.extra).split()[-1]
+        self.listings_token = run("token", "create", "--org", self.contributor, env=self.extra).split()[-1]
+
+    def imports(self):
+        n, files = self.args.listings, self.args.files
+        tiny = self.directory / "one-row.csv"
+        tiny.write_bytes(synthetic_csv(1, start=n + 10_000_000))
+        startup = min(self.sitealert("import", str(tiny), "--org", self.contributor, "--dry-run",
+                                     name=f"import-startup-{k}")["seconds"] for k in range(3))
+        per_file, done = [], 0
+        for k in range(files):
+            rows = n // files + (1 if k < n % files else 0)
+            path = self.directory / f"listings-{k + 1:02d}.csv"
+            path.write_bytes(synthetic_csv(rows, start=done))
+            result = self.sitealert("import", str(path), "--org", self.contributor, name=f"import-{k + 1}")
+            path.unlink()
+            done += rows
+            net = max(result["seconds"] - startup, 1e-9)
+            per_file.append({"rows": rows, "seconds": result["seconds"], "rows_per_s": rows / result["seconds"],
+                             "rows_per_s_net": rows / net, "peak_rss_mb": result["peak_rss_mb"]})
+            self.say(f"import {k + 1}/{files}: {rows:,} rows in {result['seconds']:.1f} s "
+                     f"({rows / net:,.0f} rows/s net of {startup:.1f} s start-up)")
+        total = sum(f["seconds"] for f in per_file)
+        self.results["import"] = {"startup_seconds": startup, "files": per_file, "seconds": total,
+                                  "rows_per_s": n / total, "rows_per_s_net": n / max(total - files * startup, 1e-9)}
+
+    def cold_builds(self):
+        builds = {}
+        for fmt in FORMATS:
+            with self.serve(f"serve-cold-{fmt}", 1, self.directory / f"cache-cold-{fmt}") as server:
+                http(server.url + "/healthz")  # the worker has loaded the application
+                worker = server.workers()[0]
+                before = kib_field(worker, "VmRSS")
+                status, _, size, seconds = http(f"{server.url}/api/v1/feed?format={fmt}", self.feed_token,
+                                                timeout=self.args.timeout)
+                assert status == 200, status
+                builds[fmt] = {"seconds": seconds, "bytes": size, "worker_rss_before_mb": before,
+                               "worker_peak_rss_mb": kib_field(worker, "VmHWM")}
+            self.say(f"cold build {fmt}: {seconds:.1f} s, {size / 1e6:.0f} MB, worker peak RSS "
+                     f"{builds[fmt]['worker_peak_rss_mb']:.0f} MB (before: {before:.0f} MB)")
+        self.results["cold_builds"] = builds
+
+    def version(self, server):
+        _, headers, _, _ = http(f"{server.url}/api/v1/feed?format=txt", self.feed_token, method="HEAD")
+        return int(headers["X-SiteAlert-Version"])
+
+    def memory_cap(self):
+        cap = self.args.memory_cap_gb
+        if not cap:
+            return None
+        limit = int(cap * (1 << 30))
+        return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def sync(self, server, replica, name):
+        return self.sitealert("sync", "--url", server.url, "--replica", str(replica), name=name,
+                              env=self.env(SITEALERT_TOKEN=self.feed_token), preexec_fn=self.memory_cap())
+
+    def syncs(self, replica):
+        with self.serve("serve-sync", self.args.workers, self.directory / "cache-sync") as server:
+            warm = {}
+            for encoding in ("identity", "gzip"):  # what the sync asks for, built before it is timed
+                _, _, size, seconds = http(server.url + "/api/v1/feed", self.feed_token,
+                                           headers={"Accept-Encoding": encoding}, timeout=self.args.timeout)
+                warm[encoding] = {"seconds": seconds, "bytes": size}
+            full = self.sync(server, replica, "sync-full")
+            self.say(f"sync from scratch: {full['seconds']:.1f} s, peak RSS {full['peak_rss_mb']:.0f} MB")
+            since = self.version(server)
+            half = self.args.changes // 2
+            removed = [synthetic_target(i) for i in range(0, min(self.args.listings, 5 * half), 5)]
+            added = [{"target": f"added{j}.example", "category": "other", "reference": "BENCH-1"}
+                     for j in range(self.args.changes - len(removed))]
+            started = time.perf_counter()
+            status, _, _, _ = http(server.url + "/api/v1/listings/remove", self.listings_token, method="POST",
+                                   body=json.dumps({"targets": removed, "reason": "benchmark"}).encode())
+            assert status == 200, status
+            status, _, _, _ = http(server.url + "/api/v1/listings", self.listings_token, method="POST",
+                                   body=json.dumps({"entries": added}).encode())
+            assert status == 200, status
+            applied = time.perf_counter() - started
+            until = self.version(server)
+            _, _, size, delta_seconds = http(f"{server.url}/api/v1/feed/changes?since={since}", self.feed_token,
+                                             headers={"Accept-Encoding": "gzip"}, timeout=self.args.timeout)
+            incremental = self.sync(server, replica, "sync-incremental")
+            self.say(f"{self.args.changes:,} changes applied in {applied:.1f} s (versions {since} → {until}); "
+                     f"incremental sync: {incremental['seconds']:.2f} s, peak RSS "
+                     f"{incremental['peak_rss_mb']:.0f} MB")
+            baseline = self.sitealert("check", "nothing.example", "--replica", str(replica), name="check-startup")
+        self.results["sync"] = {
+            "server_warm_up": warm, "full": full, "memory_cap_gb": self.args.memory_cap_gb,
+            "changes": {"count": len(removed) + len(added), "removed": len(removed), "added": len(added),
+                        "seconds": applied, "since": since, "version": until,
+                        "server_changes_first_get_seconds": delta_seconds, "changes_document_bytes": size},
+            "incremental": incremental,
+            "baseline_check_one_item": {"seconds": baseline["seconds"], "peak_rss_mb": baseline["peak_rss_mb"]},
+        }
+
+    def child(self, *args, hold=False):
+        return subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
+                                stdin=subprocess.PIPE if hold else subprocess.DEVNULL, text=True,
+                                env=self.env(), cwd=ROOT)
+
+    def many(self, path, count):
+        started = time.perf_counter()
+        procs = [self.child("open", path, "--hold", hold=True) for _ in range(count)]
+        try:
+            reports = [json.loads(p.stdout.readline()) for p in procs]
+            wall = time.perf_counter() - started
+            rss = sum(kib_field(p.pid, "VmRSS") or 0 for p in procs)
+            pss = sum(kib_field(p.pid, "Pss", "smaps_rollup") or 0 for p in procs)
+        finally:
+            for p in procs:
+                p.stdin.close()
+            for p in procs:
+                p.wait(self.args.timeout)
+        return {"processes": count, "wall_seconds": wall, "open_seconds_max": max(r["open_s"] for r in reports),
+                "rss_mb_sum": rss, "pss_mb_sum": pss}
+
+    def opening(self, replica):
+        one = self.child("open", str(replica))
+        out, _ = one.communicate(timeout=self.args.timeout)
+        single = json.loads(out)
+        self.say(f"Replica(path) in a fresh process: {single['open_s']:.2f} s, RSS {single['rss_mb']:.0f} MB")
+        base = self.many("", self.args.processes)
+        loaded = self.many(str(replica), self.args.processes)
+        self.say(f"{self.args.processes} processes opening it at once: {loaded['wall_seconds']:.1f} s "
+                 f"(baseline {base['wall_seconds']:.1f} s), PSS {loaded['pss_mb_sum']:.0f} MB "
+                 f"(baseline {base['pss_mb_sum']:.0f} MB)")
+        self.results["replica_open"] = {"single": single, "many": loaded, "many_baseline": base}
+
+    def matching(self, replica):
+        proc = self.child("match", str(replica), "--queries", str(self.args.queries))
+        out, _ = proc.communicate(timeout=self.args.timeout)
+        self.results["check_many"] = json.loads(out)
+        self.say(f"check_many vs set: {self.results['check_many']['ratio']:.2f}×")
+
+
+def table(results):
+    r = results
+    rows = []
+    imp = r.get("import")
+    if imp:
+        first, last = imp["files"][0], imp["files"][-1]
+        rows.append((f"import, {len(imp['files'])} files of ~{first['rows']:,} rows",
+                     f"{imp['rows_per_s_net']:,.0f} rows/s overall; first file {first['rows_per_s_net']:,.0f}, "
+                     f"last {last['rows_per_s_net']:,.0f} rows/s (net of {imp['startup_seconds']:.1f} s start-up; "
+                     f"wall {imp['rows_per_s']:,.0f})", TARGETS["import_last_file"]))
+    builds = r.get("cold_builds")
+    if builds:
+        rows.append(("cold builds (first GET, 1 worker)", ", ".join(
+            f"{fmt} {b['seconds']:.1f} s ({b['bytes'] / 1e6:.0f} MB; worker {b['worker_peak_rss_mb']:.0f} MB, "
+            f"{b['worker_rss_before_mb']:.0f} before)" for fmt, b in builds.items()), TARGETS["cold_build"]))
+    sync = r.get("sync")
+    if sync:
+        cap = f" under a {sync['memory_cap_gb']} GiB cap" if sync["memory_cap_gb"] else ""
+        rows.append(("`sitealert sync` from scratch", f"{sync['full']['seconds']:.1f} s, peak RSS "
+                     f"{sync['full']['peak_rss_mb']:.0f} MB{cap}", TARGETS["sync_full"]))
+        ch = sync["changes"]
+        rows.append((f"{ch['count']:,} changes through the contributor API",
+                     f"{ch['seconds']:.1f} s; server's first /feed/changes "
+                     f"{ch['server_changes_first_get_seconds']:.2f} s",
+                     ""))
+        rows.append((f"incremental sync of {ch['count']:,} changes",
+                     f"{sync['incremental']['seconds']:.2f} s, peak RSS {sync['incremental']['peak_rss_mb']:.0f} MB "
+                     f"(baseline `sitealert check` of one item: "
+                     f"{sync['baseline_check_one_item']['seconds']:.2f} s, "
+                     f"{sync['baseline_check_one_item']['peak_rss_mb']:.0f} MB)", TARGETS["sync_incremental"]))
+    opened = r.get("replica_open")
+    if opened:
+        s, m, b = opened["single"], opened["many"], opened["many_baseline"]
+        rows.append(("opening a replica (`Replica(path)`)", f"{s['open_s']:.2f} s, RSS {s['rss_mb']:.0f} MB",
+                     TARGETS["replica_open"]))
+        rows.append((f"{m['processes']} processes opening it at once",
+                     f"{m['wall_seconds']:.1f} s (baseline {b['wall_seconds']:.1f} s), RSS {m['rss_mb_sum']:,.0f} MB, "
+                     f"PSS {m['pss_mb_sum']:,.0f} MB summed (baseline {b['rss_mb_sum']:,.0f} / "
+                     f"{b['pss_mb_sum']:,.0f} MB)", TARGETS["replica_open_many"]))
+    match = r.get("check_many")
+    if match:
+        rows.append(("`check_many` vs a Python set", f"{match['ratio']:.2f}× ({match['queries']:,} queries)",
+                     TARGETS["check_many_vs_set"]))
+    lines = [f"| at {r['listings']:,} listings ({r['database']}) | measured | target (at 10,000,000) |",
+             "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listings", type=int, default=10_000_000, help="listings to import (default 10,000,000)")
+    parser.add_argument("--short", action="store_true", help="a quick run: 1,000,000 listings")
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL server for a scratch database (default: SQLite in a temporary directory)")
+    parser.add_argument("--files", type=int, default=15, help="CSV files the listings are imported in (default 15)")
+    parser.add_argument("--changes", type=int, default=10_000,
+                        help="changes before the incremental sync (default 10,000)")
+    parser.add_argument("--processes", type=int, default=16, help="processes opening the replica at once (default 16)")
+    parser.add_argument("--queries", type=int, default=1_000_000, help="hosts for check_many (default 1,000,000)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of the server synced from (default 2)")
+    parser.add_argument("--memory-cap-gb", type=float, default=None,
+                        help="run `sitealert sync` under this address-space limit (RLIMIT_AS), in GiB")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds any one step may take (default 1800)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--hold", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        kind, path = args.child[0], args.child[1]
+        return child_open(path, args.hold) if kind == "open" else child_match(path, args.queries, 3)
+    if args.short:
+        args.listings = 1_000_000
+    if args.listings < args.files or args.changes < 2 or args.changes // 2 > args.listings // 5:
+        parser.error("--listings must be at least --files, and --changes between 2 and 2/5 of --listings")
+
+    with tempfile.TemporaryDirectory(prefix="sitealert-bench-scale-") as directory, \
+            ScratchDatabase(directory, args.database_url or None) as scratch:
+        run = Run(args, directory, scratch)
+        replica = Path(directory) / "replica"
+        started = time.perf_counter()
+        try:
+            run.organizations()
+            run.imports()
+            run.cold_builds()
+            run.syncs(replica)
+            run.opening(replica)
+            run.matching(replica)
+        finally:
+            run.results["seconds"] = time.perf_counter() - started
+            run.results["load_average_at_end"] = os.getloadavg()
+            print()
+            print(table(run.results))
+            if args.json:
+                Path(args.json).write_text(json.dumps(run.results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
