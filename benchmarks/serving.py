@@ -61,7 +61,7 @@ def http(url, token=None, method="GET", body=None, headers=None, timeout=600):
     request = urllib.request.Request(url, method=method, data=body, headers=dict(headers or {}))
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    if body is not None:
+    if body is not None and not request.has_header("Content-type"):
         request.add_header("Content-Type", "application/json")
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=timeout) as response:
