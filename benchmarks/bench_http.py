@@ -32,6 +32,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,7 @@ def main(argv=None):
     if args.listings < 2500:
         parser.error("--listings must be at least 2,500 (the lookup takes 500 listed items)")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop servers, drop the scratch database, clean up
     results = {"listings": args.listings, "workers": args.workers, "connections": args.connections,
                "warm_up": args.warm_up,
                "threads": args.threads, "duration": args.duration, "since_back": args.since_back,

@@ -14,8 +14,8 @@ checked out:
    what `sitealert import` runs without a command's start-up of 1-3 s in every file's time):
    rows/s per file, from sending the file to the report;
 2. cold builds: for each format, a fresh `sitealert serve --workers 1` with an empty feed cache
-   answers one `GET /api/v1/feed?format=F`; time, and the worker's peak RSS (VmHWM) against its
-   RSS before the request;
+   answers one `GET /api/v1/feed?format=F`; time (against a second GET of the same document,
+   ready: the baseline), and the worker's peak RSS (VmHWM) against its RSS before the request;
 3. `sitealert sync` from scratch against `sitealert serve` (the gzip JSON document built first,
    so the sync measures the client), wall time and peak RSS (os.wait4), under RLIMIT_AS if
    --memory-cap-gb is given; floors in the same run: a download of the ready document, and
@@ -37,6 +37,8 @@ import json
 import os
 import platform
 import resource
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -180,8 +182,11 @@ class Run:
                 status, _, size, seconds = http(f"{server.url}/api/v1/feed?format={fmt}", self.feed_token,
                                                 timeout=self.args.timeout)
                 assert status == 200, status
+                peak = kib_field(worker, "VmHWM")
+                _, _, _, warm = http(f"{server.url}/api/v1/feed?format={fmt}", self.feed_token,
+                                     timeout=self.args.timeout)  # the baseline: the same document, ready
                 builds[fmt] = {"seconds": seconds, "bytes": size, "worker_rss_before_mb": before,
-                               "worker_peak_rss_mb": kib_field(worker, "VmHWM")}
+                               "worker_peak_rss_mb": peak, "warm_seconds": warm}
             self.say(f"cold build {fmt}: {seconds:.1f} s, {size / 1e6:.0f} MB, worker peak RSS "
                      f"{builds[fmt]['worker_peak_rss_mb']:.0f} MB (before: {before:.0f} MB)")
         self.results["cold_builds"] = builds
@@ -251,11 +256,33 @@ class Run:
                                 stdin=subprocess.PIPE if hold else subprocess.DEVNULL, text=True,
                                 env=self.env(), cwd=ROOT)
 
+    def one_child(self, *args):
+        """A child's one JSON line; killed if it runs past --timeout."""
+        proc = self.child(*args)
+        try:
+            out, _ = proc.communicate(timeout=self.args.timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return json.loads(out)
+
     def many(self, path, count):
+        """`count` children open the replica at once; all are measured while every one of them holds it."""
         started = time.perf_counter()
+        deadline = time.monotonic() + self.args.timeout
         procs = [self.child("open", path, "--hold", hold=True) for _ in range(count)]
         try:
-            reports = [json.loads(p.stdout.readline()) for p in procs]
+            lines = {}
+            while len(lines) < count:
+                waiting = [p.stdout for p in procs if p.pid not in lines]
+                ready, _, _ = select.select(waiting, [], [], max(deadline - time.monotonic(), 0))
+                if not ready:
+                    raise RuntimeError(f"{count - len(lines)} of {count} processes did not open the replica "
+                                       f"within {self.args.timeout} s")
+                for p in procs:
+                    if p.stdout in ready:
+                        lines[p.pid] = json.loads(p.stdout.readline())
             wall = time.perf_counter() - started
             rss = sum(kib_field(p.pid, "VmRSS") or 0 for p in procs)
             pss = sum(kib_field(p.pid, "Pss", "smaps_rollup") or 0 for p in procs)
@@ -263,14 +290,16 @@ class Run:
             for p in procs:
                 p.stdin.close()
             for p in procs:
-                p.wait(self.args.timeout)
-        return {"processes": count, "wall_seconds": wall, "open_seconds_max": max(r["open_s"] for r in reports),
-                "rss_mb_sum": rss, "pss_mb_sum": pss}
+                try:
+                    p.wait(30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        return {"processes": count, "wall_seconds": wall,
+                "open_seconds_max": max(r["open_s"] for r in lines.values()), "rss_mb_sum": rss, "pss_mb_sum": pss}
 
     def opening(self, replica):
-        one = self.child("open", str(replica))
-        out, _ = one.communicate(timeout=self.args.timeout)
-        single = json.loads(out)
+        single = self.one_child("open", str(replica))
         self.say(f"Replica(path) in a fresh process: {single['open_s']:.2f} s, RSS {single['rss_mb']:.0f} MB")
         base = self.many("", self.args.processes)
         loaded = self.many(str(replica), self.args.processes)
@@ -280,9 +309,7 @@ class Run:
         self.results["replica_open"] = {"single": single, "many": loaded, "many_baseline": base}
 
     def matching(self, replica):
-        proc = self.child("match", str(replica), "--queries", str(self.args.queries))
-        out, _ = proc.communicate(timeout=self.args.timeout)
-        self.results["check_many"] = json.loads(out)
+        self.results["check_many"] = self.one_child("match", str(replica), "--queries", str(self.args.queries))
         self.say(f"check_many vs set: {self.results['check_many']['ratio']:.2f}×")
 
 
@@ -294,13 +321,16 @@ def table(results):
         first, last = imp["files"][0], imp["files"][-1]
         rows.append((f"import, {len(imp['files'])} files of ~{first['rows']:,} rows (POST /api/v1/imports)",
                      f"{imp['rows_per_s']:,.0f} rows/s overall; first file {first['rows_per_s']:,.0f}, "
-                     f"last {last['rows_per_s']:,.0f} rows/s; worker peak RSS {imp['worker_peak_rss_mb']:.0f} MB",
+                     f"last {last['rows_per_s']:,.0f} rows/s "
+                     f"(last/first {last['rows_per_s'] / first['rows_per_s']:.2f}); "
+                     f"worker peak RSS {imp['worker_peak_rss_mb']:.0f} MB",
                      TARGETS["import_last_file"]))
     builds = r.get("cold_builds")
     if builds:
         rows.append(("cold builds (first GET, 1 worker)", ", ".join(
-            f"{fmt} {b['seconds']:.1f} s ({b['bytes'] / 1e6:.0f} MB; worker {b['worker_peak_rss_mb']:.0f} MB, "
-            f"{b['worker_rss_before_mb']:.0f} before)" for fmt, b in builds.items()), TARGETS["cold_build"]))
+            f"{fmt} {b['seconds']:.1f} s ({b['bytes'] / 1e6:.0f} MB, {b['seconds'] / b['warm_seconds']:.0f}× its warm "
+            f"GET; worker {b['worker_peak_rss_mb']:.0f} MB, {b['worker_rss_before_mb']:.0f} before)"
+            for fmt, b in builds.items()), TARGETS["cold_build"]))
     sync = r.get("sync")
     if sync:
         cap = f" under a {sync['memory_cap_gb']} GiB cap" if sync["memory_cap_gb"] else ""
@@ -363,6 +393,7 @@ def main(argv=None):
         return child_open(path, args.hold) if kind == "open" else child_match(path, args.queries, 3)
     if args.short:
         args.listings = 1_000_000
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop servers, drop the scratch database, clean up
     if args.listings < args.files or args.changes < 2 or args.changes // 2 > args.listings // 5:
         parser.error("--listings must be at least --files, and --changes between 2 and 2/5 of --listings")
 
