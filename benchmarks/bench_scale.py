@@ -29,7 +29,8 @@ checked out:
 6. `check_many` of --queries hosts (benchmarks/matcher_data.py's mix, half listed) against a
    Python set of the same targets, best of 3: the ratio.
 
-Every step has a timeout (--timeout); servers and temporary directories are removed at the end.
+Every step has a timeout (--timeout); one that fails is reported (exit status 1) and the next
+ones still run. Servers, children and temporary directories are removed at the end.
 """
 
 import argparse
@@ -254,7 +255,7 @@ class Run:
     def child(self, *args, hold=False):
         return subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
                                 stdin=subprocess.PIPE if hold else subprocess.DEVNULL, text=True,
-                                env=self.env(), cwd=ROOT)
+                                env=self.env(), cwd=ROOT, preexec_fn=self.memory_cap() if args[0] == "open" else None)
 
     def one_child(self, *args):
         """A child's one JSON line; killed if it runs past --timeout."""
@@ -265,6 +266,8 @@ class Run:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        if not out:
+            raise RuntimeError(f"--child {' '.join(args)} exited with {proc.returncode}")
         return json.loads(out)
 
     def many(self, path, count):
@@ -282,7 +285,10 @@ class Run:
                                        f"within {self.args.timeout} s")
                 for p in procs:
                     if p.stdout in ready:
-                        lines[p.pid] = json.loads(p.stdout.readline())
+                        line = p.stdout.readline()
+                        if not line:
+                            raise RuntimeError(f"a process opening the replica exited with {p.wait()}")
+                        lines[p.pid] = json.loads(line)
             wall = time.perf_counter() - started
             rss = sum(kib_field(p.pid, "VmRSS") or 0 for p in procs)
             pss = sum(kib_field(p.pid, "Pss", "smaps_rollup") or 0 for p in procs)
@@ -363,6 +369,8 @@ def table(results):
     if match:
         rows.append(("`check_many` vs a Python set", f"{match['ratio']:.2f}× ({match['queries']:,} queries)",
                      TARGETS["check_many_vs_set"]))
+    for name, error in r.get("failed", {}).items():
+        rows.append((name, "**failed**: " + error[-200:].replace("\n", " ").replace("|", "/"), ""))
     lines = [f"| at {r['listings']:,} listings ({r['database']}) | measured | target (at 10,000,000) |",
              "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -382,7 +390,8 @@ def main(argv=None):
     parser.add_argument("--queries", type=int, default=1_000_000, help="hosts for check_many (default 1,000,000)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of the server synced from (default 2)")
     parser.add_argument("--memory-cap-gb", type=float, default=None,
-                        help="run `sitealert sync` under this address-space limit (RLIMIT_AS), in GiB")
+                        help="run `sitealert sync` and the processes opening the replica under this "
+                             "address-space limit (RLIMIT_AS), in GiB")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds any one step may take (default 1800)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -402,13 +411,21 @@ def main(argv=None):
         run = Run(args, directory, scratch)
         replica = Path(directory) / "replica"
         started = time.perf_counter()
+        failed = False
         try:
             run.organizations()
             run.imports()
-            run.cold_builds()
-            run.syncs(replica)
-            run.opening(replica)
-            run.matching(replica)
+            # A step that fails (a timeout, a MemoryError under --memory-cap-gb) is reported and the
+            # others still run: the replica's steps need only the sync.
+            for name, step in (("cold_builds", run.cold_builds), ("sync", lambda: run.syncs(replica)),
+                               ("replica_open", lambda: run.opening(replica)),
+                               ("check_many", lambda: run.matching(replica))):
+                try:
+                    step()
+                except (RuntimeError, AssertionError, OSError, ValueError, subprocess.SubprocessError) as exc:
+                    failed = True
+                    run.results.setdefault("failed", {})[name] = str(exc)[-1000:]
+                    run.say(f"{name} failed: {str(exc)[-300:]}")
         finally:
             run.results["seconds"] = time.perf_counter() - started
             run.results["load_average_at_end"] = os.getloadavg()
@@ -416,6 +433,7 @@ def main(argv=None):
             print(table(run.results))
             if args.json:
                 Path(args.json).write_text(json.dumps(run.results, indent=1))
+    return 1 if failed else 0
     return 0
 
 
