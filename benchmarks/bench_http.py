@@ -18,9 +18,11 @@ other, each with --workers gunicorn processes on the loopback:
   one of --warm-up seconds, so that every worker has loaded what the request needs.
 
 The floors are measured before and after the endpoints; each endpoint's ratio is to the mean of
-the two runs of each floor. The rate limits (SITEALERT_API_RATE for a token,
-SITEALERT_PUBLIC_CHECK_RATE for the public check) are raised to 10^9 requests a window for the
-run, so that no request is refused, and the access log goes to /dev/null for all three servers.
+the two runs of each floor. With --rounds R the endpoints are measured R times, each round
+between two runs of the floors (R + 1 in all), and the medians over the rounds are reported.
+The rate limits (SITEALERT_API_RATE for a token, SITEALERT_PUBLIC_CHECK_RATE for the public
+check) are raised to 10^9 requests a window for the run, so that no request is refused, and the
+access log goes to /dev/null for all three servers.
 Any non-2xx/3xx answer or socket error is reported beside the figure.
 
 wrk is the Debian package (`apt-get install wrk`); https://github.com/wg/wrk otherwise.
@@ -33,6 +35,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +104,9 @@ def main(argv=None):
     parser.add_argument("--connections", type=int, default=10, help="wrk connections (default 10)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of each wrk run (default 10)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure the endpoints this many times, each between two runs of the floors; "
+                             "medians are reported (default 1)")
     parser.add_argument("--warm-up", type=int, default=2, help="seconds of unmeasured load before each run (default 2)")
     parser.add_argument("--since-back", type=int, default=1000,
                         help="the changes request asks for the last K versions (default 1,000)")
@@ -110,10 +116,12 @@ def main(argv=None):
         parser.exit(2, "bench_http.py needs wrk: apt-get install wrk (Debian, Ubuntu) or https://github.com/wg/wrk\n")
     if args.listings < 2500:
         parser.error("--listings must be at least 2,500 (the lookup takes 500 listed items)")
+    if args.rounds < 1 or args.duration < 1 or args.workers < 1 or args.connections < 1:
+        parser.error("--rounds, --duration, --workers and --connections must be at least 1")
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop servers, drop the scratch database, clean up
     results = {"listings": args.listings, "workers": args.workers, "connections": args.connections,
-               "warm_up": args.warm_up,
+               "warm_up": args.warm_up, "rounds": args.rounds,
                "threads": args.threads, "duration": args.duration, "since_back": args.since_back,
                "database": "postgresql" if args.database_url else "sqlite", "python": platform.python_version(),
                "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(), "runs": {}}
@@ -149,55 +157,63 @@ def main(argv=None):
         floor_env = scratch.env({**extra, "DJANGO_SETTINGS_MODULE": "http_floors",
                                  "PYTHONPATH": str(ROOT / "benchmarks")})
 
-        def floors(when):
-            for name, command, env, path in (("bare", bare_serve, floor_env, "/"),
-                                             ("django", sitealert_serve, floor_env, "/floor")):
-                with served(f"floor-{name}-{when}", command, env) as server:
-                    results["runs"][f"floor_{name}_{when}"] = outcome = wrk(server.url + path, args, directory)
-                print(f"floor {name} ({when}): {outcome['per_second']:,.0f} req/s", flush=True)
+        def floors():
+            for name, command, path in (("bare", bare_serve, "/"), ("django", sitealert_serve, "/floor")):
+                k = len(runs[f"floor_{name}"])
+                with served(f"floor-{name}-{k}", command, floor_env) as server:
+                    outcome = wrk(server.url + path, args, directory)
+                runs[f"floor_{name}"].append(outcome)
+                print(f"floor {name} ({k + 1}): {outcome['per_second']:,.0f} req/s", flush=True)
 
-        floors("before")
-        with served("sitealert", sitealert_serve, scratch.env(extra)) as server:
-            auth = f"Authorization: Bearer {token}"
-            listed = synthetic_target(5)
-            status, headers, _, build = http(server.url + "/api/v1/feed", token, headers={"Accept-Encoding": "gzip"})
-            etag, version = headers["ETag"], int(headers["X-SiteAlert-Version"])
-            since = max(0, version - args.since_back)
-            results.update(version=version, since=since, first_feed_build_seconds=build)
-            endpoints = {
-                "check_api": (f"/api/v1/check?q={listed}", []),
-                "check_page": (f"/check/?q={listed}", []),
-                "feed_304": ("/api/v1/feed", [auth, f"If-None-Match: {etag}", "Accept-Encoding: gzip"]),
-                "lookup_1000": ("/api/v1/lookup", []),
-                "changes": (f"/api/v1/feed/changes?since={since}", [auth, "Accept-Encoding: gzip"]),
-            }
-            for name, (path, headers) in endpoints.items():
-                script = lua if name == "lookup_1000" else None
-                results["runs"][name] = outcome = wrk(server.url + path, args, directory, headers, script)
-                print(f"{LABELS[name]}: {outcome['per_second']:,.1f} req/s", flush=True)
-        floors("after")
+        runs = results["runs"] = {name: [] for name in ("floor_bare", "floor_django", *LABELS)}
+        floors()
+        for _ in range(args.rounds):
+            with served("sitealert", sitealert_serve, scratch.env(extra)) as server:
+                auth = f"Authorization: Bearer {token}"
+                listed = synthetic_target(5)
+                _, headers, _, build = http(server.url + "/api/v1/feed", token, headers={"Accept-Encoding": "gzip"})
+                etag, version = headers["ETag"], int(headers["X-SiteAlert-Version"])
+                since = max(0, version - args.since_back)
+                results.update(version=version, since=since, first_feed_build_seconds=build)
+                endpoints = {
+                    "check_api": (f"/api/v1/check?q={listed}", []),
+                    "check_page": (f"/check/?q={listed}", []),
+                    "feed_304": ("/api/v1/feed", [auth, f"If-None-Match: {etag}", "Accept-Encoding: gzip"]),
+                    "lookup_1000": ("/api/v1/lookup", []),
+                    "changes": (f"/api/v1/feed/changes?since={since}", [auth, "Accept-Encoding: gzip"]),
+                }
+                for name, (path, headers) in endpoints.items():
+                    script = lua if name == "lookup_1000" else None
+                    runs[name].append(outcome := wrk(server.url + path, args, directory, headers, script))
+                    print(f"{LABELS[name]}: {outcome['per_second']:,.1f} req/s", flush=True)
+            floors()
     results["load_average_at_end"] = os.getloadavg()
 
-    runs = results["runs"]
-    floor = {name: (runs[f"floor_{name}_before"]["per_second"] + runs[f"floor_{name}_after"]["per_second"]) / 2
-             for name in ("bare", "django")}
-    results["floors"] = floor
+    # Round k's endpoints against the floors measured just before and just after them; the median
+    # over the rounds.
+    def floor_of(name, k):
+        return (runs[f"floor_{name}"][k]["per_second"] + runs[f"floor_{name}"][k + 1]["per_second"]) / 2
+
     print()
     print(f"{args.listings:,} listings, {results['database']}, {args.workers} workers, wrk {args.threads} threads "
-          f"{args.connections} connections {args.duration} s, {os.cpu_count()} CPUs")
+          f"{args.connections} connections {args.duration} s, {args.rounds} round(s), {os.cpu_count()} CPUs")
     print("| request | req/s | × bare WSGI | × minimal Django | target (× minimal Django) | errors |")
     print("|---|---:|---:|---:|---:|---|")
+    summary = results["summary"] = {}
     for name in ("bare", "django"):
-        before, after = runs[f"floor_{name}_before"], runs[f"floor_{name}_after"]
-        print(f"| floor: {'bare WSGI' if name == 'bare' else 'minimal Django view'} | {floor[name]:,.0f} "
-              f"(before {before['per_second']:,.0f}, after {after['per_second']:,.0f}) | | | | |")
+        rates = [r["per_second"] for r in runs[f"floor_{name}"]]
+        summary[f"floor_{name}"] = {"per_second": statistics.median(rates)}
+        print(f"| floor: {'bare WSGI' if name == 'bare' else 'minimal Django view'} | "
+              f"{statistics.median(rates):,.0f} (runs: {', '.join(f'{r:,.0f}' for r in rates)}) | | | | |")
     for name, label in LABELS.items():
-        outcome = runs[name]
-        outcome["vs_bare"] = outcome["per_second"] / floor["bare"]
-        outcome["vs_django"] = ratio = outcome["per_second"] / floor["django"]
-        errors = outcome["non_2xx_3xx"] + outcome["socket_errors"]
-        print(f"| {label} | {outcome['per_second']:,.1f} | {outcome['vs_bare']:.3f} | {ratio:.3f} | "
-              f"≥ {TARGETS[name]} {'met' if ratio >= TARGETS[name] else 'missed'} | {errors or ''} |")
+        rounds = runs[name]
+        vs_bare = statistics.median(r["per_second"] / floor_of("bare", k) for k, r in enumerate(rounds))
+        vs_django = statistics.median(r["per_second"] / floor_of("django", k) for k, r in enumerate(rounds))
+        rate = statistics.median(r["per_second"] for r in rounds)
+        errors = sum(r["non_2xx_3xx"] + r["socket_errors"] for r in rounds)
+        summary[name] = {"per_second": rate, "vs_bare": vs_bare, "vs_django": vs_django, "errors": errors}
+        print(f"| {label} | {rate:,.1f} | {vs_bare:.3f} | {vs_django:.3f} | "
+              f"≥ {TARGETS[name]} {'met' if vs_django >= TARGETS[name] else 'missed'} | {errors or ''} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
