@@ -93,7 +93,7 @@ def child_match(path, n_queries, repeat):
     from sitealert.client import Replica
 
     replica = Replica(path)
-    targets = replica.targets()
+    targets = list(replica.targets())
     queries = matcher_data.queries(targets, n_queries)
     listed = set(targets)
     for q in queries:  # hash every query string once, as a real caller's strings would be
