@@ -25,10 +25,10 @@ CATEGORIES = ["streaming-video", "streaming-music", "live-sports-iptv", "torrent
               "publishing", "software-games", "other"]
 
 
-def synthetic_csv(rows):
-    """A realistic mix: bare hosts, mixed case, URLs with paths, www prefixes, subdomains."""
+def synthetic_csv(rows, start=0):
+    """A realistic mix: bare hosts, mixed case, URLs with paths, www prefixes, subdomains (rows start.. distinct)."""
     lines = ["target,category,reference,note"]
-    for i in range(rows):
+    for i in range(start, start + rows):
         word = WORDS[i % len(WORDS)]
         host = f"{word}{i}.{TLDS[i % 2]}"
         shape = i % 5
@@ -40,6 +40,12 @@ def synthetic_csv(rows):
             host = f"cdn{i % 7}.{host}"
         lines.append(f"{host},{CATEGORIES[i % len(CATEGORIES)]},DEC-{i // 1000}/2026,")
     return ("\n".join(lines) + "\n").encode()
+
+
+def synthetic_target(i):
+    """The canonical target of synthetic row i, for i a multiple of 5 (those rows are bare hosts)."""
+    assert i % 5 == 0, i
+    return f"{WORDS[i % len(WORDS)]}{i}.{TLDS[i % 2]}"
 
 
 def setup(database_url):
