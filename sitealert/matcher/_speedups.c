@@ -1189,9 +1189,82 @@ build_slots(PyObject *Py_UNUSED(module), PyObject *args)
     return Py_BuildValue("(NKK)", out, (unsigned long long)depths, (unsigned long long)count);
 }
 
+/* diff(old, new, combo_map) -> (added, removed, updated): the targets only new lists, only old
+   lists, and those both list with another combo or first-listed time; combo_map[i] is the new
+   combo index equal to old combo i (-1: none). */
+static PyObject *
+table_diff(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    TableObject *old, *new;
+    PyObject *combo_map, *added = NULL, *removed = NULL, *updated = NULL;
+    Merge a, b;
+    const Record *ra, *rb;
+    Py_ssize_t nmap;
+
+    if (!PyArg_ParseTuple(args, "O!O!O!", &TableType, &old, &TableType, &new, &PyList_Type, &combo_map))
+        return NULL;
+    if (!table_ready(old) || !table_ready(new))
+        return NULL;
+    nmap = PyList_GET_SIZE(combo_map);
+    added = PyList_New(0);
+    removed = PyList_New(0);
+    updated = PyList_New(0);
+    if (!added || !removed || !updated)
+        goto fail;
+    merge_start(old, &a);
+    merge_start(new, &b);
+    ra = merge_next(&a);
+    rb = merge_next(&b);
+    while (ra != NULL || rb != NULL) {
+        int c = ra == NULL ? 1 : rb == NULL ? -1 : record_cmp(ra, rb);
+        PyObject *list = NULL, *s;
+        const Record *named = c < 0 ? ra : rb;
+        if (c < 0)
+            list = removed;
+        else if (c > 0)
+            list = added;
+        else {
+            Py_ssize_t index = (Py_ssize_t)(ra->meta & COMBO_MASK);
+            long mapped = -1;
+            if (index < nmap) {
+                mapped = PyLong_AsLong(PyList_GET_ITEM(combo_map, index));
+                if (mapped == -1 && PyErr_Occurred())
+                    goto fail;
+            }
+            if (mapped != (long)(rb->meta & COMBO_MASK) || ra->first != rb->first)
+                list = updated;
+        }
+        if (list != NULL) {
+            s = PyUnicode_FromStringAndSize(named->bytes, (Py_ssize_t)named->len);
+            if (s == NULL || PyList_Append(list, s) < 0) {
+                Py_XDECREF(s);
+                goto fail;
+            }
+            Py_DECREF(s);
+        }
+        if (c <= 0)
+            ra = merge_next(&a);
+        if (c >= 0)
+            rb = merge_next(&b);
+    }
+    if (a.damaged || b.damaged) {
+        damaged_error();
+        goto fail;
+    }
+    return Py_BuildValue("(NNN)", added, removed, updated);
+
+fail:
+    Py_XDECREF(added);
+    Py_XDECREF(removed);
+    Py_XDECREF(updated);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
     {"encode", (PyCFunction)encode_records, METH_VARARGS,
      "encode(targets, metas, firsts) -> bytes of generation records"},
+    {"diff", (PyCFunction)table_diff, METH_VARARGS,
+     "diff(old_table, new_table, combo_map) -> (added, removed, updated) target lists"},
     {"slots", (PyCFunction)build_slots, METH_VARARGS,
      "slots(records, capacity) -> (slot array bytes, depths, count)"},
     {NULL, NULL, 0, NULL},

@@ -1,6 +1,6 @@
 # The C accelerator built from _speedups.c: the same constructor and methods as _pure.Table.
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._pure import Buffer, Combo
 
@@ -21,3 +21,4 @@ class Table(Generic[M, U]):
 
 def encode(targets: list[str], metas: list[int], firsts: list[int]) -> bytes: ...
 def slots(records: Buffer, capacity: int) -> tuple[bytes, int, int]: ...
+def diff(old: Table[Any, Any], new: Table[Any, Any], combo_map: list[int]) -> tuple[list[str], list[str], list[str]]: ...

@@ -178,6 +178,9 @@ class Matcher:
     def __iter__(self) -> Iterator[str]:
         return iter(self._table.targets())
 
+    def targets_set(self) -> set[str]:
+        return set(self._table.targets())
+
     def get(self, target: str) -> Match | None:
         """The entry of exactly this canonical target, or None."""
         return self._table.get(target)
@@ -231,3 +234,21 @@ class Matcher:
     def nbytes(self) -> int:
         """Bytes of the accelerated table's arrays (0 for the pure table, which uses Python objects)."""
         return self._table.nbytes()
+
+
+def diff(old: Matcher, new: Matcher, combo_map: list[int]) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, updated) targets from old to new, sorted; combo_map[i] is new's combo index
+    equal to old's combo i (-1: none), so that an entry is updated when its combo or first-listed
+    time differs."""
+    if old.accelerated and new.accelerated:
+        return _speedups.diff(old._table, new._table, combo_map)  # type: ignore[arg-type]
+    old_targets, new_targets = old.targets_set(), new.targets_set()
+    updated = []
+    for target in sorted(old_targets & new_targets):
+        before, after = old.record(target), new.record(target)
+        assert before is not None and after is not None
+        index = before[0] & generation.COMBO_MASK
+        if (combo_map[index] if index < len(combo_map) else -1) != after[0] & generation.COMBO_MASK \
+                or before[1] != after[1]:
+            updated.append(target)
+    return sorted(new_targets - old_targets), sorted(old_targets - new_targets), updated

@@ -28,6 +28,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 try:
@@ -365,3 +366,38 @@ def feed_chunks(records: Iterable[tuple[str, int, int]], callback: Callable[[byt
     if parts:
         callback(b"".join(parts))
     return count
+
+
+_DAYS: dict[str, int] = {}
+
+
+def first_seconds(text: str | None) -> int:
+    """'YYYY-MM-DDTHH:MM:SSZ' (the feed's first_listed_at) as seconds since 1970; 0 for None or
+    for text of any other shape (stored as unknown)."""
+    if text is None or len(text) != 20 or text[10] != "T" or text[19] != "Z" or text[13] != ":" \
+            or text[16] != ":":
+        return 0
+    day = _DAYS.get(text[:10])
+    if day is None:
+        try:
+            parsed = datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            return 0
+        day = int(parsed.timestamp())
+        if len(_DAYS) < 100_000:
+            _DAYS[text[:10]] = day
+    clock = text[11:13], text[14:16], text[17:19]
+    if not all(part.isdigit() and part.isascii() for part in clock):
+        return 0
+    hours, minutes, seconds = (int(part) for part in clock)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return 0
+    value = day + hours * 3600 + minutes * 60 + seconds
+    return value if 0 < value <= 0xFFFFFFFF else 0
+
+
+def first_text(seconds: int) -> str | None:
+    """The inverse of first_seconds."""
+    if not seconds:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
