@@ -25,7 +25,8 @@ from sitealert.client import Replica
 print("syncing", flush=True)
 Replica(sys.argv[1]).sync(sys.argv[2], sys.argv[3], full=sys.argv[4] == "full", retries=0, timeout=30)
 """
-# Every step of store.write_snapshot / write_manifest / remove_debris, in order.
+# Every step of store.write_generation / write_manifest / remove_debris, in order (an incremental
+# sync writes an overlay, a full one a base).
 STEPS_BEFORE_SWAP = ["data-partial", "data-written", "data-renamed", "manifest-written"]
 STEPS_AFTER_SWAP = ["manifest-replaced", "cleaned"]
 
@@ -75,8 +76,8 @@ def test_killed_at_each_step(feed_server, tmp_path, step, first_sync):
     assert result.new_version == new_version
     _assert_intact(tmp_path, state, {new_version})
     manifest = store.read_manifest(tmp_path)
-    leftovers = {p.name for p in tmp_path.iterdir()} - {store.MANIFEST, store.LOCK, manifest["data"],
-                                                         manifest["previous_data"]}
+    named = {manifest[key] for key in ("data", "overlay", "previous_data", "previous_overlay")}
+    leftovers = {p.name for p in tmp_path.iterdir()} - {store.MANIFEST, store.LOCK} - named
     assert leftovers == set()
 
 
