@@ -6,7 +6,8 @@ A feed server on 127.0.0.1 (http.server, in this process) serves a synthetic lis
 (the csv and JSON full documents, prepared in memory before timing) and the changes document of
 version 2 (--changes entries: half added, 30 % removed, 20 % updated). Each sync runs in a fresh
 `python` subprocess that imports the client from --code (default: this checkout; point it at an
-export of an older commit to compare) and reports its wall time and peak RSS (ru_maxrss).
+export of an older commit to compare) and reports its wall time (from the call to sync) and peak
+RSS (VmHWM, the whole process: interpreter and imports included).
 Measured, in order:
 
 - full sync from scratch (version 1);
@@ -131,13 +132,16 @@ def serve(docs):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+# Peak RSS from VmHWM: ru_maxrss would include the RSS of this (large) process that the child had
+# when it was forked, which Linux carries across exec.
 SYNC = """
-import resource, sys, time
+import sys, time
 from sitealert.client import Replica
 started = time.perf_counter()
 result = Replica(sys.argv[1]).sync(sys.argv[2], sys.argv[3], retries=0, timeout=600)
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, result.mode,
-      len(result.added), len(result.removed), len(result.updated))
+seconds = time.perf_counter() - started
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(seconds, peak, result.mode, len(result.added), len(result.removed), len(result.updated))
 """
 
 OPEN = """

@@ -21,14 +21,16 @@ reads the header and the combos only (``open_file``); the records and slots are 
 lie, in a read-only shared memory map, so every process that opens a file shares one copy.
 """
 
+import functools
 import json
 import mmap
 import os
+import re
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
 try:
@@ -368,31 +370,28 @@ def feed_chunks(records: Iterable[tuple[str, int, int]], callback: Callable[[byt
     return count
 
 
-_DAYS: dict[str, int] = {}
+_FIRST_LISTED = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])Z")
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_seconds(day: str) -> int:
+    try:
+        return (date.fromisoformat(day).toordinal() - _EPOCH_ORDINAL) * 86400
+    except ValueError:
+        return -1
 
 
 def first_seconds(text: str | None) -> int:
     """'YYYY-MM-DDTHH:MM:SSZ' (the feed's first_listed_at) as seconds since 1970; 0 for None or
     for text of any other shape (stored as unknown)."""
-    if text is None or len(text) != 20 or text[10] != "T" or text[19] != "Z" or text[13] != ":" \
-            or text[16] != ":":
+    found = _FIRST_LISTED.fullmatch(text) if text else None
+    if found is None:
         return 0
-    day = _DAYS.get(text[:10])
-    if day is None:
-        try:
-            parsed = datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            return 0
-        day = int(parsed.timestamp())
-        if len(_DAYS) < 100_000:
-            _DAYS[text[:10]] = day
-    clock = text[11:13], text[14:16], text[17:19]
-    if not all(part.isdigit() and part.isascii() for part in clock):
+    day = _day_seconds(found[1])
+    if day < 0:
         return 0
-    hours, minutes, seconds = (int(part) for part in clock)
-    if hours > 23 or minutes > 59 or seconds > 59:
-        return 0
-    value = day + hours * 3600 + minutes * 60 + seconds
+    value = day + int(found[2]) * 3600 + int(found[3]) * 60 + int(found[4])
     return value if 0 < value <= 0xFFFFFFFF else 0
 
 

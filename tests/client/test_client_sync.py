@@ -1,6 +1,5 @@
 """Replica.sync against a real HTTP server speaking the SPEC §4 feed protocol (tests/client/conftest.py)."""
 
-import json
 import socket
 
 import pytest
