@@ -273,6 +273,7 @@ class _CsvParser:
         self.count = 0
         self.combos: list[generation.StoredCombo] = []
         self._combo_index: dict[tuple[str, str, str], int] = {}
+        self._combo_keys: dict[bytes, int] = {}  # b"kind,countries,categories" -> index, for the C parser
         self._carry = b""
         self._header_seen = False
         self._previous = ""
@@ -290,11 +291,11 @@ class _CsvParser:
             self._carry = data
             return
         self._carry = data[cut + 1:]
-        self._lines(data[:cut], writer)
+        self._chunk(data[:cut + 1], writer)
 
     def close(self, writer: generation.Writer) -> None:
         if self._carry:
-            self._lines(self._carry, writer)
+            self._chunk(self._carry + b"\n", writer)
             self._carry = b""
         if not self._header_seen:
             raise ProtocolError(f"{self.where}: the csv document is empty")
@@ -312,6 +313,32 @@ class _CsvParser:
         self.combos.append(combo)
         return index
 
+    def _chunk(self, data: bytes, writer: generation.Writer) -> None:
+        """Complete lines (data ends with a newline): plain ones in C when the accelerator is
+        built, any other line (quoted, a new combination, an error to explain) here."""
+        offset = 0
+        if not self._header_seen:
+            offset = data.index(b"\n") + 1
+            self._lines(data[:offset - 1], writer)
+        parse = generation.csv_parser()
+        while offset < len(data):
+            if parse is not None:
+                offset, records, text, count, previous, stop = parse(
+                    data, offset, self._previous.encode("ascii"), self._combo_keys, self._parents)
+                if count:
+                    self._digest.update(text)
+                    writer.add(records)
+                    self.count += count
+                    self._previous = previous.decode("ascii")
+                if stop == 0:
+                    break
+                end = data.index(b"\n", offset)
+                self._lines(data[offset:end], writer)  # one line
+                offset = end + 1
+            else:
+                self._lines(data[offset:-1], writer)
+                break
+
     def _lines(self, data: bytes, writer: generation.Writer) -> None:
         try:
             lines = data.decode("utf-8").split("\n")
@@ -322,6 +349,7 @@ class _CsvParser:
             if header != _CSV_HEADER:
                 raise ProtocolError(f"{self.where}: the csv document does not start with {_CSV_HEADER!r}")
             self._header_seen = True
+            return
         targets: list[str] = []
         metas: list[int] = []
         firsts: list[int] = []
@@ -343,6 +371,8 @@ class _CsvParser:
             index = combo_index.get(key)
             if index is None:
                 index = self._combo(key, target)
+                if len(fields) == 5 and '"' not in line:  # plain: the C parser's key from now on
+                    self._combo_keys[line.split(",", 1)[1].rsplit(",", 1)[0].encode("utf-8")] = index
             if target in parents and ":" not in target:
                 index |= risky
             targets.append(target)

@@ -1260,11 +1260,187 @@ fail:
     return NULL;
 }
 
+/* Seconds since 1970 of "YYYY-MM-DDTHH:MM:SSZ" (n == 20), 0 for any other text or a date that
+   does not exist or does not fit in 32 bits: generation.first_seconds in C. */
+static uint32_t
+first_listed_seconds(const char *s, Py_ssize_t n)
+{
+    static const int days_in[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int digit_at[14] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+    int k, y, m, d, hh, mm, ss, leap;
+    int64_t era_y, era, yoe, doy, doe, days, value;
+    if (n != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+        return 0;
+    for (k = 0; k < 14; k++)
+        if (s[digit_at[k]] < '0' || s[digit_at[k]] > '9')
+            return 0;
+#define D(i) (s[i] - '0')
+    y = D(0) * 1000 + D(1) * 100 + D(2) * 10 + D(3);
+    m = D(5) * 10 + D(6);
+    d = D(8) * 10 + D(9);
+    hh = D(11) * 10 + D(12);
+    mm = D(14) * 10 + D(15);
+    ss = D(17) * 10 + D(18);
+#undef D
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in[m - 1] + (m == 2 && leap) || hh > 23 || mm > 59 || ss > 59)
+        return 0;
+    /* days from civil (H. Hinnant) */
+    era_y = m <= 2 ? y - 1 : y;
+    era = era_y / 400;
+    yoe = era_y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    days = era * 146097 + doe - 719468;
+    value = days * 86400 + hh * 3600 + mm * 60 + ss;
+    return (value > 0 && value <= 0xffffffffLL) ? (uint32_t)value : 0;
+}
+
+/* parse_csv(data, start, previous, combo_index, parents) -> (offset, records, lines, count, previous, stop)
+   Plain lines of the feed's csv (target,kind,countries,categories,first_listed_at; data ends with
+   a newline) from offset start, as generation records and as the "target\n" text the checksum
+   hashes. It stops before a line it leaves to Python: stop 1, its middle columns name no combo
+   in combo_index yet (bytes "kind,countries,categories" -> index); stop 2, anything else (quotes,
+   another column count, a target out of order or not canonical): Python parses it and says why.
+   stop 0: all of data was read. parents: the frozenset of names flagged RISKY (str). */
+static PyObject *
+parse_csv(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer data, prev;
+    Py_ssize_t start, off, count = 0;
+    PyObject *combo_index, *parents, *records = NULL, *lines = NULL, *result = NULL, *key = NULL;
+    char *rec, *txt, prevbuf[65536];
+    size_t rec_used = 0, txt_used = 0, prev_len;
+    int stop = 0;
+
+    if (!PyArg_ParseTuple(args, "y*ny*O!O", &data, &start, &prev, &PyDict_Type, &combo_index, &parents))
+        return NULL;
+    if (prev.len > (Py_ssize_t)sizeof(prevbuf) || start < 0 || start > data.len) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&prev);
+        PyErr_SetString(PyExc_ValueError, "bad arguments");
+        return NULL;
+    }
+    memcpy(prevbuf, prev.buf, (size_t)prev.len);
+    prev_len = (size_t)prev.len;
+    PyBuffer_Release(&prev);
+    /* a record is at most 17 bytes more than its target, and a line at least 6 bytes longer */
+    records = PyBytes_FromStringAndSize(NULL, (data.len - start) * 3 + 64);
+    lines = PyBytes_FromStringAndSize(NULL, data.len - start + 64);
+    if (records == NULL || lines == NULL)
+        goto done;
+    rec = PyBytes_AS_STRING(records);
+    txt = PyBytes_AS_STRING(lines);
+    off = start;
+    while (off < data.len) {
+        const char *line = (const char *)data.buf + off;
+        const char *end = memchr(line, '\n', (size_t)(data.len - off));
+        const char *comma[4];
+        Py_ssize_t n, tlen, j;
+        int ncomma = 0, cmp;
+        PyObject *index;
+        unsigned long meta;
+        Record *r;
+        if (end == NULL) {
+            stop = 2;
+            break;
+        }
+        n = end - line;
+        for (j = 0; j < n; j++) {
+            char c = line[j];
+            if (c == ',') {
+                if (ncomma == 4) {
+                    ncomma = 5;
+                    break;
+                }
+                comma[ncomma++] = line + j;
+            }
+            else if (c == '"' || c == '\r') {
+                ncomma = 5;
+                break;
+            }
+        }
+        if (ncomma != 4) {
+            stop = 2;
+            break;
+        }
+        tlen = comma[0] - line;
+        if (tlen < 1 || tlen > 0xffff) {
+            stop = 2;
+            break;
+        }
+        for (j = 0; j < tlen; j++)
+            if ((unsigned char)line[j] <= 0x20 || (unsigned char)line[j] >= 0x7f)
+                break;
+        if (j < tlen) {
+            stop = 2;
+            break;
+        }
+        cmp = memcmp(line, prevbuf, (size_t)tlen < prev_len ? (size_t)tlen : prev_len);
+        if (cmp < 0 || (cmp == 0 && (size_t)tlen <= prev_len)) {
+            stop = 2;
+            break;
+        }
+        key = PyBytes_FromStringAndSize(comma[0] + 1, comma[3] - comma[0] - 1);
+        if (key == NULL)
+            goto done;
+        index = PyDict_GetItemWithError(combo_index, key);
+        Py_CLEAR(key);
+        if (index == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            stop = 1;
+            break;
+        }
+        meta = PyLong_AsUnsignedLong(index);
+        if (meta == (unsigned long)-1 && PyErr_Occurred())
+            goto done;
+        if (parents != Py_None) {
+            PyObject *target = PyUnicode_FromStringAndSize(line, tlen);
+            int risky;
+            if (target == NULL)
+                goto done;
+            risky = PySet_Contains(parents, target);
+            Py_DECREF(target);
+            if (risky < 0)
+                goto done;
+            if (risky && memchr(line, ':', (size_t)tlen) == NULL)
+                meta |= RISKY;
+        }
+        r = (Record *)(rec + rec_used);
+        memset(r, 0, RECORD_SIZE(tlen));
+        r->meta = (uint32_t)meta;
+        r->first = first_listed_seconds(comma[3] + 1, end - comma[3] - 1);
+        r->len = (uint16_t)tlen;
+        memcpy(r->bytes, line, (size_t)tlen);
+        rec_used += RECORD_SIZE(tlen);
+        memcpy(txt + txt_used, line, (size_t)tlen);
+        txt_used += (size_t)tlen;
+        txt[txt_used++] = '\n';
+        memcpy(prevbuf, line, (size_t)tlen);
+        prev_len = (size_t)tlen;
+        count++;
+        off = end - (const char *)data.buf + 1;
+    }
+    if (_PyBytes_Resize(&records, (Py_ssize_t)rec_used) < 0 || _PyBytes_Resize(&lines, (Py_ssize_t)txt_used) < 0)
+        goto done;
+    result = Py_BuildValue("(nOOny#i)", off, records, lines, count, prevbuf, (Py_ssize_t)prev_len, stop);
+
+done:
+    PyBuffer_Release(&data);
+    Py_XDECREF(key);
+    Py_XDECREF(records);
+    Py_XDECREF(lines);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"encode", (PyCFunction)encode_records, METH_VARARGS,
      "encode(targets, metas, firsts) -> bytes of generation records"},
     {"diff", (PyCFunction)table_diff, METH_VARARGS,
      "diff(old_table, new_table, combo_map) -> (added, removed, updated) target lists"},
+    {"parse_csv", (PyCFunction)parse_csv, METH_VARARGS,
+     "parse_csv(data, start, previous, combo_index, parents) -> (offset, records, lines, count, previous, stop)"},
     {"slots", (PyCFunction)build_slots, METH_VARARGS,
      "slots(records, capacity) -> (slot array bytes, depths, count)"},
     {NULL, NULL, 0, NULL},

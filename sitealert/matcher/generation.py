@@ -37,6 +37,8 @@ try:
     from . import _speedups
 except ImportError:  # the pure-Python loops below write the same bytes, slowly
     _speedups = None  # type: ignore[assignment]
+if os.environ.get("SITEALERT_PURE_PYTHON", "") not in ("", "0"):  # as sitealert.matcher.core does
+    _speedups = None  # type: ignore[assignment]
 
 MAGIC = b"SAREPLIC"
 FORMAT_VERSION = 1
@@ -92,6 +94,11 @@ def hash_bytes(data: bytes) -> int:
     for byte in reversed(data):
         h = ((h ^ byte) * _FNV_PRIME) & _MASK64
     return _mix64(h ^ len(data))
+
+
+def csv_parser() -> Callable[..., tuple[int, bytes, bytes, int, bytes, int]] | None:
+    """The C parser of the feed's plain csv lines (sitealert.client.sync uses it), or None."""
+    return _speedups.parse_csv if _speedups is not None else None
 
 
 def record_size(length: int) -> int:
