@@ -1,10 +1,11 @@
 """The replica at a given size: full sync, incremental sync, opening, matching, in one run.
 
-    .venv/bin/python benchmarks/bench_replica.py [--n 1000000] [--changes 10000] [--code DIR] [--json FILE]
+    .venv/bin/python benchmarks/bench_replica.py [--n 1000000] [--changes 10000] [--code DIR ...]
+                                                 [--queries 1000000] [--no-json] [--json FILE]
 
 A feed server on 127.0.0.1 (http.server, in this process) serves a synthetic list of N entries
-(the csv and JSON full documents, prepared in memory before timing) and the changes document of
-version 2 (--changes entries: half added, 30 % removed, 20 % updated). Each sync runs in a fresh
+(the gzipped csv and JSON full documents, prepared in memory before timing) and the changes
+document of version 2 (--changes entries: half added, 30 % removed, 20 % updated). Each sync runs in a fresh
 `python` subprocess that imports the client from --code (default: this checkout; point it at an
 export of an older commit to compare) and reports its wall time (from the call to sync) and peak
 RSS (VmHWM, the whole process: interpreter and imports included).
@@ -13,7 +14,8 @@ Measured, in order:
 - full sync from scratch (version 1);
 - incremental sync of the changes (version 1 -> 2);
 - Replica(path) in a fresh process: open time and the RSS it adds;
-- check_many of N queries (half listed with extra labels) against a Python set's membership test
+- check_many of --queries listed names (half with a "www." label, half with their first label
+  altered, so not listed) against a Python set's membership test
   of the same strings, in the same process (the ratio is what counts on a loaded machine).
 """
 
@@ -23,12 +25,12 @@ import hashlib
 import json
 import os
 import random
-import string
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -40,56 +42,64 @@ COMBOS = [(["FR"], ["streaming-video"]), (["IT"], ["live-sports"]), (["FR", "IT"
           (["KR"], ["music"]), (["ES", "FR"], ["publishing"])]
 
 
-def synthetic(n, seed=14):
-    rnd = random.Random(seed)
-    alphabet = string.ascii_lowercase + string.digits
-    targets = set()
-    while len(targets) < n:
-        label = "".join(rnd.choices(alphabet, k=rnd.randint(5, 14)))
-        targets.add(f"{label}.{rnd.choice(SUFFIXES)}")
-    entries = {}
-    for t in targets:
-        countries, categories = COMBOS[rnd.randrange(len(COMBOS))]
-        entries[t] = {"target": t, "kind": "domain", "countries": countries, "categories": categories,
-                      "first_listed_at": f"2026-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}T0{rnd.randint(0, 9)}:00:00Z"}
-    return entries
+def synthetic(n):
+    """n distinct domain names, sorted (no per-entry objects beyond the strings: 10M fit in ~1 GB)."""
+    # (i * odd constant) mod 2^40 is a bijection: distinct, scattered hex labels
+    targets = [f"{(i * 2654435761) % (1 << 40):x}.{SUFFIXES[i % len(SUFFIXES)]}" for i in range(n)]
+    targets.sort()
+    return targets
 
 
-def checksum(targets):
-    return "sha256:" + hashlib.sha256(("\n".join(targets) + "\n").encode()).hexdigest() if targets else \
-        "sha256:" + hashlib.sha256(b"").hexdigest()
+def _attributes(i):
+    countries, categories = COMBOS[i % len(COMBOS)]
+    return countries, categories, f"2026-0{i % 9 + 1}-1{i % 10}T0{i % 10}:00:00Z"
 
 
-def documents(entries, changes):
-    """csv and JSON of version 1, the changes document 1 -> 2, the version-2 checksum."""
-    ordered = sorted(entries)
-    v1 = checksum(ordered)
-    csv_lines = ["target,kind,countries,categories,first_listed_at\n"]
-    csv_lines += [f"{t},domain,{' '.join(entries[t]['countries'])},{' '.join(entries[t]['categories'])},"
-                  f"{entries[t]['first_listed_at']}\n" for t in ordered]
-    csv_body = gzip.compress("".join(csv_lines).encode(), 1)
-    json_body = gzip.compress(json.dumps({"version": 1, "checksum": v1,
-                                          "entries": [entries[t] for t in ordered]}).encode(), 1)
+def checksum(sorted_targets):
+    digest = hashlib.sha256()
+    for start in range(0, len(sorted_targets), 100_000):
+        digest.update(("\n".join(sorted_targets[start:start + 100_000]) + "\n").encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def documents(targets, changes, with_json):
+    """The gzipped csv (and JSON, for clients that read it) of version 1, the changes document
+    1 -> 2, and both checksums."""
+    v1 = checksum(targets)
+    csv_gz = zlib.compressobj(1, zlib.DEFLATED, 31)
+    parts = [csv_gz.compress(b"target,kind,countries,categories,first_listed_at\n")]
+    json_parts = []
+    for start in range(0, len(targets), 100_000):
+        lines, entries = [], []
+        for i in range(start, min(start + 100_000, len(targets))):
+            countries, categories, first = _attributes(i)
+            lines.append(f"{targets[i]},domain,{' '.join(countries)},{' '.join(categories)},{first}\n")
+            if with_json:
+                entries.append(json.dumps({"target": targets[i], "kind": "domain", "countries": countries,
+                                           "categories": categories, "first_listed_at": first}))
+        parts.append(csv_gz.compress("".join(lines).encode()))
+        json_parts.append(",".join(entries))
+    parts.append(csv_gz.flush())
+    docs = {"csv": b"".join(parts), "v1": v1}
+    if with_json:
+        docs["json"] = gzip.compress((f'{{"version":1,"checksum":"{v1}","entries":['
+                                      + ",".join(p for p in json_parts if p) + "]}").encode(), 1)
     rnd = random.Random(2)
-    new = dict(entries)
-    listed = []
-    removed = rnd.sample(ordered, int(changes * 0.3))
-    for t in removed:
-        del new[t]
-    for t in rnd.sample(sorted(new), int(changes * 0.2)):
-        new[t] = {**new[t], "countries": ["FR", "IT", "KR"]}
-        listed.append(new[t])
-    for i in range(changes - len(removed) - len(listed)):
-        t = f"added{i}.example"
-        new[t] = {"target": t, "kind": "domain", "countries": ["FR"], "categories": ["streaming-video"],
-                  "first_listed_at": "2026-12-06T00:00:00Z"}
-        listed.append(new[t])
-    change_list = [{**e, "listed": True} for e in listed] + [{"target": t, "kind": "domain", "listed": False}
-                                                            for t in removed]
-    v2 = checksum(sorted(new))
-    changes_body = json.dumps({"since": 1, "version": 2, "checksum": v2, "changes": change_list,
-                               "more": False}).encode()
-    return {"csv": csv_body, "json": json_body, "v1": v1, "changes": changes_body, "v2": v2}, new
+    picked = rnd.sample(range(len(targets)), int(changes * 0.5))
+    removed = sorted(targets[i] for i in picked[:int(changes * 0.3)])
+    updated = [{"target": targets[i], "kind": "domain", "countries": ["FR", "IT", "KR"],
+                "categories": ["streaming-video"], "first_listed_at": "2026-01-01T00:00:00Z", "listed": True}
+               for i in picked[int(changes * 0.3):]]
+    added = [{"target": f"added{i}.example", "kind": "domain", "countries": ["FR"],
+              "categories": ["streaming-video"], "first_listed_at": "2026-12-06T00:00:00Z", "listed": True}
+             for i in range(changes - len(picked))]
+    gone = set(removed)
+    new = sorted([t for t in targets if t not in gone] + [e["target"] for e in added])
+    docs["v2"] = checksum(new)
+    docs["changes"] = json.dumps({"since": 1, "version": 2, "checksum": docs["v2"], "more": False,
+                                  "changes": updated + added + [{"target": t, "kind": "domain", "listed": False}
+                                                                for t in removed]}).encode()
+    return docs
 
 
 def serve(docs):
@@ -181,46 +191,62 @@ print(matcher, bare)
 
 def run(code, program, *args):
     env = {**os.environ, "PYTHONPATH": str(code)}
+    # cwd: with -c, the current directory comes first on sys.path and would shadow --code
     out = subprocess.run([sys.executable, "-c", program, *map(str, args)], env=env, capture_output=True,
-                         text=True, timeout=3600)
+                         text=True, timeout=3600, cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise SystemExit(f"subprocess failed:\n{out.stderr[-3000:]}")
     return out.stdout.split()
+
+
+def measure(code, url, targets, changes, queries):
+    results = {"code": str(code)}
+    with tempfile.TemporaryDirectory(prefix="bench-replica-") as tmp:
+        directory = Path(tmp) / "replica"
+        seconds, rss, mode, *_ = run(code, SYNC, directory, url, TOKEN)
+        results["full_sync_s"], results["full_sync_peak_rss_mb"] = float(seconds), int(rss) / 1e6
+        print(f"full sync: {float(seconds):.2f} s, peak RSS {int(rss) / 1e6:.0f} MB ({mode})", flush=True)
+        seconds, rss, mode, added, removed, updated = run(code, SYNC, directory, url, TOKEN)
+        results["incremental_sync_s"], results["incremental_peak_rss_mb"] = float(seconds), int(rss) / 1e6
+        print(f"incremental sync of {changes:,} changes: {float(seconds):.2f} s, peak RSS {int(rss) / 1e6:.0f} MB "
+              f"({mode}: {added} added, {removed} removed, {updated} updated)", flush=True)
+        opened, added_rss, count = run(code, OPEN, directory)
+        results["open_s"], results["open_rss_mb"] = float(opened), int(added_rss) / 1e6
+        print(f"Replica(path): {float(opened) * 1000:.1f} ms, +{int(added_rss) / 1e6:.1f} MB RSS, {count} entries",
+              flush=True)
+        listing = Path(tmp) / "targets.csv"
+        sample = random.Random(3).sample(targets, min(queries, len(targets)))
+        listing.write_text("".join(f"{t},\n" for t in sample))
+        matcher, bare = run(code, MATCH, directory, listing)
+        results["check_many_s"], results["set_s"] = float(matcher), float(bare)
+        print(f"check_many {len(sample):,} queries: {float(matcher):.3f} s; set membership {float(bare):.3f} s; "
+              f"ratio (set time / matcher time) {float(bare) / float(matcher):.2f}", flush=True)
+    return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=10_000)
-    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose sitealert.client to run")
+    parser.add_argument("--code", type=Path, nargs="+", default=[ROOT],
+                        help="checkouts whose sitealert.client to run, each in turn on the same documents "
+                             "(an export of an older commit: its matcher's _speedups built in place)")
+    parser.add_argument("--queries", type=int, default=1_000_000, help="check_many sample (listed names)")
+    parser.add_argument("--no-json", action="store_true",
+                        help="serve only the csv feed (clients before the generation format read the JSON one)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
-    entries = synthetic(args.n)
-    docs, _new = documents(entries, args.changes)
+    targets = synthetic(args.n)
+    docs = documents(targets, args.changes, not args.no_json)
     print(f"prepared {args.n:,} entries in {time.perf_counter() - started:.1f} s "
-          f"(csv.gz {len(docs['csv']) / 1e6:.0f} MB, json.gz {len(docs['json']) / 1e6:.0f} MB)", flush=True)
+          f"(csv.gz {len(docs['csv']) / 1e6:.0f} MB"
+          + (f", json.gz {len(docs['json']) / 1e6:.0f} MB)" if "json" in docs else ")"), flush=True)
     server, url = serve(docs)
-    results = {"n": args.n, "changes": args.changes, "code": str(args.code)}
-    with tempfile.TemporaryDirectory(prefix="bench-replica-") as tmp:
-        directory = Path(tmp) / "replica"
-        seconds, rss, mode, *_ = run(args.code, SYNC, directory, url, TOKEN)
-        results["full_sync_s"], results["full_sync_peak_rss_mb"] = float(seconds), int(rss) / 1e6
-        print(f"full sync: {float(seconds):.2f} s, peak RSS {int(rss) / 1e6:.0f} MB ({mode})", flush=True)
-        seconds, rss, mode, added, removed, updated = run(args.code, SYNC, directory, url, TOKEN)
-        results["incremental_sync_s"], results["incremental_peak_rss_mb"] = float(seconds), int(rss) / 1e6
-        print(f"incremental sync of {args.changes:,} changes: {float(seconds):.2f} s, peak RSS {int(rss) / 1e6:.0f} MB "
-              f"({mode}: {added} added, {removed} removed, {updated} updated)", flush=True)
-        opened, added_rss, count = run(args.code, OPEN, directory)
-        results["open_s"], results["open_rss_mb"] = float(opened), int(added_rss) / 1e6
-        print(f"Replica(path): {float(opened) * 1000:.1f} ms, +{int(added_rss) / 1e6:.1f} MB RSS, {count} entries",
-              flush=True)
-        listing = Path(tmp) / "targets.csv"
-        listing.write_text("".join(f"{t},\n" for t in sorted(entries)))
-        matcher, bare = run(args.code, MATCH, directory, listing)
-        results["check_many_s"], results["set_s"] = float(matcher), float(bare)
-        print(f"check_many {args.n:,} queries: {float(matcher):.3f} s; set membership {float(bare):.3f} s; "
-              f"ratio (set time / matcher time) {float(bare) / float(matcher):.2f}", flush=True)
+    results = {"n": args.n, "changes": args.changes, "runs": []}
+    for code in args.code:
+        print(f"-- {code}", flush=True)
+        results["runs"].append(measure(code, url, targets, args.changes, args.queries))
     server.shutdown()
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

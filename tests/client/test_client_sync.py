@@ -288,3 +288,52 @@ def test_base_url_accepts_the_api_address_too(published, tmp_path):
 def test_in_memory_replicas_cannot_sync():
     with pytest.raises(TypeError):
         Replica.from_targets(["example.com"]).sync("http://127.0.0.1:1", "t")
+
+
+def test_overlays_accumulate_changes_until_compaction_merges_them_into_a_new_base(published, tmp_path, monkeypatch):
+    url, state = published
+    state.publish(add=[f"site{i}.other.org" for i in range(200)])
+    replica = Replica(tmp_path)
+    replica.sync(url, state.token, **FAST)
+    base = store.read_manifest(tmp_path)["data"]
+    reader = Replica(tmp_path)
+    monkeypatch.setattr(store, "COMPACT_MINIMUM", 5)
+    monkeypatch.setattr(store, "COMPACT_FRACTION", 10**9)
+    for step in range(3):  # each overlay holds every change since the base: 2, 4, then 6 > 5 records
+        state.publish(add=[f"new{step}.example.net"], remove=[f"site{step}.other.org"])
+        result = replica.sync(url, state.token, **FAST)
+        assert result.mode == "incremental" and result.added == (f"new{step}.example.net",)
+        assert result.removed == (f"site{step}.other.org",)
+        manifest = store.read_manifest(tmp_path)
+        if step < 2:
+            assert manifest["data"] == base and manifest["overlay"].startswith(f"delta-{state.version:012d}-")
+        else:
+            assert manifest["data"] != base and manifest["overlay"] is None  # compacted
+            assert manifest["previous_data"] == base and manifest["previous_overlay"]
+        assert replica.checksum == checksum_of(state.versions[-1]) and len(replica) == len(state.versions[-1])
+        assert reader.refresh() is True
+        assert reader.targets() == sorted(state.versions[-1])
+        assert reader.check(f"www.new{step}.example.net").target == f"new{step}.example.net"
+        assert reader.check(f"www.site{step}.other.org") is None
+        reader.verify()
+    state.publish(update=[entry("example.com", countries=("FR", "IT"))], remove=["site10.other.org"])
+    result = replica.sync(url, state.token, **FAST)
+    assert (result.updated, result.removed) == (("example.com",), ("site10.other.org",))
+    assert Replica(tmp_path).check("a.example.com").countries == ("FR", "IT")
+    assert [e["target"] for e in Replica(tmp_path).entries()] == sorted(state.versions[-1])
+
+
+def test_a_target_removed_then_listed_again_and_a_parent_under_a_removed_child(published, tmp_path):
+    url, state = published
+    state.publish(add=["video.example.com"])
+    replica = Replica(tmp_path)
+    replica.sync(url, state.token, **FAST)
+    state.publish(remove=["video.example.com", "example.com"])
+    replica.sync(url, state.token, **FAST)
+    assert replica.check("a.video.example.com") is None and replica.check_many(["a.video.example.com"]) == [None]
+    state.publish(add=["example.com"])
+    result = replica.sync(url, state.token, **FAST)
+    assert result.added == ("example.com",)
+    assert replica.check("a.video.example.com").target == "example.com"
+    assert [m.target for m in replica.check_many(["a.video.example.com", "video.example.com"])] == \
+        ["example.com", "example.com"]
