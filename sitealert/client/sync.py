@@ -529,25 +529,20 @@ class _Written:
 def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: dict[str, EntryFields | None],
                    version: int, checksum: str) -> tuple[_Written, list[str], list[str], list[str]]:
     """Write base ⊕ (old overlay ⊕ changes) as a new overlay, or, past the compaction threshold,
-    as a new base; verify the checksum of the merged list first. Work follows the changes and the
-    overlay, apart from the checksum's pass over the base (C, in ~1 MB chunks, no list built)."""
+    as a new base; verify the checksum of the merged list first. Python touches only the changes;
+    the overlays are merged, and the checksum computed over base ⊕ overlay, in C (a megabyte at a
+    time, no list built)."""
     base, overlay = snapshot.base, snapshot.overlay
     combos = list((overlay or base).combos)
     combo_index = {combo: index for index, combo in enumerate(combos)}
-    in_base = _matcher_over(snapshot, None) if overlay is not None else old
-    records = {target: (meta, first) for target, meta, first in generation.iter_records(overlay.records)} \
-        if overlay is not None else {}
     parents = rule_parents()
+    records: dict[str, tuple[int, int]] = {}  # the new state of each changed target (or a tombstone)
     added, removed, updated = [], [], []
     for target, value in changes.items():
         before = old.record(target)
-        base_record = in_base.record(target)
         after: tuple[int, int] | None = None
         if value is None:
-            if base_record is not None:
-                records[target] = (generation.TOMBSTONE, 0)
-            else:
-                records.pop(target, None)
+            records[target] = (generation.TOMBSTONE, 0)
         else:
             kind, countries, categories, first = value
             combo = (kind, countries, categories)
@@ -555,32 +550,32 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
             if index is None:
                 index = combo_index[combo] = len(combos)
                 combos.append(combo)
-            after = (index | (generation.RISKY if target in parents and ":" not in target else 0),
-                     generation.first_seconds(first))
-            if base_record == after:
-                records.pop(target, None)
-            else:
-                records[target] = after
+            after = records[target] = (
+                index | (generation.RISKY if target in parents and ":" not in target else 0),
+                generation.first_seconds(first))
         if before is None and after is not None:
             added.append(target)
         elif before is not None and after is None:
             removed.append(target)
         elif before is not None and after is not None and before != after:
             updated.append(target)
-    count = base.header.total
-    for target, (meta, _first) in records.items():
-        if meta & generation.TOMBSTONE:
-            count -= 1
-        elif in_base.record(target) is None:
-            count += 1
+    count = (overlay or base).header.total + len(added) - len(removed)
     targets = sorted(records)
     data = generation.encode(targets, [records[t][0] for t in targets], [records[t][1] for t in targets])
-    overlay_bytes = generation.build(data, combos, checksum, kind=generation.OVERLAY, total=count)
-    merged = Matcher.over(base, generation.from_bytes(overlay_bytes))
+    size = len(targets)
+    if overlay is not None:  # old overlay ⊕ changes, the changes' tombstones kept
+        change_set = generation.from_bytes(generation.build(data, combos, checksum, kind=generation.OVERLAY,
+                                                            total=count))
+        parts: list[bytes] = []
+        size = Matcher.over(overlay, change_set).feed(parts.append, records=True, keep_tombstones=True)
+        data = b"".join(parts)
+    new_overlay = generation.from_bytes(generation.build(data, combos, checksum, kind=generation.OVERLAY,
+                                                         total=count))
+    merged = Matcher.over(base, new_overlay)
     if store.list_checksum(merged) != checksum:
         raise _ResyncNeeded("the changes did not reproduce the server's checksum")
 
-    if len(records) > max(store.COMPACT_MINIMUM, base.header.count // store.COMPACT_FRACTION):
+    if size > max(store.COMPACT_MINIMUM, base.header.count // store.COMPACT_FRACTION):
         def compact(writer: generation.Writer) -> generation.Header:
             written = merged.feed(writer.add, records=True)
             return writer.finish(combos, checksum, count_hint=written)
@@ -590,7 +585,7 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
     else:
         def write_overlay(writer: generation.Writer) -> generation.Header:
             writer.add(data)
-            return writer.finish(combos, checksum, total=count, count_hint=len(targets))
+            return writer.finish(combos, checksum, total=count, count_hint=size)
 
         name, sha256, _header = store.write_generation(path, version, generation.OVERLAY, write_overlay)
         written = _Written(version, checksum, count, (snapshot.manifest["data"], snapshot.manifest["data_sha256"]),

@@ -93,17 +93,18 @@ class Table(Generic[M, U]):
     def record(self, target: str) -> tuple[int, int] | None:
         return self._records.get(target) if target.__class__ is str else None
 
-    def _merged(self) -> Iterator[tuple[str, int, int]]:
+    def _merged(self, keep_tombstones: bool = False) -> Iterator[tuple[str, int, int]]:
         records = [generation.iter_records(part.records) for part in self._parts]
         if len(records) == 1:
             return records[0]
-        return generation.merged(records[0], records[1])
+        return generation.merged(records[0], records[1], keep_tombstones=keep_tombstones)
 
     def targets(self) -> list[str]:
         return [target for target, _meta, _first in self._merged()]
 
-    def feed(self, callback: Callable[[bytes], object], records: bool, chunk: int) -> int:
-        return generation.feed_chunks(self._merged(), callback, records, chunk)
+    def feed(self, callback: Callable[[bytes], object], records: bool, chunk: int,
+             keep_tombstones: bool = False) -> int:
+        return generation.feed_chunks(self._merged(keep_tombstones), callback, records, chunk)
 
     def nbytes(self) -> int:
         return 0

@@ -867,6 +867,7 @@ typedef struct {
     const Part *base, *overlay;
     size_t bo, oo;
     int damaged;
+    int keep_tombstones; /* merging two overlays: the newer one's tombstones stay */
 } Merge;
 
 static const Record *
@@ -914,7 +915,7 @@ merge_next(Merge *m)
         if (c == 0)
             m->bo += RECORD_SIZE(b->len);
         m->oo += RECORD_SIZE(o->len);
-        if (!(o->meta & TOMBSTONE))
+        if (!(o->meta & TOMBSTONE) || m->keep_tombstones)
             return o;
     }
 }
@@ -926,6 +927,7 @@ merge_start(const TableObject *t, Merge *m)
     m->overlay = t->has_overlay ? &t->overlay : NULL;
     m->bo = m->oo = 0;
     m->damaged = 0;
+    m->keep_tombstones = 0;
 }
 
 static PyObject *
@@ -964,20 +966,21 @@ table_targets(TableObject *t, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
-/* feed(callback, records, chunk) -> count: calls callback(bytes) with about chunk bytes at a time
-   of the merged list, as "target\n" lines (records false: what the SPEC checksum hashes) or as
-   the records themselves (records true: a compacted generation's record section). */
+/* feed(callback, records, chunk[, keep_tombstones]) -> count: calls callback(bytes) with about
+   chunk bytes at a time of the merged list, as "target\n" lines (records false: what the SPEC
+   checksum hashes) or as the records themselves (records true: a compacted generation's record
+   section; with keep_tombstones, the overlay's tombstones too: two overlays merged into one). */
 static PyObject *
 table_feed(TableObject *t, PyObject *args)
 {
     PyObject *callback;
-    int as_records;
+    int as_records, keep_tombstones = 0;
     Py_ssize_t chunk, used = 0, count = 0;
     char *buffer;
     const Record *r;
     Merge m;
 
-    if (!table_ready(t) || !PyArg_ParseTuple(args, "Opn", &callback, &as_records, &chunk))
+    if (!table_ready(t) || !PyArg_ParseTuple(args, "Opn|p", &callback, &as_records, &chunk, &keep_tombstones))
         return NULL;
     if (chunk < 1024)
         chunk = 1024;
@@ -985,6 +988,7 @@ table_feed(TableObject *t, PyObject *args)
     if (buffer == NULL)
         return PyErr_NoMemory();
     merge_start(t, &m);
+    m.keep_tombstones = keep_tombstones;
     for (;;) {
         r = merge_next(&m);
         if (r != NULL) {

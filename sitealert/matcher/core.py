@@ -226,10 +226,12 @@ class Matcher:
         """(meta, first listed, seconds since 1970 or 0) of exactly this canonical target, or None."""
         return self._table.record(target)
 
-    def feed(self, callback: Callable[[bytes], object], *, records: bool = False, chunk: int = 1 << 20) -> int:
+    def feed(self, callback: Callable[[bytes], object], *, records: bool = False, chunk: int = 1 << 20,
+             keep_tombstones: bool = False) -> int:
         """Call callback with the list, sorted, about `chunk` bytes at a time: "target\\n" lines
-        (what the SPEC §4 checksum hashes), or generation records; return how many entries."""
-        return self._table.feed(callback, records, chunk)
+        (what the SPEC §4 checksum hashes), or generation records (keep_tombstones: with the
+        overlay's tombstones, to merge two overlays into one); return how many entries."""
+        return self._table.feed(callback, records, chunk, keep_tombstones)
 
     def nbytes(self) -> int:
         """Bytes of the accelerated table's arrays (0 for the pure table, which uses Python objects)."""

@@ -334,9 +334,10 @@ def open_file(path: "str | os.PathLike[str]") -> Generation:
         raise
 
 
-def merged(base: Iterable[tuple[str, int, int]],
-           overlay: Iterable[tuple[str, int, int]]) -> Iterator[tuple[str, int, int]]:
-    """Records of base ⊕ overlay in target order (pure Python): the overlay wins, tombstones drop."""
+def merged(base: Iterable[tuple[str, int, int]], overlay: Iterable[tuple[str, int, int]], *,
+           keep_tombstones: bool = False) -> Iterator[tuple[str, int, int]]:
+    """Records of base ⊕ overlay in target order (pure Python): the overlay wins, its tombstones
+    drop (or stay, keep_tombstones: two overlays merged into one)."""
     sentinel = ("\x7f" * 2, 0, 0)
     b_iter, o_iter = iter(base), iter(overlay)
     b = next(b_iter, None)
@@ -350,7 +351,7 @@ def merged(base: Iterable[tuple[str, int, int]],
             continue
         if b is not None and bt[0] == ot[0]:
             b = next(b_iter, None)
-        if not ot[1] & TOMBSTONE:
+        if keep_tombstones or not ot[1] & TOMBSTONE:
             yield ot
         o = next(o_iter, None)
 
