@@ -319,6 +319,8 @@ def remove_debris(path: Path, manifest: dict[str, Any] | None) -> None:
                 child.unlink()
             except FileNotFoundError:
                 pass
+            except PermissionError:  # Windows: a reader still maps it; the next sync tries again
+                pass
     crashpoint("cleaned")
 
 

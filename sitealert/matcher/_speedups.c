@@ -96,7 +96,8 @@ hash_bytes(const char *s, Py_ssize_t n)
 /* A generation file (sitealert/matcher/generation.py writes it; little-endian, 8-byte aligned):
    a 128-byte header, the records sorted by target, the slot array, the combos (JSON). A Table
    works on the file's bytes in place (an mmap, shared by every process that opens it): nothing
-   is copied, and the match object of a record is built on first use into a per-process cache. */
+   is copied, and the match object of a record is built on first use into a per-process cache
+   (a small hash map: a process's memory follows the matches it answers with). */
 #define HEADER_SIZE 128
 #define MAGIC "SAREPLIC"
 #define TOMBSTONE 0x40000000u
@@ -113,6 +114,11 @@ typedef struct {
 #define RECORD_HEAD 10
 #define RECORD_SIZE(len) ((RECORD_HEAD + (size_t)(len) + 7) & ~(size_t)7)
 
+struct CacheEntry {
+    uint32_t key; /* record offset / 8 + 1; 0: empty */
+    PyObject *match;
+};
+
 /* One generation file seen through a buffer. */
 typedef struct {
     Py_buffer view;
@@ -124,7 +130,12 @@ typedef struct {
     uint64_t count; /* records in this file (tombstones included) */
     uint64_t total; /* entries of the list this file stands for (base: count; overlay: base ⊕ it) */
     uint64_t depths;
-    PyObject **cache; /* match objects by record offset / 8, calloc'ed on first use */
+    /* match objects built so far: an open-addressing map from record offset / 8 + 1 to the
+       object, so that a process's memory grows with the matches it has answered with, not with
+       the list (a table indexed by offset would touch a page per hit across the whole list) */
+    struct CacheEntry *cache;
+    size_t cache_mask; /* capacity - 1 */
+    size_t cache_used;
 } Part;
 
 typedef struct {
@@ -187,11 +198,12 @@ static void
 part_close(Part *p)
 {
     if (p->cache != NULL) {
-        size_t k, n = p->records_size / 8;
-        for (k = 0; k < n; k++)
-            Py_XDECREF(p->cache[k]);
+        size_t k;
+        for (k = 0; k <= p->cache_mask; k++)
+            Py_XDECREF(p->cache[k].match);
         PyMem_Free(p->cache);
         p->cache = NULL;
+        p->cache_mask = p->cache_used = 0;
     }
     if (p->has_view) {
         PyBuffer_Release(&p->view);
@@ -510,6 +522,49 @@ classify(const TableObject *t, PyObject *item, int *undecided)
 
 /* New reference to the match object of a record, built on first use. */
 
+static inline size_t
+cache_hash(uint32_t key)
+{
+    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ULL) >> 17);
+}
+
+static inline struct CacheEntry *
+cache_find(const Part *p, uint32_t key)
+{
+    size_t i = cache_hash(key) & p->cache_mask;
+    while (p->cache[i].key != 0 && p->cache[i].key != key)
+        i = (i + 1) & p->cache_mask;
+    return &p->cache[i];
+}
+
+/* Keep match (a reference is stolen) for key; -1 with MemoryError. */
+static int
+cache_put(Part *p, uint32_t key, PyObject *match)
+{
+    if (p->cache == NULL || 2 * (p->cache_used + 1) > p->cache_mask + 1) {
+        size_t capacity = p->cache == NULL ? 1024 : 2 * (p->cache_mask + 1), k;
+        struct CacheEntry *old = p->cache, *grown = PyMem_Calloc(capacity, sizeof(struct CacheEntry));
+        size_t old_capacity = old == NULL ? 0 : p->cache_mask + 1;
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        p->cache = grown;
+        p->cache_mask = capacity - 1;
+        for (k = 0; k < old_capacity; k++)
+            if (old[k].key != 0)
+                *cache_find(p, old[k].key) = old[k];
+        PyMem_Free(old);
+    }
+    {
+        struct CacheEntry *e = cache_find(p, key);
+        e->key = key;
+        e->match = match;
+    }
+    p->cache_used++;
+    return 0;
+}
+
 /* New reference to the match object of a record, built on first use and kept in its part's cache. */
 static PyObject *
 match_of(TableObject *t, const Record *r)
@@ -521,17 +576,15 @@ match_of(TableObject *t, const Record *r)
     size_t slot = (size_t)((const char *)r - p->records) / 8;
     Py_ssize_t combo_index = (Py_ssize_t)(r->meta & COMBO_MASK);
     PyObject *m, *combo, *target;
+    uint32_t key;
 
-    if (p->cache == NULL) {
-        /* calloc of a large block maps zero pages: only the pages of records used cost memory */
-        p->cache = (PyObject **)PyMem_Calloc(p->records_size / 8 + 1, sizeof(PyObject *));
-        if (p->cache == NULL)
-            return PyErr_NoMemory();
-    }
-    m = p->cache[slot];
-    if (m != NULL) {
-        Py_INCREF(m);
-        return m;
+    key = (uint32_t)(slot + 1);
+    if (p->cache != NULL) {
+        struct CacheEntry *e = cache_find(p, key);
+        if (e->key == key) {
+            Py_INCREF(e->match);
+            return e->match;
+        }
     }
     if (combo_index >= PyList_GET_SIZE(t->combos)) {
         PyErr_SetString(PyExc_ValueError, "a record of the generation file names no combo (damaged file)");
@@ -565,7 +618,10 @@ match_of(TableObject *t, const Record *r)
         if (m == NULL)
             return NULL;
     }
-    p->cache[slot] = m;
+    if (cache_put(p, key, m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(m);
     return m;
 }
@@ -769,7 +825,8 @@ stage_verify(const TableObject *t, Pending *p)
     }
     if ((const char *)r >= t->base.records && (const char *)r < t->base.records + t->base.records_size &&
         t->base.cache != NULL)
-        PREFETCH(t->base.cache[((const char *)r - t->base.records) / 8]);
+        PREFETCH(&t->base.cache[cache_hash((uint32_t)(((const char *)r - t->base.records) / 8 + 1)) &
+                                t->base.cache_mask]);
 }
 
 /* check_many(items) -> (results, undecided_count) */
