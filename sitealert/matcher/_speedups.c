@@ -30,6 +30,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if !defined(_WIN32)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
@@ -123,6 +127,7 @@ struct CacheEntry {
 typedef struct {
     Py_buffer view;
     int has_view;
+    int mapped; /* the buffer is an mmap of the file: pages a full pass has read can be let go */
     const char *records;
     size_t records_size;
     const uint64_t *slots; /* (hash >> 32) << 32 | (record offset / 8 + 1); 0 is empty */
@@ -168,6 +173,7 @@ part_open(Part *p, PyObject *source)
     if (PyObject_GetBuffer(source, &p->view, PyBUF_SIMPLE) < 0)
         return -1;
     p->has_view = 1;
+    p->mapped = strcmp(Py_TYPE(source)->tp_name, "mmap.mmap") == 0;
     b = (const char *)p->view.buf;
     size = (uint64_t)p->view.len;
     if (size < HEADER_SIZE || memcmp(b, MAGIC, 8) != 0 || ((uintptr_t)b & 7) != 0) {
@@ -1027,12 +1033,39 @@ table_targets(TableObject *t, PyObject *Py_UNUSED(ignored))
    chunk bytes at a time of the merged list, as "target\n" lines (records false: what the SPEC
    checksum hashes) or as the records themselves (records true: a compacted generation's record
    section; with keep_tombstones, the overlay's tombstones too: two overlays merged into one). */
+/* After a full pass has read a mapped part's records up to `upto`, let the process's page tables
+   drop those pages (MADV_DONTNEED on a read-only shared file mapping only unmaps them: the page
+   cache keeps them, and a later access maps them again), so that a pass over ten million
+   records does not leave the whole file in this process's resident set. */
+static void
+release_read(const Part *p, size_t *released, size_t upto)
+{
+#if !defined(_WIN32) && defined(MADV_DONTNEED)
+    static size_t page = 0;
+    uintptr_t from, to;
+    if (!p->mapped || upto <= *released)
+        return;
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    from = ((uintptr_t)(p->records + *released) + page - 1) & ~(uintptr_t)(page - 1);
+    to = (uintptr_t)(p->records + upto) & ~(uintptr_t)(page - 1);
+    if (to > from)
+        madvise((void *)from, (size_t)(to - from), MADV_DONTNEED);
+    *released = upto;
+#else
+    (void)p;
+    (void)released;
+    (void)upto;
+#endif
+}
+
 static PyObject *
 table_feed(TableObject *t, PyObject *args)
 {
     PyObject *callback;
     int as_records, keep_tombstones = 0;
     Py_ssize_t chunk, used = 0, count = 0;
+    size_t released = 0;
     char *buffer;
     const Record *r;
     Merge m;
@@ -1069,6 +1102,7 @@ table_feed(TableObject *t, PyObject *args)
                 return NULL;
             }
             Py_DECREF(out);
+            release_read(&t->base, &released, m.bo);
         }
         if (r == NULL)
             break;
