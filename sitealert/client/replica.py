@@ -126,7 +126,7 @@ class Replica:
 
     @property
     def checksum(self) -> str:
-        """SPEC §4 checksum of the list held, verified when it was written and when it was read."""
+        """SPEC §4 checksum of the list held, verified when it was written (verify() checks it again)."""
         if self._checksum is None:
             self._checksum = store.list_checksum(self._matcher)
         return self._checksum
