@@ -32,6 +32,7 @@ manifest's, not every byte (``verify`` reads everything: the files' SHA-256 and 
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import secrets
@@ -128,6 +129,15 @@ class Snapshot:
         self.base.close()
         if self.overlay is not None:
             self.overlay.close()
+
+    def release(self) -> None:
+        """Unmap the pages this process has touched (the page cache keeps them; a later access
+        maps them again). A sync's lookups touch one slot page per change, and the kernel maps
+        the pages around each (fault-around): without this, ten thousand changes would leave a
+        few hundred megabytes of the file counted in the syncing process's resident set."""
+        for part in (self.base, self.overlay):
+            if part is not None and isinstance(part.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+                part.data.madvise(mmap.MADV_DONTNEED)
 
 
 def _open_generation(path: Path, name: str, kind: int) -> generation.Generation:

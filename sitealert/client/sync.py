@@ -538,7 +538,9 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
     parents = rule_parents()
     records: dict[str, tuple[int, int]] = {}  # the new state of each changed target (or a tombstone)
     added, removed, updated = [], [], []
-    for target, value in changes.items():
+    for position, (target, value) in enumerate(changes.items()):
+        if position % 256 == 255:
+            snapshot.release()  # keep the pages these lookups map from piling up in this process
         before = old.record(target)
         after: tuple[int, int] | None = None
         if value is None:
@@ -559,6 +561,7 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
             removed.append(target)
         elif before is not None and after is not None and before != after:
             updated.append(target)
+    snapshot.release()
     count = (overlay or base).header.total + len(added) - len(removed)
     targets = sorted(records)
     data = generation.encode(targets, [records[t][0] for t in targets], [records[t][1] for t in targets])
