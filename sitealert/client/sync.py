@@ -1,7 +1,8 @@
 """sync_replica: bring a replica to the server's current version (SPEC §4), verified, crash-safe.
 
-Incremental through ``/api/v1/feed/changes?since=N`` when the replica has a version; a full
-``/api/v1/feed`` download for a new or damaged replica, when the server answers 410 (its history
+Incremental through ``/api/v1/feed/changes?since=N`` when the replica has a version (the changes
+go into the replica's overlay, see store.py); a full ``/api/v1/feed?format=csv`` download,
+streamed into a new base file with bounded memory, for a new or damaged replica, when the server answers 410 (its history
 no longer reaches N), when the changes do not reproduce the announced checksum, when the replica
 was synced from another server, or on request. Every result is checked against the server's
 checksum before it replaces anything on disk. Conditional requests (ETag / If-None-Match) make an
