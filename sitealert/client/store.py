@@ -132,9 +132,10 @@ class Snapshot:
 
     def release(self) -> None:
         """Unmap the pages this process has touched (the page cache keeps them; a later access
-        maps them again). A sync's lookups touch one slot page per change, and the kernel maps
-        the pages around each (fault-around): without this, ten thousand changes would leave a
-        few hundred megabytes of the file counted in the syncing process's resident set."""
+        maps them again). Each lookup of a sync touches a slot page and a record page, and the
+        kernel maps the pages around each (fault-around, about 270 kB a lookup measured):
+        without this, ten thousand changes would leave a few hundred megabytes of the file
+        counted in the syncing process's resident set."""
         for part in (self.base, self.overlay):
             if part is not None and isinstance(part.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
                 part.data.madvise(mmap.MADV_DONTNEED)

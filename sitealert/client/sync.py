@@ -2,9 +2,9 @@
 
 Incremental through ``/api/v1/feed/changes?since=N`` when the replica has a version (the changes
 go into the replica's overlay, see store.py); a full ``/api/v1/feed?format=csv`` download,
-streamed into a new base file with bounded memory, for a new or damaged replica, when the server answers 410 (its history
-no longer reaches N), when the changes do not reproduce the announced checksum, when the replica
-was synced from another server, or on request. Every result is checked against the server's
+streamed into a new base file with bounded memory, for a new or damaged replica, when the server
+answers 410 (its history no longer reaches N), when the changes do not reproduce the announced
+checksum, when the replica was synced from another server, or on request. Every result is checked against the server's
 checksum before it replaces anything on disk. Conditional requests (ETag / If-None-Match) make an
 idle poll cost one small round trip. Connection failures, timeouts, 429 and 5xx answers are
 retried with exponential backoff and jitter (honouring Retry-After).
@@ -540,7 +540,7 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
     records: dict[str, tuple[int, int]] = {}  # the new state of each changed target (or a tombstone)
     added, removed, updated = [], [], []
     for position, (target, value) in enumerate(changes.items()):
-        if position % 256 == 255:
+        if position % 32 == 31:
             snapshot.release()  # keep the pages these lookups map from piling up in this process
         before = old.record(target)
         after: tuple[int, int] | None = None
