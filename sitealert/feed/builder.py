@@ -13,9 +13,11 @@ are still in the log, by splicing those changes into it: a million-entry list th
 and a join of bytes instead of rendering a million rows. Both give the same bytes.
 """
 
+import json
 import os
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
 
 from django.db import connection, transaction
@@ -464,23 +466,103 @@ def current_checksum():
         return version, _checksum(directory, version, pruned_through)
 
 
-def changes_since(since):
-    """The SPEC §4 changes document for a client at version `since`."""
-    directory = cache.epoch_directory(feed_state().epoch)
-    with consistent_read() as (version, pruned_through):
-        if since > version:
-            raise FromTheFuture(version)
-        if since < pruned_through:
-            raise ResyncRequired(pruned_through)
-        changed = _changed_rows(since, version)
-        checksum = _checksum(directory, version, pruned_through, {since: changed})
+def check_since(since, state):
+    """Raise FromTheFuture or ResyncRequired unless a client at `since` can be sent the changes to
+    `state` (a FeedState)."""
+    _check_since(since, state.version, state.pruned_through)
+
+
+def _check_since(since, version, pruned_through):
+    if since > version:
+        raise FromTheFuture(version)
+    if since < pruned_through:
+        raise ResyncRequired(pruned_through)
+
+
+def _changes_dicts(changed):
+    """The SPEC §4 change objects of `_changed_rows`, in order."""
     isos = Renderer().isos
-    changes = []
     for _, (listed, (target, kind, countries, categories, first)) in changed:
         if listed:
             entry = entry_dict(target, kind, countries, categories, isos[first])
             entry["listed"] = True
         else:
             entry = {"target": target, "kind": kind, "listed": False}
-        changes.append(entry)
-    return {"since": since, "version": version, "checksum": checksum, "changes": changes, "more": False}
+        yield entry
+
+
+def _read_changes(directory, since):
+    """(version, checksum, changed rows) of the changes document for `since`, read consistently."""
+    with consistent_read() as (version, pruned_through):
+        _check_since(since, version, pruned_through)
+        changed = _changed_rows(since, version)
+        return version, _checksum(directory, version, pruned_through, {since: changed}), changed
+
+
+def changes_since(since):
+    """The SPEC §4 changes document for a client at version `since`, as a dict."""
+    version, checksum, changed = _read_changes(cache.epoch_directory(feed_state().epoch), since)
+    return {"since": since, "version": version, "checksum": checksum, "changes": list(_changes_dicts(changed)),
+            "more": False}
+
+
+def _changes_pieces(since, version, checksum, changed):
+    """The bytes of `changes_since(since)` as the API renders it (compact JSON), piece by piece."""
+    head = json.dumps({"since": since, "version": version, "checksum": checksum}, separators=(",", ":"))
+    yield (head[:-1] + ',"changes":[').encode()
+    entries = _changes_dicts(changed)
+    separator = ""
+    while chunk := list(islice(entries, CHUNK_ROWS)):
+        yield (separator + json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]).encode()
+        separator = ","
+    yield b'],"more":false}'
+
+
+@dataclass
+class ChangesFile(FeedFile):
+    """A changes document on disk, open for reading; the caller closes `file`."""
+
+    since: int = 0
+
+    @property
+    def etag(self):
+        return changes_etag(self, self.since, self.gzipped)
+
+
+def changes_etag(state, since, gzipped=False):
+    return etag(state, f"changes-{since}", gzipped)
+
+
+def _open_cached_changes(epoch, directory, since, version, gzipped):
+    checksum = cache.read_text(cache.paths(directory, version, "txt")[2])
+    plain, packed = cache.changes_paths(directory, since, version)
+    if checksum is None:
+        return None
+    try:
+        f = open(packed if gzipped else plain, "rb")
+    except FileNotFoundError:
+        return None
+    return ChangesFile(epoch=epoch, version=version, checksum=checksum, fmt="json", gzipped=gzipped, file=f,
+                       size=os.fstat(f.fileno()).st_size, since=since)
+
+
+def open_changes(since, gzipped=False):
+    """The SPEC §4 changes document for a client at version `since` (gzip-compressed if asked): rendered
+    once per (since, version) into the feed cache, beside its gzip twin, and read from there after.
+    Raises FromTheFuture or ResyncRequired as `changes_since` does."""
+    state = feed_state()
+    check_since(since, state)
+    directory = cache.epoch_directory(state.epoch)
+    found = _open_cached_changes(state.epoch, directory, since, state.version, gzipped)
+    if found is not None:
+        return found
+    with cache.lock(directory, f"changes-{since}"), gc_paused():
+        found = _open_cached_changes(state.epoch, directory, since, current_version(), gzipped)
+        if found is None:
+            version, checksum, changed = _read_changes(directory, since)
+            cache.store_changes(directory, since, version, _changes_pieces(since, version, checksum, changed))
+            cache.prune(directory, None, version)
+            found = _open_cached_changes(state.epoch, directory, since, version, gzipped)
+    if found is None:  # pruned by a newer build between ours and our open: serve that one
+        return open_changes(since, gzipped)
+    return found

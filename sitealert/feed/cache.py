@@ -7,7 +7,8 @@ What this module guarantees:
 - One builder per document at a time on this machine (`lock`, an fcntl lock on a file beside the
   documents); the others wait, then find the document built. Without fcntl (Windows) concurrent
   builds are only wasteful, not wrong.
-- `prune` removes superseded documents and checksums; a file already open stays readable.
+- `prune` removes superseded documents (feed documents, changes documents of older versions) and
+  checksums; a file already open stays readable.
 A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
 """
 
@@ -41,6 +42,12 @@ def paths(directory, version, fmt):
     """(document, its gzip twin, the version's checksum)."""
     stem = os.path.join(directory, f"feed-{version}.{fmt}")
     return stem, stem + ".gz", os.path.join(directory, f"checksum-{version}")
+
+
+def changes_paths(directory, since, version):
+    """(the changes document for a client at `since`, at `version`; its gzip twin)."""
+    stem = os.path.join(directory, f"changes-{since}-{version}.json")
+    return stem, stem + ".gz"
 
 
 def is_built(directory, version, fmt):
@@ -117,25 +124,37 @@ class _GzipWriter:
         self.out.write(self.compressor.flush())
 
 
-def store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
-    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
-    given and, last, the checksum that makes the version's documents visible."""
-    plain, packed, checksum_path = paths(directory, version, fmt)
+def _write_document(plain, packed, pieces):
+    """Write a document from its pieces (bytes) and, unless `packed` is None, its gzip twin; the
+    document appears last."""
     with ExitStack() as files:
         out = files.enter_context(_atomic_file(plain))
-        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if gzipped else None
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if packed else None
         for data in pieces:
             out.write(data)
             if gz is not None:
                 gz.write(data)
         if gz is not None:
             gz.close()
+
+
+def store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
+    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
+    given and, last, the checksum that makes the version's documents visible."""
+    plain, packed, checksum_path = paths(directory, version, fmt)
+    _write_document(plain, packed if gzipped else None, pieces)
     if txt is not None:
         with _atomic_file(paths(directory, version, "txt")[0]) as f:
             for data in txt:
                 f.write(data)
     with _atomic_file(checksum_path) as f:
         f.write(checksum.encode())
+
+
+def store_changes(directory, since, version, pieces):
+    """Write the changes document for a client at `since` and its gzip twin (the checksum of
+    `version` must be stored already)."""
+    _write_document(*changes_paths(directory, since, version), pieces)
 
 
 def compress_file(source, target):
@@ -148,14 +167,18 @@ def compress_file(source, target):
 
 
 def prune(directory, fmt, version):
-    """After a build of `version`: drop the older documents of `fmt` and txt (the new ones are the
-    better base for the next splice) and old checksums. Open files stay readable."""
+    """After a build of `version`: drop the older documents of `fmt` (if given) and txt (the new ones
+    are the better base for the next splice), older changes documents and old checksums. Open files
+    stay readable."""
     for name in os.listdir(directory):
         kind, _, rest = name.partition("-")
         number, _, extension = rest.partition(".")
-        if not number.isdigit() or kind not in ("feed", "checksum"):
+        if kind == "changes":  # changes-<since>-<version>.json
+            number = number.partition("-")[2]
+        if not number.isdigit() or kind not in ("feed", "checksum", "changes"):
             continue
-        if (kind == "feed" and int(number) < version and extension.removesuffix(".gz") in (fmt, "txt")
+        if (kind == "feed" and int(number) < version and fmt and extension.removesuffix(".gz") in (fmt, "txt")
+                or kind == "changes" and int(number) < version
                 or kind == "checksum" and int(number) < version - 1):
             try:
                 os.remove(os.path.join(directory, name))
