@@ -29,6 +29,7 @@ from sitealert.feed.render import (
     CSV_HEADER,
     JSON_PREFIX,
     AmbiguousAttributes,
+    QuotingNeeded,
     Renderer,
     checksum_of_pieces,
     entry_dict,
@@ -132,16 +133,30 @@ def _entries_sql(joined=True):
     return f"SELECT target, {attributes}, {_first_listed_sql()} FROM feed_feedentry"
 
 
-def _sorted_entries(fmt):
-    """Every entry, as render.SortedEntries of `fmt`."""
-    renderer = Renderer()
-    if fmt == "txt":
-        return renderer.sorted_records(fmt, _fetch_chunks("SELECT target FROM feed_feedentry"))
-    try:
-        with closing(_fetch_chunks(_entries_sql())) as chunks:
-            return renderer.sorted_records(fmt, chunks)
-    except AmbiguousAttributes:
-        return renderer.sorted_records(fmt, _fetch_chunks(_entries_sql(joined=False)))
+def _sorted_chunks(fmt, joined=True):
+    """Chunks of every entry's row, sorted by target in code point order by the database (bytes
+    of UTF-8 in PostgreSQL's "C" collation and SQLite's BINARY one, whatever the database's own
+    collation), as `render.DocumentChunks` takes them."""
+    order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
+    sql = "SELECT target FROM feed_feedentry" if fmt == "txt" else _entries_sql(joined)
+    return _fetch_chunks(f"{sql} ORDER BY {order}")
+
+
+def _write_from_scratch(directory, fmt, version, gzipped):
+    """Stream `version`'s document of `fmt` (and txt, and gzip if wanted) from the database to
+    disk, a chunk of rows at a time; return the checksum. Must run inside the consistent_read of
+    `version`."""
+    joined, quoted = True, False
+    head = (lambda checksum: json_header(version, checksum).encode()) if fmt == "json" else None
+    while True:
+        try:
+            with closing(_sorted_chunks(fmt, joined)) as chunks:
+                return cache.store_stream(directory, version, fmt, Renderer().document_chunks(fmt, chunks, quoted),
+                                          gzipped, head)
+        except AmbiguousAttributes:  # an attribute holds a tab: fetch them apart
+            joined = False
+        except QuotingNeeded:  # a csv target needs quoting: then every line goes through the csv module
+            quoted = True
 
 
 def _sorted_rows():
@@ -346,47 +361,29 @@ def etag(state, fmt, gzipped=False):
     return f'"{state.epoch[:12]}-{state.version}-{fmt}{"-gz" if gzipped else ""}"'
 
 
-def _read_sources(directory, fmt, version, pruned_through, changes=None):
-    """What `version`'s document of `fmt` is made from: {"records", "lines"} spliced from cached
-    documents, or {"entries"} read from the database. Runs inside the consistent_read
-    of `version`; `changes` holds `_changed_rows(base, version)` already read, by base."""
+def _write(directory, fmt, version, pruned_through, gzipped, changes=None):
+    """Write `version`'s document of `fmt` (and txt, and gzip if wanted), spliced from cached
+    documents or else streamed from the database; return the checksum. Must run inside the
+    consistent_read of `version`; `changes` holds `_changed_rows(base, version)` already read, by base."""
     changes = {} if changes is None else changes
     records = _spliced(directory, fmt, version, pruned_through, changes)
     lines = records if fmt == "txt" or records is None else _spliced(
         directory, "txt", version, pruned_through, changes)
     if lines is not None:
-        return {"records": records, "lines": lines}
-    return {"entries": _sorted_entries(fmt)}
-
-
-def _write(directory, fmt, version, sources, gzipped):
-    """Write `version`'s document of `fmt` (and txt, and gzip if wanted); return the checksum."""
-    if "lines" in sources:
-        lines, records = sources.pop("lines"), sources.pop("records")
         checksum = checksum_of_pieces(_pieces("txt", lines, version, None))
         cache.store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped,
                     txt=None if fmt == "txt" else _pieces("txt", lines, version, None))
     else:
-        entries = sources.pop("entries")
-        txt = entries.txt_pieces(CHUNK_ROWS)
-        checksum = checksum_of_pieces(txt)
-        if fmt == "txt":
-            cache.store(directory, version, fmt, checksum, txt, gzipped)
-        else:
-            cache.store(directory, version, fmt, checksum, entries.pieces(version, checksum, CHUNK_ROWS), gzipped,
-                        txt=txt)
+        checksum = _write_from_scratch(directory, fmt, version, gzipped)
     cache.prune(directory, fmt, version)
     return checksum
 
 
 def _build(directory, fmt, gzipped):
     """Write the current version's document (and its gzip twin when wanted); return the version."""
-    with gc_paused():
-        with consistent_read() as (version, pruned_through):
-            if cache.is_built(directory, version, fmt):
-                return version
-            sources = _read_sources(directory, fmt, version, pruned_through)
-        _write(directory, fmt, version, sources, gzipped)
+    with gc_paused(), consistent_read() as (version, pruned_through):
+        if not cache.is_built(directory, version, fmt):
+            _write(directory, fmt, version, pruned_through, gzipped)
     return version
 
 
@@ -449,8 +446,7 @@ def _checksum(directory, version, pruned_through, changes=None):
     checksum = cache.read_text(cache.paths(directory, version, "txt")[2])
     if checksum is None:
         with gc_paused():
-            checksum = _write(directory, "txt", version,
-                              _read_sources(directory, "txt", version, pruned_through, changes), gzipped=False)
+            checksum = _write(directory, "txt", version, pruned_through, False, changes)
     return checksum
 
 
