@@ -15,8 +15,11 @@ and a join of bytes instead of rendering a million rows. Both give the same byte
 
 import json
 import os
-from contextlib import closing, contextmanager
+import queue
+import threading
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from operator import itemgetter
 
@@ -44,6 +47,8 @@ FORMATS = {
 # Rows per fetch and per piece of a document: a chunk's rows stay in the CPU cache while they are
 # taken apart (see render.SortedEntries).
 CHUNK_ROWS = 1_000
+# Rows per round trip of a build from scratch: fewer trips, each still small.
+FETCH_ROWS = 10_000
 # Beyond this many changes since the newest cached document, build from scratch.
 SPLICE_MAX_CHANGES = 100_000
 
@@ -133,13 +138,49 @@ def _entries_sql(joined=True):
     return f"SELECT target, {attributes}, {_first_listed_sql()} FROM feed_feedentry"
 
 
+def _read_ahead(fetch, depth=2):
+    """What fetch() returns, until it returns nothing; a thread fetches the next batches while the
+    caller works on this one (the database driver lets go of the GIL while it waits), so the
+    database and the caller work at the same time. It is joined before this generator ends."""
+    batches, stop = queue.Queue(depth), threading.Event()
+
+    def produce():
+        try:
+            while not stop.is_set():
+                batch = fetch()
+                batches.put(batch)
+                if not batch:
+                    return
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            batches.put(exc)
+
+    thread = threading.Thread(target=produce, name="feed-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (batch := batches.get()):
+            if isinstance(batch, BaseException):
+                raise batch
+            yield batch
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a blocked put through
+            with suppress(queue.Empty):
+                batches.get_nowait()
+            thread.join(0.01)
+
+
 def _sorted_chunks(fmt, joined=True):
     """Chunks of every entry's row, sorted by target in code point order by the database (bytes
     of UTF-8 in PostgreSQL's "C" collation and SQLite's BINARY one, whatever the database's own
-    collation), as `render.DocumentChunks` takes them."""
+    collation), as `render.DocumentChunks` takes them. Rows come FETCH_ROWS at a time, read
+    ahead, and are handed on CHUNK_ROWS at a time."""
     order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
     sql = "SELECT target FROM feed_feedentry" if fmt == "txt" else _entries_sql(joined)
-    return _fetch_chunks(f"{sql} ORDER BY {order}")
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(f"{sql} ORDER BY {order}")
+        for rows in _read_ahead(partial(cursor.fetchmany, FETCH_ROWS)):
+            for start in range(0, len(rows), CHUNK_ROWS):
+                yield rows[start:start + CHUNK_ROWS]
 
 
 def _write_from_scratch(directory, fmt, version, gzipped):
