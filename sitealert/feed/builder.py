@@ -2,15 +2,18 @@
 
 A full document is built once per version and format and kept on disk under
 FEED_CACHE_DIR/<epoch>/ (see `cache`), beside its gzip twin, the txt document and the version's
-checksum, so serving it again is reading a file. Every read runs in one snapshot of the database
-(`consistent_read`): the version, the checksum and the entries of a document always agree, and
-readers never hold up writers.
+checksum, so serving it again is reading a file; a changes document likewise, once per (since,
+version). Every read runs in one snapshot of the database (`consistent_read`): the version, the
+checksum and the entries of a document always agree, and readers never hold up writers.
 
-A version is built from scratch (one table scan, a sort by code point in Python — independent of
-any database collation — and a join of the sorted targets with their rendered attributes and
-dates, see render.SortedEntries), or, when an older version's document is cached and its changes
-are still in the log, by splicing those changes into it: a million-entry list then costs a split
-and a join of bytes instead of rendering a million rows. Both give the same bytes.
+A version is built from scratch by streaming: the database sorts the entries by code point
+(`ORDER BY target COLLATE "C"` on PostgreSQL, independent of the database's collation), a thread
+reads the rows ahead a batch at a time, and each chunk is rendered (render.DocumentChunks) and
+written to the document, its txt twin, its gzip twin and the checksum at once, so memory holds a
+few chunks, never the document or all rows; the JSON head, which carries the checksum, is written
+in place at the end. When an older version's document is cached and its changes are still in the
+log, the version is spliced instead: a million-entry list then costs a split and a join of bytes
+instead of rendering a million rows. Both give the same bytes.
 """
 
 import json
@@ -473,9 +476,10 @@ def cached_feed(fmt, gzipped=False):
 
 
 def warm(formats=("json", "txt")):
-    """Build the current version's documents, plain and gzip, before the first client asks."""
+    """Build the current version's documents, plain and gzip, before the first client asks (gzip
+    first: one build writes both, where plain first would compress the written document again)."""
     for fmt in formats:
-        for gzipped in (False, True):
+        for gzipped in (True, False):
             open_feed(fmt, gzipped).file.close()
 
 

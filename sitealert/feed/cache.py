@@ -3,7 +3,8 @@
 What this module guarantees:
 - A file appears whole or not at all: it is written under a temporary name and renamed into
   place, so a reader, or a build that crashed halfway, never leaves half a document behind.
-- A version's documents count as built once its checksum file exists: `store` writes it last.
+- A version's documents count as built once its checksum file exists: `store` and `store_stream`
+  write it last. A changes document (`store_changes`) counts once it exists, after its gzip twin.
 - One builder per document at a time on this machine (`lock`, an fcntl lock on a file beside the
   documents); the others wait, then find the document built. Without fcntl (Windows) concurrent
   builds are only wasteful, not wrong.

@@ -66,7 +66,7 @@ def test_changes_since_every_version_yield_the_current_list(client, history, adc
 
 
 def test_tombstones_and_listed_entries(client, history, adco_token):
-    document = json.loads(body(client.get("/api/v1/feed/changes", {"since": history[1]["version"]}, headers=bearer(adco_token))))
+    document = json.loads(body(get_changes(client, adco_token, history[1]["version"])))
     by_target = {c["target"]: c for c in document["changes"]}
     assert by_target["ios:42"] == {"target": "ios:42", "kind": "app", "listed": False}
     assert by_target["d.test"] == {"target": "d.test", "kind": "domain", "listed": False}  # held by the operator
