@@ -358,6 +358,20 @@ def _changed_rows(since, version):
     return sorted(latest.items())
 
 
+def _streamed_changed_rows(since, version):
+    """What `_changed_rows` returns, streamed from the database a chunk at a time in target order:
+    for deltas too large to hold."""
+    columns = f"target, kind, listed, countries, categories, {_first_listed_sql()}"
+    if connection.vendor == "postgresql":
+        sql = (f'SELECT DISTINCT ON (target COLLATE "C") {columns} FROM feed_change WHERE seq > %s AND seq <= %s '
+               'ORDER BY target COLLATE "C", seq DESC')
+    else:  # SQLite takes the bare columns from the row of max(seq)
+        sql = f"SELECT {columns}, max(seq) FROM feed_change WHERE seq > %s AND seq <= %s GROUP BY target ORDER BY target"
+    for rows in _fetch_chunks(sql, [since, version]):
+        for target, kind, listed, countries, categories, first, *_ in rows:
+            yield target, (bool(listed), (target, kind, countries, categories, first))
+
+
 def _spliced(directory, fmt, version, pruned_through, changes):
     """The runs of records of `fmt` at `version`, from the newest cached document, or None. Must
     run inside the consistent_read of `version`; `changes` memoizes `_changed_rows` by base."""
@@ -532,17 +546,13 @@ def _changes_dicts(changed):
         yield entry
 
 
-def _read_changes(directory, since):
-    """(version, checksum, changed rows) of the changes document for `since`, read consistently."""
+def changes_since(since):
+    """The SPEC §4 changes document for a client at version `since`, as a dict."""
+    directory = cache.epoch_directory(feed_state().epoch)
     with consistent_read() as (version, pruned_through):
         _check_since(since, version, pruned_through)
         changed = _changed_rows(since, version)
-        return version, _checksum(directory, version, pruned_through, {since: changed}), changed
-
-
-def changes_since(since):
-    """The SPEC §4 changes document for a client at version `since`, as a dict."""
-    version, checksum, changed = _read_changes(cache.epoch_directory(feed_state().epoch), since)
+        checksum = _checksum(directory, version, pruned_through, {since: changed})
     return {"since": since, "version": version, "checksum": checksum, "changes": list(_changes_dicts(changed)),
             "more": False}
 
@@ -600,8 +610,15 @@ def open_changes(since, gzipped=False):
     with cache.lock(directory, f"changes-{since}"), gc_paused():
         found = _open_cached_changes(state.epoch, directory, since, current_version(), gzipped)
         if found is None:
-            version, checksum, changed = _read_changes(directory, since)
-            cache.store_changes(directory, since, version, _changes_pieces(since, version, checksum, changed))
+            with consistent_read() as (version, pruned_through):
+                _check_since(since, version, pruned_through)
+                if version - since > SPLICE_MAX_CHANGES:  # too many to hold: stream them, in order
+                    changed = _streamed_changed_rows(since, version)
+                    checksum = _checksum(directory, version, pruned_through)
+                else:
+                    changed = _changed_rows(since, version)
+                    checksum = _checksum(directory, version, pruned_through, {since: changed})
+                cache.store_changes(directory, since, version, _changes_pieces(since, version, checksum, changed))
             cache.prune(directory, None, version)
             found = _open_cached_changes(state.epoch, directory, since, version, gzipped)
     if found is None:  # pruned by a newer build between ours and our open: serve that one

@@ -216,3 +216,17 @@ def test_changes_cache_checks_since_before_serving(client, italy, list_targets, 
     cached = get_changes(client, adco_token, version)
     ahead = get_changes(client, adco_token, version + 1, **{"If-None-Match": cached["ETag"]})
     assert ahead.status_code == 400 and ahead.json()["error"] == "version_ahead"
+
+
+def test_a_large_delta_is_streamed_to_the_same_bytes(client, history, adco_token, monkeypatch):
+    """Beyond SPLICE_MAX_CHANGES changes the document is rendered from rows streamed in target
+    order, the last change of each target, rather than from all changes held at once."""
+    from sitealert.api.errors import json_response
+    from sitealert.feed import builder
+
+    expected = {snapshot["version"]: json_response(builder.changes_since(snapshot["version"])).content
+                for snapshot in history}
+    monkeypatch.setattr(builder, "SPLICE_MAX_CHANGES", -1)
+    monkeypatch.setattr(builder, "_changed_rows", None)  # the in-memory way is not taken
+    for since, document in expected.items():
+        assert body(get_changes(client, adco_token, since)) == document
