@@ -463,8 +463,9 @@ def _build(directory, fmt, gzipped):
     return version
 
 
-def _open_cached(epoch, directory, version, fmt, gzipped):
-    plain, packed, checksum_path = cache.paths(directory, version, fmt)
+def _open_document(document_class, plain, packed, checksum_path, gzipped, **fields):
+    """The document at `plain` (or its gzip twin `packed`) open, as `document_class`, or None if it
+    or its version's checksum is not on disk."""
     checksum = cache.read_text(checksum_path)
     if checksum is None:
         return None
@@ -472,8 +473,12 @@ def _open_cached(epoch, directory, version, fmt, gzipped):
         f = open(packed if gzipped else plain, "rb")
     except FileNotFoundError:
         return None
-    return FeedFile(epoch=epoch, version=version, checksum=checksum, fmt=fmt, gzipped=gzipped,
-                    file=f, size=os.fstat(f.fileno()).st_size)
+    return document_class(checksum=checksum, gzipped=gzipped, file=f, size=os.fstat(f.fileno()).st_size, **fields)
+
+
+def _open_cached(epoch, directory, version, fmt, gzipped):
+    return _open_document(FeedFile, *cache.paths(directory, version, fmt), gzipped, epoch=epoch, version=version,
+                          fmt=fmt)
 
 
 def open_feed(fmt, gzipped=False):
@@ -603,16 +608,9 @@ def changes_etag(state, since, gzipped=False):
 
 
 def _open_cached_changes(epoch, directory, since, version, gzipped):
-    checksum = cache.read_text(cache.paths(directory, version, "txt")[2])
-    plain, packed = cache.changes_paths(directory, since, version)
-    if checksum is None:
-        return None
-    try:
-        f = open(packed if gzipped else plain, "rb")
-    except FileNotFoundError:
-        return None
-    return ChangesFile(epoch=epoch, version=version, checksum=checksum, fmt="json", gzipped=gzipped, file=f,
-                       size=os.fstat(f.fileno()).st_size, since=since)
+    return _open_document(ChangesFile, *cache.changes_paths(directory, since, version),
+                          cache.paths(directory, version, "txt")[2], gzipped, epoch=epoch, version=version,
+                          fmt="json", since=since)
 
 
 def open_changes(since, gzipped=False):
