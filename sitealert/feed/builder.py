@@ -175,9 +175,13 @@ def _read_ahead(fetch, depth=2):
 def _sorted_chunks(fmt, joined=True):
     """Chunks of every entry's row, sorted by target in code point order by the database (bytes
     of UTF-8 in PostgreSQL's "C" collation and SQLite's BINARY one, whatever the database's own
-    collation), as `render.DocumentChunks` takes them. Rows come FETCH_ROWS at a time, read
+    collation; SQLite's sorter took 0.6-0.8 times as long as reading the rows through the
+    primary key's index at a million rows), as `render.DocumentChunks` takes them. Rows come FETCH_ROWS at a time, read
     ahead, and are handed on CHUNK_ROWS at a time."""
-    order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
+    if connection.vendor == "postgresql":
+        order = 'target COLLATE "C"'
+    else:  # txt reads the primary key's index; the other columns sort faster (+: not through the index)
+        order = "target" if fmt == "txt" else "+target"
     sql = "SELECT target FROM feed_feedentry" if fmt == "txt" else _entries_sql(joined)
     sql = f"{sql} ORDER BY {order}"
     with ExitStack() as stack:
