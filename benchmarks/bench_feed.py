@@ -1,9 +1,20 @@
 """Time the feed documents against a bare query of the same rows, in the same run.
 
-    .venv/bin/python benchmarks/bench_feed.py [--n 1000000] [--changes 10000] [--repeat 3]
+    .venv/bin/python benchmarks/bench_feed.py [--rows 1000000] [--changes 10000] [--repeat 3]
+                                              [--database-url postgresql://…]
+    .venv/bin/python benchmarks/bench_feed.py --cold [--rows 10000000] [--compare /tmp/old-build]
                                               [--database-url postgresql://…]
 
-Fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
+--cold: cold builds only. Fills the aggregated list with ROWS entries with a few SQL statements,
+then builds each format (json, txt, csv, each plain and with its gzip twin) from an empty cache
+in a fresh process, and reports its time and peak RSS (ru_maxrss, with the same process's RSS
+after start-up for reference) and the SHA-256 of the document. With --compare, the same builds
+run with the code of another checkout (a `git worktree add /tmp/old-build <commit>`) on the same
+data, alternating with this one's, and the table gives the ratios this/other and checks that both
+wrote the same bytes.
+
+Without --cold:
+it fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
 with one bulk insert, in a temporary SQLite database — or, given --database-url, in a temporary
 database created on that PostgreSQL server and dropped afterwards. It builds that version's
 documents (what a running server holds), then applies CHANGES changes (half removals, half
@@ -164,18 +175,21 @@ def best(fn, repeat, before=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1_000_000, help="entries in the aggregated list")
+    parser.add_argument("--rows", "--n", dest="n", type=int, default=1_000_000, help="entries in the aggregated list")
     parser.add_argument("--changes", type=int, default=10_000, help="changes in the delta")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: temporary SQLite)")
+    parser.add_argument("--cold", action="store_true", help="cold builds per format: time and peak RSS")
+    parser.add_argument("--compare", metavar="CHECKOUT", help="with --cold: also build with another checkout's code")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
+    work = cold if args.cold else run
     try:
         if args.database_url:
             with TemporaryPostgres(args.database_url) as url:
-                run(args, data_dir, url)
+                work(args, data_dir, url)
         else:
-            run(args, data_dir, "")
+            work(args, data_dir, "")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -291,6 +305,116 @@ def run(args, data_dir, database_url):
     print(f"|{'-' * 54}|{'-' * 10}:|{'-' * 11}:|")
     for label, seconds, base in rows:
         print(f"| {label:<52} | {seconds:8.3f} | {seconds / base:10.2f} |")
+
+
+# --- Cold builds, one fresh process each ----------------------------------------------------------
+
+def _sql_target(vendor):
+    """target(i) in SQL, for a column i."""
+    word = "CASE i % 10 " + " ".join(f"WHEN {n} THEN '{w}'" for n, w in enumerate(WORDS)) + " END"
+    return (f"CASE WHEN i % 50 = 49 THEN (CASE WHEN i % 100 = 99 THEN 'android:org.' || {word} || '.app' || i "
+            "ELSE 'ios:' || (100000000 + i) END) "
+            "ELSE (CASE WHEN i % 5 = 3 THEN 'cdn' || (i % 7) || '.' ELSE '' END) || " + word
+            + " || i || (CASE WHEN i % 2 = 1 THEN '.example' ELSE '.test' END) END")
+
+
+def fill_sql(n):
+    """The same list as fill(n, 0), written by the database: entries, a change log that added each
+    once, the version."""
+    from django.db import connection
+
+    from sitealert.feed.models import FeedState
+
+    def pick(values, modulo):
+        return f"CASE i % {modulo} " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in enumerate(values)) + " END"
+
+    if connection.vendor == "postgresql":
+        numbers = f"generate_series(0, {n - 1}) AS s(i)"
+        first = "TIMESTAMPTZ '2024-01-01 00:00:00+00' + (i / 100) * INTERVAL '1 minute'"
+        prefix = ""
+    else:
+        numbers = "s"
+        first = "datetime('2024-01-01 00:00:00', '+' || (i / 100) || ' minutes')"
+        prefix = f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n - 1}) "
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO feed_feedentry (target, kind, countries, categories, first_listed_at, version) "
+            f"{prefix}SELECT t, CASE WHEN i % 50 = 49 THEN 'app' ELSE 'domain' END, {pick(COUNTRIES, 6)}, "
+            f"{pick(CATEGORIES, 9)}, {first}, i + 1 FROM (SELECT i, {_sql_target(connection.vendor)} AS t "
+            f"FROM {numbers}) AS numbered")
+        cursor.execute("INSERT INTO feed_change (seq, target, kind, listed, countries, categories, first_listed_at, "
+                       "created_at) SELECT version, target, kind, TRUE, countries, categories, first_listed_at, "
+                       "first_listed_at FROM feed_feedentry")
+        FeedState.objects.update_or_create(pk=1, defaults={"version": n})
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+CHILD = r"""
+import hashlib, json, os, resource, sys, time, zlib
+sys.path.insert(0, sys.argv[1])
+import django
+django.setup()
+from sitealert.feed import builder
+fmt, gzipped = sys.argv[2], sys.argv[3] == "gz"
+builder.feed_state()
+started_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+document = builder.open_feed(fmt, gzipped)
+seconds = time.perf_counter() - start
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+digest, inflate = hashlib.sha256(), zlib.decompressobj(31)
+with document.file as f:
+    while block := f.read(1 << 22):
+        digest.update(inflate.decompress(block) if gzipped else block)
+print(json.dumps({"seconds": seconds, "rss_mb": rss / 1024, "started_mb": started_rss / 1024,
+                  "bytes": document.size, "sha256": digest.hexdigest()[:16]}))
+"""
+
+
+def cold(args, data_dir, database_url):
+    import subprocess
+
+    setup(data_dir, database_url)
+    from django.db import connection, connections
+
+    started = time.perf_counter()
+    fill_sql(args.n)
+    fill_time = time.perf_counter() - started
+    vendor = connection.vendor
+    connections.close_all()
+    checkouts = {"this": str(Path(__file__).resolve().parent.parent)}
+    if args.compare:
+        checkouts = {"other": str(Path(args.compare).resolve()), **checkouts}
+
+    def build(code, fmt, gzipped, run):
+        env = {**os.environ, "SITEALERT_FEED_CACHE_DIR": os.path.join(data_dir, f"cache-{run}")}
+        out = subprocess.run([sys.executable, "-c", CHILD, code, fmt, "gz" if gzipped else "plain"], env=env,
+                             check=True, capture_output=True, text=True).stdout
+        shutil.rmtree(env["SITEALERT_FEED_CACHE_DIR"], ignore_errors=True)
+        return json.loads(out.strip().splitlines()[-1])
+
+    print(f"database: {vendor}; entries: {args.n:,}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; "
+          f"one fresh process per build, best of {args.repeat}")
+    head = "| format | " + " | ".join(f"{name} s | {name} peak RSS MB" for name in checkouts)
+    print(head + (" | time this/other | RSS this/other | same bytes |" if args.compare else " |"))
+    print("|" + "---|" * (1 + 2 * len(checkouts) + (3 if args.compare else 0)))
+    run = 0
+    for fmt in ("json", "txt", "csv"):
+        for gzipped in (False, True):
+            results = {}
+            for _ in range(args.repeat):
+                for name, code in checkouts.items():
+                    run += 1
+                    result = build(code, fmt, gzipped, run)
+                    if name not in results or result["seconds"] < results[name]["seconds"]:
+                        results[name] = result
+            cells = [f"{r['seconds']:.2f} | {r['rss_mb']:.0f} (start {r['started_mb']:.0f})" for r in results.values()]
+            line = f"| {fmt}{' + gzip' if gzipped else ''} | " + " | ".join(cells) + " |"
+            if args.compare:
+                this, other = results["this"], results["other"]
+                line += (f" {this['seconds'] / other['seconds']:.2f} | {this['rss_mb'] / other['rss_mb']:.2f} | "
+                         f"{'yes' if this['sha256'] == other['sha256'] else 'NO'} |")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -107,14 +107,17 @@ def feed(request):
 
 @router.get(
     "/feed/changes",
-    response={200: ChangesDocument, 400: Error, 410: ResyncRequired, **ERRORS},
+    response={200: ChangesDocument, 304: None, 400: Error, 410: ResyncRequired, **ERRORS},
     summary="Changes since a version",
     description=(
         "What changed in the aggregated list after version `since`: for each target, its entry with "
         '`"listed": true` or a tombstone `{"target", "kind", "listed": false}`. Applying them to the list '
         "at `since` yields the list at `version`; check the result against `checksum`. `410` with "
         '`"error": "resync_required"` when `since` is older than the retained history (download the full '
-        "feed), `400` when `since` is ahead of the server or not a non-negative integer."
+        "feed), `400` when `since` is ahead of the server or not a non-negative integer. The document is "
+        "rendered once per `since` and version and carries an `ETag`: send it back in `If-None-Match` to "
+        "get `304 Not Modified` while the list is unchanged. The body is gzip-compressed when "
+        "`Accept-Encoding` allows it."
     ),
     openapi_extra=query_parameters(
         ("since", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
@@ -129,8 +132,18 @@ def changes(request):
             "value": since[:30]})
     # More digits than any database sequence holds is still a version, one ahead of the server.
     since = int(since)
+    gzipped = accepts_gzip(request)
     try:
-        document = builder.changes_since(since)
+        tags = if_none_match(request)
+        if tags:
+            state = builder.feed_state()
+            builder.check_since(since, state)
+            if "*" in tags or tags & {builder.changes_etag(state, since), builder.changes_etag(state, since, True)}:
+                response = HttpResponseNotModified()
+                response["ETag"] = builder.changes_etag(state, since, gzipped)
+                response["Vary"] = "Accept-Encoding"
+                return _version_headers(response, state.version, builder.cached_checksum(state))
+        document = builder.open_changes(since, gzipped)
     except builder.FromTheFuture as exc:
         version = exc.args[0]
         raise ApiError(400, "version_ahead", _(
@@ -142,7 +155,13 @@ def changes(request):
             "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
             "Download the full feed.") % {"since": since, "pruned": pruned_through},
             version=builder.current_version(), pruned_through=pruned_through) from None
-    return _version_headers(json_response(document), document["version"], document["checksum"])
+    response = FileResponse(document.file, content_type=document.content_type,
+                            filename=f"sitealert-changes-{since}-v{document.version}.json")
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = document.etag
+    return _version_headers(response, document.version, document.checksum)
 
 
 @router.get(

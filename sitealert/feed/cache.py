@@ -3,15 +3,19 @@
 What this module guarantees:
 - A file appears whole or not at all: it is written under a temporary name and renamed into
   place, so a reader, or a build that crashed halfway, never leaves half a document behind.
-- A version's documents count as built once its checksum file exists: `store` writes it last.
+- A version's documents count as built once its checksum file exists: `store` and `store_stream`
+  write it last. A changes document (`store_changes`) counts once it exists, after its gzip twin.
 - One builder per document at a time on this machine (`lock`, an fcntl lock on a file beside the
   documents); the others wait, then find the document built. Without fcntl (Windows) concurrent
   builds are only wasteful, not wrong.
-- `prune` removes superseded documents and checksums; a file already open stays readable.
+- `prune` removes superseded documents (feed documents, changes documents of older versions) and
+  checksums; a file already open stays readable.
 A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
 """
 
+import hashlib
 import os
+import struct
 import tempfile
 import zlib
 from collections import deque
@@ -41,6 +45,12 @@ def paths(directory, version, fmt):
     """(document, its gzip twin, the version's checksum)."""
     stem = os.path.join(directory, f"feed-{version}.{fmt}")
     return stem, stem + ".gz", os.path.join(directory, f"checksum-{version}")
+
+
+def changes_paths(directory, since, version):
+    """(the changes document for a client at `since`, at `version`; its gzip twin)."""
+    stem = os.path.join(directory, f"changes-{since}-{version}.json")
+    return stem, stem + ".gz"
 
 
 def is_built(directory, version, fmt):
@@ -98,47 +108,145 @@ def _atomic_file(path):
         raise
 
 
+# What zlib writes before a gzip member at level 1 (no name, no time, fastest, Unix).
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\x03"
+
+
+def crc32_combine(crc1, crc2, length2):
+    """The CRC-32 of a + b from crc32(a), crc32(b) and len(b) (zlib's crc32_combine, which Python's
+    zlib does not expose): multiplying by the CRC's polynomial in GF(2), squared per bit of the length."""
+    def times(matrix, vector):
+        total, i = 0, 0
+        while vector:
+            if vector & 1:
+                total ^= matrix[i]
+            vector >>= 1
+            i += 1
+        return total
+
+    def square(matrix):
+        return [times(matrix, row) for row in matrix]
+
+    if length2 <= 0:
+        return crc1
+    odd = square(square([0xEDB88320] + [1 << n for n in range(31)]))  # shifts by 4 zero bits
+    while length2:
+        odd = even = square(odd)
+        if length2 & 1:
+            crc1 = times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = square(even)
+        if length2 & 1:
+            crc1 = times(odd, crc1)
+        length2 >>= 1
+    return crc1 ^ crc2
+
+
 class _GzipWriter:
     """Compresses on a second thread while the caller produces the next piece (zlib drops the GIL).
-    Register it with an ExitStack: its thread stops however the writing ends."""
+    Register it with an ExitStack: its thread stops however the writing ends. `head` bytes at the
+    start are kept uncompressed (a stored block), to be written in place by `close`."""
 
-    def __init__(self, out, files):
+    def __init__(self, out, files, head=0):
         self.out = out
-        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
         self.pool = ThreadPoolExecutor(1)
         files.callback(self.pool.shutdown)
         self.pending = deque()
+        self.crc = self.size = 0
+        out.write(_GZIP_HEADER)
+        if head:
+            out.write(struct.pack("<BHH", 0, head, head ^ 0xFFFF) + bytes(head))
+
+    def _compress(self, data):
+        self.crc = zlib.crc32(data, self.crc)
+        return self.compressor.compress(data)
 
     def write(self, data):
-        self.pending.append(self.pool.submit(self.compressor.compress, data))
+        self.size += len(data)
+        self.pending.append(self.pool.submit(self._compress, data))
         while len(self.pending) > 2:
             self.out.write(self.pending.popleft().result())
 
-    def close(self):
+    def close(self, head=b""):
         while self.pending:
             self.out.write(self.pending.popleft().result())
         self.out.write(self.compressor.flush())
+        crc = crc32_combine(zlib.crc32(head), self.crc, self.size) if head else self.crc
+        self.out.write(struct.pack("<II", crc, (len(head) + self.size) & 0xFFFFFFFF))
+        if head:
+            self.out.seek(len(_GZIP_HEADER) + 5)
+            self.out.write(head)
 
 
-def store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
-    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
-    given and, last, the checksum that makes the version's documents visible."""
-    plain, packed, checksum_path = paths(directory, version, fmt)
+def _write_document(plain, packed, pieces):
+    """Write a document from its pieces (bytes) and, unless `packed` is None, its gzip twin; the
+    document appears last."""
     with ExitStack() as files:
         out = files.enter_context(_atomic_file(plain))
-        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if gzipped else None
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files) if packed else None
         for data in pieces:
             out.write(data)
             if gz is not None:
                 gz.write(data)
         if gz is not None:
             gz.close()
+
+
+def store(directory, version, fmt, checksum, pieces, gzipped, txt=None):
+    """Write a document from its pieces (bytes), its gzip twin if wanted, the txt document if
+    given and, last, the checksum that makes the version's documents visible."""
+    plain, packed, checksum_path = paths(directory, version, fmt)
+    _write_document(plain, packed if gzipped else None, pieces)
     if txt is not None:
         with _atomic_file(paths(directory, version, "txt")[0]) as f:
             for data in txt:
                 f.write(data)
     with _atomic_file(checksum_path) as f:
         f.write(checksum.encode())
+
+
+def store_stream(directory, version, fmt, pieces, gzipped, head=None):
+    """Write `version`'s document of `fmt` from its pieces, (document bytes, txt bytes) pairs, with
+    its gzip twin if wanted and the txt document beside it, then the checksum computed from the txt
+    bytes as they pass, which makes the version's documents visible; return the checksum. Nothing
+    is held but the piece at hand. `head(checksum)` gives the document's first bytes, which must not
+    change length with the checksum: they are written in place once the checksum is known."""
+    plain, packed, checksum_path = paths(directory, version, fmt)
+    digest = hashlib.sha256()
+    placeholder = head("sha256:" + "0" * 64) if head else b""
+    with ExitStack() as files:
+        out = files.enter_context(_atomic_file(plain))
+        gz = _GzipWriter(files.enter_context(_atomic_file(packed)), files, len(placeholder)) if gzipped else None
+        txt = None if fmt == "txt" else files.enter_context(_atomic_file(paths(directory, version, "txt")[0]))
+        out.write(placeholder)
+        for data, lines in pieces:
+            out.write(data)
+            if gz is not None:
+                gz.write(data)
+            if txt is not None:
+                txt.write(lines)
+            digest.update(lines)
+        checksum = "sha256:" + digest.hexdigest()
+        written = head(checksum) if head else b""
+        if len(written) != len(placeholder):
+            raise ValueError("the document's head changed length with its checksum")
+        if written:
+            out.seek(0)
+            out.write(written)
+        if gz is not None:
+            gz.close(written)
+    with _atomic_file(checksum_path) as f:
+        f.write(checksum.encode())
+    return checksum
+
+
+def store_changes(directory, since, version, pieces):
+    """Write the changes document for a client at `since` and its gzip twin (the checksum of
+    `version` must be stored already)."""
+    _write_document(*changes_paths(directory, since, version), pieces)
 
 
 def compress_file(source, target):
@@ -151,14 +259,18 @@ def compress_file(source, target):
 
 
 def prune(directory, fmt, version):
-    """After a build of `version`: drop the older documents of `fmt` and txt (the new ones are the
-    better base for the next splice) and old checksums. Open files stay readable."""
+    """After a build of `version`: drop the older documents of `fmt` (if given) and txt (the new ones
+    are the better base for the next splice), older changes documents and old checksums. Open files
+    stay readable."""
     for name in os.listdir(directory):
         kind, _, rest = name.partition("-")
         number, _, extension = rest.partition(".")
-        if not number.isdigit() or kind not in ("feed", "checksum"):
+        if kind == "changes":  # changes-<since>-<version>.json
+            number = number.partition("-")[2]
+        if not number.isdigit() or kind not in ("feed", "checksum", "changes"):
             continue
-        if (kind == "feed" and int(number) < version and extension.removesuffix(".gz") in (fmt, "txt")
+        if (kind == "feed" and int(number) < version and fmt and extension.removesuffix(".gz") in (fmt, "txt")
+                or kind == "changes" and int(number) < version
                 or kind == "checksum" and int(number) < version - 1):
             try:
                 os.remove(os.path.join(directory, name))

@@ -137,14 +137,10 @@ class Renderer:
         """Each row as a csv line (with its newline)."""
         return self._render(rows, targets, is_plain, self.csv_attributes, "%s,%s,%s\n", _quoted_csv_lines)
 
-    def sorted_records(self, fmt, chunks):
-        """The entries of a full document of `fmt` (`SortedEntries`), from chunks of rows in any
-        order (see `SortedEntries.add`; just (target,) for txt)."""
-        entries = SortedEntries(fmt, self)
-        for rows in chunks:
-            entries.add(rows)
-        entries.sort()
-        return entries
+    def document_chunks(self, fmt, chunks, quoted=False):
+        """The pieces of a full document of `fmt` (see `DocumentChunks`) from chunks of rows sorted by
+        target."""
+        return DocumentChunks(fmt, self, quoted).pieces(chunks)
 
 
 class AmbiguousAttributes(ValueError):
@@ -160,78 +156,72 @@ def _attribute_fields(attributes):
 
 
 _JSON_NEXT = "," + JSON_PREFIX + '"'  # ends every JSON record but the last, with the start of the next
-# What comes before and after a record's attributes, and after its date (see SortedEntries).
+# What comes before and after a record's attributes, and after its date (see DocumentChunks).
 _FRAMES = {"json": ('",', ',"first_listed_at":"', '"}' + _JSON_NEXT), "csv": (",", ",", "\n")}
 
 
-class SortedEntries:
-    """The entries of a full document, collected from chunks of rows in fetch order and sorted by
-    target once.
+class QuotingNeeded(Exception):
+    """A csv document holds a target that needs quoting: every line must go through the csv module."""
+
+
+class DocumentChunks:
+    """A full document rendered from chunks of rows sorted by target, as they come from the
+    database: memory holds one chunk, never the document or all rows.
 
     A record is its target, a middle that only depends on the entry's attributes and an end that
     only depends on its date (with the separator and the start of the next record folded in):
     `{"target":"` target `","kind":…,"first_listed_at":"` date `"},{"target":"` in JSON, target
-    `,kind,…,` date newline in csv. Per entry only its target and references to the shared middle
-    and end are kept, so the document is a join of the sorted targets with those, a piece at a
-    time: no string per record is built, and only the targets are sorted. Chunks of rows should be
-    small enough to stay in the CPU cache while they are taken apart: a million rows fetched and
-    taken apart 20,000 at a time took nearly twice as long as 1,000 at a time.
+    `,kind,…,` date newline in csv. The few distinct middles and ends are rendered once each, so a
+    chunk is a join of its targets with references to them: no string per record is built.
+    Chunks should be small enough to stay in the CPU cache while they are taken apart: a million
+    rows fetched and taken apart 20,000 at a time took nearly twice as long as 1,000 at a time.
     """
 
-    def __init__(self, fmt, renderer):
-        self.fmt, self.targets, self.order, self.plain = fmt, [], None, True
+    def __init__(self, fmt, renderer, quoted=False):
+        self.fmt, self.quoted = fmt, quoted
         if fmt != "txt":
             attributes = renderer.json_attributes if fmt == "json" else renderer.csv_attributes
             before, after, end = _FRAMES[fmt]
             self.middle = _Memo(lambda key: before + attributes[_attribute_fields(key)] + after)
             self.end = _Memo(lambda first: renderer.isos[first] + end)
-            self.middles, self.ends = [], []
 
-    def add(self, rows):
-        """Rows of (target, attributes, first_listed_at), the attributes either as a tuple or
-        joined by tabs, or (target, kind, countries, categories, first_listed_at)."""
-        targets = list(map(itemgetter(0), rows))
-        self.targets += targets
-        if self.fmt != "txt" and rows:
-            self.plain = self.plain and plain(targets)
+    def pieces(self, chunks):
+        """(document bytes, txt bytes) per chunk of rows, the csv header first and the JSON
+        document's end last; the JSON header (`json_header`) comes before all of them. Rows are
+        (target, attributes, first_listed_at), the attributes either as a tuple or joined by tabs,
+        or just (target,) for txt. A csv target that needs quoting raises QuotingNeeded unless
+        `quoted` (then every line is written by the csv module, as a whole document must be)."""
+        json, started = self.fmt == "json", False
+        if self.fmt == "csv":
+            yield CSV_HEADER.encode(), b""
+        for rows in chunks:
+            if not rows:
+                continue
+            names = list(map(itemgetter(0), rows))
+            txt = ("\n".join(names) + "\n").encode()
+            if self.fmt == "txt":
+                yield txt, txt
+                continue
             attributes = itemgetter(1) if len(rows[0]) == 3 else itemgetter(1, 2, 3)
-            self.middles += map(self.middle.__getitem__, map(attributes, rows))
-            self.ends += map(self.end.__getitem__, map(itemgetter(-1), rows))
-
-    def sort(self):
-        """Sort the targets, and keep the order in which to take the middles and ends."""
-        if self.fmt == "txt":
-            self.targets.sort()
-        else:
-            self.order = sorted(range(len(self.targets)), key=self.targets.__getitem__)
-            self.targets = list(map(self.targets.__getitem__, self.order))
-
-    def txt_pieces(self, chunk):
-        """The txt document, as a list of pieces of bytes."""
-        targets = self.targets
-        return [("\n".join(targets[start:start + chunk]) + "\n").encode() for start in range(0, len(targets), chunk)]
-
-    def pieces(self, version, checksum, chunk):
-        """The JSON or csv document, piece by piece, as bytes."""
-        targets, count, json = self.targets, len(self.targets), self.fmt == "json"
-        if json:
-            yield (json_header(version, checksum) + (JSON_PREFIX + '"' if count else "]}")).encode()
-        else:
-            yield CSV_HEADER.encode()
-        for start in range(0, count, chunk):
-            order, names = self.order[start:start + chunk], targets[start:start + chunk]
-            middles, ends = map(self.middles.__getitem__, order), map(self.ends.__getitem__, order)
-            if json or self.plain:
+            middles = map(self.middle.__getitem__, map(attributes, rows))
+            ends = map(self.end.__getitem__, map(itemgetter(-1), rows))
+            is_plain = plain(names)
+            if not (json or is_plain or self.quoted):
+                raise QuotingNeeded
+            if json or not self.quoted:
                 parts = [None] * (3 * len(names))
-                parts[0::3] = names if self.plain else [encode_basestring(name)[1:-1] for name in names]
+                parts[0::3] = names if is_plain else [encode_basestring(name)[1:-1] for name in names]
                 parts[1::3] = middles
                 parts[2::3] = ends
                 text = "".join(parts)
             else:
                 text = "".join(_quoted_csv_lines(zip(names, (m[1:-1] for m in middles), (e[:-1] for e in ends))))
-            if json and start + chunk >= count:
-                text = text[:-len(_JSON_NEXT)] + "]}"
-            yield text.encode()
+            if json:
+                text = (_JSON_NEXT if started else JSON_PREFIX + '"') + text[:-len(_JSON_NEXT)]
+            started = True
+            yield text.encode(), txt
+        if json:
+            yield b"]}", b""
 
 
 def json_header(version, checksum):
@@ -240,7 +230,7 @@ def json_header(version, checksum):
 
 def render(fmt, version, checksum, records, chunk=20_000):
     """The document's text, piece by piece, from its sorted records (`Renderer.json_entries`,
-    `Renderer.csv_lines` or targets): the plain way to build what `SortedEntries.pieces` builds."""
+    `Renderer.csv_lines` or targets): the plain way to build what `DocumentChunks.pieces` builds."""
     if fmt == "json":
         yield json_header(version, checksum)
     elif fmt == "csv":

@@ -133,6 +133,7 @@ def test_entries_with_several_countries_and_categories(italy, korea, list_target
 
 def test_many_entries_across_chunks(italy, list_targets, monkeypatch):
     monkeypatch.setattr(builder, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(builder, "FETCH_ROWS", 20)
     targets = [f"s{i:03d}.example" for i in range(50)]
     list_targets(italy, targets)
     document = feed_json()
@@ -187,10 +188,14 @@ def test_a_target_that_needs_escaping_stays_valid_json_and_csv(listed, italy, li
     assert "later.example" in [e["target"] for e in feed_json()["entries"]]
 
 
-def test_attributes_holding_a_tab_come_out_whole(listed):
+def test_attributes_holding_a_tab_come_out_whole(listed, monkeypatch):
     """A build fetches kind, countries and categories joined by tabs; a value with a tab in it (only
-    possible when written by hand) must still be rendered as it is."""
+    possible when written by hand) must still be rendered as it is. The first attempt stops while
+    rows are still coming (small batches): the next query on the connection must still work."""
     from django.utils import timezone
+
+    monkeypatch.setattr(builder, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(builder, "FETCH_ROWS", 2)
 
     FeedEntry.objects.create(target="tab.example", kind="domain", countries="IT\tKR", categories="other",
                              first_listed_at=timezone.now(), version=listed)
@@ -199,3 +204,50 @@ def test_attributes_holding_a_tab_come_out_whole(listed):
     assert next(e for e in entries if e["target"] == "tab.example")["countries"] == ["IT\tKR"]
     lines = builder.cached_feed("csv")[2].decode().splitlines()
     assert "tab.example,domain,IT\tKR,other," in "\n".join(lines)
+
+
+def test_a_streamed_gzip_twin_is_one_valid_member(listed):
+    """The JSON head is written in place after the body (the checksum comes last): the gzip twin
+    must still be a single member whose CRC and length cover the head."""
+    import zlib
+
+    for fmt in builder.FORMATS:
+        plain = builder.cached_feed(fmt)[2]
+        inflate = zlib.decompressobj(31)
+        assert inflate.decompress(builder.cached_feed(fmt, gzipped=True)[2]) == plain
+        assert inflate.eof and inflate.unused_data == b""
+
+
+def test_crc32_combine_matches_zlib():
+    import random
+    import zlib
+
+    from sitealert.feed.cache import crc32_combine
+
+    rng = random.Random(14)
+    for length in (0, 1, 2, 3, 7, 8, 100, 4096, 100_000):
+        head, body = rng.randbytes(rng.randint(0, 200)), rng.randbytes(length)
+        assert crc32_combine(zlib.crc32(head), zlib.crc32(body), len(body)) == zlib.crc32(head + body)
+
+
+def test_read_ahead_hands_on_errors_and_stops_its_thread():
+    import threading
+
+    batches = iter([[1], [2], ValueError("broken")])
+
+    def fetch():
+        batch = next(batches)
+        if isinstance(batch, Exception):
+            raise batch
+        return batch
+
+    seen = []
+    with pytest.raises(ValueError, match="broken"):
+        for batch in builder._read_ahead(fetch):
+            seen.append(batch)
+    assert seen == [[1], [2]]
+
+    endless = builder._read_ahead(lambda: [0])
+    assert next(endless) == [0]
+    endless.close()
+    assert not [t for t in threading.enumerate() if t.name == "feed-read-ahead"]

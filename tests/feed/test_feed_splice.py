@@ -34,13 +34,13 @@ def from_scratch(fmt):
 def full_builds(monkeypatch):
     """Counts builds from the database's rows."""
     calls = []
-    original = Renderer.sorted_records
+    original = Renderer.document_chunks
 
-    def counting(self, fmt, chunks):
+    def counting(self, fmt, chunks, quoted=False):
         calls.append(fmt)
-        return original(self, fmt, chunks)
+        return original(self, fmt, chunks, quoted)
 
-    monkeypatch.setattr(Renderer, "sorted_records", counting)
+    monkeypatch.setattr(Renderer, "document_chunks", counting)
     return calls
 
 
