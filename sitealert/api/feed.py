@@ -155,8 +155,7 @@ def changes(request):
             "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
             "Download the full feed.") % {"since": since, "pruned": pruned_through},
             version=builder.current_version(), pruned_through=pruned_through) from None
-    response = FileResponse(document.file, content_type=document.content_type,
-                            filename=f"sitealert-changes-{since}-v{document.version}.json")
+    response = _document_response(document, filename=f"sitealert-changes-{since}-v{document.version}.json")
     if gzipped:
         response["Content-Encoding"] = "gzip"
     response["Vary"] = "Accept-Encoding"

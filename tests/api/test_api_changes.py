@@ -183,6 +183,22 @@ def test_changes_documents_are_rendered_once_per_since_and_version(client, italy
     assert "d.example" in [c["target"] for c in json.loads(body(newer))["changes"]]
 
 
+def test_behind_a_proxy_a_changes_document_is_sent_by_the_proxy(client, italy, list_targets, adco_token, settings):
+    settings.SITEALERT = {**settings.SITEALERT, "ACCEL_REDIRECT": "/_sitealert/feed-cache/"}
+    list_targets(italy, ["a.example"])
+    version = list_targets(italy, ["b.example"]).version
+    response = get_changes(client, adco_token, 1)
+    assert response.status_code == 200
+    assert not response.streaming and response.content == b""
+    location = response["X-Accel-Redirect"]
+    stored = (settings.SITEALERT["FEED_CACHE_DIR"] / location.removeprefix("/_sitealert/feed-cache/")).read_bytes()
+    document = json.loads(stored)
+    assert document["since"] == 1 and document["version"] == version
+    assert [c["target"] for c in document["changes"]] == ["b.example"]
+    assert response["ETag"] and response["X-SiteAlert-Version"] == str(version)
+    assert response["Content-Disposition"] == f'inline; filename="sitealert-changes-1-v{version}.json"'
+
+
 def test_changes_documents_of_older_versions_are_pruned(client, italy, list_targets, adco_token, settings):
     version = list_targets(italy, ["a.example"]).version
     for since in (0, version):
