@@ -69,7 +69,7 @@ def feed(request):
             return _version_headers(response, state.version, builder.cached_checksum(state))
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
-        audit.record(request.auth, "feed.download", fmt, {"version": document.version})
+        audit.count(request.auth, "feed.download", fmt, {"version": document.version})
     response = FileResponse(document.file, content_type=document.content_type,
                             filename=f"sitealert-v{document.version}.{fmt}")
     response.block_size = 1 << 20  # servers without sendfile iterate the file; 4 KB blocks: 35,000 steps a list

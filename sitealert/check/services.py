@@ -101,5 +101,5 @@ def check_target(query):
 
 def check_wait(ip):
     """Count one public check by this client; seconds to wait when over the limit, else 0."""
-    return ratelimit.hit("public-check", ratelimit.client_key(ip), setting("PUBLIC_CHECK_RATE"),
+    return ratelimit.tally("public-check", ratelimit.client_key(ip), setting("PUBLIC_CHECK_RATE"),
                          setting("PUBLIC_CHECK_WINDOW"))
