@@ -145,3 +145,54 @@ def test_an_empty_body_says_it_is_empty(client, adco_token, content):
                            headers=bearer(adco_token))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request" and "empty" in response.json()["detail"]
+
+
+def test_answers_agree_with_a_query_of_the_aggregated_list_on_a_random_sample(post_json, italy, korea,
+                                                                                 list_targets, adco_token):
+    """The matcher of the process against what a query of FeedEntry says, item by item."""
+    import random
+
+    from sitealert.feed.models import FeedEntry
+    from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
+
+    rng = random.Random(14)
+    words = ["films", "video", "tv", "cdn", "www", "live", "m", "sport", "xn--80ak6aa92e"]
+    suffixes = ["example", "co.uk", "com", "blogspot.com", "test", "github.io"]
+    names = sorted({".".join(rng.sample(words, rng.randint(1, 3))) + "." + rng.choice(suffixes)
+                    for _ in range(400)})
+    names = [n for n in names if not n.endswith(".co.uk") or n.count(".") > 1]
+    apps = [f"android:com.example.app{i}" for i in range(20)] + [f"ios:{1000 + i}" for i in range(20)]
+    list_targets(italy, rng.sample(names, 120) + apps[::2])
+    list_targets(korea, rng.sample(names, 60) + apps[1::4])
+    items = (rng.sample(names, 150) + [f"https://{rng.choice(words)}.{n}/path?q=1" for n in rng.sample(names, 150)]
+             + [n.upper() + "." for n in rng.sample(names, 50)] + apps + ["com", "", "not a host", "192.0.2.1"])
+    rng.shuffle(items)
+    _document, results = results_by_item(post_json, adco_token, items)
+    for item in items:
+        try:
+            target = normalize_target(item)
+        except InvalidTarget:
+            assert results[item]["target"] is None and results[item]["error"]
+            continue
+        covering = covering_targets(target)
+        listed = set(FeedEntry.objects.filter(target__in=covering).values_list("target", flat=True))
+        matched = next((t for t in covering if t in listed), None)
+        assert results[item] == {"item": item, "target": target, "listed": matched is not None, "matched": matched}
+
+
+def test_a_new_version_is_answered_at_once(post_json, italy, list_targets, adco_token):
+    list_targets(italy, ["films.example"])
+    first, results = results_by_item(post_json, adco_token, ["x.music.example"])
+    assert results["x.music.example"]["listed"] is False
+    list_targets(italy, ["music.example"])
+    second, results = results_by_item(post_json, adco_token, ["x.music.example"])
+    assert results["x.music.example"]["matched"] == "music.example" and second["version"] > first["version"]
+
+
+def test_a_thousand_items_cost_a_few_queries_whatever_their_number(post_json, listed, adco_token,
+                                                                    django_assert_max_num_queries):
+    items = [f"host{i}.sub{i % 7}.example.co.uk" for i in range(1000)]
+    post_json("/api/v1/lookup", {"items": items[:1]}, adco_token)  # the matcher of this version is built
+    with django_assert_max_num_queries(2):
+        response = post_json("/api/v1/lookup", {"items": items}, adco_token)
+    assert [r["matched"] for r in response.json()["results"]] == ["example.co.uk"] * 1000
