@@ -111,14 +111,15 @@ class InProcessCounts:
         now = time.time()
         bucket = int(now // window)
         row_key = _key(scope, key)
+        row = None
         if row_key not in self.shared:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT bucket, count, previous FROM {_table()} WHERE key = %s", [row_key])
                 row = cursor.fetchone()
-            with self.lock:
-                self.shared.setdefault(row_key, tuple(row) if row else (bucket, 0, 0))
         this = (bucket, 1, 0)
         with self.lock:
+            if row_key not in self.shared:  # (or forgotten since, for its counts no longer weighed)
+                self.shared[row_key] = tuple(row) if row else (bucket, 0, 0)
             counted = self.pending.get(row_key)
             self.pending[row_key] = this if counted is None else merge(counted, this)
             self.windows[row_key] = window
