@@ -36,8 +36,8 @@ class CurrentMatcher:
         with connection.cursor() as cursor:  # a statement, not the ORM: it runs at every lookup
             cursor.execute("SELECT epoch, version FROM feed_feedstate WHERE id = 1")
             row = cursor.fetchone()
-        key = tuple(row) if row else None
-        if key is None or key != self.key:
+        key = tuple(row) if row else None  # None: no version yet, the empty matcher answers
+        if key != self.key:
             with self.lock:
                 if key != self.key:
                     self.key, self.version, self.matcher = self._build()
@@ -53,10 +53,6 @@ class CurrentMatcher:
                 while rows := cursor.fetchmany(FETCH_ROWS):
                     targets.extend(row[0] for row in rows)
         return (epoch, version), version, Matcher(targets)
-
-    def clear(self):
-        with self.lock:
-            self.key, self.version, self.matcher = None, 0, Matcher()
 
 
 current_matcher = CurrentMatcher()
