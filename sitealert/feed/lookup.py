@@ -2,8 +2,10 @@
 
 Lookups are answered from this process's own `sitealert.matcher.Matcher` of the current version
 (`current_matcher`), the matcher the client SDK uses: a request costs one query (the version) and
-no database lookup per item. The matcher is built once per version, from one scan of the
-aggregated list read in one snapshot; the first lookup after a new version pays for it.
+no database lookup per item. A base matcher is built from one scan of the aggregated list, read in
+one snapshot; a later version is the base plus the targets changed since (read from the change
+log, in one snapshot too), until more than OVERLAY_MAX_CHANGES have changed or the history the
+base needs is pruned: then the base is built again. The first lookup after a version pays for it.
 """
 
 import threading
@@ -13,46 +15,94 @@ from django.utils.translation import gettext as _
 
 from sitealert.core.target_messages import translated_reason
 from sitealert.feed.builder import consistent_read, feed_state
-from sitealert.hosts import InvalidTarget, normalize_target
+from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.matcher import Matcher
 
 FETCH_ROWS = 10_000
+# Changes since the base beyond which the base is built again: the overlay is a small matcher
+# built at each version, and a set the base's answers are checked against.
+OVERLAY_MAX_CHANGES = 10_000
 # Longer than any address browsers and ad servers pass around; normalizing 10,000 items of
 # megabytes each would let one request hold a worker for seconds.
 MAX_ITEM_LENGTH = 4096
 
 
+class ListMatcher:
+    """The aggregated list at one version: a base matcher, the targets listed since (`added`, with
+    their own matcher) and those no longer listed (`removed`)."""
+
+    def __init__(self, epoch, base_version, base, version=None, added=frozenset(), removed=frozenset()):
+        self.epoch, self.base_version, self.base = epoch, base_version, base
+        self.version = base_version if version is None else version
+        self.added, self.removed = added, removed
+        self.overlay = Matcher(list(added)) if added else None
+
+    def matched(self, targets):
+        """For each canonical target the most specific listed target covering it, or None."""
+        answers = self.base.check_many(targets)
+        if self.overlay is None and not self.removed:
+            return [None if match is None else match.target for match in answers]
+        overlay = self.overlay.check_many(targets) if self.overlay is not None else [None] * len(targets)
+        results = []
+        for target, base, added in zip(targets, answers, overlay):
+            if base is not None and base.target in self.removed:
+                results.append(self._walk(target))
+            else:
+                found = [match.target for match in (base, added) if match is not None]
+                results.append(max(found, key=len) if found else None)  # on one chain: the longer is nearer
+        return results
+
+    def _walk(self, target):
+        for candidate in covering_targets(target):
+            if candidate not in self.removed and (candidate in self.added or candidate in self.base):
+                return candidate
+        return None
+
+    def after(self, changes, version):
+        """This list with the (target, listed) changes up to `version` applied, in order."""
+        added, removed = set(self.added), set(self.removed)
+        for target, listed in changes:
+            (added if listed else removed).add(target)
+            (removed if listed else added).discard(target)
+        return ListMatcher(self.epoch, self.base_version, self.base, version, frozenset(added), frozenset(removed))
+
+
 class CurrentMatcher:
-    """This process's matcher of the aggregated list, rebuilt when the version (or, after a restore,
-    the epoch) changes. A memory-mapped replica generation could later take the place of `_build`:
-    the answers come from whatever `Matcher` `get` returns."""
+    """This process's ListMatcher of the current version, brought up to date at each lookup. A
+    memory-mapped replica generation could later take the place of the base: the answers come
+    from whatever `get` returns."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.key, self.version, self.matcher = None, 0, Matcher()
+        self.current = ListMatcher(None, 0, Matcher())
 
     def get(self):
-        """(version, matcher) of the current version."""
+        """The ListMatcher of the current version."""
         with connection.cursor() as cursor:  # a statement, not the ORM: it runs at every lookup
             cursor.execute("SELECT epoch, version FROM feed_feedstate WHERE id = 1")
             row = cursor.fetchone()
-        key = tuple(row) if row else None  # None: no version yet, the empty matcher answers
-        if key != self.key:
+        if row is not None and (row[0], row[1]) != (self.current.epoch, self.current.version):
             with self.lock:
-                if key != self.key:
-                    self.key, self.version, self.matcher = self._build()
-        return self.version, self.matcher
+                if (row[0], row[1]) != (self.current.epoch, self.current.version):
+                    self.current = self._update(self.current)
+        return self.current
 
     @staticmethod
-    def _build():
-        with consistent_read() as (version, _pruned):
+    def _update(current):
+        with consistent_read() as (version, pruned_through):
             epoch = feed_state().epoch
+            if (epoch == current.epoch and current.version >= pruned_through
+                    and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT target, listed FROM feed_change WHERE seq > %s AND seq <= %s ORDER BY seq",
+                                   [current.version, version])
+                    return current.after([(target, bool(listed)) for target, listed in cursor.fetchall()], version)
             targets = []
             with connection.chunked_cursor() as cursor:
                 cursor.execute("SELECT target FROM feed_feedentry")
                 while rows := cursor.fetchmany(FETCH_ROWS):
                     targets.extend(row[0] for row in rows)
-        return (epoch, version), version, Matcher(targets)
+        return ListMatcher(epoch, version, Matcher(targets))
 
 
 current_matcher = CurrentMatcher()
@@ -61,7 +111,7 @@ current_matcher = CurrentMatcher()
 def lookup(items):
     """{"version", "results"}: for each raw item its target and the most specific listed target
     covering it (a listed domain covers its subdomains, an app only itself)."""
-    version, matcher = current_matcher.get()
+    current = current_matcher.get()
     results, targets = [], []
     for item in items:
         if len(item) > MAX_ITEM_LENGTH:
@@ -78,9 +128,9 @@ def lookup(items):
         results.append({"item": item, "target": target})
         targets.append(target)
     # Canonical targets in one call of the matcher (its C table, when built, walks the parents).
-    matches = iter(matcher.check_many(targets))
+    matches = iter(current.matched(targets))
     for result in results:
         if "error" not in result:
-            match = next(matches)
-            result["listed"], result["matched"] = match is not None, None if match is None else match.target
-    return {"version": version, "results": results}
+            matched = next(matches)
+            result["listed"], result["matched"] = matched is not None, matched
+    return {"version": current.version, "results": results}
