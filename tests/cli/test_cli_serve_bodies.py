@@ -13,14 +13,10 @@ import time
 
 import pytest
 
+from tests.cli.serving import serving
+
 BODY_TIMEOUT = 2
 MAX_BODY = 4096
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,27 +33,8 @@ def server(tmp_path_factory):
     sitealert("migrate")
     slug = sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     token = sitealert("token", "create", "--org", slug).split()[-1]
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
-                                "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("sitealert serve did not start") from None
-                time.sleep(0.2)
+    with serving(env) as port:
         yield port, token
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def exchange(port, raw, timeout=10):

@@ -7,7 +7,6 @@ CLI) is refused within the token cache's time.
 """
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,15 +16,11 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from tests.cli.serving import serving
+
 pytestmark = pytest.mark.slow
 
 API_RATE = 10
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Installation:
@@ -45,28 +40,8 @@ class Installation:
 
     @contextmanager
     def serving(self):
-        port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
-                                    "--workers", "2"], env=self.env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("sitealert serve did not start") from None
-                    time.sleep(0.2)
+        with serving(self.env) as port:  # stopped gracefully: the workers flush as they exit
             yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()  # gunicorn's graceful stop: the workers flush as they exit
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def installation(tmp_path, **variables):
