@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sitealert.matcher import Match, Matcher
+from sitealert.matcher import Match, Matcher, generation
 from sitealert.matcher.core import Entry
 
 from . import store
@@ -14,37 +14,19 @@ from .errors import ReplicaDamaged
 if TYPE_CHECKING:
     from .sync import SyncResult
 
-Combo = tuple[tuple[str, ...], tuple[str, ...]]
-
-
-def _combos_of(rows: list[list[str]]) -> tuple[list[str], list[int], list[Combo]]:
-    """targets, combo ids and distinct (countries, categories) pairs of data-file rows."""
-    targets: list[str] = []
-    combo_ids: list[int] = []
-    combos: list[Combo] = []
-    index_of: dict[tuple[str, str], int] = {}
-    for target, _kind, countries, categories, _first in rows:
-        key = (countries, categories)
-        index = index_of.get(key)
-        if index is None:
-            index = index_of[key] = len(combos)
-            combos.append((tuple(countries.split(",")) if countries else (),
-                           tuple(categories.split(",")) if categories else ()))
-        targets.append(target)
-        combo_ids.append(index)
-    return targets, combo_ids, combos
-
-
 class Replica:
     """A local replica of a SiteAlert server's aggregated list, in a directory.
 
     ``Replica(path)`` opens the directory (an empty replica at version 0 if it does not exist yet);
     ``sync(url, token)`` brings it current; ``check(item)`` / ``check_many(items)`` answer from
-    memory. Opening never raises for a damaged directory: ``damaged`` then says why, ``check``
-    raises ``ReplicaDamaged``, and the next ``sync`` repairs it with a full download.
+    memory. Opening maps the replica's files read-only and checks their headers, in constant time
+    whatever the list's size, and every process that opens the directory shares one copy in
+    memory; ``verify()`` reads every byte. Opening never raises for a damaged directory:
+    ``damaged`` then says why, ``check`` raises ``ReplicaDamaged``, and the next ``sync`` repairs
+    it with a full download.
 
     Several processes may open the same directory while one syncs it; ``refresh()`` picks up a
-    version another process wrote.
+    version another process wrote, as cheaply as opening.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, accelerated: bool | None = None) -> None:
@@ -66,40 +48,75 @@ class Replica:
 
     # -- state -------------------------------------------------------------------------------
 
-    def _set_state(self, manifest: dict[str, Any] | None, matcher: Matcher, damaged: str | None = None) -> None:
+    def _set_state(self, manifest: dict[str, Any] | None, matcher: Matcher, damaged: str | None = None,
+                   snapshot: store.Snapshot | None = None) -> None:
         self._manifest = manifest or {}
         self._matcher = matcher
+        self._snapshot = snapshot
         self.damaged = damaged
         self._checksum: str | None = self._manifest.get("checksum")
+
+    def _open(self) -> None:
+        assert self.path is not None, "an in-memory replica has nothing to load"
+        try:
+            snapshot = store.open_snapshot(self.path)
+        except ReplicaDamaged as exc:
+            self._set_state(None, Matcher((), accelerated=self._accelerated), damaged=str(exc))
+            return
+        if snapshot is None:
+            self._set_state(None, Matcher((), accelerated=self._accelerated))
+            return
+        try:
+            matcher = Matcher.over(snapshot.base, snapshot.overlay, accelerated=self._accelerated)
+        except ValueError as exc:
+            self._set_state(None, Matcher((), accelerated=self._accelerated), damaged=str(exc))
+            return
+        self._set_state(snapshot.manifest, matcher, snapshot=snapshot)
 
     def _load(self) -> None:
         assert self.path is not None, "an in-memory replica has nothing to load"
         self._stamp = store.manifest_stamp(self.path)
-        try:
-            manifest, rows = store.read_snapshot(self.path)
-        except ReplicaDamaged as exc:
-            self._set_state(None, Matcher((), accelerated=self._accelerated), damaged=str(exc))
-            return
-        targets, combo_ids, combos = _combos_of(rows)
-        self._set_state(manifest, Matcher.from_columns(targets, combo_ids, combos, accelerated=self._accelerated))
+        self._open()
 
     def refresh(self) -> bool:
         """Reload if another process synced this directory since; True if the list changed.
+        Costs what opening costs (the new files are mapped, not read).
 
         A damaged directory leaves the list in memory as it was and raises ReplicaDamaged.
         """
         if self.path is None or store.manifest_stamp(self.path) == self._stamp:
             return False
         stamp = store.manifest_stamp(self.path)
-        manifest, rows = store.read_snapshot(self.path)
-        if manifest is not None and not self.damaged and manifest.get("checksum") == self._checksum \
-                and manifest.get("version") == self.version:
-            self._manifest, self._stamp = manifest, stamp  # only sync times or the ETag changed
+        snapshot = store.open_snapshot(self.path)
+        if snapshot is not None and not self.damaged and snapshot.manifest.get("checksum") == self._checksum \
+                and snapshot.manifest.get("version") == self.version:
+            self._manifest, self._stamp = snapshot.manifest, stamp  # only sync times or the ETag changed
             return False
-        targets, combo_ids, combos = _combos_of(rows)
-        self._set_state(manifest, Matcher.from_columns(targets, combo_ids, combos, accelerated=self._accelerated))
+        if snapshot is None:
+            self._set_state(None, Matcher((), accelerated=self._accelerated))
+        else:
+            matcher = Matcher.over(snapshot.base, snapshot.overlay, accelerated=self._accelerated)
+            self._set_state(snapshot.manifest, matcher, snapshot=snapshot)
         self._stamp = stamp
         return True
+
+    def verify(self) -> None:
+        """Read every byte: the files against their SHA-256 and the list against its SPEC §4
+        checksum. Raises ReplicaDamaged (and marks the replica damaged) if anything differs.
+        Opening checks only the files' headers and sizes, so that it takes constant time."""
+        self._usable()
+        if self.path is None or not self._manifest:
+            return
+        try:
+            store.verify_files(self.path, self._manifest)
+            if store.list_checksum(self._matcher) != self._manifest["checksum"]:
+                raise ReplicaDamaged("the entries do not match the list checksum")
+        except ValueError as exc:  # a record running past its file (ReplicaDamaged is not a ValueError)
+            self.damaged = str(exc)
+            raise ReplicaDamaged(f"the replica at {self.path} is damaged ({exc})") from None
+        except ReplicaDamaged as exc:
+            self.damaged = str(exc)
+            raise
 
     @property
     def version(self) -> int:
@@ -109,9 +126,9 @@ class Replica:
 
     @property
     def checksum(self) -> str:
-        """SPEC §4 checksum of the list held, verified when it was written and when it was read."""
+        """SPEC §4 checksum of the list held, verified when it was written (verify() checks it again)."""
         if self._checksum is None:
-            self._checksum = store.fast_checksum(sorted(self._matcher))
+            self._checksum = store.list_checksum(self._matcher)
         return self._checksum
 
     @property
@@ -162,18 +179,21 @@ class Replica:
     def targets(self) -> list[str]:
         """The listed targets, sorted."""
         self._usable()
-        return sorted(self._matcher)
+        return list(self._matcher)
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """The list as feed entries (target, kind, countries, categories, first_listed_at), sorted."""
         self._usable()
-        if self.path is not None and self._manifest:
-            _, rows = self._manifest, store.read_rows(self.path, self._manifest)
-            for target, kind, countries, categories, first in rows:
-                yield {"target": target, "kind": kind,
-                       "countries": countries.split(",") if countries else [],
-                       "categories": categories.split(",") if categories else [],
-                       "first_listed_at": first or None}
+        snapshot = self._snapshot
+        if snapshot is not None:
+            records = generation.iter_records(snapshot.base.records)
+            if snapshot.overlay is not None:
+                records = generation.merged(records, generation.iter_records(snapshot.overlay.records))
+            combos = (snapshot.overlay or snapshot.base).combos
+            for target, meta, first in records:
+                kind, countries, categories = combos[meta & generation.COMBO_MASK]
+                yield {"target": target, "kind": kind, "countries": list(countries),
+                       "categories": list(categories), "first_listed_at": generation.first_text(first)}
             return
         for target in sorted(self._matcher):
             match = self._matcher.get(target)

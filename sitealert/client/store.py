@@ -2,42 +2,60 @@
 
 A replica directory holds:
 
-- ``MANIFEST.json`` — the only file readers start from: format, version, checksum, the name of
-  the data file, its SHA-256 and row count, where and when it was synced, the last ETag;
-- ``entries-<version>-<random>.tsv`` — the list, one entry per line, sorted by target:
-  ``target<TAB>kind<TAB>countries<TAB>categories<TAB>first_listed_at`` (countries and categories
-  comma-separated). Its targets, each followed by a newline, hash to the SPEC §4 checksum;
+- ``MANIFEST.json`` — the only file readers start from: format, version, checksum, row count, the
+  names of the base and overlay generation files and their SHA-256, where and when it was synced,
+  the last ETag;
+- ``base-<version>-<random>.gen`` — a whole list as a generation file (sitealert.matcher.generation:
+  records sorted by target, the hash table's slots, the combos), which the matcher uses in place
+  through a read-only shared memory map: opening costs the same at ten entries or ten million, and
+  every process on the host shares one copy;
+- ``delta-<version>-<random>.gen`` (optional) — the overlay: entries added or changed since the
+  base and a tombstone for each base entry removed. An incremental sync writes a new overlay (base
+  ⊕ old overlay ⊕ changes), so its cost follows the changes, not the list; when the overlay grows
+  past ``COMPACT_FRACTION`` of the base (at least ``COMPACT_MINIMUM`` records), the sync writes a
+  new base instead (compaction) and drops the overlay;
 - ``.lock`` — held (flock) by the process that is syncing.
 
-An update writes a new data file under a temporary name, fsyncs it, renames it into place, then
-writes a new manifest the same way and renames it over the old one (``os.replace`` is atomic),
+An update writes a new generation file under a temporary name, fsyncs it, renames it into place,
+then writes a new manifest the same way and renames it over the old one (``os.replace`` is atomic),
 then fsyncs the directory. Until that last rename readers see the previous version, after it the
-new one; files no manifest names (debris of an interrupted sync) are removed by the next sync.
-The previous data file is kept one generation, so a reader that read the old manifest an instant
-before the swap can still open what it names.
+new one; files no manifest names (debris of an interrupted sync) are removed by the next sync. The
+previous base and overlay are kept one generation, so a reader that read the old manifest an
+instant before the swap can still open what it names.
+
+Opening checks the manifest, the files' headers and sizes and that their checksum is the
+manifest's, not every byte (``verify`` reads everything: the files' SHA-256 and the list's SPEC
+§4 checksum); a sync verifies everything it writes before the swap.
 
 ``crashpoint(name)`` lets the tests kill a syncing process at each step (``SITEALERT_TEST_CRASH_AT``).
 """
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import secrets
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
+
+from sitealert.matcher import Matcher, generation
 
 from .errors import ReplicaDamaged, SyncInProgress
 
 FORMAT = "sitealert-replica"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "MANIFEST.json"
 LOCK = ".lock"
-DATA_NAME = re.compile(r"entries-[0-9]{12,}-[0-9a-f]{8}\.tsv")
+DATA_NAME = re.compile(r"(?:base|delta)-[0-9]{12,}-[0-9a-f]{8}\.gen")
+OLD_DATA_NAME = re.compile(r"entries-[0-9]{12,}-[0-9a-f]{8}\.tsv")  # format 1, removed by the next sync
+COMPACT_MINIMUM = 100_000
+COMPACT_FRACTION = 16  # an overlay of more than 1/16 of the base's records is merged into a new base
 EMPTY_CHECKSUM = "sha256:" + hashlib.sha256(b"").hexdigest()
 _READ_ATTEMPTS = 3
 
@@ -63,6 +81,13 @@ def fast_checksum(sorted_targets: list[str]) -> str:
     return "sha256:" + hashlib.sha256(("\n".join(sorted_targets) + "\n").encode("utf-8")).hexdigest()
 
 
+def list_checksum(matcher: Matcher) -> str:
+    """SPEC §4 checksum of a matcher's list, fed to SHA-256 a megabyte at a time (no list of targets)."""
+    digest = hashlib.sha256()
+    matcher.feed(digest.update)
+    return "sha256:" + digest.hexdigest()
+
+
 def read_manifest(path: Path) -> dict[str, Any] | None:
     """The manifest, None for a replica never synced; ReplicaDamaged if it is unreadable."""
     try:
@@ -83,49 +108,111 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     for key, kind in (("version", int), ("checksum", str), ("data", str), ("data_sha256", str), ("count", int)):
         if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
             raise ReplicaDamaged(f"{MANIFEST} lacks a valid {key!r}")
-    if not DATA_NAME.fullmatch(manifest["data"]):
-        raise ReplicaDamaged(f"{MANIFEST} names an unexpected data file {manifest['data']!r}")
+    for key in ("data", "overlay"):
+        name = manifest.get(key)
+        if name is not None and (not isinstance(name, str) or not DATA_NAME.fullmatch(name)):
+            raise ReplicaDamaged(f"{MANIFEST} names an unexpected data file {name!r}")
+    if manifest.get("overlay") is not None and not isinstance(manifest.get("overlay_sha256"), str):
+        raise ReplicaDamaged(f"{MANIFEST} lacks a valid 'overlay_sha256'")
     return manifest
 
 
-def read_rows(path: Path, manifest: dict[str, Any]) -> list[list[str]]:
-    """The verified rows [target, kind, countries, categories, first_listed_at] of a manifest's data."""
+@dataclass
+class Snapshot:
+    """What a manifest names, opened: the base and the overlay, mapped, headers checked."""
+
+    manifest: dict[str, Any]
+    base: generation.Generation
+    overlay: generation.Generation | None
+
+    def close(self) -> None:
+        self.base.close()
+        if self.overlay is not None:
+            self.overlay.close()
+
+    def release(self) -> None:
+        """Unmap the pages this process has touched (the page cache keeps them; a later access
+        maps them again). Each lookup of a sync touches a slot page and a record page, and the
+        kernel maps the pages around each (fault-around, about 270 kB a lookup measured):
+        without this, ten thousand changes would leave a few hundred megabytes of the file
+        counted in the syncing process's resident set."""
+        for part in (self.base, self.overlay):
+            if part is not None and isinstance(part.data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+                part.data.madvise(mmap.MADV_DONTNEED)
+
+
+def _open_generation(path: Path, name: str, kind: int) -> generation.Generation:
     try:
-        data = (path / manifest["data"]).read_bytes()
+        opened = generation.open_file(path / name)
     except FileNotFoundError:
-        raise ReplicaDamaged(f"the data file {manifest['data']} is missing") from None
+        raise ReplicaDamaged(f"the data file {name} is missing") from None
     except OSError as exc:
-        raise ReplicaDamaged(f"cannot read {manifest['data']}: {exc.strerror}") from None
-    if hashlib.sha256(data).hexdigest() != manifest["data_sha256"]:
-        raise ReplicaDamaged(f"{manifest['data']} does not match its SHA-256 in {MANIFEST}")
-    try:
-        lines = data.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        raise ReplicaDamaged(f"{manifest['data']} is not UTF-8") from None
-    if lines.pop() != "" or len(lines) != manifest["count"]:
-        raise ReplicaDamaged(f"{manifest['data']} does not hold {manifest['count']} entries")
-    rows = [line.split("\t") for line in lines]
-    if any(len(row) != 5 for row in rows):
-        raise ReplicaDamaged(f"{manifest['data']} has a malformed line")
-    if fast_checksum([row[0] for row in rows]) != manifest["checksum"]:
-        raise ReplicaDamaged(f"the entries of {manifest['data']} do not match the list checksum")
-    return rows
+        raise ReplicaDamaged(f"cannot read {name}: {exc.strerror}") from None
+    except generation.GenerationError as exc:
+        raise ReplicaDamaged(f"{name} is damaged: {exc}") from None
+    if opened.header.kind != kind:
+        opened.close()
+        raise ReplicaDamaged(f"{name} is not a {'base' if kind == generation.BASE else 'delta'} generation")
+    return opened
 
 
-def read_snapshot(path: Path) -> tuple[dict[str, Any] | None, list[list[str]]]:
-    """(manifest, rows) read consistently even while another process syncs; ReplicaDamaged if bad."""
+def open_files(path: Path, manifest: dict[str, Any]) -> Snapshot:
+    """Map the manifest's files and check their headers against it (constant time)."""
+    base = _open_generation(path, manifest["data"], generation.BASE)
+    overlay = None
+    if manifest.get("overlay"):
+        try:
+            overlay = _open_generation(path, manifest["overlay"], generation.OVERLAY)
+        except ReplicaDamaged:
+            base.close()
+            raise
+    snapshot = Snapshot(manifest, base, overlay)
+    top = overlay or base
+    if top.header.checksum != manifest["checksum"] or top.header.total != manifest["count"]:
+        snapshot.close()
+        raise ReplicaDamaged(f"the data files do not hold the list {MANIFEST} describes")
+    return snapshot
+
+
+def open_snapshot(path: Path) -> Snapshot | None:
+    """The current files, opened consistently even while another process syncs (None for a replica
+    never synced); ReplicaDamaged if they are unusable."""
     for attempt in range(_READ_ATTEMPTS):
         manifest = read_manifest(path)
         if manifest is None:
-            return None, []
+            return None
         try:
-            return manifest, read_rows(path, manifest)
+            return open_files(path, manifest)
         except ReplicaDamaged:
             # A sync may have swapped the manifest and pruned the file we were about to read.
             if attempt + 1 < _READ_ATTEMPTS and read_manifest(path) != manifest:
                 continue
             raise
     raise ReplicaDamaged("the replica kept changing while it was read")  # pragma: no cover
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_files(path: Path, manifest: dict[str, Any]) -> None:
+    """Every byte of the manifest's files against their SHA-256; ReplicaDamaged if one differs."""
+    for key in ("data", "overlay"):
+        name = manifest.get(key)
+        if not name:
+            continue
+        try:
+            actual = file_sha256(path / name)
+        except FileNotFoundError:
+            raise ReplicaDamaged(f"the data file {name} is missing") from None
+        except OSError as exc:
+            raise ReplicaDamaged(f"cannot read {name}: {exc.strerror}") from None
+        if actual != manifest[f"{key}_sha256"]:
+            raise ReplicaDamaged(f"{name} does not match its SHA-256 in {MANIFEST}")
 
 
 def manifest_stamp(path: Path) -> tuple[int, int, int] | None:
@@ -150,58 +237,74 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, chunks: Iterable[bytes], crash_midway: str | None = None) -> str:
+def _write_file(path: Path, chunks: Iterable[bytes]) -> str:
     """Write chunks to path (new file), fsync it; return the SHA-256 of what was written."""
     digest = hashlib.sha256()
     with open(path, "xb") as f:
-        for index, chunk in enumerate(chunks):
+        for chunk in chunks:
             digest.update(chunk)
             f.write(chunk)
-            if index == 0 and crash_midway:
-                f.flush()
-                crashpoint(crash_midway)
         f.flush()
         os.fsync(f.fileno())
     return digest.hexdigest()
 
 
-def _row_chunks(entries: dict[str, Any], targets: list[str], rows_per_chunk: int = 20000) -> Iterator[bytes]:
-    for start in range(0, len(targets), rows_per_chunk):
-        lines = []
-        for target in targets[start:start + rows_per_chunk]:
-            kind, countries, categories, first = entries[target]
-            lines.append(f"{target}\t{kind}\t{','.join(countries)}\t{','.join(categories)}\t{first or ''}\n")
-        yield "".join(lines).encode("utf-8")
+class _Writer(generation.Writer):
+    """The generation writer with the tests' crash point after its first records reach the disk."""
+
+    def __init__(self, file: BinaryIO, *, kind: int) -> None:
+        super().__init__(file, kind=kind)
+        self._first = True
+
+    def add(self, records: bytes) -> None:
+        super().add(records)
+        if self._first:
+            self._first = False
+            self._file.flush()
+            crashpoint("data-partial")
 
 
-def write_snapshot(path: Path, version: int, checksum: str, entries: dict[str, Any], previous: dict[str, Any] | None,
-                   **manifest_fields: Any) -> dict[str, Any]:
-    """Write a new data file and swap the manifest to it; return the new manifest.
-
-    entries: target -> (kind, countries, categories, first_listed_at); its sorted targets must hash
-    to checksum (the caller verified it).
-    """
-    targets = sorted(entries)
-    name = f"entries-{version:012d}-{secrets.token_hex(4)}.tsv"
+def write_generation(path: Path, version: int, kind: int,
+                     fill: Callable[[generation.Writer], generation.Header]) -> tuple[str, str, generation.Header]:
+    """Write a new generation file with `fill` (which adds the records and finishes the writer),
+    fsync it and rename it into place; return (name, SHA-256, header). Nothing is left behind
+    if fill raises."""
+    prefix = "base" if kind == generation.BASE else "delta"
+    name = f"{prefix}-{version:012d}-{secrets.token_hex(4)}.gen"
     temporary = path / (name + ".tmp")
-    data_sha256 = _write_file(temporary, _row_chunks(entries, targets), crash_midway="data-partial")
+    try:
+        with open(temporary, "x+b") as f:
+            header = fill(_Writer(f, kind=kind))
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sha256 = file_sha256(temporary)
     crashpoint("data-written")
     os.replace(temporary, path / name)
     _fsync_directory(path)
     crashpoint("data-renamed")
-    manifest = {
+    return name, sha256, header
+
+
+def new_manifest(version: int, checksum: str, count: int, base: tuple[str, str], overlay: tuple[str, str] | None,
+                 previous: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+    """The manifest of a new version: base and overlay are (file name, SHA-256)."""
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "version": version,
         "checksum": checksum,
-        "count": len(targets),
-        "data": name,
-        "data_sha256": data_sha256,
-        "previous_data": previous["data"] if previous else None,
-        **manifest_fields,
+        "count": count,
+        "data": base[0],
+        "data_sha256": base[1],
+        "overlay": overlay[0] if overlay else None,
+        "overlay_sha256": overlay[1] if overlay else None,
+        "previous_data": previous.get("data") if previous else None,
+        "previous_overlay": previous.get("overlay") if previous else None,
+        **fields,
     }
-    write_manifest(path, manifest)
-    return manifest
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -214,18 +317,20 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def remove_debris(path: Path, manifest: dict[str, Any] | None) -> None:
-    """Delete data files the manifest does not name (keeping the previous one) and temporary files."""
+    """Delete data files the manifest does not name (keeping the previous ones) and temporary files."""
     keep = {MANIFEST, LOCK}
     if manifest:
-        keep.update(name for name in (manifest.get("data"), manifest.get("previous_data")) if name)
+        keep.update(manifest.get(key) or "" for key in ("data", "overlay", "previous_data", "previous_overlay"))
     for child in path.iterdir():
         name = child.name
         if name in keep:
             continue
-        if DATA_NAME.fullmatch(name) or name.endswith(".tmp"):
+        if DATA_NAME.fullmatch(name) or OLD_DATA_NAME.fullmatch(name) or name.endswith(".tmp"):
             try:
                 child.unlink()
             except FileNotFoundError:
+                pass
+            except PermissionError:  # Windows: a reader still maps it; the next sync tries again
                 pass
     crashpoint("cleaned")
 

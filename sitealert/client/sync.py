@@ -1,9 +1,10 @@
 """sync_replica: bring a replica to the server's current version (SPEC §4), verified, crash-safe.
 
-Incremental through ``/api/v1/feed/changes?since=N`` when the replica has a version; a full
-``/api/v1/feed`` download for a new or damaged replica, when the server answers 410 (its history
-no longer reaches N), when the changes do not reproduce the announced checksum, when the replica
-was synced from another server, or on request. Every result is checked against the server's
+Incremental through ``/api/v1/feed/changes?since=N`` when the replica has a version (the changes
+go into the replica's overlay, see store.py); a full ``/api/v1/feed?format=csv`` download,
+streamed into a new base file with bounded memory, for a new or damaged replica, when the server
+answers 410 (its history no longer reaches N), when the changes do not reproduce the announced
+checksum, when the replica was synced from another server, or on request. Every result is checked against the server's
 checksum before it replaces anything on disk. Conditional requests (ETag / If-None-Match) make an
 idle poll cost one small round trip. Connection failures, timeouts, 429 and 5xx answers are
 retried with exponential backoff and jitter (honouring Retry-After).
@@ -11,13 +12,20 @@ retried with exponential backoff and jitter (honouring Retry-After).
 httpx is imported only here, when a sync runs.
 """
 
+import csv
+import hashlib
 import random
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
+
+from sitealert.matcher import Matcher, generation
+from sitealert.matcher.core import diff
+from sitealert.matcher.suffix_rules import rule_parents
 
 from . import store
 from .errors import (
@@ -46,6 +54,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 60.0
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FORBIDDEN_IN_FIELDS = re.compile(r"[\t\n\r]")
+_CSV_HEADER = "target,kind,countries,categories,first_listed_at"
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class _Feed:
 
         from sitealert.client import __version__
 
-        self._httpx = httpx
+        self.httpx = httpx
         self.base = base
         self.retries = retries
         self.backoff = backoff
@@ -142,15 +151,25 @@ class _Feed:
                 pass
         time.sleep(delay)
 
-    def get(self, path: str, params: dict[str, str] | None = None, etag: str | None = None) -> "httpx.Response":
-        """The response (200, 304, 400 or 410); raises for everything else."""
+    def get(self, path: str, params: dict[str, str] | None = None, etag: str | None = None, *,
+            stream: bool = False, accept: str | None = None) -> "httpx.Response":
+        """The response (200, 304, 400 or 410); raises for everything else. stream: the body of a
+        200 is read by the caller (response.iter_bytes), who closes the response."""
         headers = {"If-None-Match": etag} if etag else {}
+        if accept:
+            headers["Accept"] = accept
         where = self.base + path
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                response = self._client.get(path, params=params, headers=headers)
-            except self._httpx.TransportError as exc:
+                request = self._client.build_request("GET", path, params=params, headers=headers)
+                response = self._client.send(request, stream=stream)
+                if stream and response.status_code != 200:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
+            except self.httpx.TransportError as exc:
                 if last:
                     raise ServerUnreachable(
                         f"could not reach {where}: {exc or type(exc).__name__} "
@@ -245,17 +264,127 @@ def _listed_entry(entry: Any, where: str) -> tuple[str, EntryFields]:
                     _strings(entry.get("categories"), "categories", where_target), first)
 
 
-def _full_entries(document: dict[str, Any], where: str) -> Entries:
-    raw = document.get("entries")
-    if not isinstance(raw, list):
-        raise ProtocolError(f"{where}: 'entries' is not a list")
-    entries: Entries = {}
-    for position, item in enumerate(raw):
-        target, value = _listed_entry(item, f"{where} entry {position}")
-        if target in entries:
-            raise ProtocolError(f"{where}: {target} appears twice")
-        entries[target] = value
-    return entries
+class _CsvParser:
+    """The full list as the server's csv (target, kind, countries, categories, first_listed_at;
+    lists space-separated; sorted by target), parsed a chunk at a time into a generation writer
+    while its SPEC §4 checksum is computed: memory stays bounded whatever the list's size."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.count = 0
+        self.combos: list[generation.StoredCombo] = []
+        self._combo_index: dict[tuple[str, str, str], int] = {}
+        self._combo_keys: dict[bytes, int] = {}  # b"kind,countries,categories" -> index, for the C parser
+        self._carry = b""
+        self._header_seen = False
+        self._previous = ""
+        self._digest = hashlib.sha256()
+        self._parents = rule_parents()
+
+    @property
+    def checksum(self) -> str:
+        return "sha256:" + self._digest.hexdigest()
+
+    def feed(self, chunk: bytes, writer: generation.Writer) -> None:
+        data = self._carry + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._carry = data
+            return
+        self._carry = data[cut + 1:]
+        self._chunk(data[:cut + 1], writer)
+
+    def close(self, writer: generation.Writer) -> None:
+        if self._carry:
+            self._chunk(self._carry + b"\n", writer)
+            self._carry = b""
+        if not self._header_seen:
+            raise ProtocolError(f"{self.where}: the csv document is empty")
+
+    def _combo(self, key: tuple[str, str, str], target: str) -> int:
+        kind, countries, categories = key
+        where = f"{self.where} ({target})"
+        if not kind or _FORBIDDEN_IN_FIELDS.search(kind):
+            raise ProtocolError(f"{where}: 'kind' is missing or malformed")
+        combo = (kind, _strings(countries.split(), "countries", where),
+                 _strings(categories.split(), "categories", where))
+        index = self._combo_index[key] = len(self.combos)
+        if index > generation.COMBO_MASK:
+            raise ProtocolError(f"{self.where}: too many distinct (countries, categories) combinations")
+        self.combos.append(combo)
+        return index
+
+    def _chunk(self, data: bytes, writer: generation.Writer) -> None:
+        """Complete lines (data ends with a newline): plain ones in C when the accelerator is
+        built, any other line (quoted, a new combination, an error to explain) here."""
+        offset = 0
+        if not self._header_seen:
+            offset = data.index(b"\n") + 1
+            self._lines(data[:offset - 1], writer)
+        parse = generation.csv_parser()
+        while offset < len(data):
+            if parse is not None:
+                offset, records, text, count, previous, stop = parse(
+                    data, offset, self._previous.encode("ascii"), self._combo_keys, self._parents)
+                if count:
+                    self._digest.update(text)
+                    writer.add(records)
+                    self.count += count
+                    self._previous = previous.decode("ascii")
+                if stop == 0:
+                    break
+                end = data.index(b"\n", offset)
+                self._lines(data[offset:end], writer)  # one line
+                offset = end + 1
+            else:
+                self._lines(data[offset:-1], writer)
+                break
+
+    def _lines(self, data: bytes, writer: generation.Writer) -> None:
+        try:
+            lines = data.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            raise ProtocolError(f"{self.where}: the csv document is not UTF-8") from None
+        if not self._header_seen:
+            header = lines.pop(0).rstrip("\r")
+            if header != _CSV_HEADER:
+                raise ProtocolError(f"{self.where}: the csv document does not start with {_CSV_HEADER!r}")
+            self._header_seen = True
+            return
+        targets: list[str] = []
+        metas: list[int] = []
+        firsts: list[int] = []
+        previous, parents, combo_index = self._previous, self._parents, self._combo_index
+        first_seconds, risky = generation.first_seconds, generation.RISKY
+        for line in lines:
+            fields = line.split(",")
+            if len(fields) != 5 or '"' in line:
+                fields = next(csv.reader([line]), [])
+                if len(fields) != 5:
+                    raise ProtocolError(f"{self.where}: line {self.count + len(targets) + 2} does not have "
+                                        f"five columns")
+            target, kind, countries, categories, first = fields
+            if target <= previous or not target.isascii() or not target.isprintable() or " " in target:
+                what = "is out of order or appears twice" if target and target <= previous else \
+                    "is not a canonical target"
+                raise ProtocolError(f"{self.where}: {target!r} {what}")
+            key = (kind, countries, categories)
+            index = combo_index.get(key)
+            if index is None:
+                index = self._combo(key, target)
+                if len(fields) == 5 and '"' not in line:  # plain: the C parser's key from now on
+                    self._combo_keys[line.split(",", 1)[1].rsplit(",", 1)[0].encode("utf-8")] = index
+            if target in parents and ":" not in target:
+                index |= risky
+            targets.append(target)
+            metas.append(index)
+            firsts.append(first_seconds(first) if first else 0)
+            previous = target
+        self._previous = previous
+        if targets:
+            self._digest.update(("\n".join(targets) + "\n").encode("ascii"))
+            writer.add_entries(targets, metas, firsts)
+            self.count += len(targets)
 
 
 # -- the sync ----------------------------------------------------------------------------------
@@ -267,10 +396,11 @@ class _ResyncNeeded(Exception):
         self.reason = reason
 
 
-def _incremental(feed: _Feed, since: int, entries: Entries,
+def _incremental(feed: _Feed, since: int, collected: dict[str, EntryFields | None],
                  etag_state: dict[str, Any]) -> tuple[int, str, str | None, str] | None:
-    """Apply changes since `since` to entries (in place). Returns (version, checksum, etag, the
-    request the ETag belongs to), or None when the server answered 304 Not Modified."""
+    """Collect the changes since `since` into collected (target -> entry, None: no longer listed).
+    Returns (version, checksum, etag, the request the ETag belongs to), or None when the server
+    answered 304 Not Modified."""
     version = since
     while True:
         params = {"since": str(version)}
@@ -305,10 +435,10 @@ def _incremental(feed: _Feed, since: int, entries: Entries,
             listed = change.get("listed") if isinstance(change, dict) else None
             if listed is True:
                 target, value = _listed_entry(change, here)
-                entries[target] = value
+                collected[target] = value
             elif listed is False:
                 target = _target(change, here)
-                entries.pop(target, None)
+                collected[target] = None
             else:
                 raise ProtocolError(f"{here}: 'listed' is neither true nor false")
         etag = response.headers.get("ETag")
@@ -337,10 +467,142 @@ def _why_full(manifest: dict[str, Any] | None, damage: str | None, base: str, fu
     return None
 
 
-def _rows_to_entries(rows: list[list[str]]) -> Entries:
-    return {target: (kind, tuple(countries.split(",")) if countries else (),
-                     tuple(categories.split(",")) if categories else (), first or None)
-            for target, kind, countries, categories, first in rows}
+def _matcher_over(snapshot: store.Snapshot, overlay: generation.Generation | None = None) -> Matcher:
+    """A matcher over a snapshot's files (the C table when built: the pure one reads everything)."""
+    return Matcher.over(snapshot.base, overlay)
+
+
+def _full(feed: _Feed, path: Path, old_version: int) -> tuple[int, str, str, str, generation.Header]:
+    """Stream the csv list into a new base file; (version, checksum, file name, SHA-256, header)."""
+    where = f"{feed.base}{FEED}?format=csv"
+    response = feed.get(FEED, params={"format": "csv"}, stream=True, accept="text/csv")
+    try:
+        if response.status_code != 200:
+            raise ProtocolError(f"{where} answered HTTP {response.status_code}")
+        kind = response.headers.get("Content-Type", "no content type")
+        if not kind.startswith("text/csv"):
+            raise ProtocolError(f"{where} answered something that is not a csv list ({kind}): "
+                                f"is this a SiteAlert server?")
+        version_text = response.headers.get("X-SiteAlert-Version", "")
+        if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 30:
+            raise ProtocolError(f"{where}: 'X-SiteAlert-Version' is not a version number")
+        version = int(version_text)
+        checksum = _checksum({"checksum": response.headers.get("X-SiteAlert-Checksum")}, where)
+        parser = _CsvParser(where)
+
+        def fill(writer: generation.Writer) -> generation.Header:
+            try:
+                for chunk in response.iter_bytes(1 << 20):
+                    parser.feed(chunk, writer)
+            except feed.httpx.TransportError as exc:
+                raise ServerUnreachable(f"the download of {where} broke off: {exc or type(exc).__name__}; "
+                                        f"try again") from None
+            except feed.httpx.DecodingError:
+                raise ProtocolError(f"{where}: the compressed body is damaged") from None
+            parser.close(writer)
+            if parser.checksum != checksum:
+                raise ChecksumMismatch(f"the full list from {where} (version {version}) does not match the "
+                                       f"checksum the server announced; the replica keeps version {old_version}. "
+                                       f"Report this to the server's operator.")
+            try:
+                return writer.finish(parser.combos, checksum, count_hint=parser.count)
+            except ValueError as exc:
+                raise ProtocolError(f"{where}: {exc}") from None
+
+        name, sha256, header = store.write_generation(path, version, generation.BASE, fill)
+    finally:
+        response.close()
+    return version, checksum, name, sha256, header
+
+
+@dataclass
+class _Written:
+    """A new version on disk, not yet named by the manifest."""
+
+    version: int
+    checksum: str
+    count: int
+    base: tuple[str, str]
+    overlay: tuple[str, str] | None
+    matcher: Matcher
+
+
+def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: dict[str, EntryFields | None],
+                   version: int, checksum: str) -> tuple[_Written, list[str], list[str], list[str]]:
+    """Write base ⊕ (old overlay ⊕ changes) as a new overlay, or, past the compaction threshold,
+    as a new base; verify the checksum of the merged list first. Python touches only the changes;
+    the overlays are merged, and the checksum computed over base ⊕ overlay, in C (a megabyte at a
+    time, no list built)."""
+    base, overlay = snapshot.base, snapshot.overlay
+    combos = list((overlay or base).combos)
+    combo_index = {combo: index for index, combo in enumerate(combos)}
+    parents = rule_parents()
+    records: dict[str, tuple[int, int]] = {}  # the new state of each changed target (or a tombstone)
+    added, removed, updated = [], [], []
+    for position, (target, value) in enumerate(changes.items()):
+        if position % 32 == 31:
+            snapshot.release()  # keep the pages these lookups map from piling up in this process
+        before = old.record(target)
+        after: tuple[int, int] | None = None
+        if value is None:
+            records[target] = (generation.TOMBSTONE, 0)
+        else:
+            kind, countries, categories, first = value
+            combo = (kind, countries, categories)
+            index = combo_index.get(combo)
+            if index is None:
+                index = combo_index[combo] = len(combos)
+                combos.append(combo)
+            after = records[target] = (
+                index | (generation.RISKY if target in parents and ":" not in target else 0),
+                generation.first_seconds(first))
+        if before is None and after is not None:
+            added.append(target)
+        elif before is not None and after is None:
+            removed.append(target)
+        elif before is not None and after is not None and before != after:
+            updated.append(target)
+    snapshot.release()
+    count = (overlay or base).header.total + len(added) - len(removed)
+    targets = sorted(records)
+    data = generation.encode(targets, [records[t][0] for t in targets], [records[t][1] for t in targets])
+    size = len(targets)
+    if overlay is not None:  # old overlay ⊕ changes, the changes' tombstones kept
+        change_set = generation.from_bytes(generation.build(data, combos, checksum, kind=generation.OVERLAY,
+                                                            total=count))
+        parts: list[bytes] = []
+        size = Matcher.over(overlay, change_set).feed(parts.append, records=True, keep_tombstones=True)
+        data = b"".join(parts)
+    new_overlay = generation.from_bytes(generation.build(data, combos, checksum, kind=generation.OVERLAY,
+                                                         total=count))
+    merged = Matcher.over(base, new_overlay)
+    if store.list_checksum(merged) != checksum:
+        raise _ResyncNeeded("the changes did not reproduce the server's checksum")
+
+    if size > max(store.COMPACT_MINIMUM, base.header.count // store.COMPACT_FRACTION):
+        def compact(writer: generation.Writer) -> generation.Header:
+            written = merged.feed(writer.add, records=True)
+            return writer.finish(combos, checksum, count_hint=written)
+
+        name, sha256, _header = store.write_generation(path, version, generation.BASE, compact)
+        written = _Written(version, checksum, count, (name, sha256), None, merged)
+    else:
+        def write_overlay(writer: generation.Writer) -> generation.Header:
+            writer.add(data)
+            return writer.finish(combos, checksum, total=count, count_hint=size)
+
+        name, sha256, _header = store.write_generation(path, version, generation.OVERLAY, write_overlay)
+        written = _Written(version, checksum, count, (snapshot.manifest["data"], snapshot.manifest["data_sha256"]),
+                           (name, sha256), merged)
+    return written, sorted(added), sorted(removed), sorted(updated)
+
+
+def _differences(old: Matcher | None, old_combos: list[generation.StoredCombo], new: Matcher,
+                 new_combos: list[generation.StoredCombo]) -> tuple[list[str], list[str], list[str]]:
+    if old is None or len(old) == 0:
+        return list(new), [], []
+    new_index = {combo: index for index, combo in enumerate(new_combos)}
+    return diff(old, new, [new_index.get(combo, -1) for combo in old_combos])
 
 
 def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False, timeout: float = 30.0,
@@ -353,6 +615,11 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
     (with jitter, at most 60 s, longer if the server says Retry-After). transport: an httpx
     transport (proxies, custom TLS).
 
+    A full download streams the csv list into a new base file (memory bounded by the hash
+    table's slots, 16 bytes an entry); an incremental one writes a new overlay (or, past the
+    compaction threshold, a new base) from the changes. Either is verified against the server's
+    checksum before the manifest names it.
+
     Raises a SyncError subclass (AuthError, ServerUnreachable, ServerError, ProtocolError,
     IncompatibleServer, ReplicaAhead, ChecksumMismatch, SyncInProgress) and then leaves the
     replica exactly as it was.
@@ -364,25 +631,31 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
         raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
     with store.sync_lock(path):
         damage = None
+        snapshot: store.Snapshot | None = None
+        old: Matcher | None = None
         try:
-            manifest, rows = store.read_snapshot(path)
-        except ReplicaDamaged as exc:
-            manifest, rows, damage = None, [], str(exc)
-        old_entries = _rows_to_entries(rows)
+            snapshot = store.open_snapshot(path)
+            if snapshot is not None:
+                old = _matcher_over(snapshot, snapshot.overlay)
+        except (ReplicaDamaged, ValueError) as exc:
+            snapshot, old, damage = None, None, str(exc)
+        manifest = snapshot.manifest if snapshot is not None else None
         old_version = manifest["version"] if manifest else 0
-        reason = _why_full(manifest, damage, base, full)
+        reason = _why_full(manifest, damage or replica.damaged, base, full)
         feed = _Feed(base, token, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
+        added: list[str] = []
+        removed: list[str] = []
+        updated: list[str] = []
+        written: _Written | None = None
         try:
             etag_state: dict[str, Any] = {"etag": None, "etag_url": None}
             mode = "full"
             if reason is None:
-                assert manifest is not None, "_why_full sends a replica without a manifest to a full download"
-                entries = dict(old_entries)
+                assert manifest is not None and snapshot is not None and old is not None, \
+                    "_why_full sends a replica without a manifest to a full download"
+                changes: dict[str, EntryFields | None] = {}
                 try:
-                    outcome = _incremental(feed, old_version, entries, manifest)
-                except _ResyncNeeded as exc:
-                    reason = exc.reason
-                else:
+                    outcome = _incremental(feed, old_version, changes, manifest)
                     if outcome is None:
                         new_version, checksum = old_version, manifest["checksum"]
                         etag_state = {"etag": manifest.get("etag"), "etag_url": manifest.get("etag_url")}
@@ -390,45 +663,45 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
                     else:
                         new_version, checksum, etag, etag_url = outcome
                         etag_state = {"etag": etag, "etag_url": etag_url}
-                        if store.fast_checksum(sorted(entries)) == checksum:
-                            mode = "incremental"
+                        if not changes and new_version == old_version and checksum == manifest["checksum"]:
+                            mode = "unchanged"
                         else:
-                            reason = (f"the changes from version {old_version} to {new_version} did not "
-                                      f"reproduce the server's checksum")
+                            written, added, removed, updated = _apply_changes(path, snapshot, old, changes,
+                                                                              new_version, checksum)
+                            mode = "incremental"
+                except _ResyncNeeded as exc:
+                    reason = exc.reason
+                    if "checksum" in reason:
+                        reason = (f"the changes from version {old_version} to {new_version} did not "
+                                  f"reproduce the server's checksum")
             if mode == "full":
-                response = feed.get(FEED)
-                where = feed.base + FEED
-                if response.status_code != 200:
-                    raise ProtocolError(f"{where} answered HTTP {response.status_code}")
-                document = feed.document(response)
-                new_version = _version(document, "version", where)
-                checksum = _checksum(document, where)
-                entries = _full_entries(document, where)
-                if store.fast_checksum(sorted(entries)) != checksum:
-                    raise ChecksumMismatch(f"the full list from {where} (version {new_version}) does not match "
-                                           f"the checksum the server announced; the replica keeps version "
-                                           f"{old_version}. Report this to the server's operator.")
+                new_version, checksum, name, sha256, header = _full(feed, path, old_version)
+                generation_file = store.open_files(path, {"data": name, "checksum": checksum,
+                                                          "count": header.total})
+                new = Matcher.over(generation_file.base)
+                written = _Written(new_version, checksum, header.total, (name, sha256), None, new)
+                added, removed, updated = _differences(
+                    old, (snapshot.overlay or snapshot.base).combos if snapshot is not None else [],
+                    new, generation_file.base.combos)
                 etag_state = {"etag": None, "etag_url": None}
         finally:
             feed.close()
 
         now = _now()
         fields = {"server": base, "checked_at": now, **etag_state}
-        if mode == "unchanged" or (mode == "incremental" and entries == old_entries and new_version == old_version):
+        if written is None:
             assert manifest is not None, "only a replica that has a manifest syncs incrementally"
             manifest = {**manifest, **fields}
             store.write_manifest(path, manifest)
             mode = "unchanged"
         else:
             fields["synced_at"] = now
-            manifest = store.write_snapshot(path, new_version, checksum, entries, manifest, **fields)
+            manifest = store.new_manifest(written.version, written.checksum, written.count, written.base,
+                                          written.overlay, manifest, **fields)
+            store.write_manifest(path, manifest)
         store.remove_debris(path, manifest)
 
-    added = tuple(sorted(t for t in entries if t not in old_entries)) if mode != "unchanged" else ()
-    removed = tuple(sorted(t for t in old_entries if t not in entries)) if mode != "unchanged" else ()
-    updated = tuple(sorted(t for t in entries if t in old_entries and entries[t] != old_entries[t])) \
-        if mode != "unchanged" else ()
     replica._load()
-    return SyncResult(old_version=old_version, new_version=new_version, mode=mode, added=added,
-                      removed=removed, updated=updated, reason=reason or "", checksum=checksum,
+    return SyncResult(old_version=old_version, new_version=new_version, mode=mode, added=tuple(added),
+                      removed=tuple(removed), updated=tuple(updated), reason=reason or "", checksum=checksum,
                       seconds=time.monotonic() - started)

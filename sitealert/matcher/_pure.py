@@ -18,16 +18,20 @@ A table answers, for one item, the match of the most specific listed target that
 - a canonical ``android:<package>`` or ``ios:<digits>`` id: not listed unless it is a target.
 """
 
+import mmap
 import re
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, TypeAlias, TypeVar
+
+from . import generation
 
 # The match type (the matcher's Match) and the "undecided" sentinel the caller passes in.
 M = TypeVar("M")
 U = TypeVar("U")
 Combo = tuple[tuple[str, ...], tuple[str, ...]]
 
-RISKY = 0x80000000
+RISKY = generation.RISKY
+Buffer: TypeAlias = bytes | mmap.mmap | memoryview
 
 # sitealert.hosts.targets._CANONICAL_HOST: the shape normalize_target returns unchanged.
 _CANONICAL_HOST = re.compile(r"(?:[a-z0-9_-]{1,63}\.)+[a-z][a-z0-9-]{0,62}")
@@ -42,38 +46,65 @@ def is_canonical_host_shape(host: str) -> bool:
 
 
 class Table(Generic[M, U]):
-    """Same constructor and methods as `_speedups.Table`."""
+    """Same constructor and methods as `_speedups.Table`: over generation files (see generation.py),
+    a base and an optional overlay, read into a dict when the table is made (the C table uses the
+    files in place; this fallback is correct, not fast)."""
 
-    def __init__(self, targets: list[str], meta: list[int], combos: list[Combo],
+    def __init__(self, base: Buffer, overlay: Buffer | None, combos: list[Combo],
                  match_type: Callable[[str, tuple[str, ...], tuple[str, ...]], M], undecided: U) -> None:
-        if len(targets) != len(meta):
-            raise ValueError("targets and meta differ in length")
-        self._targets = list(targets)
+        parts = [generation.from_bytes(bytes(base))]
+        if overlay is not None:
+            parts.append(generation.from_bytes(bytes(overlay)))
+        self._parts = parts
+        self._total = parts[-1].header.total
+        self._combos = combos
+        self._match_type = match_type
+        self._records: dict[str, tuple[int, int]] = {}
         self._matches: dict[str, M] = {}
         self._risky: set[str] = set()
         depths = set()
-        for target, value in zip(self._targets, meta):
-            if target.__class__ is not str or not target.isascii():
-                raise ValueError(f"target {target!r} is not an ASCII str")
-            if target in self._matches:
-                raise ValueError(f"duplicate target {target!r}")
-            countries, categories = combos[value & ~RISKY]
-            self._matches[target] = match_type(target, countries, categories)
-            if value & RISKY:
-                self._risky.add(target)
-            if ":" not in target:
-                depths.add(min(target.count(".") + 1, 63))
+        for part in parts:
+            for target, meta, first in generation.iter_records(part.records):
+                if meta & generation.TOMBSTONE:
+                    self._records.pop(target, None)
+                    self._matches.pop(target, None)
+                    continue
+                self._records[target] = (meta, first)
+                combo_index = meta & generation.COMBO_MASK
+                if combo_index >= len(combos):
+                    raise ValueError("a record of the generation file names no combo (damaged file)")
+                countries, categories = combos[combo_index]
+                self._matches[target] = match_type(target, countries, categories)
+                if meta & RISKY:
+                    self._risky.add(target)
+                else:
+                    self._risky.discard(target)
+                if ":" not in target:
+                    depths.add(min(target.count(".") + 1, 63))
         self._depths = frozenset(depths)
         self._undecided = undecided
 
     def __len__(self) -> int:
-        return len(self._targets)
+        return self._total
 
     def get(self, target: str) -> M | None:
         return self._matches.get(target) if target.__class__ is str else None
 
+    def record(self, target: str) -> tuple[int, int] | None:
+        return self._records.get(target) if target.__class__ is str else None
+
+    def _merged(self, keep_tombstones: bool = False) -> Iterator[tuple[str, int, int]]:
+        records = [generation.iter_records(part.records) for part in self._parts]
+        if len(records) == 1:
+            return records[0]
+        return generation.merged(records[0], records[1], keep_tombstones=keep_tombstones)
+
     def targets(self) -> list[str]:
-        return list(self._targets)
+        return [target for target, _meta, _first in self._merged()]
+
+    def feed(self, callback: Callable[[bytes], object], records: bool, chunk: int,
+             keep_tombstones: bool = False) -> int:
+        return generation.feed_chunks(self._merged(keep_tombstones), callback, records, chunk)
 
     def nbytes(self) -> int:
         return 0

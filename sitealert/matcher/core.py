@@ -2,12 +2,12 @@
 
 import enum
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, NamedTuple, TypeAlias, cast
 
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 
-from . import _pure
+from . import _pure, generation
 from .suffix_rules import rule_parents
 
 try:
@@ -17,6 +17,14 @@ except ImportError:  # no compiler when the package was installed: the pure tabl
 
 # SITEALERT_PURE_PYTHON=1 forces the pure-Python table (to compare, or to rule the accelerator out).
 ACCELERATED = _speedups is not None and os.environ.get("SITEALERT_PURE_PYTHON", "") in ("", "0")
+
+
+def _resolve(accelerated: bool | None) -> bool:
+    if accelerated is None:
+        accelerated = ACCELERATED
+    if accelerated and _speedups is None:
+        raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
+    return accelerated
 
 
 class Match(NamedTuple):
@@ -112,24 +120,48 @@ class Matcher:
     def from_columns(cls, targets: list[str], combo_ids: list[int], combos: list[_pure.Combo], *,
                      accelerated: bool | None = None) -> "Matcher":
         """Build from distinct canonical targets, each with an index into combos, a list of
-        (countries, categories) tuple pairs. The fast way in for a replica read from disk."""
+        (countries, categories) tuple pairs."""
         matcher = cls.__new__(cls)
         matcher._build(list(targets), list(combo_ids), list(combos),
                        ACCELERATED if accelerated is None else accelerated)
         return matcher
 
+    @classmethod
+    def over(cls, base: generation.Generation, overlay: generation.Generation | None = None, *,
+             accelerated: bool | None = None) -> "Matcher":
+        """The matcher of generation files used in place (a replica's base and overlay): nothing
+        is read or copied, whatever the list's size."""
+        accelerated = _resolve(accelerated)
+        combos = (overlay or base).combos
+        matcher = cls.__new__(cls)
+        table_type = _speedups.Table if accelerated else _pure.Table
+        matcher._table = table_type(base.data, overlay.data if overlay is not None else None,
+                                    [(countries, categories) for _kind, countries, categories in combos],
+                                    Match, UNDECIDED)
+        matcher.accelerated = accelerated
+        return matcher
+
     def _build(self, targets: list[str], combo_ids: list[int], combos: list[_pure.Combo],
                accelerated: bool) -> None:
-        if accelerated and _speedups is None:
-            raise RuntimeError("sitealert.matcher._speedups is not built; reinstall with a C compiler")
-        risky = _pure.RISKY
+        accelerated = _resolve(accelerated)
+        for target in targets:
+            if target.__class__ is not str or not target or not target.isascii():
+                raise ValueError(f"target {target!r} is not an ASCII str")
+        order = sorted(range(len(targets)), key=targets.__getitem__)
+        ordered = [targets[k] for k in order]
+        for previous, target in zip(ordered, ordered[1:]):
+            if previous == target:
+                raise ValueError(f"duplicate target {target!r}")
         parents = rule_parents()
-        meta = combo_ids
+        metas = [combo_ids[k] for k in order]
         if not parents.isdisjoint(targets):
-            meta = [index | risky if target in parents and ":" not in target else index
-                    for target, index in zip(targets, combo_ids)]
+            metas = [index | _pure.RISKY if target in parents and ":" not in target else index
+                     for target, index in zip(ordered, metas)]
+        records = generation.encode(ordered, metas, [0] * len(ordered))
+        stored = [("", countries, categories) for countries, categories in combos]
+        data = generation.build(records, stored, generation.UNKNOWN_CHECKSUM)
         table_type = _speedups.Table if accelerated else _pure.Table
-        self._table: _Table = table_type(targets, meta, combos, Match, UNDECIDED)
+        self._table: _Table = table_type(data, None, list(combos), Match, UNDECIDED)
         self.accelerated = accelerated
 
     @classmethod
@@ -145,6 +177,9 @@ class Matcher:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._table.targets())
+
+    def targets_set(self) -> set[str]:
+        return set(self._table.targets())
 
     def get(self, target: str) -> Match | None:
         """The entry of exactly this canonical target, or None."""
@@ -187,6 +222,35 @@ class Matcher:
             return None
         return self.lookup_canonical(target)
 
+    def record(self, target: str) -> tuple[int, int] | None:
+        """(meta, first listed, seconds since 1970 or 0) of exactly this canonical target, or None."""
+        return self._table.record(target)
+
+    def feed(self, callback: Callable[[bytes], object], *, records: bool = False, chunk: int = 1 << 20,
+             keep_tombstones: bool = False) -> int:
+        """Call callback with the list, sorted, about `chunk` bytes at a time: "target\\n" lines
+        (what the SPEC §4 checksum hashes), or generation records (keep_tombstones: with the
+        overlay's tombstones, to merge two overlays into one); return how many entries."""
+        return self._table.feed(callback, records, chunk, keep_tombstones)
+
     def nbytes(self) -> int:
-        """Bytes held by the accelerated table's arrays (0 for the pure table, which uses Python objects)."""
+        """Bytes of the accelerated table's arrays (0 for the pure table, which uses Python objects)."""
         return self._table.nbytes()
+
+
+def diff(old: Matcher, new: Matcher, combo_map: list[int]) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, updated) targets from old to new, sorted; combo_map[i] is new's combo index
+    equal to old's combo i (-1: none), so that an entry is updated when its combo or first-listed
+    time differs."""
+    if old.accelerated and new.accelerated:
+        return _speedups.diff(old._table, new._table, combo_map)  # type: ignore[arg-type]
+    old_targets, new_targets = old.targets_set(), new.targets_set()
+    updated = []
+    for target in sorted(old_targets & new_targets):
+        before, after = old.record(target), new.record(target)
+        assert before is not None and after is not None
+        index = before[0] & generation.COMBO_MASK
+        if (combo_map[index] if index < len(combo_map) else -1) != after[0] & generation.COMBO_MASK \
+                or before[1] != after[1]:
+            updated.append(target)
+    return sorted(new_targets - old_targets), sorted(old_targets - new_targets), updated

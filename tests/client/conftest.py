@@ -169,6 +169,15 @@ class FeedState:
         return {"version": self.version, "checksum": checksum,
                 "entries": [current[t] for t in sorted(current)]}
 
+    def csv_document(self):
+        """The full list as the server's csv (lists space-separated), with its version headers."""
+        document = self.full_document()
+        lines = ["target,kind,countries,categories,first_listed_at\n"]
+        for e in document["entries"]:
+            lines.append(f"{e['target']},{e['kind']},{' '.join(e['countries'])},{' '.join(e['categories'])},"
+                         f"{e['first_listed_at'] or ''}\n")
+        return "".join(lines).encode(), document["version"], document["checksum"]
+
     def changes_document(self, since):
         old, new = self.versions[since], self.versions[-1]
         changes = []
@@ -191,10 +200,10 @@ def _handler(state):
         def log_message(self, *args):
             pass
 
-        def _send(self, status, document=None, headers=()):
+        def _send(self, status, document=None, headers=(), content_type="application/json"):
             body = document if isinstance(document, bytes) else json.dumps(document or {}).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             for name, value in headers:
                 self.send_header(name, value)
@@ -213,9 +222,13 @@ def _handler(state):
                 status = state.fail_next.pop(0)
                 return self._send(status, {"error": "try later"}, [("Retry-After", "0")])
             if state.body_override is not None:
-                return self._send(*state.body_override)
+                return self._send(*state.body_override)  # (status, body[, headers[, content type]])
             if self.headers.get("Authorization") != f"Bearer {state.token}":
                 return self._send(401, {"error": "invalid_token", "detail": "Unknown or revoked token."})
+            if url.path == "/api/v1/feed" and query.get("format") == ["csv"]:
+                body, version, checksum = state.csv_document()
+                return self._send(200, body, [("X-SiteAlert-Version", str(version)),
+                                              ("X-SiteAlert-Checksum", checksum)], content_type="text/csv")
             if url.path == "/api/v1/feed":
                 document = state.full_document()
             elif url.path == "/api/v1/feed/changes":

@@ -21,11 +21,14 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs PO
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import sys
-from sitealert.client import Replica
+from sitealert.client import Replica, store
+if sys.argv[4] == "compact":  # any overlay is past the threshold: the sync writes a new base
+    store.COMPACT_MINIMUM, store.COMPACT_FRACTION = 0, 10**12
 print("syncing", flush=True)
 Replica(sys.argv[1]).sync(sys.argv[2], sys.argv[3], full=sys.argv[4] == "full", retries=0, timeout=30)
 """
-# Every step of store.write_snapshot / write_manifest / remove_debris, in order.
+# Every step of store.write_generation / write_manifest / remove_debris, in order (an incremental
+# sync writes an overlay, a full one a base).
 STEPS_BEFORE_SWAP = ["data-partial", "data-written", "data-renamed", "manifest-written"]
 STEPS_AFTER_SWAP = ["manifest-replaced", "cleaned"]
 
@@ -53,18 +56,24 @@ def _assert_intact(directory, state, allowed_versions):
 
 
 @pytest.mark.parametrize("step", STEPS_BEFORE_SWAP + STEPS_AFTER_SWAP)
-@pytest.mark.parametrize("first_sync", [True, False], ids=["first-sync", "incremental"])
-def test_killed_at_each_step(feed_server, tmp_path, step, first_sync):
+@pytest.mark.parametrize("kind", ["first-sync", "incremental", "second-overlay", "compaction"])
+def test_killed_at_each_step(feed_server, tmp_path, step, kind):
     url, state = feed_server
     state.publish(add=[f"site{i}.example.com" for i in range(300)])
     old_version = 0
-    if not first_sync:
+    if kind != "first-sync":
         Replica(tmp_path).sync(url, state.token)
         old_version = 1
+        if kind == "second-overlay":  # the killed sync replaces an overlay with another
+            state.publish(add=["first.example.org"], remove=["site3.example.com"])
+            assert Replica(tmp_path).sync(url, state.token).mode == "incremental"
+            assert store.read_manifest(tmp_path)["overlay"]
+            old_version = 2
         state.publish(add=["new.example.net"], remove=["site7.example.com"])
     new_version = state.version
 
-    process = _sync_process(tmp_path, url, state.token, crash_at=step)
+    process = _sync_process(tmp_path, url, state.token, mode="compact" if kind == "compaction" else "auto",
+                            crash_at=step)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
 
@@ -75,9 +84,11 @@ def test_killed_at_each_step(feed_server, tmp_path, step, first_sync):
     assert result.new_version == new_version
     _assert_intact(tmp_path, state, {new_version})
     manifest = store.read_manifest(tmp_path)
-    leftovers = {p.name for p in tmp_path.iterdir()} - {store.MANIFEST, store.LOCK, manifest["data"],
-                                                         manifest["previous_data"]}
+    named = {manifest[key] for key in ("data", "overlay", "previous_data", "previous_overlay")}
+    leftovers = {p.name for p in tmp_path.iterdir()} - {store.MANIFEST, store.LOCK} - named
     assert leftovers == set()
+    if kind == "compaction" and step in STEPS_AFTER_SWAP:
+        assert manifest["overlay"] is None and manifest["data"].startswith("base-000000000002-")
 
 
 def _wait_for_temporary_file(directory, timeout):

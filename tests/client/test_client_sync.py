@@ -1,6 +1,5 @@
 """Replica.sync against a real HTTP server speaking the SPEC §4 feed protocol (tests/client/conftest.py)."""
 
-import json
 import socket
 
 import pytest
@@ -158,20 +157,27 @@ def test_a_replica_ahead_of_the_server_is_a_clear_error_and_full_fixes_it(publis
     assert (result.new_version, result.removed) == (1, ("a.example.com", "b.example.com"))
 
 
+def _csv(version=9, checksum="sha256:" + "0" * 64, body=b"target,kind,countries,categories,first_listed_at\n"):
+    return (200, body, [("X-SiteAlert-Version", str(version)), ("X-SiteAlert-Checksum", checksum)], "text/csv")
+
+
 def test_a_server_from_the_future_is_named_as_such(published, tmp_path):
     url, state = published
-    body = json.dumps({"version": 9, "checksum": "sha512:" + "0" * 128, "entries": []}).encode()
-    state.body_override = (200, body)
+    state.body_override = _csv(checksum="sha512:" + "0" * 128)
     with pytest.raises(IncompatibleServer, match="sha512.*upgrade"):
         Replica(tmp_path).sync(url, state.token, **FAST)
 
 
 @pytest.mark.parametrize("override, message", [
-    ((200, b"<html>Sign in</html>"), "not JSON"),
-    ((200, b'{"version": "7", "checksum": "x", "entries": []}'), "not a version"),
-    ((200, b'{"version": 1, "checksum": "sha256:zz", "entries": []}'), "not a SHA-256"),
-    ((200, b'{"version": 1, "checksum": "sha256:' + b"0" * 64 + b'", "entries": [{"target": "a b"}]}'),
-     "not a canonical target"),
+    ((200, b"<html>Sign in</html>"), "not a csv list.*SiteAlert server"),
+    (_csv(version="seven"), "not a version"),
+    (_csv(checksum="sha256:zz"), "not a SHA-256"),
+    (_csv(body=b"target,kind,countries,categories,first_listed_at\na b,domain,FR,x,\n"), "not a canonical target"),
+    (_csv(body=b"target,kind,countries,categories,first_listed_at\nb.example,domain,FR,x,\na.example,domain,FR,x,\n"),
+     "out of order"),
+    (_csv(body=b"target,kind,countries,categories,first_listed_at\na.example,domain,FR\n"), "five columns"),
+    (_csv(body=b"target;kind\n"), "does not start with"),
+    (_csv(body=b""), "empty"),
     ((404, b"{}"), "no SiteAlert feed"),
     ((418, b"{}"), "HTTP 418"),
 ])
@@ -183,6 +189,22 @@ def test_answers_outside_the_protocol_change_nothing(published, tmp_path, overri
     with pytest.raises(ProtocolError, match=message):
         replica.sync(url, state.token, full=True, **FAST)
     assert Replica(tmp_path).version == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_truncated_replica_opens_refuses_to_answer_and_is_repaired_by_a_full_sync(published, tmp_path):
+    url, state = published
+    Replica(tmp_path).sync(url, state.token, **FAST)
+    manifest = store.read_manifest(tmp_path)
+    data = tmp_path / manifest["data"]
+    data.write_bytes(data.read_bytes()[:-8])
+    damaged = Replica(tmp_path)
+    assert "damaged" in damaged.damaged and damaged.version == 0
+    with pytest.raises(ReplicaDamaged, match="sitealert sync"):
+        damaged.check("example.com")
+    result = damaged.sync(url, state.token, **FAST)
+    assert result.full and "damaged" in result.reason
+    assert damaged.damaged is None and damaged.check("www.example.com").target == "example.com"
 
 
 def test_a_damaged_replica_opens_refuses_to_answer_and_is_repaired_by_a_full_sync(published, tmp_path):
@@ -191,8 +213,11 @@ def test_a_damaged_replica_opens_refuses_to_answer_and_is_repaired_by_a_full_syn
     manifest = store.read_manifest(tmp_path)
     data = tmp_path / manifest["data"]
     data.write_bytes(data.read_bytes().replace(b"example.com", b"exanple.com"))
-    damaged = Replica(tmp_path)
-    assert "SHA-256" in damaged.damaged and damaged.version == 0
+    damaged = Replica(tmp_path)  # opening reads headers only (constant time): verify() reads every byte
+    assert damaged.damaged is None
+    with pytest.raises(ReplicaDamaged, match="SHA-256"):
+        damaged.verify()
+    assert "SHA-256" in damaged.damaged
     with pytest.raises(ReplicaDamaged, match="sitealert sync"):
         damaged.check("example.com")
     result = damaged.sync(url, state.token, **FAST)
@@ -248,7 +273,9 @@ def test_debris_of_interrupted_syncs_is_removed_and_one_previous_generation_kept
         replica.sync(url, state.token, **FAST)
     names = sorted(p.name for p in tmp_path.iterdir())
     manifest = store.read_manifest(tmp_path)
-    assert names == sorted([store.MANIFEST, store.LOCK, manifest["data"], manifest["previous_data"]])
+    assert names == sorted({store.MANIFEST, store.LOCK} | {manifest[key] for key in (
+        "data", "overlay", "previous_data", "previous_overlay") if manifest[key]})
+    assert manifest["overlay"] and manifest["previous_overlay"] and manifest["data"] == manifest["previous_data"]
 
 
 def test_base_url_accepts_the_api_address_too(published, tmp_path):
@@ -261,3 +288,52 @@ def test_base_url_accepts_the_api_address_too(published, tmp_path):
 def test_in_memory_replicas_cannot_sync():
     with pytest.raises(TypeError):
         Replica.from_targets(["example.com"]).sync("http://127.0.0.1:1", "t")
+
+
+def test_overlays_accumulate_changes_until_compaction_merges_them_into_a_new_base(published, tmp_path, monkeypatch):
+    url, state = published
+    state.publish(add=[f"site{i}.other.org" for i in range(200)])
+    replica = Replica(tmp_path)
+    replica.sync(url, state.token, **FAST)
+    base = store.read_manifest(tmp_path)["data"]
+    reader = Replica(tmp_path)
+    monkeypatch.setattr(store, "COMPACT_MINIMUM", 5)
+    monkeypatch.setattr(store, "COMPACT_FRACTION", 10**9)
+    for step in range(3):  # each overlay holds every change since the base: 2, 4, then 6 > 5 records
+        state.publish(add=[f"new{step}.example.net"], remove=[f"site{step}.other.org"])
+        result = replica.sync(url, state.token, **FAST)
+        assert result.mode == "incremental" and result.added == (f"new{step}.example.net",)
+        assert result.removed == (f"site{step}.other.org",)
+        manifest = store.read_manifest(tmp_path)
+        if step < 2:
+            assert manifest["data"] == base and manifest["overlay"].startswith(f"delta-{state.version:012d}-")
+        else:
+            assert manifest["data"] != base and manifest["overlay"] is None  # compacted
+            assert manifest["previous_data"] == base and manifest["previous_overlay"]
+        assert replica.checksum == checksum_of(state.versions[-1]) and len(replica) == len(state.versions[-1])
+        assert reader.refresh() is True
+        assert reader.targets() == sorted(state.versions[-1])
+        assert reader.check(f"www.new{step}.example.net").target == f"new{step}.example.net"
+        assert reader.check(f"www.site{step}.other.org") is None
+        reader.verify()
+    state.publish(update=[entry("example.com", countries=("FR", "IT"))], remove=["site10.other.org"])
+    result = replica.sync(url, state.token, **FAST)
+    assert (result.updated, result.removed) == (("example.com",), ("site10.other.org",))
+    assert Replica(tmp_path).check("a.example.com").countries == ("FR", "IT")
+    assert [e["target"] for e in Replica(tmp_path).entries()] == sorted(state.versions[-1])
+
+
+def test_a_target_removed_then_listed_again_and_a_parent_under_a_removed_child(published, tmp_path):
+    url, state = published
+    state.publish(add=["video.example.com"])
+    replica = Replica(tmp_path)
+    replica.sync(url, state.token, **FAST)
+    state.publish(remove=["video.example.com", "example.com"])
+    replica.sync(url, state.token, **FAST)
+    assert replica.check("a.video.example.com") is None and replica.check_many(["a.video.example.com"]) == [None]
+    state.publish(add=["example.com"])
+    result = replica.sync(url, state.token, **FAST)
+    assert result.added == ("example.com",)
+    assert replica.check("a.video.example.com").target == "example.com"
+    assert [m.target for m in replica.check_many(["a.video.example.com", "video.example.com"])] == \
+        ["example.com", "example.com"]
