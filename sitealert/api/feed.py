@@ -11,6 +11,7 @@ from sitealert.core import audit
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
 from sitealert.feed.models import FeedEntry
+from sitealert.feed.state import current_state
 from sitealert.monitoring.metadata import entry_metadata
 
 router = Router(tags=["feed"], auth=feed_reader)
@@ -61,7 +62,7 @@ def feed(request):
     gzipped = accepts_gzip(request)
     tags = if_none_match(request)
     if tags:
-        state = builder.feed_state()
+        state = current_state()
         if "*" in tags or tags & {builder.etag(state, fmt), builder.etag(state, fmt, gzipped=True)}:
             response = HttpResponseNotModified()
             response["ETag"] = builder.etag(state, fmt, gzipped)

@@ -1,0 +1,29 @@
+"""The current (epoch, version) of the aggregated list, read with one SQL statement.
+
+Requests that only compare versions (a feed 304, the changes and lookup endpoints) run this at
+every call: a plain statement costs a fraction of the ORM query `builder.feed_state()` builds
+(about 1 ms of a 304's 2.3 ms, profiled). It is read afresh each time, so a new version is
+seen by the next request.
+"""
+
+from typing import NamedTuple
+
+from django.db import connection
+
+from sitealert.feed.builder import feed_state
+
+
+class State(NamedTuple):
+    epoch: str
+    version: int
+
+
+def current_state():
+    """The State of the list now (what `builder.etag` needs: epoch and version)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT epoch, version FROM feed_feedstate WHERE id = 1")
+        row = cursor.fetchone()
+    if row is None:  # a database no version was ever written to: the ORM creates the row
+        state = feed_state()
+        return State(state.epoch, state.version)
+    return State(row[0], row[1])
