@@ -11,7 +11,7 @@ from sitealert.core import audit
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
 from sitealert.feed.models import FeedEntry
-from sitealert.feed.state import current_state
+from sitealert.feed.state import current_state, known_checksum
 from sitealert.monitoring.metadata import entry_metadata
 
 router = Router(tags=["feed"], auth=feed_reader)
@@ -67,7 +67,7 @@ def feed(request):
             response = HttpResponseNotModified()
             response["ETag"] = builder.etag(state, fmt, gzipped)
             response["Vary"] = "Accept-Encoding"
-            return _version_headers(response, state.version, builder.cached_checksum(state))
+            return _version_headers(response, state.version, known_checksum(state))
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
         audit.count(request.auth, "feed.download", fmt, {"version": document.version})

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from sitealert.feed.builder import feed_state
+from sitealert.feed.builder import cached_checksum, feed_state
 
 
 class State(NamedTuple):
@@ -27,3 +27,18 @@ def current_state():
         state = feed_state()
         return State(state.epoch, state.version)
     return State(row[0], row[1])
+
+
+_checksums: dict[State, str] = {}
+
+
+def known_checksum(state):
+    """`builder.cached_checksum(state)`, remembered in this process once found: a version's
+    checksum never changes, and a 304 then needs no file (nor `os.makedirs` of its directory)."""
+    checksum = _checksums.get(state)
+    if checksum is None:
+        checksum = cached_checksum(state)
+        if checksum is not None:
+            _checksums.clear()  # one version at a time: the current one
+            _checksums[state] = checksum
+    return checksum
