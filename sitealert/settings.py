@@ -155,16 +155,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "sitealert.core.middleware.SecurityHeadersMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "sitealert.core.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "sitealert.core.request_body.RequestBodyErrorMiddleware",
     "sitealert.core.middleware.GZipMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "sitealert.core.middleware.AuthenticationMiddleware",
+    "sitealert.core.middleware.OTPMiddleware",
     "sitealert.front.second_factor.SecondFactorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "sitealert.core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -205,7 +205,7 @@ def database_from_url(url):
         "HOST": unquote(parsed.hostname or ""),
         "PORT": str(parsed.port or ""),
         "OPTIONS": options,
-        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
     }
 
@@ -221,6 +221,9 @@ else:
             # writers queue instead of failing half-way with "database is locked".
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30,
                         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+            # Opening a connection (and running init_command) cost as much as a small request.
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 
@@ -321,6 +324,10 @@ SITEALERT = {
                                          default=("staff", "contributor")),
     "API_RATE": envint("API_RATE", 600),
     "API_WINDOW": envint("API_WINDOW", 60),
+    # Reads never write (sitealert.core.tallies): what they count is written every this many seconds.
+    "TALLY_FLUSH_SECONDS": envfloat("TALLY_FLUSH_SECONDS", 2.0, minimum=0.1),
+    # A bearer token is read from the database once per this many seconds per process (0: every call).
+    "TOKEN_CACHE_SECONDS": envfloat("TOKEN_CACHE_SECONDS", 5.0, minimum=0),
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
     "FEED_CACHE_DIR": Path(envstr("FEED_CACHE_DIR", str(DATA_DIR / "feed-cache"))),
     # The internal location of the reverse proxy that serves FEED_CACHE_DIR (docs/production.md):

@@ -71,6 +71,17 @@ def second_factor_policy(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_tallies():
+    """What a process counts on reads (rate limits, downloads, tokens) lives in memory until a flush:
+    each test starts with none, and the tokens it reads are read afresh."""
+    from sitealert.core import tallies
+
+    tallies.clear()
+    yield
+    tallies.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     from django.core.cache import cache
 

@@ -40,7 +40,7 @@ class TokenAuth(HttpBearer):
             if _belongs_to_unapproved_organization(secret):
                 raise ApiError(403, "organization_not_approved", reason)
             raise invalid_token(reason)
-        wait = ratelimit.hit("api-token", token.pk, setting("API_RATE"), setting("API_WINDOW"))
+        wait = ratelimit.tally("api-token", token.pk, setting("API_RATE"), setting("API_WINDOW"))
         if wait:
             raise ApiError(429, "rate_limited", ngettext(
                 "Too many requests with this token. Try again in %(n)d second.",

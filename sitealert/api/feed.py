@@ -16,6 +16,7 @@ from sitealert.core.conf import setting
 from sitealert.core.middleware import accepts_gzip
 from sitealert.feed import builder
 from sitealert.feed.models import FeedEntry
+from sitealert.feed.state import current_state, known_checksum
 from sitealert.monitoring.metadata import entry_metadata
 
 router = Router(tags=["feed"], auth=feed_reader)
@@ -86,15 +87,15 @@ def feed(request):
     gzipped = accepts_gzip(request)
     tags = if_none_match(request)
     if tags:
-        state = builder.feed_state()
+        state = current_state()
         if "*" in tags or tags & {builder.etag(state, fmt), builder.etag(state, fmt, gzipped=True)}:
             response = HttpResponseNotModified()
             response["ETag"] = builder.etag(state, fmt, gzipped)
             response["Vary"] = "Accept-Encoding"
-            return _version_headers(response, state.version, builder.cached_checksum(state))
+            return _version_headers(response, state.version, known_checksum(state))
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
-        audit.record(request.auth, "feed.download", fmt, {"version": document.version})
+        audit.count(request.auth, "feed.download", fmt, {"version": document.version})
     response = _document_response(document, filename=f"sitealert-v{document.version}.{fmt}")
     # GZipMiddleware leaves a response alone once it has a Content-Encoding (it would compress
     # the file again); sitealert.core.middleware.GZipMiddleware honours "gzip;q=0".

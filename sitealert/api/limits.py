@@ -81,6 +81,11 @@ def refuse_oversized_body(request, route):
         body = request.body
     except RequestDataTooBig:
         return body_too_large()
+    if body.count(b",") < limit:
+        # Every element of a JSON list after its first follows a comma: with fewer commas than the
+        # limit no list can be over it, and the streaming count (1,000 items: a fifth of a lookup's
+        # time) is skipped.
+        return None
     count = count_list(body, key, limit)
     if count is None or count <= limit:
         return None

@@ -1,11 +1,11 @@
 """POST /lookup: which of up to 10,000 items the aggregated list covers."""
 
+from django.http import HttpResponse
 from ninja import Router
 
 from sitealert.api.auth import feed_reader
-from sitealert.api.errors import json_response
 from sitealert.api.schemas import ERRORS, Error, LookupRequest, LookupResponse
-from sitealert.feed.lookup import lookup as lookup_items
+from sitealert.feed.lookup import lookup_document
 
 router = Router(tags=["feed"], auth=feed_reader)
 
@@ -25,4 +25,4 @@ router = Router(tags=["feed"], auth=feed_reader)
 )
 def lookup(request, payload: LookupRequest):
     # At most LOOKUP_MAX_ITEMS: counted while the body is read (`api.limits`), before it is parsed.
-    return json_response(lookup_items(payload.items))
+    return HttpResponse(lookup_document(payload.items), content_type="application/json")

@@ -19,7 +19,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from sitealert.cli.errors import CommandError
-from sitealert.core import metrics
+from sitealert.core import metrics, tallies
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
@@ -140,6 +140,7 @@ def _gunicorn(bind, workers, threads=None):
             self.cfg.set("control_socket_disable", True)
 
         def load(self):
+            tallies.start()  # in each worker: what reads count is written every few seconds and at exit
             return BodyReader(get_wsgi_application())
 
     Server().run()

@@ -1,7 +1,37 @@
-"""Middleware: security headers on every response, and gzip that honours a refusal."""
+"""Middleware: security headers on every response, gzip that honours a refusal, and the browser's
+middleware (sessions, logins, second factor, messages) kept off the token-authenticated API."""
 
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
 from django.utils.cache import patch_vary_headers
+from django_otp.middleware import OTPMiddleware as DjangoOTPMiddleware
+
+API_PATH = "/api/"
+
+
+def pages_only(middleware):
+    """`middleware` for every path but the API's. API requests carry a bearer token, never a
+    session cookie: loading a session, a login, an OTP device and messages there is work a
+    request does not need (about 0.4 ms of a feed 304, profiled). Views and context processors
+    read `request.user` with getattr, so its absence on the API is no error."""
+
+    class PagesOnly(middleware):
+        def __call__(self, request):
+            if request.path_info.startswith(API_PATH):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    PagesOnly.__name__ = PagesOnly.__qualname__ = middleware.__name__
+    PagesOnly.__doc__ = f"{middleware.__module__}.{middleware.__name__}, except on {API_PATH}."
+    return PagesOnly
+
+
+SessionMiddleware = pages_only(DjangoSessionMiddleware)
+AuthenticationMiddleware = pages_only(DjangoAuthenticationMiddleware)
+OTPMiddleware = pages_only(DjangoOTPMiddleware)
+MessageMiddleware = pages_only(DjangoMessageMiddleware)
 
 
 def accepts_gzip(request):

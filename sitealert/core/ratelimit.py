@@ -5,19 +5,33 @@ before; the limit applies to the weighted sum — the previous window's count ti
 it that still lies within one window's length of now, plus the current count — so a client
 cannot spend its limit at the end of one window and again at the start of the next.
 
-One statement per request: an upsert that adds the request to its client's row (moving the
-windows on when time has) and returns both counts, atomically on SQLite and PostgreSQL alike, so
-concurrent requests of one client cannot both read the same count and slip past the limit together.
+Two ways to count a request:
+
+- `hit`, for requests that write anyway (a sign-in, a second factor, a review request): one
+  statement, an upsert that adds the request to its client's row (moving the windows on when time
+  has) and returns both counts, atomically on SQLite and PostgreSQL alike, so concurrent requests of
+  one client cannot both read the same count and slip past the limit together. Exact.
+- `tally`, for reads (the public check, every call with a bearer token), which must not write:
+  the request is counted in this process (`InProcessCounts`), and the process's counts reach the
+  shared rows as sums at every flush (`core.tallies`, every TALLY_FLUSH_SECONDS). A process decides
+  on the shared counts it last read or flushed plus its own unflushed ones; what it cannot see are
+  the requests other processes took since their last flush and since its own, so a client that
+  spreads its requests over P processes gets at most the limit plus what it sends to the other
+  P - 1 processes within two flush intervals, and never more than P times the limit in one window.
+  Each process on its own holds the limit exactly.
 """
 
 import ipaddress
 import math
+import threading
 import time
 
 from django.db import connection
 
-from sitealert.core import metrics
+from sitealert.core import metrics, tallies
 from sitealert.core.models import RateLimitCount
+
+ROWS_PER_STATEMENT = 500  # 5 parameters a row: well under SQLite's 32,766
 
 
 def _table():
@@ -29,28 +43,143 @@ def _key(scope, key):
     return f"{scope}:{key}"[:320]
 
 
-def hit(scope, key, limit, window):
-    """Count one request; return seconds to wait (0 when allowed)."""
-    now = time.time()
-    bucket = int(now // window)
-    table = _table()
-    # SET expressions read the row as it was before the update, on both databases.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key, bucket, count, previous, expires) VALUES (%s, %s, 1, 0, %s) "
-            f"ON CONFLICT (key) DO UPDATE SET "
-            f"previous = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.previous "
-            f"WHEN {table}.bucket = excluded.bucket - 1 THEN {table}.count ELSE 0 END, "
-            f"count = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.count + 1 ELSE 1 END, "
-            f"bucket = excluded.bucket, expires = excluded.expires "
-            f"RETURNING count, previous",
-            [_key(scope, key), bucket, (bucket + 2) * window])
-        count, previous = cursor.fetchone()
+def _upsert_sql(table, rows):
+    """Add (key, bucket, count, previous, expires) rows to the counts, merged as `merge` does; the
+    statement returns each key's row after it. SET expressions read the row as it was before the
+    update, on both databases."""
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * rows)
+    return (
+        f"INSERT INTO {table} (key, bucket, count, previous, expires) VALUES {values} "
+        f"ON CONFLICT (key) DO UPDATE SET "
+        f"previous = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.previous + excluded.previous "
+        f"WHEN {table}.bucket = excluded.bucket + 1 THEN {table}.previous + excluded.count "
+        f"WHEN {table}.bucket > excluded.bucket + 1 THEN {table}.previous "
+        f"WHEN {table}.bucket = excluded.bucket - 1 THEN {table}.count + excluded.previous "
+        f"ELSE excluded.previous END, "
+        f"count = CASE WHEN {table}.bucket = excluded.bucket THEN {table}.count + excluded.count "
+        f"WHEN {table}.bucket > excluded.bucket THEN {table}.count ELSE excluded.count END, "
+        f"bucket = CASE WHEN {table}.bucket > excluded.bucket THEN {table}.bucket ELSE excluded.bucket END, "
+        f"expires = CASE WHEN {table}.bucket > excluded.bucket THEN {table}.expires ELSE excluded.expires END "
+        f"RETURNING key, bucket, count, previous")
+
+
+def merge(one, other):
+    """Two (bucket, count, previous) tallies of one key as one: counts of the same window add up, the
+    later window's previous takes in the other's current count, and older windows weigh nothing."""
+    if one[0] < other[0]:
+        one, other = other, one
+    if one[0] == other[0]:
+        return one[0], one[1] + other[1], one[2] + other[2]
+    if one[0] == other[0] + 1:
+        return one[0], one[1], one[2] + other[1]
+    return one
+
+
+def _decide(scope, now, limit, window, bucket, count, previous):
     elapsed = now - bucket * window
     if previous * (1 - elapsed / window) + count <= limit:
         return 0
     metrics.count_refusal(scope)
     return _wait(limit, window, count, previous, elapsed)
+
+
+def hit(scope, key, limit, window):
+    """Count one request in the shared rows now; return seconds to wait (0 when allowed)."""
+    now = time.time()
+    bucket = int(now // window)
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(_table(), 1), [_key(scope, key), bucket, 1, 0, (bucket + 2) * window])
+        _key_, _bucket, count, previous = cursor.fetchone()
+    return _decide(scope, now, limit, window, bucket, count, previous)
+
+
+class InProcessCounts:
+    """One process's requests under the limits counted by `tally`, written to the shared rows as sums.
+
+    `shared` holds each key's row as this process last read it (at its first request) or wrote it
+    (a flush returns the rows it changed); `pending` the requests counted since the last flush,
+    `flushing` those being written now. All three are (bucket, count, previous) tallies.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.shared, self.pending, self.flushing, self.windows = {}, {}, {}, {}
+
+    def hit(self, scope, key, limit, window):
+        """Count one request; return seconds to wait (0 when allowed). Reads the shared row the
+        first time a key comes up in this process, never writes."""
+        now = time.time()
+        bucket = int(now // window)
+        row_key = _key(scope, key)
+        row = None
+        if row_key not in self.shared:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT bucket, count, previous FROM {_table()} WHERE key = %s", [row_key])
+                row = cursor.fetchone()
+        this = (bucket, 1, 0)
+        with self.lock:
+            if row_key not in self.shared:  # (or forgotten since, for its counts no longer weighed)
+                self.shared[row_key] = tuple(row) if row else (bucket, 0, 0)
+            counted = self.pending.get(row_key)
+            self.pending[row_key] = this if counted is None else merge(counted, this)
+            self.windows[row_key] = window
+            known = merge(self.shared[row_key], self.pending[row_key])
+            if row_key in self.flushing:
+                known = merge(known, self.flushing[row_key])
+        tallies.wake()
+        _bucket, count, previous = merge(known, (bucket, 0, 0))
+        return _decide(scope, now, limit, window, bucket, count, previous)
+
+    def flush(self):
+        """Write the counts taken since the last flush as one upsert per few hundred keys, and learn
+        the shared counts of those keys (every process's flushed requests) from what it returns."""
+        with self.lock:
+            if not self.pending:
+                self._forget_old()
+                return
+            self.flushing, self.pending = self.pending, {}
+            batch = [(key, bucket, count, previous, (bucket + 2) * self.windows[key])
+                     for key, (bucket, count, previous) in self.flushing.items()]
+        try:
+            returned = []
+            with connection.cursor() as cursor:
+                for start in range(0, len(batch), ROWS_PER_STATEMENT):
+                    rows = batch[start:start + ROWS_PER_STATEMENT]
+                    cursor.execute(_upsert_sql(_table(), len(rows)), [value for row in rows for value in row])
+                    returned.extend(cursor.fetchall())
+        except Exception:
+            with self.lock:
+                for key, counts in self.flushing.items():
+                    self.pending[key] = merge(self.pending[key], counts) if key in self.pending else counts
+                self.flushing = {}
+            raise
+        with self.lock:
+            for key, bucket, count, previous in returned:
+                self.shared[key] = (bucket, count, previous)
+            self.flushing = {}
+            self._forget_old()
+
+    def _forget_old(self):
+        """Drop the keys whose counts no longer weigh on their limit (two windows on)."""
+        now = time.time()
+        for key in [key for key, (bucket, _c, _p) in self.shared.items()
+                    if key not in self.pending and bucket + 2 <= now // self.windows.get(key, 1)]:
+            del self.shared[key]
+            self.windows.pop(key, None)
+
+    def clear(self):
+        with self.lock:
+            self.shared, self.pending, self.flushing, self.windows = {}, {}, {}, {}
+
+
+_in_process = InProcessCounts()
+tallies.register(_in_process.flush, _in_process.clear)
+
+
+def tally(scope, key, limit, window):
+    """Count one request of a read in this process (see the module's docstring for how far the limit
+    can be exceeded across processes); return seconds to wait (0 when allowed)."""
+    return _in_process.hit(scope, key, limit, window)
 
 
 def _wait(limit, window, count, previous, elapsed):

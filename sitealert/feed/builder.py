@@ -65,7 +65,12 @@ class FromTheFuture(Exception):
 
 
 def feed_state():
-    state = FeedState.objects.filter(pk=1).first()
+    # A plain statement: the ORM's query took a third of a feed 304 and runs twice per changes request.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, version, pruned_through, epoch FROM feed_feedstate WHERE id = 1")
+        row = cursor.fetchone()
+    state = None if row is None else FeedState.from_db(connection.alias, ["id", "version", "pruned_through", "epoch"],
+                                                       row)
     if state is None:
         state, _ = FeedState.objects.get_or_create(pk=1)
     return state

@@ -34,7 +34,7 @@ def download_file(request, fmt):
     actor = feed_reader(request)
     # Streamed from the cached file: a million-entry list is over 100 MB and must not sit in memory.
     document = builder.open_feed(fmt)
-    audit.record(actor, "feed.download", fmt, {"version": document.version})
+    audit.count(actor, "feed.download", fmt, {"version": document.version})
     response = FileResponse(document.file, content_type=document.content_type, as_attachment=True,
                             filename=f"sitealert-v{document.version}.{fmt}")
     response.block_size = 1 << 20

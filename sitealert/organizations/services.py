@@ -1,6 +1,8 @@
 """Organizations, accounts and tokens: created and changed only through these functions."""
 
 import re
+import threading
+import time
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -11,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sitealert.core import audit
+from sitealert.core import audit, tallies
 from sitealert.core.conf import setting
 from sitealert.core.countries import is_country_code
 from sitealert.organizations import permissions
@@ -65,6 +67,7 @@ def set_organization_status(org, status, *, actor, reason=""):
         if status == Organization.Status.APPROVED and org.approved_at is None:
             org.approved_at = timezone.now()
         org.save(update_fields=["status", "approved_at"])
+        token_cache.forget()
         audit.record(actor, "organization.status", org.slug, {"status": status, "reason": reason})
     return org
 
@@ -137,6 +140,7 @@ def revoke_token(token, *, actor):
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
+            token_cache.forget(token.token_hash)
             audit.record(actor, "token.revoke", token.hint, {"organization": token.organization.slug})
     return token
 
@@ -151,12 +155,77 @@ def revoke_token_by_hint(hint, *, actor):
     return revoke_token(tokens[0], actor=actor)
 
 
+class TokenCache:
+    """The tokens this process has read, each for TOKEN_CACHE_SECONDS: a call with a bearer token then
+    costs no query. A revocation, an expiry or a suspended organization takes effect within that time
+    (an expiry at once: it is checked against the clock at every call), a revocation in this process
+    at once. When a token was last used is kept here too and written at every flush (`core.tallies`),
+    at most once a minute per token, so a call never writes."""
+
+    MAX_TOKENS = 10_000  # an attacker sending unknown tokens adds nothing: only found tokens are kept
+    LAST_USED_EVERY = timedelta(minutes=1)
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tokens, self.last_used = {}, {}
+
+    def token(self, token_hash):
+        """The token with this hash, from the cache while it is fresh, else read (None if unknown)."""
+        ttl = setting("TOKEN_CACHE_SECONDS")
+        cached = self.tokens.get(token_hash)
+        if cached is not None and time.monotonic() - cached[1] < ttl:
+            return cached[0]
+        token = ApiToken.objects.select_related("organization").filter(token_hash=token_hash).first()
+        if token is not None and ttl > 0:
+            with self.lock:
+                if len(self.tokens) >= self.MAX_TOKENS:
+                    self.tokens = {}
+                self.tokens[token_hash] = (token, time.monotonic())
+        return token
+
+    def used(self, token, now):
+        if token.last_used_at is None or now - token.last_used_at > self.LAST_USED_EVERY:
+            token.last_used_at = now
+            with self.lock:
+                self.last_used[token.pk] = now
+            tallies.wake()
+
+    def forget(self, token_hash=None):
+        """Read this token (None: every token) from the database at its next call."""
+        with self.lock:
+            if token_hash is None:
+                self.tokens = {}
+            else:
+                self.tokens.pop(token_hash, None)
+
+    def flush(self):
+        with self.lock:
+            last_used, self.last_used = self.last_used, {}
+        try:
+            with transaction.atomic():
+                for pk, when in last_used.items():
+                    ApiToken.objects.filter(pk=pk).update(last_used_at=when)
+        except Exception:
+            with self.lock:
+                for pk, when in last_used.items():
+                    self.last_used.setdefault(pk, when)
+            raise
+
+    def clear(self):
+        with self.lock:
+            self.tokens, self.last_used = {}, {}
+
+
+token_cache = TokenCache()
+tallies.register(token_cache.flush, token_cache.clear)
+
+
 def authenticate_token(secret):
-    """Return (token, None) or (None, reason) for a bearer secret."""
+    """Return (token, None) or (None, reason) for a bearer secret. Reads the database at most once per
+    token and TOKEN_CACHE_SECONDS in a process, and never writes (see TokenCache)."""
     if not secret or not secret.startswith(ApiToken.PREFIX) or len(secret) > 100:
         return None, _("The token is not a SiteAlert API token.")
-    token = (ApiToken.objects.select_related("organization")
-             .filter(token_hash=ApiToken.hash_secret(secret)).first())
+    token = token_cache.token(ApiToken.hash_secret(secret))
     if token is None:
         return None, _("Unknown token.")
     if token.revoked_at is not None:
@@ -167,9 +236,7 @@ def authenticate_token(secret):
     if token.organization.status != Organization.Status.APPROVED:
         return None, (_("The organization is suspended.") if token.organization.status == Organization.Status.SUSPENDED
                       else _("The organization is not approved yet."))
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    token_cache.used(token, now)
     return token, None
 
 

@@ -115,16 +115,38 @@ def compute_listing_history(today=None):
     return history
 
 
-def listing_history(today=None):
-    """compute_listing_history(), cached until the aggregated list changes or the month turns."""
-    today = today or timezone.now().date()
+def _history_key(today):
     state = feed_state()
-    key = f"public-stats:{state.epoch}:{state.version}:{today:%Y-%m}"
+    return f"public-stats:{state.epoch}:{state.version}:{today:%Y-%m}"
+
+
+# The history a web process computed itself when the shared cache had none: the latest one only.
+_computed_here = {}
+
+
+def listing_history(today=None):
+    """compute_listing_history() of the current version and month, without writing: from the shared
+    cache, which the worker keeps (`refresh_listing_history`), else computed here and kept in the
+    process until the list changes or the month turns."""
+    today = today or timezone.now().date()
+    key = _history_key(today)
     history = cache.get(key)
     if history is None:
+        history = _computed_here.get(key)
+    if history is None:
         history = compute_listing_history(today)
-        cache.set(key, history, setting("STATISTICS_CACHE_SECONDS"))
+        _computed_here.clear()
+        _computed_here[key] = history
     return history
+
+
+def refresh_listing_history(now):
+    """The worker's task: put the history of the current version in the shared cache, or keep the one
+    there alive, so that pages find it there (a page's read of an expired entry would delete it)."""
+    today = now.date()
+    key = _history_key(today)
+    if not cache.touch(key, setting("STATISTICS_CACHE_SECONDS")):
+        cache.set(key, compute_listing_history(today), setting("STATISTICS_CACHE_SECONDS"))
 
 
 def top_series(values_by_key, keys, limit, other_label):

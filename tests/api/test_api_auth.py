@@ -137,8 +137,12 @@ def test_rate_limit_per_token(client, adco_token, korea, settings):
     assert client.get("/api/v1/feed/changes?since=0", headers=bearer(secret)).status_code == 200
 
 
-def test_token_use_is_recorded(client, adco, adco_token):
+def test_token_use_is_recorded_at_the_next_flush(client, adco, adco_token):
+    from sitealert.core import tallies
+
     client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token))
+    assert ApiToken.objects.get(organization=adco).last_used_at is None  # the call itself wrote nothing
+    tallies.flush()
     assert ApiToken.objects.get(organization=adco).last_used_at is not None
 
 
@@ -177,3 +181,61 @@ def test_session_login_is_not_an_api_credential(client, carol):
 def test_unknown_api_path_is_a_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert_error(response, 404, "not_found")
+
+
+@pytest.fixture
+def token_cache_seconds(settings):
+    def _set(seconds):
+        settings.SITEALERT = {**settings.SITEALERT, "TOKEN_CACHE_SECONDS": seconds}
+    return _set
+
+
+def test_a_token_is_read_once_per_cache_period_and_revocation_elsewhere_holds_within_it(
+        client, adco, adco_token, token_cache_seconds):
+    """Another process revokes the token (here: straight in the database, which this process's
+    cache does not see): refused once the cache period is over, half a second here."""
+    import time
+
+    token_cache_seconds(0.5)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
+    ApiToken.objects.filter(organization=adco).update(revoked_at=timezone.now())
+    cached = client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token))
+    assert cached.status_code == 200  # the cache at work: the token was not read again
+    time.sleep(0.6)
+    refused = client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token))
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_a_suspension_elsewhere_holds_within_the_cache_period(client, adco, adco_token, token_cache_seconds):
+    import time
+
+    from sitealert.organizations.models import Organization
+
+    token_cache_seconds(0.5)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
+    Organization.objects.filter(pk=adco.pk).update(status="suspended")
+    time.sleep(0.6)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 403
+
+
+def test_revocation_and_suspension_in_this_process_hold_at_once(client, adco, adco_token, token_cache_seconds):
+    token_cache_seconds(3600)
+    operator = Actor(via="cli")
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
+    set_organization_status(adco, "suspended", actor=operator)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 403
+    set_organization_status(adco, "approved", actor=operator)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
+    revoke_token(ApiToken.objects.get(organization=adco), actor=operator)
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 401
+
+
+def test_a_cached_token_expires_on_time(client, adco, token_cache_seconds):
+    import time
+
+    token_cache_seconds(3600)
+    _token, secret = ApiToken.issue(adco, "feed", expires_at=timezone.now() + timedelta(seconds=1))
+    assert client.get("/api/v1/feed/changes?since=0", headers=bearer(secret)).status_code == 200
+    time.sleep(1.1)
+    refused = client.get("/api/v1/feed/changes?since=0", headers=bearer(secret))
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]

@@ -148,12 +148,24 @@ def test_operator_reads_the_feed(client, listed, operator_token, get_feed):
     assert len(get_feed(operator_token)["entries"]) == len(TARGETS) + 1
 
 
-def test_feed_download_is_audited(client, listed, adco, adco_token):
+def test_feed_downloads_are_audited_as_counts_at_the_next_flush(client, listed, adco, adco_token):
+    from sitealert.core import tallies
     from sitealert.core.models import AuditEvent
+    from sitealert.feed.builder import current_version
 
-    client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
-    event = AuditEvent.objects.get(action="feed.download")
-    assert event.organization == adco and event.via == "api" and event.object_repr == "txt"
+    for _ in range(3):
+        client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
+    client.get("/api/v1/feed?format=csv", headers=bearer(adco_token))
+    assert not AuditEvent.objects.filter(action="feed.download").exists()  # the downloads wrote nothing
+    tallies.flush()
+    events = {e.object_repr: e for e in AuditEvent.objects.filter(action="feed.download")}
+    assert set(events) == {"txt", "csv"}
+    txt = events["txt"]
+    assert txt.organization == adco and txt.via == "api" and txt.token_hint
+    assert txt.detail["count"] == 3 and txt.detail["version"] == current_version() and "last_at" in txt.detail
+    assert events["csv"].detail["count"] == 1
+    tallies.flush()  # nothing counted since: nothing more written
+    assert AuditEvent.objects.filter(action="feed.download").count() == 2
 
 
 def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, italy, list_targets, adco_token):
@@ -165,17 +177,18 @@ def test_json_document_parses_as_json_with_unusual_but_valid_targets(client, ita
 
 @pytest.mark.django_db
 def test_head_gives_the_headers_of_get_without_a_body_and_is_no_download(client, adco_token, italy, list_targets):
+    from sitealert.core import tallies
     from sitealert.core.models import AuditEvent
 
     list_targets(italy, ["films.example", "music.example"])
     get = client.get("/api/v1/feed?format=txt", headers=bearer(adco_token))
     assert b"".join(get.streaming_content) == b"films.example\nmusic.example\n"
-    downloads = AuditEvent.objects.filter(action="feed.download").count()
     head = client.head("/api/v1/feed?format=txt", headers=bearer(adco_token))
     assert head.status_code == 200 and b"".join(head.streaming_content) == b""
     for name in ("X-SiteAlert-Version", "X-SiteAlert-Checksum", "ETag", "Content-Type"):
         assert head[name] == get[name]
-    assert AuditEvent.objects.filter(action="feed.download").count() == downloads
+    tallies.flush()
+    assert [e.detail["count"] for e in AuditEvent.objects.filter(action="feed.download")] == [1]
     assert client.head("/api/v1/feed/changes?since=0", headers=bearer(adco_token)).status_code == 200
 
 

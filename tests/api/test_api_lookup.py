@@ -145,3 +145,108 @@ def test_an_empty_body_says_it_is_empty(client, adco_token, content):
                            headers=bearer(adco_token))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request" and "empty" in response.json()["detail"]
+
+
+def agree_with_a_query_of_the_aggregated_list(post_json, token, items):
+    """The matcher of the process against what a query of FeedEntry says (the path lookups took
+    before), item by item."""
+    from sitealert.feed.models import FeedEntry
+    from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
+
+    _document, results = results_by_item(post_json, token, items)
+    for item in items:
+        try:
+            target = normalize_target(item)
+        except InvalidTarget:
+            assert results[item]["target"] is None and results[item]["error"]
+            continue
+        covering = covering_targets(target)
+        listed = set(FeedEntry.objects.filter(target__in=covering).values_list("target", flat=True))
+        matched = next((t for t in covering if t in listed), None)
+        assert results[item] == {"item": item, "target": target, "listed": matched is not None, "matched": matched}
+
+
+@pytest.fixture
+def random_world(italy, korea, list_targets):
+    import random
+
+    rng = random.Random(14)
+    words = ["films", "video", "tv", "cdn", "www", "live", "m", "sport", "xn--80ak6aa92e"]
+    suffixes = ["example", "co.uk", "com", "blogspot.com", "test", "github.io"]
+    names = sorted({".".join(rng.sample(words, rng.randint(1, 3))) + "." + rng.choice(suffixes)
+                    for _ in range(400)})
+    names = [n for n in names if not n.endswith(".co.uk") or n.count(".") > 1]
+    apps = [f"android:com.example.app{i}" for i in range(20)] + [f"ios:{1000 + i}" for i in range(20)]
+    list_targets(italy, rng.sample(names, 120) + apps[::2])
+    list_targets(korea, rng.sample(names, 60) + apps[1::4])
+    items = (rng.sample(names, 150) + [f"https://{rng.choice(words)}.{n}/path?q=1" for n in rng.sample(names, 150)]
+             + [n.upper() + "." for n in rng.sample(names, 50)] + apps + ["com", "", "not a host", "192.0.2.1"])
+    rng.shuffle(items)
+    return rng, names, items
+
+
+def test_answers_agree_with_a_query_of_the_aggregated_list_on_a_random_sample(post_json, random_world, adco_token):
+    _rng, _names, items = random_world
+    agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)
+
+
+def test_answers_still_agree_after_changes_applied_to_the_matcher(post_json, random_world, italy, korea,
+                                                                   list_targets, as_actor, adco_token):
+    """Versions after the first are the base matcher and the targets changed since: removals of
+    listed targets (some covering others), new listings below and above listed ones, a target
+    removed and listed again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sitealert.feed.lookup import current_matcher
+    from sitealert.feed.models import FeedEntry
+    from sitealert.listings.services import remove_listings
+
+    rng, names, items = random_world
+    agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)  # the base is built
+    listed = sorted(FeedEntry.objects.filter(kind="domain").values_list("target", flat=True))
+    italy_listed = [t for t in listed if italy.listings.filter(target=t, status="active").exists()]
+    gone = rng.sample(italy_listed, 40)
+    remove_listings(italy, gone, "Annulled", actor=as_actor(italy))
+    list_targets(korea, [n for n in rng.sample(names, 60) if n not in listed] + ["sub." + gone[0]])
+    list_targets(italy, gone[:5])
+    with CaptureQueriesContext(connection) as queries:
+        agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)
+    scans = [q["sql"] for q in queries.captured_queries if "FROM feed_feedentry" in q["sql"]
+             and "IN (" not in q["sql"]]  # the test's own queries name targets
+    assert scans == []  # the changes were read, not the whole list
+    assert current_matcher.current.added and current_matcher.current.removed
+
+
+def test_the_matcher_is_built_again_past_its_changes(post_json, italy, list_targets, adco_token, monkeypatch):
+    from sitealert.feed import lookup
+
+    monkeypatch.setattr(lookup, "OVERLAY_MAX_CHANGES", 2)
+    list_targets(italy, ["films.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    base = lookup.current_matcher.current.base
+    list_targets(italy, ["music.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    assert lookup.current_matcher.current.base is base and lookup.current_matcher.current.added
+    list_targets(italy, ["books.example", "games.example"])
+    _, results = results_by_item(post_json, adco_token, ["x.games.example", "music.example"])
+    assert lookup.current_matcher.current.base is not base and not lookup.current_matcher.current.added
+    assert results["x.games.example"]["matched"] == "games.example" and results["music.example"]["listed"]
+
+
+def test_a_new_version_is_answered_at_once(post_json, italy, list_targets, adco_token):
+    list_targets(italy, ["films.example"])
+    first, results = results_by_item(post_json, adco_token, ["x.music.example"])
+    assert results["x.music.example"]["listed"] is False
+    list_targets(italy, ["music.example"])
+    second, results = results_by_item(post_json, adco_token, ["x.music.example"])
+    assert results["x.music.example"]["matched"] == "music.example" and second["version"] > first["version"]
+
+
+def test_a_thousand_items_cost_a_few_queries_whatever_their_number(post_json, listed, adco_token,
+                                                                    django_assert_max_num_queries):
+    items = [f"host{i}.sub{i % 7}.example.co.uk" for i in range(1000)]
+    post_json("/api/v1/lookup", {"items": items[:1]}, adco_token)  # the matcher of this version is built
+    with django_assert_max_num_queries(2):
+        response = post_json("/api/v1/lookup", {"items": items}, adco_token)
+    assert [r["matched"] for r in response.json()["results"]] == ["example.co.uk"] * 1000

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.cli.serve_harness import free_port, stop, wait_for_port
+from tests.cli.serving import serving
 
 BODY_TIMEOUT = 2
 MAX_BODY = 4096
@@ -33,14 +33,8 @@ def server(tmp_path_factory):
     sitealert("migrate")
     slug = sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     token = sitealert("token", "create", "--org", slug).split()[-1]
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{port}",
-                                "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, process)
+    with serving(env) as port:
         yield port, token
-    finally:
-        stop(process)
 
 
 def exchange(port, raw, timeout=10):

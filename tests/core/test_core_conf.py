@@ -77,3 +77,28 @@ def test_a_bad_value_names_its_variable(read_settings, variable, value, message)
                                            (" /internal/feed.cache/ ", "/internal/feed.cache/")])
 def test_the_accel_redirect_prefix_ends_with_a_slash(read_settings, value, prefix):
     assert read_settings(ACCEL_REDIRECT=value)["ACCEL_REDIRECT"] == prefix
+
+
+@pytest.mark.parametrize("url", ["", "postgresql://u:p@db.example/sitealert"])
+def test_database_connections_persist_on_sqlite_and_postgresql(monkeypatch, tmp_path, url):
+    """A web process keeps its connection (health-checked) instead of opening one per request."""
+    for name in [n for n in os.environ if n.startswith("SITEALERT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SITEALERT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SITEALERT_SECRET_KEY", "not-a-secret")
+    if url:
+        monkeypatch.setenv("SITEALERT_DATABASE_URL", url)
+    database = runpy.run_path(str(SETTINGS_FILE))["DATABASES"]["default"]
+    assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
+    monkeypatch.setenv("SITEALERT_DB_CONN_MAX_AGE", "-1")
+    with pytest.raises(ConfigurationError, match="SITEALERT_DB_CONN_MAX_AGE must be at least 0"):
+        runpy.run_path(str(SETTINGS_FILE))
+
+
+def test_read_counts_and_token_cache_times_are_checked(read_settings):
+    assert read_settings()["TALLY_FLUSH_SECONDS"] == 2.0 and read_settings()["TOKEN_CACHE_SECONDS"] == 5.0
+    assert read_settings(TOKEN_CACHE_SECONDS="0")["TOKEN_CACHE_SECONDS"] == 0
+    with pytest.raises(ConfigurationError, match="SITEALERT_TALLY_FLUSH_SECONDS must be at least 0.1"):
+        read_settings(TALLY_FLUSH_SECONDS="0")
+    with pytest.raises(ConfigurationError, match="SITEALERT_TOKEN_CACHE_SECONDS=.*is not a number"):
+        read_settings(TOKEN_CACHE_SECONDS="soon")

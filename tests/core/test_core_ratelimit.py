@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from sitealert.core import ratelimit
 from sitealert.core.models import RateLimitCount
@@ -118,3 +118,89 @@ def test_concurrent_requests_of_one_client_are_all_counted():
                 ratelimit.hit("burst", "1.2.3.4", 1_000, 3600)
     assert not errors
     assert RateLimitCount.objects.get().count == 100
+
+
+# --- Limits of reads: counted in the process, flushed as sums (ratelimit.tally) ------------------
+
+@pytest.mark.django_db
+def test_a_read_limit_holds_in_one_process_without_writing(monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_000_030.0)
+    process = ratelimit.InProcessCounts()
+    assert process.hit("s", "1.2.3.4", 3, 60) == 0  # the first request of a key reads its row once
+    with django_assert_max_num_queries(0):
+        assert [process.hit("s", "1.2.3.4", 3, 60) for _ in range(3)] == [0, 0, 80]
+    assert not RateLimitCount.objects.exists()
+    process.flush()
+    assert RateLimitCount.objects.get().count == 4  # refused requests count too, as with hit()
+    assert process.hit("s", "1.2.3.4", 3, 60) > 0  # after the flush, from the shared row
+    process.flush()
+    assert RateLimitCount.objects.get().count == 5
+
+
+@pytest.mark.django_db
+def test_processes_exceed_a_read_limit_only_until_their_counts_are_flushed(monkeypatch):
+    """The stated bound: each process holds the limit on what it knows; before a flush a client
+    gets at most the limit from each process, after it the shared count refuses it everywhere."""
+    clock = [1_000_010.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    one, two = ratelimit.InProcessCounts(), ratelimit.InProcessCounts()
+    allowed = sum(p.hit("s", "k", 10, 60) == 0 for p in (one, two) for _ in range(15))
+    assert allowed == 20  # 10 per process: the bound, 2 processes x the limit
+    one.flush()
+    two.flush()
+    assert RateLimitCount.objects.get().count == 30
+    clock[0] += 1
+    assert one.hit("s", "k", 10, 60) > 0 and two.hit("s", "k", 10, 60) > 0
+    assert ratelimit.InProcessCounts().hit("s", "k", 10, 60) > 0  # a new process reads the shared row first
+
+
+@pytest.mark.django_db
+def test_a_read_limit_slides_across_windows_as_the_shared_one_does(monkeypatch):
+    clock = [1_000_079.0]  # the last second of a 60 s window
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    process = ratelimit.InProcessCounts()
+    assert all(process.hit("s", "k", 10, 60) == 0 for _ in range(10))
+    process.flush()
+    clock[0] = 1_000_081.0
+    wait = process.hit("s", "k", 10, 60)
+    assert wait > 0
+    process.flush()
+    clock[0] += wait
+    assert process.hit("s", "k", 10, 60) == 0
+
+
+@pytest.mark.django_db
+def test_flushed_sums_merge_in_the_database_as_in_the_process(monkeypatch):
+    """The upsert and ratelimit.merge agree on any order of windows, late flushes included."""
+    import random
+
+    rng = random.Random(14)
+    for trial in range(40):
+        key = f"merge-{trial}"
+        expected = None
+        for _ in range(rng.randint(1, 6)):
+            tally = (1_000 + rng.randint(0, 4), rng.randint(0, 9), rng.randint(0, 9))
+            with connection.cursor() as cursor:
+                cursor.execute(ratelimit._upsert_sql(ratelimit._table(), 1),
+                               [ratelimit._key("m", key), *tally, (tally[0] + 2) * 60])
+                returned = cursor.fetchone()[1:]
+            expected = tally if expected is None else ratelimit.merge(expected, tally)
+            assert tuple(returned) == expected
+
+
+@pytest.mark.django_db
+def test_counts_that_could_not_be_written_wait_for_the_next_flush(monkeypatch):
+    process = ratelimit.InProcessCounts()
+    process.hit("s", "k", 10, 60)
+    process.hit("s", "k", 10, 60)
+
+    def broken(table, rows):
+        return "INSERT INTO no_such_table VALUES (1)"
+
+    monkeypatch.setattr(ratelimit, "_upsert_sql", broken)
+    with pytest.raises(Exception), transaction.atomic():  # noqa: B017 - whatever the database says
+        process.flush()
+    monkeypatch.undo()
+    process.hit("s", "k", 10, 60)
+    process.flush()
+    assert RateLimitCount.objects.get().count == 3

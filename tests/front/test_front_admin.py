@@ -82,13 +82,13 @@ def test_every_model_has_a_translatable_name():
 
 
 def recorded_codes():
-    """Every action code the source passes to audit.record or audit.record_many, by file and line."""
+    """Every action code the source passes to audit.record, audit.record_many or audit.count, by file and line."""
     codes = {}
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit"
-                    and node.func.attr in ("record", "record_many")):
+                    and node.func.attr in ("record", "record_many", "count")):
                 continue
             action = node.args[1] if len(node.args) > 1 else next(k.value for k in node.keywords if k.arg == "action")
             literals = [c.value for c in ast.walk(action) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
@@ -149,3 +149,18 @@ def test_the_audit_log_shows_labels_and_keeps_the_codes_searchable(login, olga, 
     detail = client.get(f"/admin/core/auditevent/{removal.pk}/change/").content.decode()
     assert "Listings removed" in detail and "<code>listing.remove</code>" in detail
     assert AuditEvent.objects.get(pk=removal.pk).action == "listing.remove"
+
+
+@pytest.mark.django_db
+def test_the_audit_log_shows_counted_downloads_once_flushed(login, olga, adco):
+    from sitealert.core import tallies
+
+    for _ in range(3):
+        audit.count(Actor(organization=adco, via="api"), "feed.download", "txt", {"version": 7})
+    tallies.flush()
+    event = AuditEvent.objects.get(action="feed.download")
+    client = login(olga)
+    page = client.get("/admin/core/auditevent/", {"action": "feed.download"}).content.decode()
+    assert f"/auditevent/{event.pk}/change/" in page and "Feed downloaded" in page
+    detail = client.get(f"/admin/core/auditevent/{event.pk}/change/").content.decode()
+    assert "&quot;count&quot;: 3" in detail and "&quot;version&quot;: 7" in detail

@@ -69,6 +69,31 @@ def test_history_cache_follows_the_list_version(italy, list_targets):
 
 
 @pytest.mark.django_db
+def test_the_worker_keeps_the_history_in_the_shared_cache_and_pages_only_read_it(italy, list_targets,
+                                                                                 django_assert_max_num_queries):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from sitealert.statistics import services
+
+    list_targets(italy, ["a.test", "b.test"])
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        assert listing_history().active[-1] == 2  # no worker yet: computed in the process
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE",
+                                                                                              "DELETE"))]
+    assert cache.get(services._history_key(now.date())) is None
+    services.refresh_listing_history(now)
+    assert cache.get(services._history_key(now.date())).active[-1] == 2
+    services._computed_here.clear()
+    with django_assert_max_num_queries(2):  # the version, the cache: nothing computed
+        assert listing_history().active[-1] == 2
+    services.refresh_listing_history(now)  # still there: kept alive, not computed again
+
+
+@pytest.mark.django_db
 def test_page_has_svg_charts_with_title_desc_and_tables(client, history_world):
     response = client.get("/statistics/")
 
