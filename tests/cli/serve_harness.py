@@ -74,7 +74,7 @@ def wait_for_port(port, process, seconds=60):
 def stop(process):
     process.terminate()
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
