@@ -25,10 +25,14 @@ CATEGORIES = ["streaming-video", "streaming-music", "live-sports-iptv", "torrent
               "publishing", "software-games", "other"]
 
 
-def synthetic_csv(rows):
-    """A realistic mix: bare hosts, mixed case, URLs with paths, www prefixes, subdomains."""
+def synthetic_csv(rows, start=0):
+    """A realistic mix: bare hosts, mixed case, URLs with paths, www prefixes, subdomains.
+
+    Row i of every file is numbered from `start`, so files with disjoint ranges list disjoint
+    targets whose names interleave in sort order (films12.example, films1200000.example…).
+    """
     lines = ["target,category,reference,note"]
-    for i in range(rows):
+    for i in range(start, start + rows):
         word = WORDS[i % len(WORDS)]
         host = f"{word}{i}.{TLDS[i % 2]}"
         shape = i % 5
@@ -81,13 +85,209 @@ def bare_insert(rows):
     return elapsed
 
 
+# The targets, categories and references `synthetic_csv` rows normalize to, as SQL over a column i.
+_SQL_HOST = ("(CASE i %% 10 " + " ".join(f"WHEN {n} THEN '{w}'" for n, w in enumerate(WORDS)) + " END"
+             " || i || '.' || CASE i %% 2 WHEN 0 THEN 'example' ELSE 'test' END)")
+SQL_TARGET = (f"CASE i %% 5 WHEN 1 THEN 'www.' || {_SQL_HOST} WHEN 3 THEN 'cdn' || (i %% 7) || '.' || {_SQL_HOST} "
+              f"ELSE {_SQL_HOST} END")
+SQL_CATEGORY = "CASE i %% 8 " + " ".join(f"WHEN {n} THEN '{c}'" for n, c in enumerate(CATEGORIES)) + " END"
+SQL_REFERENCE = "'DEC-' || (i / 1000) || '/2026'"
+COUNTRIES = ["IT", "FR", "ES", "KR", "BR", "PE", "MX", "RU", "UA", "LT", "GR", "ID", "PH", "MY", "BD"]
+
+
+def contributor(number):
+    """The contributor of file `number`: each national list comes from an authority of its own."""
+    from sitealert.core.actors import Actor
+    from sitealert.organizations.services import create_organization
+
+    return create_organization(kind="contributor", name=f"Benchmark Office {number}",
+                               country=COUNTRIES[number % len(COUNTRIES)], actor=Actor(via="cli"))
+
+
+def prefill(first, rows, number):
+    """List rows `first` … `first + rows - 1` of the synthetic files for contributor `number` by
+    direct SQL, leaving what importing `synthetic_csv(rows, first)` would: the listings (with
+    their upload's audit event), a change per target numbered in code-point order after the
+    current version, the aggregated list's entries and the feed state. The targets must be new.
+    """
+    from django.db import connection, transaction
+
+    from sitealert.core import audit, bulk
+    from sitealert.core.actors import Actor
+    from sitealert.feed.models import Change, FeedEntry, FeedState
+    from sitealert.listings.changelog import lock_state
+    from sitealert.listings.models import Listing
+
+    org = contributor(number)
+    q = connection.ops.quote_name
+    listings, changes, entries = (q(m._meta.db_table) for m in (Listing, Change, FeedEntry))
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    now = bulk.db_datetime(time_now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        version = lock_state().version
+        event = audit.record(Actor(organization=org, via="cli"), "listing.submit", org.slug, {
+            "contributor": org.slug, "items": rows, "created": rows, "updated": 0, "relisted": 0})
+        cursor.execute(
+            f"WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {first + rows - 1}) "
+            f"INSERT INTO {listings} (target, kind, contributor_id, category, reference, listed_at, note, status, "
+            f"status_reason, held_for, status_changed_at, created_at, updated_at, creation_event_id) "
+            f"SELECT target, 'domain', {org.pk}, category, reference, %s, '', 'active', '', '', %s, %s, %s, {event.pk} "
+            f"FROM (SELECT {SQL_TARGET} AS target, {SQL_CATEGORY} AS category, {SQL_REFERENCE} AS reference FROM n) s "
+            f"ORDER BY target", [now] * 4)
+        cursor.execute(
+            f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, created_at) "
+            f"SELECT {version} + ROW_NUMBER() OVER (ORDER BY target{collate}), target, kind, {bulk.true()}, %s, "
+            f"category, listed_at, %s FROM {listings} WHERE contributor_id = %s", [org.country, now, org.pk])
+        cursor.execute(
+            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
+            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} WHERE seq > %s "
+            f"ORDER BY seq", [version])
+        FeedState.objects.filter(pk=1).update(version=version + rows)
+    bulk.refresh_statistics([Listing, Change, FeedEntry], rows)
+    return org
+
+
+def time_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def import_file(number, rows, first):
+    """Import file `number` (synthetic rows `first`…) for a contributor of its own; return its time."""
+    from sitealert.core.actors import Actor
+    from sitealert.listings.csv_import import import_csv
+
+    org = contributor(number)
+    data = synthetic_csv(rows, first)
+    start = time.perf_counter()
+    report = import_csv(org, data, actor=Actor(organization=org, via="cli"))
+    elapsed = time.perf_counter() - start
+    assert report.applied and report.counts["accepted"] == rows, report.summary
+    return elapsed
+
+
+def check_prefill(rows):
+    """Compare what `prefill` leaves with what importing the same rows leaves; raise if they differ."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        filled = snapshot(prefill(0, rows, 99))
+        transaction.set_rollback(True)
+    import_file(99, rows, 0)
+    from sitealert.listings.models import Listing
+
+    imported = snapshot(Listing.objects.get(target=WORDS[0] + "0.example").contributor)
+    for (name, a), b in zip(filled.items(), imported.values()):
+        if a != b:
+            raise SystemExit(f"prefill differs from an import in {name}: {sorted(set(a) ^ set(b))[:5]}")
+    print(f"prefill of {rows:,} rows leaves what an import leaves: "
+          + ", ".join(f"{len(v):,} {k}" for k, v in filled.items()))
+
+
+def snapshot(org):
+    """What an upload by `org` left, without ids and times."""
+    from sitealert.feed.models import Change, FeedEntry, FeedState
+    from sitealert.listings.models import Listing
+
+    version = FeedState.objects.get(pk=1).version
+    listings = Listing.objects.filter(contributor=org)
+    base = version - listings.count()
+    events = {(e.action, tuple(sorted(e.detail.items())))
+              for e in {listing.creation_event for listing in listings.select_related("creation_event")}}
+    return {
+        "listings": {(l.target, l.kind, l.category, l.reference, l.note, l.status, l.status_reason, l.held_for,
+                      l.review_after, l.listed_at == l.created_at == l.updated_at == l.status_changed_at)
+                     for l in listings},
+        "creation events": events,
+        "changes": {(c.seq - base, c.target, c.kind, c.listed, c.countries, c.categories,
+                     c.first_listed_at is not None) for c in Change.objects.filter(seq__gt=base)},
+        "entries": {(e.target, e.kind, e.countries, e.categories, e.version - base)
+                    for e in FeedEntry.objects.filter(version__gt=base)},
+    }
+
+
+def slow_statements(threshold):
+    """Print every SQL statement that takes longer than `threshold` seconds, with its time."""
+    from django.db import connection
+
+    def wrapper(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - start
+            if elapsed >= threshold:
+                print(f"    {elapsed:7.2f} s  {' '.join(sql.split())[:160]}", flush=True)
+
+    connection.execute_wrappers.append(wrapper)
+
+
+def growing(args):
+    """Import files into a table that grows: the first into the empty table, then the table filled
+    by SQL to --prefill listings, then --files more files, each timed."""
+    from django.db import connection
+
+    from sitealert.listings.models import Listing
+
+    rows = args.rows
+    if args.prefill < rows:
+        raise SystemExit("--prefill must be at least --rows (the first file counts towards it)")
+    baseline = bare_insert([(f"{WORDS[i % 10]}{i}.{TLDS[i % 2]}", "domain", 1, CATEGORIES[i % 8],
+                             f"DEC-{i // 1000}/2026", "", "active") for i in range(rows)])
+    first = import_file(0, rows, 0)
+    results = [(0, first)]
+    print(f"file 1 into the empty table: {first:7.2f} s  {rows / first:10,.0f} rows/s", flush=True)
+    start, number = time.perf_counter(), 1
+    for block in range(rows, args.prefill, rows):
+        prefill(block, min(rows, args.prefill - block), number)
+        number += 1
+    print(f"prefilled to {args.prefill:,} listings by SQL in {time.perf_counter() - start:.1f} s", flush=True)
+    for k in range(args.files):
+        size = Listing.objects.count()
+        elapsed = import_file(number, rows, args.prefill + k * rows)
+        number += 1
+        results.append((size, elapsed))
+        print(f"file into {size:,} listings: {elapsed:7.2f} s  {rows / elapsed:10,.0f} rows/s", flush=True)
+    assert Listing.objects.count() == args.prefill + args.files * rows
+    last = results[-1][1]
+    print(f"database: {connection.vendor}; file: {rows:,} rows; {len(results)} files, "
+          f"{args.prefill + args.files * rows:,} listings at the end")
+    print(f"bare bulk insert (baseline):   {baseline:7.2f} s  {rows / baseline:10,.0f} rows/s")
+    print(f"first file, empty table:       {first:7.2f} s  {rows / first:10,.0f} rows/s"
+          f"  ({first / baseline:.1f}x the baseline's time)")
+    print(f"last file, into {results[-1][0]:,}: {last:7.2f} s  {rows / last:10,.0f} rows/s"
+          f"  ({last / baseline:.1f}x the baseline's time, {first / last:.2f}x the first file's rate)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of each file")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--prefill", type=int, default=0,
+                        help="growing table: import a first file into the empty table, fill the table to this "
+                             "many listings by SQL, then import --files more files")
+    parser.add_argument("--files", type=int, default=1, help="files imported after --prefill (default 1)")
+    parser.add_argument("--check-prefill", action="store_true",
+                        help="check that filling the table by SQL leaves what importing the same --rows leaves")
+    parser.add_argument("--slow-statements", type=float, default=None, metavar="SECONDS",
+                        help="print each SQL statement that takes longer than this")
     args = parser.parse_args()
     setup(args.database_url)
     from django.conf import settings
+
+    settings.SITEALERT["IMPORT_MAX_BYTES"] = 1 << 40
+    settings.SITEALERT["IMPORT_MAX_ROWS"] = 1 << 40
+    if args.slow_statements is not None:
+        slow_statements(args.slow_statements)
+    if args.check_prefill:
+        return check_prefill(args.rows)
+    if args.prefill:
+        return growing(args)
+    single(args)
+
+
+def single(args):
     from django.db import connection
 
     from sitealert.core.actors import Actor
@@ -95,8 +295,6 @@ def main():
     from sitealert.listings.models import Listing
     from sitealert.organizations.services import create_organization
 
-    settings.SITEALERT["IMPORT_MAX_BYTES"] = 1 << 40
-    settings.SITEALERT["IMPORT_MAX_ROWS"] = 1 << 40
     data = synthetic_csv(args.rows)
     org = create_organization(kind="contributor", name="Benchmark Office", country="IT", actor=Actor(via="cli"))
     start = time.perf_counter()
