@@ -70,19 +70,20 @@ def refresh_targets(targets=(), now=None, *, added=None):
     with bulk.temporary_table(TOUCHED, ["target text PRIMARY KEY"]) as touched, connection.cursor() as cursor:
         bulk.insert_rows(touched, ["target"], [(t,) for t in sorted(set(targets))])
         if added is not None:
+            # One index probe per added target, whatever the size of the list: those already
+            # published are recomputed with the other touched targets, the rest are new to it.
+            cursor.execute(
+                f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
+                f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target{bulk.probe()}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target) ORDER BY s.target")
             cursor.execute(
                 f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
                 f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), s.target, s.kind, "
                 f"{bulk.true()}, %s, s.category, COALESCE(s.listed_at, {first_listed_at}), {created_at} "
                 f"FROM {added.table} s WHERE s.status = 'active' "
-                f"AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
                 f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)",
                 [version, added.country, db_now, db_now])
             version += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
-                f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
-                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)")
         cursor.execute(f"SELECT COUNT(*) FROM {touched}")
         size = cursor.fetchone()[0]
         recomputed = version
