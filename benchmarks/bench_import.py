@@ -8,6 +8,15 @@ transaction. Then the same file again (nothing changes), and the median time of 
 submission (the web form) into the database that now holds the million listings. The
 baseline, measured in the same run on the same database, inserts the same rows with a single
 executemany/COPY into a bare table with the listing table's columns and no indexes or checks.
+
+    .venv/bin/python benchmarks/bench_import.py --rows 700000 --prefill 9300000 [--files 1] [--database-url …]
+
+A growing table: the baseline, then a first file into the empty table, then the table filled by
+SQL to --prefill listings (one contributor per --rows, as imports of the same synthetic files
+would leave them: `--check-prefill` compares the two), then --files more files, each from an
+authority of its own with targets that interleave with the listed ones in sort order. Every file
+is timed; the last one is compared with the first and with the baseline. `--slow-statements S`
+prints each SQL statement that takes longer than S seconds.
 """
 
 import argparse
@@ -123,6 +132,8 @@ def prefill(first, total, rows, number):
     from sitealert.listings.changelog import lock_state
     from sitealert.listings.models import Listing
 
+    if total <= 0:
+        return []
     q = connection.ops.quote_name
     listings, changes, entries = (q(m._meta.db_table) for m in (Listing, Change, FeedEntry))
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
@@ -173,13 +184,17 @@ def time_now():
     return timezone.now()
 
 
-def import_file(number, rows, first):
-    """Import file `number` (synthetic rows `first`…) for a contributor of its own; return its time."""
+def import_file(number, rows, first, shared=0, shared_first=0):
+    """Import file `number` for a contributor of its own; return its time. The file has the
+    synthetic rows from `first` on, and `shared` of its `rows` are rows from `shared_first` on,
+    which other contributors list already."""
     from sitealert.core.actors import Actor
     from sitealert.listings.csv_import import import_csv
 
     org = contributor(number)
-    data = synthetic_csv(rows, first)
+    data = synthetic_csv(rows - shared, first)
+    if shared:
+        data += synthetic_csv(shared, shared_first).partition(b"\n")[2]
     start = time.perf_counter()
     report = import_csv(org, data, actor=Actor(organization=org, via="cli"))
     elapsed = time.perf_counter() - start
@@ -263,7 +278,8 @@ def growing(args):
     print(f"prefilled to {args.prefill:,} listings by SQL in {time.perf_counter() - start:.1f} s", flush=True)
     for k in range(args.files):
         size = Listing.objects.count()
-        elapsed = import_file(number, rows, args.prefill + k * rows)
+        shared = int(rows * args.overlap)
+        elapsed = import_file(number, rows, args.prefill + k * rows, shared, k * rows)
         number += 1
         results.append((size, elapsed))
         print(f"file into {size:,} listings: {elapsed:7.2f} s  {rows / elapsed:10,.0f} rows/s", flush=True)
@@ -286,6 +302,8 @@ def main():
                         help="growing table: import a first file into the empty table, fill the table to this "
                              "many listings by SQL, then import --files more files")
     parser.add_argument("--files", type=int, default=1, help="files imported after --prefill (default 1)")
+    parser.add_argument("--overlap", type=float, default=0.0, metavar="FRACTION",
+                        help="this fraction of each file after --prefill lists targets already listed")
     parser.add_argument("--check-prefill", action="store_true",
                         help="check that filling the table by SQL leaves what importing the same --rows leaves")
     parser.add_argument("--slow-statements", type=float, default=None, metavar="SECONDS",
