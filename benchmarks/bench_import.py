@@ -185,9 +185,11 @@ def time_now():
 
 
 def import_file(number, rows, first, shared=0, shared_first=0):
-    """Import file `number` for a contributor of its own; return its time. The file has the
-    synthetic rows from `first` on, and `shared` of its `rows` are rows from `shared_first` on,
-    which other contributors list already."""
+    """Import file `number` for a contributor of its own; return (wall time, CPU time). The file
+    has the synthetic rows from `first` on, and `shared` of its `rows` are rows from
+    `shared_first` on, which other contributors list already. CPU time is this process's and,
+    where its server runs on this machine, the database server process's: on a machine that
+    other work shares, it moves less than the wall time."""
     from sitealert.core.actors import Actor
     from sitealert.listings.csv_import import import_csv
 
@@ -195,22 +197,52 @@ def import_file(number, rows, first, shared=0, shared_first=0):
     data = synthetic_csv(rows - shared, first)
     if shared:
         data += synthetic_csv(shared, shared_first).partition(b"\n")[2]
+    cpu, server = time.process_time(), server_cpu()
     start = time.perf_counter()
     report = import_csv(org, data, actor=Actor(organization=org, via="cli"))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu + server_cpu() - server
     assert report.applied and report.counts["accepted"] == rows, report.summary
-    return elapsed
+    return elapsed, cpu
+
+
+def server_cpu():
+    """CPU seconds of this connection's PostgreSQL server process so far (0 if it is elsewhere)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle():
+    """What autovacuum and the checkpointer do between two uploads, done before one is timed."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("CHECKPOINT")
 
 
 def check_prefill(rows):
     """Compare what `prefill` leaves with what importing the same rows leaves; raise if they differ."""
     from django.db import transaction
 
+    from sitealert.listings.models import Listing
+
     with transaction.atomic():
         filled = snapshot(prefill(0, rows, rows, 99)[0])
         transaction.set_rollback(True)
     import_file(99, rows, 0)
-    from sitealert.listings.models import Listing
 
     imported = snapshot(Listing.objects.get(target=WORDS[0] + "0.example").contributor)
     for (name, a), b in zip(filled.items(), imported.values()):
@@ -270,28 +302,29 @@ def growing(args):
         raise SystemExit("--prefill must be at least --rows (the first file counts towards it)")
     baseline = bare_insert([(f"{WORDS[i % 10]}{i}.{TLDS[i % 2]}", "domain", 1, CATEGORIES[i % 8],
                              f"DEC-{i // 1000}/2026", "", "active") for i in range(rows)])
+
+    def report(label, elapsed, cpu):
+        print(f"{label:<34} {elapsed:7.2f} s  {rows / elapsed:10,.0f} rows/s  CPU {cpu:6.2f} s "
+              f"({rows / cpu:,.0f} rows per CPU second)", flush=True)
+
+    settle()
     first = import_file(0, rows, 0)
-    results = [(0, first)]
-    print(f"file 1 into the empty table: {first:7.2f} s  {rows / first:10,.0f} rows/s", flush=True)
+    report("file 1, into the empty table:", *first)
     start = time.perf_counter()
     number = 1 + len(prefill(rows, args.prefill - rows, rows, 1))
     print(f"prefilled to {args.prefill:,} listings by SQL in {time.perf_counter() - start:.1f} s", flush=True)
     for k in range(args.files):
-        size = Listing.objects.count()
         shared = int(rows * args.overlap)
-        elapsed = import_file(number, rows, args.prefill + k * rows, shared, k * rows)
+        settle()
+        last = import_file(number, rows, args.prefill + k * rows, shared, k * rows)
         number += 1
-        results.append((size, elapsed))
-        print(f"file into {size:,} listings: {elapsed:7.2f} s  {rows / elapsed:10,.0f} rows/s", flush=True)
+        report(f"file {number}, into {args.prefill + k * rows:,}:", *last)
     assert Listing.objects.count() == args.prefill + args.files * rows
-    last = results[-1][1]
-    print(f"database: {connection.vendor}; file: {rows:,} rows; {len(results)} files, "
+    print(f"database: {connection.vendor}; files of {rows:,} rows; {number} files, "
           f"{args.prefill + args.files * rows:,} listings at the end")
-    print(f"bare bulk insert (baseline):   {baseline:7.2f} s  {rows / baseline:10,.0f} rows/s")
-    print(f"first file, empty table:       {first:7.2f} s  {rows / first:10,.0f} rows/s"
-          f"  ({first / baseline:.1f}x the baseline's time)")
-    print(f"last file, into {results[-1][0]:,}: {last:7.2f} s  {rows / last:10,.0f} rows/s"
-          f"  ({last / baseline:.1f}x the baseline's time, {first / last:.2f}x the first file's rate)")
+    print(f"bare bulk insert (baseline): {baseline:7.2f} s  {rows / baseline:10,.0f} rows/s")
+    print(f"last file / first file: {last[0] / first[0]:.2f}x the time ({last[1] / first[1]:.2f}x the CPU); "
+          f"first {first[0] / baseline:.1f}x, last {last[0] / baseline:.1f}x the baseline's time")
 
 
 def main():
