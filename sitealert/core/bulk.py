@@ -111,6 +111,18 @@ def probe():
     return " OFFSET 0" if connection.vendor == "postgresql" else ""
 
 
+def lookup_join(table, alias, condition):
+    """LEFT JOIN `table` AS `alias` ON `condition`, answered by index lookups per outer row.
+
+    As with `probe`: PostgreSQL would join many staged rows with a large table by hashing all of
+    it; a LATERAL subquery that it may not flatten (OFFSET 0) is run once per outer row instead.
+    The rows are those of the plain LEFT JOIN, which SQLite runs as lookups already.
+    """
+    if connection.vendor == "postgresql":
+        return f"LEFT JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias} ON TRUE"
+    return f"LEFT JOIN {table} {alias} ON {condition}"
+
+
 @contextmanager
 def temporary_table(name, columns):
     """A temporary table, empty, for the duration of the block inside the caller's transaction.

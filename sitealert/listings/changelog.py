@@ -119,7 +119,9 @@ def _recompute(touched, size, base, db_now):
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
     bulk.analyze(touched, size)
     # SQLite plans without statistics: CROSS JOIN keeps the touched targets the outer loop, so
-    # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely.
+    # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely, and
+    # would join a hundred thousand touched targets with ten million listings and entries by
+    # hashing the whole tables: the listings and entries are looked up per touched target.
     with bulk.temporary_table(MIXED, ["target text PRIMARY KEY", "kind text", "countries text", "categories text",
                                       "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
@@ -132,6 +134,8 @@ def _recompute(touched, size, base, db_now):
         aggregates = _aggregate(cursor.fetchall())
         bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
                          [(target, *values) for target, values in aggregates.items()])
+        listed = bulk.lookup_join(listings, "l", "m.target IS NULL AND l.target = t.target AND l.status = 'active'")
+        published = bulk.lookup_join(entries, "e", "e.target = a.target")
         # Every other target has at most one active listing: its aggregate is that listing.
         # Changes are what differs from the published entries, numbered in code-point order.
         cursor.execute(
@@ -143,9 +147,9 @@ def _recompute(touched, size, base, db_now):
             f"COALESCE(m.categories, l.category) AS categories, "
             f"COALESCE(m.first_listed_at, l.listed_at) AS first_listed_at FROM {touched} t "
             f"LEFT JOIN {mixed} m ON m.target = t.target "
-            f"LEFT JOIN {listings} l ON m.target IS NULL AND l.target = t.target AND l.status = 'active' "
+            f"{listed} "
             f"LEFT JOIN {orgs} o ON o.id = l.contributor_id) a "
-            f"LEFT JOIN {entries} e ON e.target = a.target "
+            f"{published} "
             f"WHERE (a.kind IS NULL AND e.target IS NOT NULL) OR (a.kind IS NOT NULL AND (e.target IS NULL "
             f"OR e.kind <> a.kind OR e.countries <> a.countries OR e.categories <> a.categories "
             f"OR e.first_listed_at <> a.first_listed_at))",
