@@ -126,11 +126,11 @@ def _recompute(touched, size, base, db_now):
                                       "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
         # Targets with several active listings: their aggregate (sorted lists) is built here.
+        active = bulk.lookup_join(listings, "l", "l.target = t.target AND l.status = 'active'")
         cursor.execute(
-            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {listings} l "
-            f"JOIN {orgs} o ON o.id = l.contributor_id WHERE l.status = 'active' AND l.target IN ("
-            f"SELECT t.target FROM {touched} t CROSS JOIN {listings} l2 WHERE l2.target = t.target "
-            f"AND l2.status = 'active' GROUP BY t.target HAVING COUNT(*) > 1)")
+            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {touched} t {active} "
+            f"JOIN {orgs} o ON o.id = l.contributor_id WHERE (SELECT COUNT(*) FROM {listings} l2 "
+            f"WHERE l2.target = t.target AND l2.status = 'active') > 1")
         aggregates = _aggregate(cursor.fetchall())
         bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
                          [(target, *values) for target, values in aggregates.items()])
