@@ -290,6 +290,19 @@ def slow_statements(threshold):
     connection.execute_wrappers.append(wrapper)
 
 
+def explain_slow(threshold):
+    """Print the plan, with actual times and buffers, of each PostgreSQL statement slower than `threshold` s."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        cursor.execute(f"SET auto_explain.log_min_duration = {int(threshold * 1000)}")
+        for option in ("log_analyze", "log_buffers", "log_nested_statements"):
+            cursor.execute(f"SET auto_explain.{option} = on")
+        cursor.execute("SET client_min_messages = log")
+    connection.connection.add_notice_handler(lambda notice: print(notice.message_primary, flush=True))
+
+
 def growing(args):
     """Import files into a table that grows: the first into the empty table, then the table filled
     by SQL to --prefill listings, then --files more files, each timed."""
@@ -339,6 +352,8 @@ def main():
                         help="this fraction of each file after --prefill lists targets already listed")
     parser.add_argument("--check-prefill", action="store_true",
                         help="check that filling the table by SQL leaves what importing the same --rows leaves")
+    parser.add_argument("--explain", type=float, default=None, metavar="SECONDS",
+                        help="PostgreSQL: print the plan of each statement that takes longer than this")
     parser.add_argument("--slow-statements", type=float, default=None, metavar="SECONDS",
                         help="print each SQL statement that takes longer than this")
     args = parser.parse_args()
@@ -349,6 +364,8 @@ def main():
     settings.SITEALERT["IMPORT_MAX_ROWS"] = 1 << 40
     if args.slow_statements is not None:
         slow_statements(args.slow_statements)
+    if args.explain is not None:
+        explain_slow(args.explain)
     if args.check_prefill:
         return check_prefill(args.rows)
     if args.prefill:

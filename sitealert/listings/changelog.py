@@ -72,10 +72,17 @@ def refresh_targets(targets=(), now=None, *, added=None):
         if added is not None:
             # One index probe per added target, whatever the size of the list: those already
             # published are recomputed with the other touched targets, the rest are new to it.
+            # ON CONFLICT, not NOT EXISTS: a statement reading the table it fills rescans it.
             cursor.execute(
                 f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
                 f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target{bulk.probe()}) "
-                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target) ORDER BY s.target")
+                f"ORDER BY s.target ON CONFLICT (target) DO NOTHING")
+        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
+        size = cursor.fetchone()[0]
+        if size:
+            # Statistics of its last use (empty at commit) would plan it as empty.
+            bulk.analyze(touched, size)
+        if added is not None:
             cursor.execute(
                 f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
                 f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), s.target, s.kind, "
@@ -84,11 +91,9 @@ def refresh_targets(targets=(), now=None, *, added=None):
                 f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)",
                 [version, added.country, db_now, db_now])
             version += max(cursor.rowcount, 0)
-        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
-        size = cursor.fetchone()[0]
         recomputed = version
         if size:
-            version = _recompute(touched, size, version, db_now)
+            version = _recompute(touched, version, db_now)
         if version == base:
             return base
         # The entries of the recomputed targets are replaced (an upsert costs twice as much per
@@ -112,12 +117,11 @@ def _collate():
     return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
 
 
-def _recompute(touched, size, base, db_now):
+def _recompute(touched, base, db_now):
     """Append changes for the touched targets whose aggregate differs from their entry; return the last seq."""
     q = connection.ops.quote_name
     listings, orgs = q(Listing._meta.db_table), q(Organization._meta.db_table)
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
-    bulk.analyze(touched, size)
     # SQLite plans without statistics: CROSS JOIN keeps the touched targets the outer loop, so
     # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely, and
     # would join a hundred thousand touched targets with ten million listings and entries by
