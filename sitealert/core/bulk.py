@@ -99,6 +99,30 @@ def cast_param(field):
     return "%s"
 
 
+def probe():
+    """The end of an EXISTS subquery that PostgreSQL should answer by an index lookup per outer row.
+
+    Planned as a join, the semi- or anti-join of a staged upload with a large table reads all of
+    the table (a hash of ten million feed entries for a file of a few hundred thousand rows),
+    so an upload's cost grows with the list. OFFSET 0 keeps the planner from turning the
+    subquery into a join: it stays a lookup per staged row, in number the size of the upload.
+    SQLite runs a correlated subquery that way already.
+    """
+    return " OFFSET 0" if connection.vendor == "postgresql" else ""
+
+
+def lookup_join(table, alias, condition):
+    """LEFT JOIN `table` AS `alias` ON `condition`, answered by index lookups per outer row.
+
+    As with `probe`: PostgreSQL would join many staged rows with a large table by hashing all of
+    it; a LATERAL subquery that it may not flatten (OFFSET 0) is run once per outer row instead.
+    The rows are those of the plain LEFT JOIN, which SQLite runs as lookups already.
+    """
+    if connection.vendor == "postgresql":
+        return f"LEFT JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias} ON TRUE"
+    return f"LEFT JOIN {table} {alias} ON {condition}"
+
+
 @contextmanager
 def temporary_table(name, columns):
     """A temporary table, empty, for the duration of the block inside the caller's transaction.
@@ -145,15 +169,24 @@ def analyze(table, rows):
 
 
 def refresh_statistics(models, rows):
-    """After a bulk write of `rows` rows, give PostgreSQL's planner fresh statistics of the tables.
+    """After a bulk write of `rows` rows, give PostgreSQL's planner fresh statistics of the tables
+    it changed by a tenth or more.
 
     Autovacuum would get there within minutes; until then, plans made for the tables' old sizes
-    turn the next one-row submission into scans of a million rows.
+    turn the next one-row submission into scans of a million rows. A write that adds less than a
+    tenth to a table leaves its plans as they were (the planner scales the row count to the
+    table's size on disk), as autovacuum's own threshold does: sampling ten million rows again
+    would make every upload into a large list pay for the size of the list.
     """
     if connection.vendor != "postgresql" or rows < 10_000:
         return
+    tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(m._meta.db_table) for m in models)}")
+        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE oid = ANY(CAST(%s AS regclass[]))", [tables])
+        known = dict(cursor.fetchall())
+        stale = [t for t in tables if rows * 10 >= known.get(t, 0)]
+        if stale:
+            cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in stale)}")
 
 
 @contextmanager

@@ -70,24 +70,30 @@ def refresh_targets(targets=(), now=None, *, added=None):
     with bulk.temporary_table(TOUCHED, ["target text PRIMARY KEY"]) as touched, connection.cursor() as cursor:
         bulk.insert_rows(touched, ["target"], [(t,) for t in sorted(set(targets))])
         if added is not None:
+            # One index probe per added target, whatever the size of the list: those already
+            # published are recomputed with the other touched targets, the rest are new to it.
+            # ON CONFLICT, not NOT EXISTS: a statement reading the table it fills rescans it.
+            cursor.execute(
+                f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
+                f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target{bulk.probe()}) "
+                f"ORDER BY s.target ON CONFLICT (target) DO NOTHING")
+        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
+        size = cursor.fetchone()[0]
+        if size:
+            # Statistics of its last use (empty at commit) would plan it as empty.
+            bulk.analyze(touched, size)
+        if added is not None:
             cursor.execute(
                 f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
                 f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), s.target, s.kind, "
                 f"{bulk.true()}, %s, s.category, COALESCE(s.listed_at, {first_listed_at}), {created_at} "
                 f"FROM {added.table} s WHERE s.status = 'active' "
-                f"AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
                 f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)",
                 [version, added.country, db_now, db_now])
             version += max(cursor.rowcount, 0)
-            cursor.execute(
-                f"INSERT INTO {touched} (target) SELECT s.target FROM {added.table} s "
-                f"WHERE EXISTS (SELECT 1 FROM {entries} e WHERE e.target = s.target) "
-                f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)")
-        cursor.execute(f"SELECT COUNT(*) FROM {touched}")
-        size = cursor.fetchone()[0]
         recomputed = version
         if size:
-            version = _recompute(touched, size, version, db_now)
+            version = _recompute(touched, version, db_now)
         if version == base:
             return base
         # The entries of the recomputed targets are replaced (an upsert costs twice as much per
@@ -111,26 +117,29 @@ def _collate():
     return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
 
 
-def _recompute(touched, size, base, db_now):
+def _recompute(touched, base, db_now):
     """Append changes for the touched targets whose aggregate differs from their entry; return the last seq."""
     q = connection.ops.quote_name
     listings, orgs = q(Listing._meta.db_table), q(Organization._meta.db_table)
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
-    bulk.analyze(touched, size)
     # SQLite plans without statistics: CROSS JOIN keeps the touched targets the outer loop, so
-    # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely.
+    # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely, and
+    # would join a hundred thousand touched targets with ten million listings and entries by
+    # hashing the whole tables: the listings and entries are looked up per touched target.
     with bulk.temporary_table(MIXED, ["target text PRIMARY KEY", "kind text", "countries text", "categories text",
                                       "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
         # Targets with several active listings: their aggregate (sorted lists) is built here.
+        active = bulk.lookup_join(listings, "l", "l.target = t.target AND l.status = 'active'")
         cursor.execute(
-            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {listings} l "
-            f"JOIN {orgs} o ON o.id = l.contributor_id WHERE l.status = 'active' AND l.target IN ("
-            f"SELECT t.target FROM {touched} t CROSS JOIN {listings} l2 WHERE l2.target = t.target "
-            f"AND l2.status = 'active' GROUP BY t.target HAVING COUNT(*) > 1)")
+            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {touched} t {active} "
+            f"JOIN {orgs} o ON o.id = l.contributor_id WHERE (SELECT COUNT(*) FROM {listings} l2 "
+            f"WHERE l2.target = t.target AND l2.status = 'active') > 1")
         aggregates = _aggregate(cursor.fetchall())
         bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
                          [(target, *values) for target, values in aggregates.items()])
+        listed = bulk.lookup_join(listings, "l", "m.target IS NULL AND l.target = t.target AND l.status = 'active'")
+        published = bulk.lookup_join(entries, "e", "e.target = a.target")
         # Every other target has at most one active listing: its aggregate is that listing.
         # Changes are what differs from the published entries, numbered in code-point order.
         cursor.execute(
@@ -142,9 +151,9 @@ def _recompute(touched, size, base, db_now):
             f"COALESCE(m.categories, l.category) AS categories, "
             f"COALESCE(m.first_listed_at, l.listed_at) AS first_listed_at FROM {touched} t "
             f"LEFT JOIN {mixed} m ON m.target = t.target "
-            f"LEFT JOIN {listings} l ON m.target IS NULL AND l.target = t.target AND l.status = 'active' "
+            f"{listed} "
             f"LEFT JOIN {orgs} o ON o.id = l.contributor_id) a "
-            f"LEFT JOIN {entries} e ON e.target = a.target "
+            f"{published} "
             f"WHERE (a.kind IS NULL AND e.target IS NOT NULL) OR (a.kind IS NOT NULL AND (e.target IS NULL "
             f"OR e.kind <> a.kind OR e.countries <> a.countries OR e.categories <> a.categories "
             f"OR e.first_listed_at <> a.first_listed_at))",

@@ -4,28 +4,6 @@ import sitealert.feed.models
 from django.db import migrations, models
 
 
-def _like_index(schema_editor, model):
-    return schema_editor._create_index_name(model._meta.db_table, ["target"], suffix="_like")
-
-
-def drop_like_index(apps, schema_editor):
-    """PostgreSQL gives a varchar primary key a second, varchar_pattern_ops index for LIKE 'x%'.
-    Nothing searches feed entries by prefix, and the index cost a million-row upload 2 s."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    model = apps.get_model("feed", "FeedEntry")
-    schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(_like_index(schema_editor, model))}")
-
-
-def create_like_index(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    model = apps.get_model("feed", "FeedEntry")
-    schema_editor.execute(
-        f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(_like_index(schema_editor, model))} "
-        f"ON {schema_editor.quote_name(model._meta.db_table)} (target varchar_pattern_ops)")
-
-
 class Migration(migrations.Migration):
 
     initial = True
@@ -79,5 +57,4 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'feed states',
             },
         ),
-        migrations.RunPython(drop_like_index, create_like_index),
     ]
