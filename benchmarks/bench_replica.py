@@ -17,7 +17,10 @@ Measured, in order:
 - check_many of --queries listed names (half with a "www." label, half with their first label
   altered, so not listed), best of 3 after a first pass, against a Python set of every listed
   target asked about the same strings, in the same process (the ratio is what counts on a loaded
-  machine).
+  machine); the first pass again in another fresh process that opened with preload=True (the
+  preload timed apart), the files in the page cache for both;
+- Replica.compact() of the incremental sync's base and overlay, in a fresh process: wall time and
+  peak RSS (VmHWM), with the incremental sync's peak as the baseline of the same run.
 """
 
 import argparse
@@ -170,10 +173,23 @@ assert replica.damaged is None, replica.damaged
 print(opened, rss() - before, len(replica))
 """
 
+COMPACT = """
+import sys, time
+from sitealert.client import Replica
+replica = Replica(sys.argv[1])
+started = time.perf_counter()
+done = replica.compact()
+seconds = time.perf_counter() - started
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(seconds, peak, done)
+"""
+
 MATCH = """
 import random, sys, time
 from sitealert.client import Replica
-replica = Replica(sys.argv[1])
+started = time.perf_counter()
+replica = Replica(sys.argv[1], preload=sys.argv[3] == "preload")
+opened = time.perf_counter() - started
 sample = [line.split(",", 1)[0] for line in open(sys.argv[2])]
 rnd = random.Random(5)
 queries = [("www." + t) if rnd.random() < 0.5 else ("x" + t) for t in sample]
@@ -188,7 +204,7 @@ replica.check_many(queries)  # the first pass maps the pages it needs and builds
 first = time.perf_counter() - started
 matcher = best(lambda: replica.check_many(queries))
 bare = best(lambda: [q in listed for q in queries])
-print(matcher, bare, first)
+print(matcher, bare, first, opened)
 """
 
 
@@ -220,12 +236,20 @@ def measure(code, url, targets, changes, queries):
         listing = Path(tmp) / "targets.csv"
         sample = random.Random(3).sample(targets, min(queries, len(targets)))
         listing.write_text("".join(f"{t},\n" for t in sample))
-        matcher, bare, first = run(code, MATCH, directory, listing)
+        matcher, bare, first, _opened = run(code, MATCH, directory, listing, "")
         results["check_many_s"], results["set_s"], results["check_many_first_s"] = \
             float(matcher), float(bare), float(first)
         print(f"check_many {len(sample):,} queries: {float(matcher):.3f} s (first pass {float(first):.3f} s); "
               f"set of all {len(targets):,} targets {float(bare):.3f} s; "
               f"ratio (set time / matcher time) {float(bare) / float(matcher):.2f}", flush=True)
+        if Path(code).resolve() == ROOT:  # preload and compact are this checkout's
+            _matcher, _bare, first, opened = run(code, MATCH, directory, listing, "preload")
+            results["check_many_first_preloaded_s"], results["open_preload_s"] = float(first), float(opened)
+            print(f"with preload=True: Replica(path, preload=True) {float(opened):.3f} s, then the first pass "
+                  f"{float(first):.3f} s", flush=True)
+            seconds, rss, done = run(code, COMPACT, directory)
+            results["compact_s"], results["compact_peak_rss_mb"] = float(seconds), int(rss) / 1e6
+            print(f"Replica.compact(): {float(seconds):.2f} s, peak RSS {int(rss) / 1e6:.0f} MB ({done})", flush=True)
     return results
 
 

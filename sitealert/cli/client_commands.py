@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sitealert.cli.errors import CommandError
-from sitealert.client import AuthError, IncompatibleServer, Replica, SyncError, store
+from sitealert.client import AuthError, IncompatibleServer, Replica, ReplicaDamaged, SyncError, store
 from sitealert.client.sync import base_url
 from sitealert.hosts import InvalidTarget, normalize_target
 
@@ -62,6 +62,10 @@ def register(subparsers) -> None:
                    help="keep running and sync every SECONDS (60 to 300 is plenty)")
     p.add_argument("--full", action="store_true",
                    help="download the whole list even if changes would do (repairs a replica ahead of the server)")
+    p.add_argument("--no-compact", action="store_true",
+                   help="do not compact after the sync: by default, once the overlay of changes has grown past "
+                        "1/16 of the base, it is merged into a new base after the sync is reported (a step of "
+                        "its own, a few seconds at 10 million entries; Replica.compact() does it too)")
     p.add_argument("--metrics-file", metavar="FILE",
                    help="after every attempt, write the replica's version and the times of its last attempt and "
                         "last success to FILE in the Prometheus text format (for node_exporter's textfile "
@@ -109,6 +113,23 @@ def _sync_once(replica, args, stamp, status):
     if not args.quiet:
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
+    if result.compaction_due and not args.no_compact:
+        _compact(replica, args, stamp)
+
+
+def _compact(replica, args, stamp):
+    """Merge the overlay into a new base, outside the timed sync (a failure is reported: the
+    replica keeps its base and overlay, and the next sync tries again)."""
+    started = time.monotonic()
+    try:
+        replica.compact()
+    except (SyncError, ReplicaDamaged, OSError) as exc:
+        CommandError(f"compaction failed, the replica is unchanged: {exc}", command="sync").report()
+        return
+    if not args.quiet:
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
+        print(f"{when}{args.replica}: compacted the overlay into a new base, version {replica.version} "
+              f"({time.monotonic() - started:.2f} s)", flush=True)
 
 
 class SyncStatus:

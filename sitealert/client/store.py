@@ -11,9 +11,10 @@ A replica directory holds:
   every process on the host shares one copy;
 - ``delta-<version>-<random>.gen`` (optional) — the overlay: entries added or changed since the
   base and a tombstone for each base entry removed. An incremental sync writes a new overlay (base
-  ⊕ old overlay ⊕ changes), so its cost follows the changes, not the list; when the overlay grows
-  past ``COMPACT_FRACTION`` of the base (at least ``COMPACT_MINIMUM`` records), the sync writes a
-  new base instead (compaction) and drops the overlay;
+  ⊕ old overlay ⊕ changes), so its cost follows the changes, not the list; once the overlay grows
+  past ``COMPACT_FRACTION`` of the base (at least ``COMPACT_MINIMUM`` records) compaction is due:
+  ``compact`` (its own step, outside any sync) merges base ⊕ overlay into a new base, verifies it
+  against the manifest's checksum and names it in a new manifest without an overlay;
 - ``.lock`` — held (flock) by the process that is syncing.
 
 An update writes a new generation file under a temporary name, fsyncs it, renames it into place,
@@ -58,6 +59,13 @@ COMPACT_MINIMUM = 100_000
 COMPACT_FRACTION = 16  # an overlay of more than 1/16 of the base's records is merged into a new base
 EMPTY_CHECKSUM = "sha256:" + hashlib.sha256(b"").hexdigest()
 _READ_ATTEMPTS = 3
+
+
+def compaction_due(snapshot: "Snapshot") -> bool:
+    """Whether the overlay has grown enough to be merged into a new base (``compact``)."""
+    overlay = snapshot.overlay
+    return overlay is not None and \
+        overlay.header.count > max(COMPACT_MINIMUM, snapshot.base.header.count // COMPACT_FRACTION)
 
 
 def crashpoint(name: str) -> None:
@@ -354,3 +362,48 @@ def sync_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def compact(path: Path) -> bool:
+    """Merge the replica's base and overlay into a new base, verified against the manifest's
+    checksum, and name it in a new manifest without an overlay (same version, same list); False if
+    there is no overlay. Holds the sync lock (SyncInProgress while a sync runs). The merge streams
+    into the writer a megabyte at a time; a crash at any point leaves the replica as it was or
+    compacted, and the previous base and overlay are kept one round for readers that opened them."""
+    with sync_lock(path):
+        snapshot = open_snapshot(path)
+        if snapshot is None or snapshot.overlay is None:
+            return False
+        manifest = snapshot.manifest
+        combos = snapshot.overlay.combos
+        try:
+            merged = Matcher.over(snapshot.base, snapshot.overlay)
+
+            def fill(writer: generation.Writer) -> generation.Header:
+                written = merged.feed(writer.add, records=True)
+                return writer.finish(combos, manifest["checksum"], count_hint=written)
+
+            name, sha256, _header = write_generation(path, manifest["version"], generation.BASE, fill)
+        except ValueError as exc:  # records out of order or running past their file
+            raise ReplicaDamaged(f"cannot compact: {exc}; the replica keeps its base and overlay") from None
+        finally:
+            snapshot.release()
+        compacted = open_files(path, {"data": name, "checksum": manifest["checksum"], "count": manifest["count"]})
+        try:
+            if list_checksum(Matcher.over(compacted.base)) != manifest["checksum"]:
+                raise ReplicaDamaged(f"the compacted {name} does not reproduce the list's checksum; "
+                                     f"the replica keeps its base and overlay")
+        except BaseException:
+            compacted.close()
+            (path / name).unlink(missing_ok=True)
+            raise
+        compacted.release()
+        compacted.close()
+        fields = {key: value for key, value in manifest.items()
+                  if key not in ("data", "data_sha256", "overlay", "overlay_sha256", "previous_data",
+                                 "previous_overlay", "format", "format_version", "version", "checksum", "count")}
+        new = new_manifest(manifest["version"], manifest["checksum"], manifest["count"], (name, sha256), None,
+                           manifest, **fields)
+        write_manifest(path, new)
+        remove_debris(path, new)
+    return True

@@ -70,6 +70,7 @@ class SyncResult:
     reason: str = ""  # why a full download was needed
     checksum: str = ""
     seconds: float = 0.0
+    compaction_due: bool = False  # the overlay has grown enough for Replica.compact() to merge it
 
     @property
     def full(self) -> bool:
@@ -529,8 +530,8 @@ class _Written:
 
 def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: dict[str, EntryFields | None],
                    version: int, checksum: str) -> tuple[_Written, list[str], list[str], list[str]]:
-    """Write base ⊕ (old overlay ⊕ changes) as a new overlay, or, past the compaction threshold,
-    as a new base; verify the checksum of the merged list first. Python touches only the changes;
+    """Write base ⊕ (old overlay ⊕ changes) as a new overlay (never a new base: compaction is its
+    own step, store.compact); verify the checksum of the merged list first. Python touches only the changes;
     the overlays are merged, and the checksum computed over base ⊕ overlay, in C (a megabyte at a
     time, no list built)."""
     base, overlay = snapshot.base, snapshot.overlay
@@ -579,21 +580,13 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
     if store.list_checksum(merged) != checksum:
         raise _ResyncNeeded("the changes did not reproduce the server's checksum")
 
-    if size > max(store.COMPACT_MINIMUM, base.header.count // store.COMPACT_FRACTION):
-        def compact(writer: generation.Writer) -> generation.Header:
-            written = merged.feed(writer.add, records=True)
-            return writer.finish(combos, checksum, count_hint=written)
+    def write_overlay(writer: generation.Writer) -> generation.Header:
+        writer.add(data)
+        return writer.finish(combos, checksum, total=count, count_hint=size)
 
-        name, sha256, _header = store.write_generation(path, version, generation.BASE, compact)
-        written = _Written(version, checksum, count, (name, sha256), None, merged)
-    else:
-        def write_overlay(writer: generation.Writer) -> generation.Header:
-            writer.add(data)
-            return writer.finish(combos, checksum, total=count, count_hint=size)
-
-        name, sha256, _header = store.write_generation(path, version, generation.OVERLAY, write_overlay)
-        written = _Written(version, checksum, count, (snapshot.manifest["data"], snapshot.manifest["data_sha256"]),
-                           (name, sha256), merged)
+    name, sha256, _header = store.write_generation(path, version, generation.OVERLAY, write_overlay)
+    written = _Written(version, checksum, count, (snapshot.manifest["data"], snapshot.manifest["data_sha256"]),
+                       (name, sha256), merged)
     return written, sorted(added), sorted(removed), sorted(updated)
 
 
@@ -616,9 +609,10 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
     transport (proxies, custom TLS).
 
     A full download streams the csv list into a new base file (memory bounded by the hash
-    table's slots, 16 bytes an entry); an incremental one writes a new overlay (or, past the
-    compaction threshold, a new base) from the changes. Either is verified against the server's
-    checksum before the manifest names it.
+    table's slots, 16 bytes an entry); an incremental one writes a new overlay from the changes.
+    Either is verified against the server's checksum before the manifest names it. A sync never
+    compacts: result.compaction_due says when Replica.compact() should merge the overlay into a
+    new base (``sitealert sync`` does it after the sync).
 
     Raises a SyncError subclass (AuthError, ServerUnreachable, ServerError, ProtocolError,
     IncompatibleServer, ReplicaAhead, ChecksumMismatch, SyncInProgress) and then leaves the
@@ -702,6 +696,8 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
         store.remove_debris(path, manifest)
 
     replica._load()
-    return SyncResult(old_version=old_version, new_version=new_version, mode=mode, added=tuple(added),
+    snapshot = replica._snapshot
+    return SyncResult(compaction_due=snapshot is not None and store.compaction_due(snapshot),
+                      old_version=old_version, new_version=new_version, mode=mode, added=tuple(added),
                       removed=tuple(removed), updated=tuple(updated), reason=reason or "", checksum=checksum,
                       seconds=time.monotonic() - started)

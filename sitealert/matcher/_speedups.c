@@ -1218,8 +1218,32 @@ encode_records(PyObject *Py_UNUSED(module), PyObject *args)
     return out;
 }
 
-/* slots(records, capacity) -> (slots bytes, depths, count): the slot array over a generation's
-   records, which must be sorted by target with no duplicate (ValueError otherwise). */
+/* Unmap the pages of a read-only shared file mapping in [from, to) (rounded inwards to pages):
+   the page cache keeps them and a later access maps them again. For buffers that are such a
+   mapping only: on anonymous memory MADV_DONTNEED would discard the contents. */
+static void
+release_mapped(const char *from, const char *to)
+{
+#if !defined(_WIN32) && defined(MADV_DONTNEED)
+    static size_t page = 0;
+    uintptr_t a, b;
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    a = ((uintptr_t)from + page - 1) & ~(uintptr_t)(page - 1);
+    b = (uintptr_t)to & ~(uintptr_t)(page - 1);
+    if (b > a)
+        madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+#else
+    (void)from;
+    (void)to;
+#endif
+}
+
+/* slots(records, capacity[, release]) -> (slots bytes, depths, count): the slot array over a
+   generation's records, which must be sorted by target with no duplicate (ValueError otherwise).
+   release true: the records are a read-only shared file mapping, whose pages are let go of a
+   megabyte at a time once read, so that building a large file's slots does not also leave its
+   records in the process's resident set. */
 static PyObject *
 build_slots(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -1227,10 +1251,11 @@ build_slots(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t cap;
     PyObject *out;
     uint64_t *slots, mask, depths = 0, count = 0;
-    size_t off = 0;
+    size_t off = 0, released = 0;
     const Record *previous = NULL;
+    int release = 0;
 
-    if (!PyArg_ParseTuple(args, "y*n", &view, &cap))
+    if (!PyArg_ParseTuple(args, "y*n|p", &view, &cap, &release))
         return NULL;
     if (cap < 2 || (cap & (cap - 1)) || view.len % 8 || view.len / 8 >= 0xffffffffLL ||
         ((uintptr_t)view.buf & 7)) {
@@ -1271,6 +1296,11 @@ build_slots(PyObject *Py_UNUSED(module), PyObject *args)
             i = (i + 1) & mask;
         slots[i] = ((h >> 32) << 32) | (uint64_t)(off / 8 + 1);
         previous = r;
+        if (release && off - released >= ((size_t)1 << 20)) {
+            /* up to the start of this record, which the next one is compared with */
+            release_mapped((const char *)view.buf + released, (const char *)view.buf + off);
+            released = off;
+        }
         off += RECORD_SIZE(r->len);
         count++;
     }

@@ -143,10 +143,13 @@ def iter_records(records: "bytes | memoryview | mmap.mmap") -> Iterator[tuple[st
         offset += record_size(length)
 
 
-def slots(records: "bytes | memoryview | mmap.mmap", capacity: int) -> tuple[bytes, int, int]:
-    """(slot array, depths, count) over sorted records; ValueError if unsorted or duplicated."""
+def slots(records: "bytes | memoryview | mmap.mmap", capacity: int, *,
+          release: bool = False) -> tuple[bytes, int, int]:
+    """(slot array, depths, count) over sorted records; ValueError if unsorted or duplicated.
+    release: the records are a read-only shared file mapping whose pages may be unmapped once read
+    (the page cache keeps them), which keeps a large file's records out of the resident set."""
     if _speedups is not None:
-        return _speedups.slots(records, capacity)
+        return _speedups.slots(records, capacity, release)
     table = [0] * capacity
     mask = capacity - 1
     depths = count = 0
@@ -253,7 +256,7 @@ class Writer:
 
     def _slots(self, mapped: mmap.mmap, capacity: int) -> tuple[bytes, int, int]:
         with memoryview(mapped) as view, view[HEADER_SIZE:HEADER_SIZE + self._size] as records:
-            return slots(records, capacity)
+            return slots(records, capacity, release=True)
 
 
 def parse_header(data: "bytes | memoryview | mmap.mmap") -> Header:

@@ -148,3 +148,26 @@ def test_sync_every_keeps_the_replica_current_and_stops_on_sigterm(feed_server, 
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+
+
+def test_sync_compacts_after_reporting_the_sync_unless_told_not_to(feed_server, tmp_path, monkeypatch, capsys):
+    url, state = feed_server
+    state.publish(add=[f"site{i}.example.com" for i in range(20)])
+    command = ["sync", "--url", url, "--token", state.token, "--replica", str(tmp_path)]
+    assert main(command) == 0
+    base = store.read_manifest(tmp_path)["data"]
+    monkeypatch.setattr(store, "COMPACT_MINIMUM", 1)
+    monkeypatch.setattr(store, "COMPACT_FRACTION", 10**9)
+    state.publish(add=["new.example.net"], remove=["site1.example.com"])
+    assert main([*command, "--no-compact"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "incremental, 1 added, 1 removed" in lines[1]
+    assert store.read_manifest(tmp_path)["overlay"] and Replica(tmp_path).compaction_due
+    state.publish(add=["newer.example.net"])
+    assert main(command) == 0
+    sync_line, compact_line = capsys.readouterr().out.splitlines()
+    assert "incremental, 1 added" in sync_line
+    assert "compacted the overlay into a new base, version 3" in compact_line
+    manifest = store.read_manifest(tmp_path)
+    assert manifest["overlay"] is None and manifest["data"] != base and manifest["version"] == 3
+    assert sorted(Replica(tmp_path).targets()) == sorted(state.versions[-1])

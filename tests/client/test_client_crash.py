@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import sys
 from sitealert.client import Replica, store
-if sys.argv[4] == "compact":  # any overlay is past the threshold: the sync writes a new base
-    store.COMPACT_MINIMUM, store.COMPACT_FRACTION = 0, 10**12
 print("syncing", flush=True)
-Replica(sys.argv[1]).sync(sys.argv[2], sys.argv[3], full=sys.argv[4] == "full", retries=0, timeout=30)
+if sys.argv[4] == "compact":  # compaction on its own: the overlay merged into a new base
+    assert Replica(sys.argv[1]).compact()
+else:
+    Replica(sys.argv[1]).sync(sys.argv[2], sys.argv[3], full=sys.argv[4] == "full", retries=0, timeout=30)
 """
 # Every step of store.write_generation / write_manifest / remove_debris, in order (an incremental
 # sync writes an overlay, a full one a base).
@@ -70,6 +71,10 @@ def test_killed_at_each_step(feed_server, tmp_path, step, kind):
             assert store.read_manifest(tmp_path)["overlay"]
             old_version = 2
         state.publish(add=["new.example.net"], remove=["site7.example.com"])
+        if kind == "compaction":  # the killed process compacts version 2's base and overlay
+            assert Replica(tmp_path).sync(url, state.token).mode == "incremental"
+            assert store.read_manifest(tmp_path)["overlay"]
+            old_version = 2
     new_version = state.version
 
     process = _sync_process(tmp_path, url, state.token, mode="compact" if kind == "compaction" else "auto",
@@ -79,6 +84,11 @@ def test_killed_at_each_step(feed_server, tmp_path, step, kind):
 
     expected = new_version if step in STEPS_AFTER_SWAP else old_version
     _assert_intact(tmp_path, state, {expected})
+    if kind == "compaction":
+        compacted = step in STEPS_AFTER_SWAP
+        assert (store.read_manifest(tmp_path)["overlay"] is None) == compacted
+        assert Replica(tmp_path).compact() is not compacted  # done again, or nothing left to do
+        assert store.read_manifest(tmp_path)["overlay"] is None
 
     result = Replica(tmp_path).sync(url, state.token)
     assert result.new_version == new_version
@@ -87,7 +97,7 @@ def test_killed_at_each_step(feed_server, tmp_path, step, kind):
     named = {manifest[key] for key in ("data", "overlay", "previous_data", "previous_overlay")}
     leftovers = {p.name for p in tmp_path.iterdir()} - {store.MANIFEST, store.LOCK} - named
     assert leftovers == set()
-    if kind == "compaction" and step in STEPS_AFTER_SWAP:
+    if kind == "compaction":
         assert manifest["overlay"] is None and manifest["data"].startswith("base-000000000002-")
 
 

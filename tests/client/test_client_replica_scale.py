@@ -118,3 +118,29 @@ def test_processes_that_open_one_replica_share_one_copy(tmp_path):
         assert shared >= rss * 0.9, (rss, shared)
         assert pss <= rss / 4, (rss, pss)
     print(f"file {size_kb} kB; per process (Rss, Pss, Shared_Clean) kB: {figures}")
+
+
+def _mapped_kb(name):
+    """This process's resident kB of the mappings of the file `name` (from /proc/self/smaps)."""
+    rss, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if not fields[0].endswith(":"):
+            inside = fields[-1].endswith(name)
+        elif inside and fields[0] == "Rss:":
+            rss += int(fields[1])
+    return rss
+
+
+def test_preload_maps_every_page_before_the_first_check(tmp_path):
+    name = _write_replica(tmp_path / "replica", _targets(SIZE))
+    size_kb = (tmp_path / "replica" / name).stat().st_size // 1024
+    replica = Replica(tmp_path / "replica")
+    assert _mapped_kb(name) < size_kb / 4  # opening reads the header and the combos only
+    replica.preload()
+    assert _mapped_kb(name) >= size_kb * 0.9
+    preloaded = Replica(tmp_path / "replica", preload=True)
+    assert preloaded.check("www.site0123456.example8.com").target == "site0123456.example8.com"
+    assert preloaded.check_many(["www.site0000001.example1.com", "nothing.example"])[1] is None
+    Replica.from_targets(["example.com"]).preload()  # in memory already: nothing to do
+    Replica(tmp_path / "never-synced").preload()

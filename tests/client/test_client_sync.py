@@ -305,13 +305,22 @@ def test_overlays_accumulate_changes_until_compaction_merges_them_into_a_new_bas
         assert result.mode == "incremental" and result.added == (f"new{step}.example.net",)
         assert result.removed == (f"site{step}.other.org",)
         manifest = store.read_manifest(tmp_path)
-        if step < 2:
-            assert manifest["data"] == base and manifest["overlay"].startswith(f"delta-{state.version:012d}-")
-        else:
-            assert manifest["data"] != base and manifest["overlay"] is None  # compacted
-            assert manifest["previous_data"] == base and manifest["previous_overlay"]
-        assert replica.checksum == checksum_of(state.versions[-1]) and len(replica) == len(state.versions[-1])
+        # The sync always writes an overlay; compaction is a step of its own.
+        assert manifest["data"] == base and manifest["overlay"].startswith(f"delta-{state.version:012d}-")
+        assert result.compaction_due is (step == 2) and replica.compaction_due is (step == 2)
         assert reader.refresh() is True
+        if step == 2:
+            overlay = manifest["overlay"]
+            assert reader.check(f"www.new{step}.example.net").target == f"new{step}.example.net"
+            assert replica.compact() is True and replica.compaction_due is False
+            manifest = store.read_manifest(tmp_path)
+            assert manifest["data"].startswith(f"base-{state.version:012d}-") and manifest["overlay"] is None
+            assert manifest["previous_data"] == base and manifest["previous_overlay"] == overlay
+            assert manifest["version"] == state.version and manifest["synced_at"] and manifest["server"]
+            assert replica.compact() is False  # nothing left to merge
+            assert reader.refresh() is False  # the same list, now in the new base
+            assert reader._manifest["data"] == manifest["data"]
+        assert replica.checksum == checksum_of(state.versions[-1]) and len(replica) == len(state.versions[-1])
         assert reader.targets() == sorted(state.versions[-1])
         assert reader.check(f"www.new{step}.example.net").target == f"new{step}.example.net"
         assert reader.check(f"www.site{step}.other.org") is None
@@ -321,6 +330,23 @@ def test_overlays_accumulate_changes_until_compaction_merges_them_into_a_new_bas
     assert (result.updated, result.removed) == (("example.com",), ("site10.other.org",))
     assert Replica(tmp_path).check("a.example.com").countries == ("FR", "IT")
     assert [e["target"] for e in Replica(tmp_path).entries()] == sorted(state.versions[-1])
+
+
+def test_a_compaction_that_does_not_reproduce_the_checksum_changes_nothing(published, tmp_path):
+    url, state = published
+    replica = Replica(tmp_path)
+    replica.sync(url, state.token, **FAST)
+    state.publish(add=["new.example.net"])
+    replica.sync(url, state.token, **FAST)
+    before = store.read_manifest(tmp_path)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    overlay = tmp_path / before["overlay"]
+    overlay.write_bytes(overlay.read_bytes().replace(b"new.example.net", b"new.example.nez"))  # still sorted
+    with pytest.raises(ReplicaDamaged, match="does not reproduce the list's checksum"):
+        Replica(tmp_path).compact()
+    assert store.read_manifest(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == files
+    with pytest.raises(TypeError):
+        Replica.from_targets(["example.com"]).compact()
 
 
 def test_a_target_removed_then_listed_again_and_a_parent_under_a_removed_child(published, tmp_path):
