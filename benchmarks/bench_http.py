@@ -8,7 +8,7 @@ A scratch database (tests/monitoring/harness.py's ScratchDatabase) gets --listin
 other, each with --workers gunicorn processes on the loopback:
 
 - **bare WSGI**: benchmarks/http_floors.py's `application` under gunicorn with `sitealert serve`'s
-  settings (sync workers, timeout 120 s, access log to the same place, no control socket);
+  settings (threaded workers, 8 threads, timeout 120 s, access log to the same place, no control socket);
 - **minimal Django**: `sitealert serve` itself with DJANGO_SETTINGS_MODULE=http_floors: the
   project's settings and middleware, one view answering a small JSON body;
 - **SiteAlert**: `sitealert serve`, loaded with `wrk` (--connections, --duration, 2 threads) on
@@ -151,7 +151,7 @@ def main(argv=None):
 
         def bare_serve(port):
             return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                    "--timeout", "120", "--access-logfile", "/dev/null", "--no-control-socket",
+                    "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--access-logfile", "/dev/null", "--no-control-socket",
                     "http_floors:application"]
 
         floor_env = scratch.env({**extra, "DJANGO_SETTINGS_MODULE": "http_floors",
