@@ -98,7 +98,7 @@ def run(args, data_dir, database_url):
           "| of which private (anonymous) MB | of which file pages (shared) MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['seconds']:.2f} | {r['seconds'] / base['seconds']:.2f} | {r['growth_mb']:.0f} | "
+        print(f"| {name} | {r['seconds']:.3f} | {r['seconds'] / base['seconds']:.3f} | {r['growth_mb']:.0f} | "
               f"{r['peak_mb']:.0f} | {r['rss_mb']:.0f} | {r['anon_mb']:.0f} | {r['file_mb']:.0f} |")
     print("same answers to 100,000 hosts in every process: yes")
 
