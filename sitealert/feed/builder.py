@@ -229,6 +229,14 @@ def _write_from_scratch(directory, fmt, version, gzipped):
             quoted = True
 
 
+def sorted_targets():
+    """Lists of every entry's target, a chunk at a time, in code point order, read as the txt
+    document's are (streamed, read ahead; never the whole list). Must run inside a consistent_read."""
+    with closing(_sorted_chunks("txt")) as chunks:
+        for rows in chunks:
+            yield [row[0] for row in rows]
+
+
 def _sorted_rows():
     """Every entry as (target, kind, countries, categories, first_listed_at text), by code point.
 

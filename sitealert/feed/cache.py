@@ -10,6 +10,10 @@ What this module guarantees:
   builds are only wasteful, not wrong.
 - `prune` removes superseded documents (feed documents, changes documents of older versions) and
   checksums; a file already open stays readable.
+- The lookup's base (`lookup-<version>.gen`, a generation file of the list at that version that
+  every process maps read-only, sitealert.feed.lookup) is written the same way, fsynced before it
+  is renamed into place (`store_lookup_base`), and `prune_lookup_bases` removes the older ones
+  once a newer one is written; a process that mapped an older one keeps its pages.
 A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
 """
 
@@ -90,14 +94,14 @@ def lock(directory, name):
 
 
 @contextmanager
-def _atomic_file(path):
+def _atomic_file(path, mode="wb"):
     """A file object whose content replaces `path` in one step, or not at all."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
     try:
         # mkstemp makes it 0600; the service's group may read it too: the reverse proxy sends the
         # documents itself with X-Accel-Redirect (docs/production.md).
         os.chmod(tmp, 0o640)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, mode) as f:
             yield f
         os.replace(tmp, path)
     except BaseException:
@@ -274,5 +278,38 @@ def prune(directory, fmt, version):
                 or kind == "checksum" and int(number) < version - 1):
             try:
                 os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+LOOKUP_PREFIX, LOOKUP_SUFFIX = "lookup-", ".gen"
+
+
+def lookup_base_path(directory, version):
+    return os.path.join(directory, f"{LOOKUP_PREFIX}{version}{LOOKUP_SUFFIX}")
+
+
+def lookup_base_versions(directory):
+    """The versions whose lookup base is on disk (whole: a base is renamed into place complete)."""
+    return [int(number) for name in os.listdir(directory)
+            if name.startswith(LOOKUP_PREFIX) and name.endswith(LOOKUP_SUFFIX)
+            and (number := name[len(LOOKUP_PREFIX):-len(LOOKUP_SUFFIX)]).isdigit()]
+
+
+def store_lookup_base(directory, version, fill):
+    """Write `version`'s lookup base with fill(file) (a file open for reading and writing, which
+    the generation writer maps back), fsynced, then renamed into place: whole or not at all."""
+    with _atomic_file(lookup_base_path(directory, version), "w+b") as f:
+        fill(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def prune_lookup_bases(directory, version):
+    """Remove the lookup bases older than `version` (a process that mapped one keeps its pages)."""
+    for number in lookup_base_versions(directory):
+        if number < version:
+            try:
+                os.remove(lookup_base_path(directory, number))
             except OSError:
                 pass

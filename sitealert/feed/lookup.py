@@ -2,24 +2,35 @@
 
 Lookups are answered from this process's own `sitealert.matcher.Matcher` of the current version
 (`current_matcher`), the matcher the client SDK uses: a request costs one query (the version) and
-no database lookup per item. A base matcher is built from one scan of the aggregated list, read in
-one snapshot; a later version is the base plus the targets changed since (read from the change
-log, in one snapshot too), until more than OVERLAY_MAX_CHANGES have changed or the history the
-base needs is pruned: then the base is built again. The first lookup after a version pays for it.
+no database lookup per item. The base is the list at one version; a later version is the base
+plus the targets changed since (read from the change log, in one snapshot), until more than
+OVERLAY_MAX_CHANGES have changed or the history the base needs is pruned: then a newer base is
+needed. The first lookup after a version pays for it.
+
+With the C accelerator the base is a generation file, FEED_CACHE_DIR/<epoch>/lookup-<version>.gen
+(`sitealert.matcher.generation`), written once for the whole machine from one sorted scan of the
+list (streamed a chunk at a time, one builder at a time under `cache.lock`, renamed into place
+whole) and mapped read-only by every process: the workers share one copy of its pages, and a
+process that starts maps the newest usable base instead of building its own. Without the
+accelerator (SITEALERT_PURE_PYTHON=1) each process builds an in-memory Matcher from one scan.
 """
 
 import functools
 import json
+import os
 import threading
+from contextlib import suppress
 
 from django.db import connection
 from django.utils.translation import gettext as _
 
 from sitealert.core.target_messages import translated_reason
-from sitealert.feed.builder import consistent_read, feed_state
+from sitealert.feed import cache
+from sitealert.feed.builder import consistent_read, feed_state, sorted_targets
 from sitealert.feed.state import current_state
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
-from sitealert.matcher import Matcher
+from sitealert.matcher import ACCELERATED, Matcher, generation
+from sitealert.matcher.suffix_rules import rule_parents
 
 FETCH_ROWS = 10_000
 # Changes since the base beyond which the base is built again: the overlay is a small matcher
@@ -91,12 +102,13 @@ class ListMatcher:
 
 
 class CurrentMatcher:
-    """This process's ListMatcher of the current version, brought up to date at each lookup. A
-    memory-mapped replica generation could later take the place of the base: the answers come
-    from whatever `get` returns."""
+    """This process's ListMatcher of the current version, brought up to date at each lookup.
+    `mapped`: whether the base is a shared generation file (the default with the C accelerator)
+    or an in-memory Matcher built by this process."""
 
-    def __init__(self):
+    def __init__(self, mapped=None):
         self.lock = threading.Lock()
+        self.mapped = ACCELERATED if mapped is None else mapped
         self.current = ListMatcher(None, 0, Matcher())
 
     def get(self):
@@ -108,22 +120,71 @@ class CurrentMatcher:
                     self.current = self._update(self.current)
         return self.current
 
-    @staticmethod
-    def _update(current):
+    def _update(self, current):
         with consistent_read() as (version, pruned_through):
             epoch = feed_state().epoch
             if (epoch == current.epoch and current.version >= pruned_through
                     and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT target, listed FROM feed_change WHERE seq > %s AND seq <= %s ORDER BY seq",
-                                   [current.version, version])
-                    return current.after([(target, bool(listed)) for target, listed in cursor.fetchall()], version)
-            targets = []
-            with connection.chunked_cursor() as cursor:
-                cursor.execute("SELECT target FROM feed_feedentry")
-                while rows := cursor.fetchmany(FETCH_ROWS):
-                    targets.extend(row[0] for row in rows)
-        return ListMatcher(epoch, version, Matcher(targets))
+                return current.after(_changes(current.version, version), version)
+            if not self.mapped:
+                targets = []
+                with connection.chunked_cursor() as cursor:
+                    cursor.execute("SELECT target FROM feed_feedentry")
+                    while rows := cursor.fetchmany(FETCH_ROWS):
+                        targets.extend(row[0] for row in rows)
+                return ListMatcher(epoch, version, Matcher(targets))
+            base_version, base = _mapped_base(cache.epoch_directory(epoch), version, pruned_through)
+            mapped = ListMatcher(epoch, base_version, base)
+            return mapped if base_version == version else mapped.after(_changes(base_version, version), version)
+
+
+def _changes(since, version):
+    """(target, listed) of each change after `since` up to `version`, in order."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT target, listed FROM feed_change WHERE seq > %s AND seq <= %s ORDER BY seq",
+                       [since, version])
+        return [(target, bool(listed)) for target, listed in cursor.fetchall()]
+
+
+def _usable_base(directory, version, pruned_through):
+    """The newest version up to `version` whose lookup base is on disk and whose changes since
+    are retained and few enough for the overlay, or None."""
+    return max((base for base in cache.lookup_base_versions(directory)
+                if pruned_through <= base <= version <= base + OVERLAY_MAX_CHANGES), default=None)
+
+
+def _mapped_base(directory, version, pruned_through):
+    """(base version, Matcher over that lookup base mapped read-only): the newest usable base on
+    disk, else one written now for `version`. Must run inside the consistent_read of `version`."""
+    for _attempt in range(3):
+        base_version = _usable_base(directory, version, pruned_through)
+        if base_version is None:
+            with cache.lock(directory, "lookup"):  # one builder; the others then find it written
+                base_version = _usable_base(directory, version, pruned_through)
+                if base_version is None:
+                    cache.store_lookup_base(directory, version, _write_base)
+                    cache.prune_lookup_bases(directory, version)
+                    base_version = version
+        path = cache.lookup_base_path(directory, base_version)
+        try:
+            return base_version, Matcher.over(generation.open_file(path))
+        except FileNotFoundError:  # pruned by a newer base between our look and our open
+            continue
+        except generation.GenerationError:  # not ours to trust: written again under the lock
+            with cache.lock(directory, "lookup"), suppress(FileNotFoundError):
+                os.remove(path)
+    raise RuntimeError(f"the lookup base in {directory} kept disappearing before it could be opened")
+
+
+def _write_base(file):
+    """The list at the enclosing consistent_read's version as a generation file (base), streamed
+    from the database's sorted scan a chunk at a time; the RISKY flag as Matcher gives it."""
+    parents = rule_parents()
+    writer = generation.Writer(file)
+    for targets in sorted_targets():
+        writer.add_entries(targets, [generation.RISKY if target in parents and ":" not in target else 0
+                                     for target in targets], [0] * len(targets))
+    writer.finish([("", (), ())], generation.UNKNOWN_CHECKSUM)
 
 
 current_matcher = CurrentMatcher()

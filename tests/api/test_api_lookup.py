@@ -250,3 +250,150 @@ def test_a_thousand_items_cost_a_few_queries_whatever_their_number(post_json, li
     with django_assert_max_num_queries(2):
         response = post_json("/api/v1/lookup", {"items": items}, adco_token)
     assert [r["matched"] for r in response.json()["results"]] == ["example.co.uk"] * 1000
+
+
+# --- The lookup's base: a generation file in the feed cache, mapped by every process ------------
+
+def lookup_bases():
+    import os
+
+    from sitealert.feed import cache
+    from sitealert.feed.builder import feed_state
+
+    directory = cache.epoch_directory(feed_state().epoch)
+    return directory, sorted(name for name in os.listdir(directory) if name.startswith(("lookup-", ".tmp-")))
+
+
+def feedentry_scans(queries):
+    return [q["sql"] for q in queries.captured_queries if "FROM feed_feedentry" in q["sql"] and "IN (" not in q["sql"]]
+
+
+@pytest.fixture
+def mapped():
+    from sitealert.feed import lookup
+
+    if not lookup.current_matcher.mapped:
+        pytest.skip("the C accelerator is not loaded (SITEALERT_PURE_PYTHON=1): the base is in memory")
+    return lookup
+
+
+def test_the_base_is_written_once_per_version_and_shared(post_json, random_world, adco_token, mapped):
+    """One file for the version; a second process's matcher (here a second CurrentMatcher) maps it
+    without reading the list, and answers the same."""
+    import os
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sitealert.feed.builder import current_version
+
+    _rng, _names, items = random_world
+    agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)
+    directory, names = lookup_bases()
+    assert names == [f"lookup-{current_version()}.gen"]
+    inode = os.stat(os.path.join(directory, names[0])).st_ino
+    second = mapped.CurrentMatcher()
+    with CaptureQueriesContext(connection) as queries:
+        current = second.get()
+    assert feedentry_scans(queries) == []  # mapped, not built
+    assert lookup_bases()[1] == names and os.stat(os.path.join(directory, names[0])).st_ino == inode
+    first = mapped.current_matcher.get()
+    targets = [t for t in (mapped._normalized(item) for item in items) if isinstance(t, str)]
+    assert current.matched(targets) == first.matched(targets)
+
+
+def test_a_new_process_maps_an_older_base_and_reads_the_changes_since(post_json, random_world, italy, korea,
+                                                                      list_targets, as_actor, adco_token, mapped,
+                                                                      monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sitealert.feed.models import FeedEntry
+    from sitealert.listings.services import remove_listings
+
+    rng, names, items = random_world
+    agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)  # the base is written
+    written = lookup_bases()[1]
+    listed = sorted(FeedEntry.objects.filter(kind="domain").values_list("target", flat=True))
+    gone = rng.sample([t for t in listed if italy.listings.filter(target=t, status="active").exists()], 20)
+    remove_listings(italy, gone, "Annulled", actor=as_actor(italy))
+    list_targets(korea, [n for n in rng.sample(names, 30) if n not in listed] + ["sub." + gone[0]])
+    monkeypatch.setattr(mapped, "current_matcher", mapped.CurrentMatcher())  # a process started after the changes
+    with CaptureQueriesContext(connection) as queries:
+        agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)
+    assert feedentry_scans(queries) == [] and lookup_bases()[1] == written
+    assert mapped.current_matcher.current.added and mapped.current_matcher.current.removed
+
+
+def test_a_base_past_its_changes_is_written_again_and_the_old_one_pruned(post_json, italy, list_targets,
+                                                                        adco_token, mapped, monkeypatch):
+    from sitealert.feed.builder import current_version
+
+    monkeypatch.setattr(mapped, "OVERLAY_MAX_CHANGES", 2)
+    list_targets(italy, ["films.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    first = lookup_bases()[1]
+    assert first == [f"lookup-{current_version()}.gen"]
+    list_targets(italy, ["music.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    assert lookup_bases()[1] == first  # one change: the overlay, no new file
+    list_targets(italy, ["books.example", "games.example"])
+    _, results = results_by_item(post_json, adco_token, ["x.games.example", "music.example"])
+    assert lookup_bases()[1] == [f"lookup-{current_version()}.gen"] != first
+    assert results["x.games.example"]["matched"] == "games.example" and results["music.example"]["listed"]
+
+
+def test_a_reset_epoch_never_maps_the_old_epochs_base(post_json, italy, list_targets, adco_token, mapped):
+    from sitealert.feed.models import FeedEntry, FeedState, new_epoch
+
+    list_targets(italy, ["films.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    old_directory, old = lookup_bases()
+    # A restored backup: a new epoch, and a list that is not the old one at the same version.
+    FeedEntry.objects.filter(target="films.example").delete()
+    FeedState.objects.filter(pk=1).update(epoch=new_epoch())
+    for matcher in (mapped.current_matcher, mapped.CurrentMatcher()):
+        assert matcher.get().matched(["films.example"]) == [None]
+    directory, names = lookup_bases()
+    assert directory != old_directory and names == old  # the same version, written again for this epoch
+
+
+def test_a_crash_while_writing_the_base_leaves_no_file(post_json, italy, list_targets, adco_token, mapped,
+                                                       monkeypatch):
+    from sitealert.matcher import generation
+
+    list_targets(italy, ["films.example"])
+    finish = generation.Writer.finish
+
+    def crash(self, *args, **kwargs):
+        self._file.flush()
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(generation.Writer, "finish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        mapped.CurrentMatcher().get()
+    assert lookup_bases()[1] == []  # neither the base nor its temporary file
+    monkeypatch.setattr(generation.Writer, "finish", finish)
+    assert mapped.CurrentMatcher().get().matched(["x.films.example"]) == ["films.example"]
+
+
+def test_a_damaged_base_is_written_again(post_json, italy, list_targets, adco_token, mapped):
+    import os
+
+    list_targets(italy, ["films.example"])
+    results_by_item(post_json, adco_token, ["films.example"])
+    directory, names = lookup_bases()
+    with open(os.path.join(directory, names[0]), "r+b") as f:
+        f.write(b"NOTAGEN!")
+    assert mapped.CurrentMatcher().get().matched(["x.films.example"]) == ["films.example"]
+    assert lookup_bases()[1] == names
+
+
+def test_without_the_accelerator_the_base_is_in_memory_and_answers_the_same(post_json, random_world, adco_token,
+                                                                           monkeypatch):
+    from sitealert.feed import lookup
+
+    monkeypatch.setattr(lookup, "current_matcher", lookup.CurrentMatcher(mapped=False))
+    _rng, _names, items = random_world
+    agree_with_a_query_of_the_aggregated_list(post_json, adco_token, items)
+    assert lookup_bases()[1] == []
