@@ -151,7 +151,8 @@ def main(argv=None):
 
         def bare_serve(port):
             return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                    "--worker-class", "gthread", "--threads", "8", "--timeout", "120", "--access-logfile", "/dev/null", "--no-control-socket",
+                    "--worker-class", "gthread", "--threads", "8",
+                    "--timeout", "120", "--access-logfile", "/dev/null", "--no-control-socket",
                     "http_floors:application"]
 
         floor_env = scratch.env({**extra, "DJANGO_SETTINGS_MODULE": "http_floors",
