@@ -38,21 +38,28 @@ def _version_headers(response, version, checksum):
     return response
 
 
-def _document_response(document, filename):
-    """The cached document's body: sent by the reverse proxy when SITEALERT_ACCEL_REDIRECT names its
-    internal location for FEED_CACHE_DIR (the worker answers with headers only), else by the server."""
+def _document_response(document, filename, gzipped):
+    """The cached document with the headers every feed document carries (encoding, ETag, version,
+    checksum). Its body is sent by the reverse proxy when SITEALERT_ACCEL_REDIRECT names its internal
+    location for FEED_CACHE_DIR (the worker answers with headers only), else by the server."""
     prefix = setting("ACCEL_REDIRECT")
     if not prefix:
         response = FileResponse(document.file, content_type=document.content_type, filename=filename)
         response.block_size = 1 << 20  # servers without sendfile iterate the file; 4 KB blocks: 35,000 steps a list
-        return response
-    # The cache keeps FEED_CACHE_DIR/<epoch>/<file>; the proxy maps the prefix onto that directory.
-    location = prefix + quote(f"{document.epoch}/{os.path.basename(document.file.name)}")
-    document.file.close()
-    response = HttpResponse(content_type=document.content_type)
-    response["X-Accel-Redirect"] = location
-    response["Content-Disposition"] = content_disposition_header(False, filename)
-    return response
+    else:
+        # The cache keeps FEED_CACHE_DIR/<epoch>/<file>; the proxy maps the prefix onto that directory.
+        location = prefix + quote(f"{document.epoch}/{os.path.basename(document.file.name)}")
+        document.file.close()
+        response = HttpResponse(content_type=document.content_type)
+        response["X-Accel-Redirect"] = location
+        response["Content-Disposition"] = content_disposition_header(False, filename)
+    # GZipMiddleware leaves a response alone once it has a Content-Encoding (it would compress
+    # the file again); sitealert.core.middleware.GZipMiddleware honours "gzip;q=0".
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    response["Vary"] = "Accept-Encoding"
+    response["ETag"] = document.etag
+    return _version_headers(response, document.version, document.checksum)
 
 
 @router.get(
@@ -96,14 +103,7 @@ def feed(request):
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
         audit.count(request.auth, "feed.download", fmt, {"version": document.version})
-    response = _document_response(document, filename=f"sitealert-v{document.version}.{fmt}")
-    # GZipMiddleware leaves a response alone once it has a Content-Encoding (it would compress
-    # the file again); sitealert.core.middleware.GZipMiddleware honours "gzip;q=0".
-    if gzipped:
-        response["Content-Encoding"] = "gzip"
-    response["Vary"] = "Accept-Encoding"
-    response["ETag"] = document.etag
-    return _version_headers(response, document.version, document.checksum)
+    return _document_response(document, f"sitealert-v{document.version}.{fmt}", gzipped)
 
 
 @router.get(
@@ -156,12 +156,7 @@ def changes(request):
             "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
             "Download the full feed.") % {"since": since, "pruned": pruned_through},
             version=builder.current_version(), pruned_through=pruned_through) from None
-    response = _document_response(document, filename=f"sitealert-changes-{since}-v{document.version}.json")
-    if gzipped:
-        response["Content-Encoding"] = "gzip"
-    response["Vary"] = "Accept-Encoding"
-    response["ETag"] = document.etag
-    return _version_headers(response, document.version, document.checksum)
+    return _document_response(document, f"sitealert-changes-{since}-v{document.version}.json", gzipped)
 
 
 @router.get(
