@@ -227,14 +227,8 @@ class _Writer:
         length, sha256 = _hash_file(f)
         target = TargetFile(length, {"sha256": sha256}, path)
         location = self.tree.target_location(target)
-        if not os.path.exists(location):
-            try:
-                placed = durable.place_copy(f.name, location, directories=self.directories)
-            except FileNotFoundError:  # pruned from the feed cache since we opened it: copy what we hold
-                f.seek(0)
-                placed = durable.write_file(location, f.read(), replace=False, directories=self.directories)
-            if placed:
-                self.written.append(self._relative(location))
+        if durable.place_copy(f, location, directories=self.directories):
+            self.written.append(self._relative(location))
         return target
 
     def target_from_bytes(self, path, data):
