@@ -72,6 +72,7 @@ class SyncResult:
     checksum: str = ""
     seconds: float = 0.0
     compaction_due: bool = False  # the overlay has grown enough for Replica.compact() to merge it
+    failed_mirrors: tuple = ()  # a mirror sync: why each mirror tried before the one that succeeded failed
 
     @property
     def full(self) -> bool:
@@ -100,6 +101,20 @@ def base_url(url: str) -> str:
             path = path[: -len(suffix)]
             break
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def mirror_url(url: str) -> str:
+    """A signed mirror's base address with a trailing slash (the directory that holds metadata/ and
+    targets/; sitealert.client.mirror)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// address of a mirror")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: a mirror's address has no query or fragment")
+    path = parts.path.rstrip("/")
+    if path.endswith("/metadata"):
+        path = path[: -len("/metadata")]
+    return f"{parts.scheme}://{parts.netloc}{path}/"
 
 
 def _now() -> str:
@@ -214,14 +229,14 @@ class _Feed:
 # -- documents -------------------------------------------------------------------------------
 
 
-def _version(document: dict[str, Any], key: str, where: str) -> int:
+def read_version(document: dict[str, Any], key: str, where: str) -> int:
     value = document.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ProtocolError(f"{where}: {key!r} is not a version number")
     return value
 
 
-def _checksum(document: dict[str, Any], where: str) -> str:
+def read_checksum(document: dict[str, Any], where: str) -> str:
     value = document.get("checksum")
     if not isinstance(value, str) or ":" not in value:
         raise ProtocolError(f"{where}: 'checksum' is missing or malformed")
@@ -405,12 +420,12 @@ def read_changes(document: dict[str, Any], since: int, where: str,
     """Collect one changes document (the body of ``/api/v1/feed/changes?since=N``, or a mirror's
     delta, which is that body) into collected (target -> entry, None: no longer listed).
     Returns (version, checksum, more)."""
-    if _version(document, "since", where) != since:
+    if read_version(document, "since", where) != since:
         raise ProtocolError(f"{where}: the answer is for since={document.get('since')}")
-    new_version = _version(document, "version", where)
+    new_version = read_version(document, "version", where)
     if new_version < since:
         raise ProtocolError(f"{where}: version {new_version} is older than {since}")
-    checksum = _checksum(document, where)
+    checksum = read_checksum(document, where)
     changes = document.get("changes")
     if not isinstance(changes, list):
         raise ProtocolError(f"{where}: 'changes' is not a list")
@@ -567,7 +582,7 @@ class ApiSource(Source):
             if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 30:
                 raise ProtocolError(f"{where}: 'X-SiteAlert-Version' is not a version number")
             version = int(version_text)
-            checksum = _checksum({"checksum": response.headers.get("X-SiteAlert-Checksum")}, where)
+            checksum = read_checksum({"checksum": response.headers.get("X-SiteAlert-Checksum")}, where)
 
             def chunks() -> Iterator[bytes]:
                 try:
