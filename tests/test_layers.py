@@ -23,7 +23,7 @@ LAYERS = [
     ("listings",),
     ("monitoring",),
     ("reviews",),
-    ("procedures", "check", "statistics", "operations"),
+    ("procedures", "check", "statistics", "operations", "distribution"),
     ("api", "front", "demo"),
     ("cli",),
     ("settings", "urls", "wsgi", "__main__", "formats"),
