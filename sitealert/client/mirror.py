@@ -148,9 +148,11 @@ class _Fetcher(FetcherInterface):
         try:
             response = self._pool.request("GET", url, preload_content=False)
         except urllib3.exceptions.MaxRetryError as exc:
-            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
+            reason = exc.reason
+            if isinstance(reason, urllib3.exceptions.TimeoutError) and \
+                    not isinstance(reason, urllib3.exceptions.NewConnectionError):  # which subclasses it
                 raise tuf_errors.SlowRetrievalError(f"{url}: no answer in time") from None
-            raise tuf_errors.DownloadError(f"{url}: {exc.reason}") from None
+            raise tuf_errors.DownloadError(f"{url}: {reason}") from None
         if response.status != 200:
             response.release_conn()
             raise tuf_errors.DownloadHTTPError(f"{url} answered HTTP {response.status}", response.status)
@@ -220,8 +222,8 @@ class MirrorSource(Source):
                                 f"served by a SiteAlert server needs an authorized user's feed token") from None
             if status == 404:
                 raise MirrorIncomplete(
-                    f"{where} lacks {what} (HTTP 404), which its signed metadata names: a partial copy of "
-                    f"the tree, or not a mirror at this address; {keeps}") from None
+                    f"{where} lacks {what} ({exc}): a partial copy of the tree, dropped files, or not a mirror "
+                    f"at this address; {keeps}") from None
             if status == 429 or status >= 500:
                 raise ServerError(f"{where} answered HTTP {status} for {what}; try again later") from None
             raise ProtocolError(f"{where} answered HTTP {status} for {what}") from None
