@@ -2,6 +2,12 @@
 in full when no delta reaches its version, idle polls that download only the timestamp, and
 mirrors tried in order."""
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from sitealert.client import MirrorVerificationError, Replica, ServerUnreachable
@@ -12,6 +18,7 @@ from sitealert.listings.services import remove_listings
 from .mirror_harness import TamperingMirror
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[2]
 
 
 def downloaded(nginx):
@@ -100,3 +107,27 @@ def test_when_every_mirror_fails_the_attack_is_what_is_raised(italy, list_target
     with pytest.raises(ServerUnreachable):
         Replica(replica_dir).sync(mirror=[dead.url], root=root_file)
     assert not (replica_dir / "MANIFEST.json").exists()
+
+
+@pytest.mark.parametrize("crash_at", ["data-partial", "data-renamed", "manifest-written", "manifest-replaced"])
+def test_a_mirror_sync_killed_at_any_step_leaves_the_old_or_new_version(
+        italy, list_targets, tree, nginx, root_file, replica_dir, crash_at):
+    list_targets(italy, ["films.example"])
+    publish(str(tree))
+    old = Replica(replica_dir)
+    old.sync(mirror=nginx.url, root=root_file)
+    list_targets(italy, [f"site{i}.example" for i in range(50)])
+    publish(str(tree))
+    env = {**os.environ, "SITEALERT_TEST_CRASH_AT": crash_at}
+    killed = subprocess.run([sys.executable, "-m", "sitealert", "sync", "--mirror", nginx.url, "--replica",
+                             str(replica_dir), "-q"], env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    after = Replica(replica_dir)
+    assert after.damaged is None
+    assert (after.version, after.checksum) in ((old.version, old.checksum),
+                                               (builder.current_version(), builder.cached_feed("txt")[1]))
+    after.verify()
+    result = after.sync(mirror=nginx.url)
+    assert (after.version, after.checksum) == (builder.current_version(), builder.cached_feed("txt")[1])
+    assert result.mode in ("incremental", "unchanged")
+    assert not [p for p in replica_dir.iterdir() if p.name.endswith(".tmp")]
