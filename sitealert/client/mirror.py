@@ -154,23 +154,28 @@ class _Fetcher(FetcherInterface):
                 raise tuf_errors.SlowRetrievalError(f"{url}: no answer in time") from None
             raise tuf_errors.DownloadError(f"{url}: {reason}") from None
         if response.status != 200:
-            response.release_conn()
+            response.close()  # its body unread: the connection cannot serve another request
             raise tuf_errors.DownloadHTTPError(f"{url} answered HTTP {response.status}", response.status)
         return self._chunks(url, response)
 
     def _chunks(self, url: str, response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
         deadline = time.monotonic() + self.deadline
+        complete = False
         try:
             for chunk in response.stream(CHUNK):
                 if time.monotonic() > deadline:
                     raise tuf_errors.SlowRetrievalError(f"{url}: still downloading after {self.deadline:.0f} s")
                 yield chunk
+            complete = True
         except urllib3.exceptions.TimeoutError:
             raise tuf_errors.SlowRetrievalError(f"{url}: the download stalled") from None
         except urllib3.exceptions.HTTPError as exc:
             raise tuf_errors.DownloadError(f"{url}: the download broke off ({exc})") from None
         finally:
-            response.release_conn()
+            if complete:
+                response.release_conn()
+            else:  # abandoned mid-body (too long, too slow, refused): the connection goes with it
+                response.close()
 
     def close(self) -> None:
         self._pool.clear()
