@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import urllib3
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import Metadata, Root
-from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
+from tuf.ngclient import FetcherInterface, TargetFile, Updater, UpdaterConfig
 
 from .errors import (
     AuthError,
@@ -258,18 +258,22 @@ class MirrorSource(Source):
             self._updater = updater
         return self._updater
 
-    @contextmanager
-    def _target(self, target_path: str) -> Iterator[Path]:
-        """A verified target file, downloaded next to the replica's files (removed afterwards)."""
+    def _info(self, target_path: str) -> TargetFile:
+        """What the signed metadata says of a target: its length and hashes."""
         updater = self._refreshed()
         with self._verifying(f"the metadata for {target_path}"):
             info = updater.get_targetinfo(target_path)
         if info is None:
             raise MirrorIncomplete(f"mirror {self.url}: the signed metadata does not list {target_path}")
+        return info
+
+    @contextmanager
+    def _target(self, info: TargetFile) -> Iterator[Path]:
+        """A verified target file, downloaded next to the replica's files (removed afterwards)."""
         temporary = self.path / f"mirror-{secrets.token_hex(4)}.tmp"
         try:
-            with self._verifying(target_path):
-                updater.download_target(info, str(temporary))
+            with self._verifying(info.path):
+                self._refreshed().download_target(info, str(temporary))
             yield temporary
         finally:
             temporary.unlink(missing_ok=True)
@@ -277,14 +281,10 @@ class MirrorSource(Source):
     def state(self) -> MirrorState:
         """state.json, verified; kept in tuf/ so that an idle poll downloads only the timestamp."""
         if self._state is None:
-            updater = self._refreshed()
-            with self._verifying(f"the metadata for {STATE}"):
-                info = updater.get_targetinfo(STATE)
-            if info is None:
-                raise MirrorIncomplete(f"mirror {self.url}: the signed metadata does not list {STATE}")
+            info = self._info(STATE)
             kept = self.path / TUF_DIR / STATE
-            if updater.find_cached_target(info, str(kept)) is None:
-                with self._target(STATE) as file:
+            if self._refreshed().find_cached_target(info, str(kept)) is None:
+                with self._target(info) as file:
                     file.replace(kept)
             self._state = MirrorState.parse(kept.read_bytes(), f"mirror {self.url}: {STATE}")
         return self._state
@@ -317,7 +317,7 @@ class MirrorSource(Source):
         if delta is None:
             raise ResyncNeeded(f"the mirror has no delta from version {since}")
         where = f"mirror {self.url}: {delta}"
-        with self._target(delta) as file:
+        with self._target(self._info(delta)) as file:
             try:
                 document = json.loads(gzip.decompress(file.read_bytes()))
             except (OSError, EOFError, zlib.error, ValueError):
@@ -333,7 +333,7 @@ class MirrorSource(Source):
     def full(self, path: Path, old_version: int) -> tuple[int, str, str, str, "generation.Header", dict[str, Any]]:
         state = self.state()
         where = f"mirror {self.url}: {state.csv}"
-        with self._target(state.csv) as file, gzip.open(file, "rb") as stream:
+        with self._target(self._info(state.csv)) as file, gzip.open(file, "rb") as stream:
 
             def chunks() -> Iterator[bytes]:
                 try:
