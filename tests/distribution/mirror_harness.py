@@ -14,6 +14,7 @@ import getpass
 import re
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,7 @@ class TamperingMirror:
     - `truncate(pattern)`: serve the first half of it;
     - `drop(pattern)`: answer 404;
     - `replace(pattern, body)`: serve `body` instead;
+    - `stall(pattern, seconds)`: wait that long before answering;
     - `serve_from(directory)`: serve the files of an old copy of the tree (a frozen or rolled-back mirror);
     - `honest()`: forget every rule.
     """
@@ -142,6 +144,13 @@ class TamperingMirror:
 
     def replace(self, pattern, replacement):
         self.rules.append((pattern, lambda body: (200, replacement)))
+
+    def stall(self, pattern, seconds):
+        def wait(body):
+            time.sleep(seconds)
+            return 200, body
+
+        self.rules.append((pattern, wait))
 
     def serve_from(self, directory):
         self.old_tree = Path(directory)

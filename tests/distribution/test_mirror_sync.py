@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,17 @@ def test_mirrors_are_tried_in_order_until_one_verifies(italy, list_targets, tree
     assert len(result.failed_mirrors) == 2
     assert dead.url in result.failed_mirrors[0] and "modified or truncated" in result.failed_mirrors[1]
     assert replica.server == nginx.url
+
+
+def test_a_stalled_mirror_is_given_up_after_the_timeout(italy, list_targets, tree, nginx, tampering, root_file,
+                                                       replica_dir):
+    list_targets(italy, ["films.example"])
+    publish(str(tree))
+    tampering.stall(r"timestamp\.json", 5)
+    started = time.monotonic()
+    result = Replica(replica_dir).sync(mirror=[tampering.url, nginx.url], root=root_file, timeout=0.5)
+    assert time.monotonic() - started < 4 and result.mode == "full"
+    assert "timed out" in result.failed_mirrors[0]
 
 
 def test_when_every_mirror_fails_the_attack_is_what_is_raised(italy, list_targets, tree, nginx, tampering,
