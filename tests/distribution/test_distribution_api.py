@@ -3,14 +3,14 @@ by the installation itself; metadata and hashes/ public, the list in clear only 
 
 import gzip
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 from tuf.api.exceptions import DownloadHTTPError
-from tuf.ngclient import FetcherInterface, Updater
+from tuf.ngclient import Updater
 
 from sitealert.distribution import publish
+
+from .conftest import TokenFetcher
 
 pytestmark = pytest.mark.django_db
 
@@ -96,21 +96,6 @@ def test_the_proxy_sends_the_file_when_told_to(client, mirror, settings, adco_to
     response = client.get("/api/v1/mirror/metadata/timestamp.json")
     assert response["X-Accel-Redirect"] == "/_sitealert/mirror/metadata/timestamp.json"
     assert response.content == b""
-
-
-class TokenFetcher(FetcherInterface):
-    """python-tuf's fetcher interface over urllib, with the feed token (python-tuf's own sends none)."""
-
-    def __init__(self, token):
-        self.token = token
-
-    def _fetch(self, url):
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
-        try:
-            response = urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback in a test
-        except urllib.error.HTTPError as exc:
-            raise DownloadHTTPError(str(exc), exc.code) from None
-        return iter(lambda: response.read(1 << 16), b"")
 
 
 @pytest.mark.django_db(transaction=True)
