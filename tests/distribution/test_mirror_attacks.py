@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tuf.api.metadata import Metadata, Timestamp
 
 from sitealert.client import (
     MirrorFrozen,
@@ -131,3 +132,23 @@ def test_a_frozen_mirror_is_refused_once_its_timestamp_expires(italy, list_targe
     with pytest.raises(MirrorFrozen):
         Replica(fresh).sync(mirror=tampering.url, root=root_file)
     assert Replica(fresh).version == 0
+
+
+@pytest.mark.parametrize("role", ["timestamp", "root"])
+def test_after_a_key_rotation_the_replica_follows_and_the_old_key_is_refused(
+        behind, tree, tampering, replica_dir, keys_dir, role):
+    """Recovery from a compromised key: root N+1 names a new key; a replica that pinned root 1
+    follows the rotation, and metadata signed with the old (stolen) key is refused from then on."""
+    stolen = keys.load_signer(str(keys_dir), "timestamp", keys.current_root(str(keys_dir)))
+    keys.rotate("timestamp")
+    if role == "root":
+        keys.rotate("root")
+    publish(str(tree))
+    result = Replica(replica_dir).sync(mirror=tampering.url)
+    assert result.mode == "incremental" and Replica(replica_dir).version == builder.current_version()
+    forged = Metadata[Timestamp].from_bytes((tree / "metadata" / "timestamp.json").read_bytes())
+    forged.signed.version += 1
+    forged.signatures.clear()
+    forged.sign(stolen)
+    tampering.replace(r"timestamp\.json", forged.to_bytes())
+    refused(replica_dir, tampering.url, MirrorVerificationError, "not signed by the keys the trusted root names")
