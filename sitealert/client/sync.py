@@ -676,7 +676,8 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
                                                          total=count))
     merged = Matcher.over(base, new_overlay)
     if store.list_checksum(merged) != checksum:
-        raise ResyncNeeded("the changes did not reproduce the server's checksum")
+        raise ResyncNeeded(f"the changes from version {snapshot.manifest['version']} to {version} did not "
+                           f"reproduce the announced checksum")
 
     def write_overlay(writer: generation.Writer) -> generation.Header:
         writer.add(data)
@@ -771,9 +772,6 @@ def run_sync(replica: "Replica", source: Source, *, full: bool = False) -> SyncR
                             mode = "incremental"
                 except ResyncNeeded as exc:
                     reason = exc.reason
-                    if "checksum" in reason:
-                        reason = (f"the changes from version {old_version} to {new_version} did not "
-                                  f"reproduce the server's checksum")
             if mode == "full":
                 new_version, checksum, name, sha256, header, fields = source.full(path, old_version)
                 generation_file = store.open_files(path, {"data": name, "checksum": checksum,
