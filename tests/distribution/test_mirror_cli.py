@@ -1,13 +1,22 @@
 """`sitealert sync --mirror URL --root ROOT_JSON --replica DIR`: one line per sync, the documented
 exit statuses, one line for a refusal."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from sitealert.cli import main
+from sitealert.client import Replica
 from sitealert.distribution.publish import publish
 from sitealert.feed import builder
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -69,3 +78,28 @@ def test_url_and_mirror_exclude_each_other(replica_dir, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["sync", "--url", "http://a.example", "--mirror", "http://b.example", "--replica", str(replica_dir)])
     assert exit.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_sync_every_reports_a_refusal_and_keeps_polling(published, italy, list_targets, tree, tampering, root_file,
+                                                       replica_dir):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sitealert", "sync", "--mirror", tampering.url, "--root", str(root_file),
+         "--replica", str(replica_dir), "--every", "0.3"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert "full download (new replica)" in process.stdout.readline()
+        tampering.drop(r"/targets/deltas/")
+        list_targets(italy, ["series.example"])
+        publish(str(tree))
+        refusal = process.stderr.readline()
+        assert refusal.startswith(f"sitealert sync: error: mirror {tampering.url} lacks deltas/"), refusal
+        tampering.honest()
+        deadline = time.monotonic() + 30
+        while "series.example" not in Replica(replica_dir).targets():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
