@@ -44,8 +44,9 @@ from sitealert.feed import builder, cache
 LIST_FORMATS = ("txt", "csv", "json")
 STATE_PATH = "state.json"
 HASHES_ROLE = "hashes"
-# TUF matches a delegation's path pattern segment by segment: hashes/<epoch>/<version>/<prefix>.
-HASHES_PATTERN = "hashes/*/*/*"
+# TUF matches a delegation's path pattern segment by segment: the shards hashes/<epoch>/<version>/<prefix>,
+# and files beside them such as hashes/current.json.
+HASHES_PATTERNS = ["hashes/*", "hashes/*/*/*"]
 ROLE_EXPIRY = timedelta(days=30)  # targets, hashes and snapshot; re-signed once half of it has passed
 SNAPSHOTS_KEPT = 3  # files referenced by the last this many snapshots stay, for readers holding them
 ATTEMPTS = 5  # to read every document at one version while new versions arrive
@@ -244,6 +245,16 @@ class _Writer:
             self.written.append(self._relative(location))
         return target
 
+    def targets_from_pairs(self, pairs):
+        """{path: TargetFile} of many small targets given as (path, bytes), placed in the tree."""
+        targets, files = {}, []
+        for path, data in pairs:
+            target = TargetFile(len(data), {"sha256": hashlib.sha256(data).hexdigest()}, path)
+            targets[path] = target
+            files.append((self.tree.target_location(target), data))
+        self.written.extend(map(self._relative, durable.write_new_files(files, self.directories)))
+        return targets
+
     def metadata(self, name, document, replace=False, last=False):
         """Write metadata; `last`: the file that makes the others visible, written once they are
         all on disk."""
@@ -255,28 +266,32 @@ class _Writer:
             self.written.append(self._relative(path))
 
 
-def private_lookup_shards(epoch, version):
-    """The private lookup's shards at `version`: (relative path, bytes) pairs, or None.
+def private_lookup_shards():
+    """The private lookup's shards of the current version, as (TUF target path under hashes/,
+    bytes) pairs, or None while there are none.
 
-    COORDINATOR: the one call site of the private lookup (sitealert.feed.private, branch w-priv).
-    Connect it here: return its (relative path, bytes) pairs for the current version; a relative
-    path that does not start with "hashes/" is placed under hashes/<epoch>/<version>/.
+    COORDINATOR: the one call site of the private lookup (sitealert.feed.private on branch w-priv):
+    connect it here with `return private.static_shards()` (and `from sitealert.feed import private`
+    at the top of this module). Every path must start with "hashes/"; the shards themselves are
+    hashes/<epoch>/<version>/<prefix>, which state.json then names.
     """
     return None
 
 
-def _hash_targets(writer, epoch, version):
+def _hash_targets(writer):
     """The hashes role's targets (the shards) and state.json's "hashes" entry."""
-    shards = private_lookup_shards(epoch, version)
+    shards = private_lookup_shards()
     if shards is None:
         return {}, None
-    directory = f"hashes/{epoch}/{version}/"
-    targets, prefix = {}, None
-    for path, data in shards:
-        path = path if path.startswith("hashes/") else directory + path
-        prefix = prefix or len(path.rsplit("/", 1)[1])
-        targets[path] = writer.target_from_bytes(path, data)
-    return targets, {"prefix_hex": prefix, "shards": directory}
+    pairs = list(shards)
+    if any(not path.startswith("hashes/") or "" in path.split("/") or ".." in path.split("/") for path, _ in pairs):
+        raise PublishError("the private lookup gave a shard path outside hashes/; nothing was published")
+    targets = writer.targets_from_pairs(pairs)
+    located = [path.rsplit("/", 1) for path in targets if path.count("/") == 3]
+    if not located:
+        return targets, None
+    directory, prefix = located[0]
+    return targets, {"prefix_hex": len(prefix), "shards": directory + "/"}
 
 
 def _retained_lists(tree, epoch, version):
@@ -306,7 +321,7 @@ def _write_versions(tree, documents, signers, now, writer):
     """Write the targets and the metadata of `documents`' version but timestamp.json; return the
     new snapshot's version."""
     epoch, version = documents.epoch, documents.version
-    hashes_targets, hashes_entry = _hash_targets(writer, epoch, version)
+    hashes_targets, hashes_entry = _hash_targets(writer)
     targets = dict(_retained_lists(tree, epoch, version))
     lists = {fmt: f"lists/{epoch}/{version}.{fmt}.gz" for fmt in documents.lists}
     deltas = {str(since): f"deltas/{epoch}/{since}-{version}.json.gz" for since in sorted(documents.deltas)}
@@ -325,7 +340,7 @@ def _write_versions(tree, documents, signers, now, writer):
     targets_key = signers["targets"].public_key
     hashes = _sign(Targets(targets=hashes_targets), signers["targets"], expires, tree.version_of(HASHES_ROLE) + 1)
     delegations = Delegations(keys={targets_key.keyid: targets_key}, roles={HASHES_ROLE: DelegatedRole(
-        HASHES_ROLE, [targets_key.keyid], 1, True, paths=[HASHES_PATTERN])})
+        HASHES_ROLE, [targets_key.keyid], 1, True, paths=HASHES_PATTERNS)})
     top = _sign(Targets(targets=targets, delegations=delegations), signers["targets"], expires,
                 tree.version_of("targets") + 1)
     snapshot = _sign(Snapshot(meta={"targets.json": MetaFile(top.signed.version),

@@ -141,3 +141,30 @@ def test_cli_publish_reports_what_it_did(italy, list_targets, keys_dir, tmp_path
     blocker.write_text("not a directory")
     assert main(["publish", str(blocker / "tree")]) == 2
     assert "cannot write into" in capsys.readouterr().err
+
+
+def test_private_lookup_shards_are_signed_by_the_delegated_role(italy, list_targets, keys_dir, tmp_path, served,
+                                                               monkeypatch):
+    """The seam the private lookup connects to: its (path, bytes) pairs go under the role "hashes",
+    which a list sync never downloads, and which a client resolves through the delegation."""
+    list_targets(italy, ["films.example"])
+    epoch, version = builder.feed_state().epoch, builder.current_version()
+    shards = [(f"hashes/{epoch}/{version}/{n:03x}", json.dumps({"hashes": [n]}).encode()) for n in range(16)]
+    shards.append(("hashes/current.json", b'{"version": %d}' % version))
+    monkeypatch.setattr(publish, "private_lookup_shards", lambda: iter(shards))
+    tree = tmp_path / "tree"
+    publish.publish(str(tree))
+    client = Client(str(tmp_path / "client"), served(tree), _root(tree))
+    state, _files = client.read_state()
+    assert state["hashes"] == {"prefix_hex": 3, "shards": f"hashes/{epoch}/{version}/"}
+    assert not list((tmp_path / "client" / "metadata").glob("*hashes*"))  # a list sync never fetched it
+    updater = client.updater()
+    updater.refresh()
+    for path, data in [shards[0], shards[-1]]:
+        assert client.fetch(updater, path) == data
+    hashes = json.loads((tmp_path / "client" / "metadata" / "hashes.json").read_text())
+    assert len(hashes["signed"]["targets"]) == 17
+    monkeypatch.setattr(publish, "private_lookup_shards", lambda: iter([("lists/evil.txt.gz", b"x")]))
+    list_targets(italy, ["music.example"])
+    with pytest.raises(publish.PublishError, match="outside hashes/"):
+        publish.publish(str(tree))
