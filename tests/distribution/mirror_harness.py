@@ -10,7 +10,6 @@ Used by tests/distribution/test_mirror_*.py and benchmarks/bench_mirror.py.
   attacks a compromised, broken or stale mirror can make.
 """
 
-import getpass
 import re
 import subprocess
 import threading
@@ -20,7 +19,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.cli.serve_harness import NGINX, free_port, stop, wait_for_port
+from tests.cli.serve_harness import NGINX, run_nginx, stop
 
 
 class StaticNginx:
@@ -29,45 +28,15 @@ class StaticNginx:
     def __init__(self, directory, tree):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.access_log = self.directory / "access.log"
-        temporary = {name: self.directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-        for path in temporary.values():
-            path.mkdir(exist_ok=True)
-        (self.directory / "nginx.conf").write_text(f"""
-user {getpass.getuser()};
-daemon off;
-worker_processes 1;
-pid {self.directory}/nginx.pid;
-error_log {self.directory}/error.log info;
-events {{ worker_connections 512; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    log_format paths '$status $request_uri';
-    access_log {self.access_log} paths;
-    client_body_temp_path {temporary["body"]};
-    proxy_temp_path {temporary["proxy"]};
-    fastcgi_temp_path {temporary["fastcgi"]};
-    uwsgi_temp_path {temporary["uwsgi"]};
-    scgi_temp_path {temporary["scgi"]};
-    server {{
-        listen 127.0.0.1:{self.port};
-        server_name 127.0.0.1;
+        self.access_log = self.directory / "paths.log"
+        self.process, self.port = run_nginx(
+            self.directory,
+            f"""server_name 127.0.0.1;
+        access_log {self.access_log} paths;
         root {Path(tree).resolve()};
-        location / {{ try_files $uri =404; }}
-    }}
-}}
-""")
-        self.process = subprocess.Popen([NGINX, "-c", str(self.directory / "nginx.conf"), "-p", str(self.directory),
-                                         "-e", str(self.directory / "error.log")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            wait_for_port(self.port, self.process, seconds=20)
-        except RuntimeError:
-            stop(self.process)
-            raise RuntimeError("nginx did not start: " + self.process.stderr.read().decode()[-2000:]) from None
+        location / {{ try_files $uri =404; }}""",
+            http_extra="\n    log_format paths '$status $request_uri';")
+        self.url = f"http://127.0.0.1:{self.port}/"
 
     def requests(self):
         """(status, path) of every request served so far, in order (nginx writes its log as it goes)."""
