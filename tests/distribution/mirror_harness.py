@@ -11,7 +11,6 @@ Used by tests/distribution/test_mirror_*.py and benchmarks/bench_mirror.py.
 """
 
 import re
-import subprocess
 import threading
 import time
 import urllib.error
@@ -19,7 +18,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.cli.serve_harness import NGINX, run_nginx, stop
+from tests.cli.serve_harness import run_nginx, stop
 
 
 class StaticNginx:
@@ -45,10 +44,8 @@ class StaticNginx:
         return [tuple(line.split(" ", 1)) for line in self.access_log.read_text().splitlines()]
 
     def forget(self):
-        """Start the access log afresh: requests() then shows only what comes next."""
+        """Start the access log afresh: requests() then shows only what comes next (nginx appends)."""
         self.access_log.write_text("")
-        subprocess.run([NGINX, "-c", str(self.directory / "nginx.conf"), "-p", str(self.directory),
-                        "-e", str(self.directory / "error.log"), "-s", "reopen"], check=True, capture_output=True)
 
     def stop(self):
         stop(self.process)
