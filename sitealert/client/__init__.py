@@ -4,12 +4,13 @@
 
     replica = Replica("/var/lib/sitealert")             # empty at version 0 if new
     result = replica.sync("https://alert.example.org", token)   # incremental, verified, crash-safe
+    replica.sync(mirror=["https://cdn.example.org/sa/"], root="root.json")   # or from signed mirrors (TUF)
     replica.check("https://video.example.com/watch")    # Match(target='example.com', countries=…, categories=…)
     replica.check_many(hosts)                           # one answer per item, in order
     screen_bid_request(replica, openrtb_request)        # Verdict(blocked=…, field=…, match=…)
 
 Importing this package loads neither Django nor any network library; httpx is imported when a
-sync runs. See docs/client.md.
+sync runs, tuf and urllib3 when a mirror sync runs. See docs/client.md.
 """
 
 from sitealert.matcher import Match
@@ -19,6 +20,11 @@ from .errors import (
     ChecksumMismatch,
     ClientError,
     IncompatibleServer,
+    MirrorError,
+    MirrorFrozen,
+    MirrorIncomplete,
+    MirrorRollback,
+    MirrorVerificationError,
     ProtocolError,
     ReplicaAhead,
     ReplicaDamaged,
@@ -49,6 +55,11 @@ __all__ = [
     "ClientError",
     "IncompatibleServer",
     "Match",
+    "MirrorError",
+    "MirrorFrozen",
+    "MirrorIncomplete",
+    "MirrorRollback",
+    "MirrorVerificationError",
     "ProtocolError",
     "Replica",
     "ReplicaAhead",
