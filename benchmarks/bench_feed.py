@@ -7,11 +7,14 @@
 
 --cold: cold builds only. Fills the aggregated list with ROWS entries with a few SQL statements,
 then builds each format (json, txt, csv, each plain and with its gzip twin) from an empty cache
-in a fresh process, and reports its time and peak RSS (ru_maxrss, with the same process's RSS
-after start-up for reference) and the SHA-256 of the document. With --compare, the same builds
-run with the code of another checkout (a `git worktree add /tmp/old-build <commit>`) on the same
-data, alternating with this one's, and the table gives the ratios this/other and checks that both
-wrote the same bytes.
+in a fresh process, and reports its time, its CPU time (the process's, and in parentheses that of
+the PostgreSQL server process serving it, read from /proc when the server runs on this machine:
+they move less than the wall time on a shared machine), its peak RSS (ru_maxrss, with the same
+process's RSS after start-up for reference) and the SHA-256 of the document. With --compare, the
+same builds run with the code of another checkout (a `git worktree add /tmp/old-build <commit>`)
+on the same data, alternating with this one's, and the table gives the ratios this/other and
+checks that both wrote the same bytes. The database is migrated by this checkout: an older
+checkout reads it with this one's indexes.
 
 Without --cold:
 it fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
@@ -354,20 +357,35 @@ import hashlib, json, os, resource, sys, time, zlib
 sys.path.insert(0, sys.argv[1])
 import django
 django.setup()
+from django.db import connection
 from sitealert.feed import builder
 fmt, gzipped = sys.argv[2], sys.argv[3] == "gz"
 builder.feed_state()
+backend = None
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+
+def server_cpu():  # the server process of this connection, if it runs on this machine
+    try:
+        fields = open(f"/proc/{backend}/stat").read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 started_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter()
+server, cpu, start = server_cpu(), time.process_time(), time.perf_counter()
 document = builder.open_feed(fmt, gzipped)
 seconds = time.perf_counter() - start
+cpu, server = time.process_time() - cpu, server_cpu() - server
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 digest, inflate = hashlib.sha256(), zlib.decompressobj(31)
 with document.file as f:
     while block := f.read(1 << 22):
         digest.update(inflate.decompress(block) if gzipped else block)
-print(json.dumps({"seconds": seconds, "rss_mb": rss / 1024, "started_mb": started_rss / 1024,
-                  "bytes": document.size, "sha256": digest.hexdigest()[:16]}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "server_cpu": server, "rss_mb": rss / 1024,
+                  "started_mb": started_rss / 1024, "bytes": document.size, "sha256": digest.hexdigest()[:16]}))
 """
 
 
@@ -395,9 +413,9 @@ def cold(args, data_dir, database_url):
 
     print(f"database: {vendor}; entries: {args.n:,}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; "
           f"one fresh process per build, best of {args.repeat}")
-    head = "| format | " + " | ".join(f"{name} s | {name} peak RSS MB" for name in checkouts)
+    head = "| format | " + " | ".join(f"{name} s | {name} CPU s (server) | {name} peak RSS MB" for name in checkouts)
     print(head + (" | time this/other | RSS this/other | same bytes |" if args.compare else " |"))
-    print("|" + "---|" * (1 + 2 * len(checkouts) + (3 if args.compare else 0)))
+    print("|" + "---|" * (1 + 3 * len(checkouts) + (3 if args.compare else 0)))
     run = 0
     for fmt in ("json", "txt", "csv"):
         for gzipped in (False, True):
@@ -408,7 +426,8 @@ def cold(args, data_dir, database_url):
                     result = build(code, fmt, gzipped, run)
                     if name not in results or result["seconds"] < results[name]["seconds"]:
                         results[name] = result
-            cells = [f"{r['seconds']:.2f} | {r['rss_mb']:.0f} (start {r['started_mb']:.0f})" for r in results.values()]
+            cells = [f"{r['seconds']:.2f} | {r['cpu']:.2f} ({r['server_cpu']:.2f}) | "
+                     f"{r['rss_mb']:.0f} (start {r['started_mb']:.0f})" for r in results.values()]
             line = f"| {fmt}{' + gzip' if gzipped else ''} | " + " | ".join(cells) + " |"
             if args.compare:
                 this, other = results["this"], results["other"]

@@ -68,13 +68,18 @@ def entry_dict(target, kind, countries, categories, first_listed_at):
 
 
 class _Memo(dict):
-    """Computes each distinct key once."""
+    """Computes each distinct key once, holding at most `limit` of them: a list whose entries were
+    all first listed at different times must not keep ten million rendered dates in memory."""
+
+    limit = 200_000
 
     def __init__(self, compute):
         super().__init__()
         self.compute = compute
 
     def __missing__(self, key):
+        if len(self) >= self.limit:
+            self.clear()
         value = self[key] = self.compute(key)
         return value
 
@@ -97,8 +102,12 @@ _CANONICAL_CHARACTERS = ("-.:_\n" + string.digits + string.ascii_letters).encode
 
 
 def plain(targets):
-    joined = "\n".join(targets)
-    return joined.isascii() and not joined.encode("ascii").translate(None, _CANONICAL_CHARACTERS)
+    return plain_lines("\n".join(targets).encode())
+
+
+def plain_lines(lines):
+    """Whether every target in these txt bytes (targets, each followed by a newline) is canonical."""
+    return lines.isascii() and not lines.translate(None, _CANONICAL_CHARACTERS)
 
 
 def _quoted_csv_lines(fields):
@@ -198,26 +207,31 @@ class DocumentChunks:
             if not rows:
                 continue
             names = list(map(itemgetter(0), rows))
-            txt = ("\n".join(names) + "\n").encode()
+            names.append("")  # the last newline, without copying the joined text again
+            txt = "\n".join(names).encode()
+            names.pop()
             if self.fmt == "txt":
                 yield txt, txt
                 continue
             attributes = itemgetter(1) if len(rows[0]) == 3 else itemgetter(1, 2, 3)
             middles = map(self.middle.__getitem__, map(attributes, rows))
             ends = map(self.end.__getitem__, map(itemgetter(-1), rows))
-            is_plain = plain(names)
+            is_plain = plain_lines(txt)
             if not (json or is_plain or self.quoted):
                 raise QuotingNeeded
             if json or not self.quoted:
-                parts = [None] * (3 * len(names))
-                parts[0::3] = names if is_plain else [encode_basestring(name)[1:-1] for name in names]
-                parts[1::3] = middles
-                parts[2::3] = ends
+                # One join: what comes before the first record (the JSON separator or the start of
+                # the entries) and the end of the last are parts of their own.
+                parts = [None] * (3 * len(names) + 1)
+                parts[0] = "" if not json else _JSON_NEXT if started else JSON_PREFIX + '"'
+                parts[1::3] = names if is_plain else [encode_basestring(name)[1:-1] for name in names]
+                parts[2::3] = middles
+                parts[3::3] = ends
+                if json:
+                    parts[-1] = parts[-1][:-len(_JSON_NEXT)]
                 text = "".join(parts)
             else:
                 text = "".join(_quoted_csv_lines(zip(names, (m[1:-1] for m in middles), (e[:-1] for e in ends))))
-            if json:
-                text = (_JSON_NEXT if started else JSON_PREFIX + '"') + text[:-len(_JSON_NEXT)]
             started = True
             yield text.encode(), txt
         if json:
