@@ -46,10 +46,12 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch((p), 0, 1)
+#define PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 1)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define PREFETCH(p) ((void)0)
+#define PREFETCH_WRITE(p) ((void)0)
 #define LIKELY(x) (x)
 #define UNLIKELY(x) (x)
 #endif
@@ -734,7 +736,10 @@ table_check(TableObject *t, PyObject *item)
 /* check_many works on batches of items in stages, so that the memory accesses of different items
    overlap instead of waiting one after another: scan every item of the batch and prefetch the
    slots of its candidate suffixes; find the longest candidate whose slot carries its tag and
-   prefetch that record; verify the record and prefetch its match object; build the results.
+   prefetch that record; verify the record and prefetch its cache entry; find the cached match
+   object and prefetch it; build the results. The items of the next batch are prefetched
+   meanwhile, both of their first two cache lines: a str's characters start 48 bytes into the
+   object, so a host's run into the second line.
    Anything out of the ordinary (a URL, an app id, odd input, a rare tag collision) takes
    classify(), the one-item path, so both paths decide the same way. An overlay (small, in cache)
    is asked first for each candidate, exactly. */
@@ -747,6 +752,7 @@ typedef struct {
     int ncand; /* < 0: use classify() */
     int chosen;
     const Record *record;
+    PyObject *match; /* the record's match object when the cache holds it (borrowed) */
     int undecided;
     Py_ssize_t starts[BATCH_CANDIDATES];
     uint64_t hashes[BATCH_CANDIDATES];
@@ -760,6 +766,7 @@ stage_scan(const TableObject *t, PyObject *item, Pending *p)
 
     p->ncand = -1;
     p->record = NULL;
+    p->match = NULL;
     p->undecided = 0;
     if (!is_fast_str(item))
         return;
@@ -835,6 +842,25 @@ stage_verify(const TableObject *t, Pending *p)
                                 t->base.cache_mask]);
 }
 
+/* The base record's match object when the cache already holds it: prefetched for writing (the
+   result takes a reference). A record of the overlay (small, in cache) is left to match_of(). */
+static void
+stage_match(const TableObject *t, Pending *p)
+{
+    const Part *part = &t->base;
+    const char *r = (const char *)p->record;
+    struct CacheEntry *e;
+    uint32_t key;
+    if (part->cache == NULL || r < part->records || r >= part->records + part->records_size)
+        return;
+    key = (uint32_t)((r - part->records) / 8 + 1);
+    e = cache_find(part, key);
+    if (e->key == key) {
+        p->match = e->match;
+        PREFETCH_WRITE(e->match);
+    }
+}
+
 /* check_many(items) -> (results, undecided_count) */
 static PyObject *
 table_check_many(TableObject *t, PyObject *items)
@@ -858,8 +884,10 @@ table_check_many(TableObject *t, PyObject *items)
     }
     for (base = 0; base < n; base += BATCH) {
         int m = (int)(n - base < BATCH ? n - base : BATCH), j;
-        for (j = 0; j < m && base + BATCH + j < n; j++)
+        for (j = 0; j < m && base + BATCH + j < n; j++) {
             PREFETCH(src[base + BATCH + j]);
+            PREFETCH((const char *)src[base + BATCH + j] + 64);
+        }
         for (j = 0; j < m; j++)
             stage_scan(t, src[base + j], &pending[j]);
         for (j = 0; j < m; j++)
@@ -868,12 +896,20 @@ table_check_many(TableObject *t, PyObject *items)
         for (j = 0; j < m; j++)
             if (pending[j].ncand > 0 && pending[j].chosen >= 0)
                 stage_verify(t, &pending[j]);
+        for (j = 0; j < m; j++)
+            if (pending[j].ncand > 0 && pending[j].record != NULL)
+                stage_match(t, &pending[j]);
         for (j = 0; j < m; j++) {
             Pending *p = &pending[j];
             PyObject *r;
             if (p->ncand < 0)
                 p->record = classify(t, src[base + j], &p->undecided);
             undecided += p->undecided;
+            if (p->match != NULL) {
+                Py_INCREF(p->match);
+                PyList_SET_ITEM(results, base + j, p->match);
+                continue;
+            }
             r = result_of(t, p->record, p->undecided);
             if (r == NULL) {
                 Py_DECREF(results);

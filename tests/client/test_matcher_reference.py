@@ -5,8 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitealert.matcher import Matcher
+from sitealert.matcher import Matcher, generation
 from sitealert.matcher import core as matcher_core
+from sitealert.matcher.suffix_rules import rule_parents
 
 from .conftest import corpus_targets, reference_check, synthetic_queries, synthetic_targets
 
@@ -47,6 +48,38 @@ def test_accelerated_and_pure_tables_take_the_same_decisions(rnd):
     pure, fast = Matcher(targets, accelerated=False), Matcher(targets, accelerated=True)
     assert pure._table.check_many(queries) == fast._table.check_many(queries)
     assert [pure._table.check(q) for q in queries] == [fast._table.check(q) for q in queries]
+
+
+def _generation(entries, kind, total):
+    """A generation file's bytes: entries are (target, meta) pairs, metas of combo 0 or TOMBSTONE
+    (RISKY added, as Matcher does, to a target with Public Suffix List rules below it)."""
+    entries = sorted(entries)
+    parents = rule_parents()
+    metas = [meta | generation.RISKY if target in parents and ":" not in target else meta for target, meta in entries]
+    records = generation.encode([t for t, _ in entries], metas, [0] * len(entries))
+    return generation.build(records, [("", (), ())], generation.UNKNOWN_CHECKSUM, kind=kind, total=total)
+
+
+@pytest.mark.skipif(matcher_core._speedups is None, reason="sitealert.matcher._speedups is not built")
+def test_batches_answer_as_single_checks_over_a_base_and_an_overlay(rnd):
+    """check_many's staged batches (prefetches, match objects taken from the cache on later
+    passes) answer exactly as check() and the pure table, over a base whose overlay removes
+    and adds targets, for random hosts and URLs in random order, on a first pass and after it."""
+    targets = sorted(set(synthetic_targets(rnd, 3000) + EXTRA_TARGETS))
+    removed = set(rnd.sample(targets, 300))
+    added = sorted(set(synthetic_targets(rnd, 300)) - set(targets))
+    listed = (set(targets) - removed) | set(added)
+    base = generation.from_bytes(_generation([(t, 0) for t in targets], generation.BASE, len(targets)))
+    overlay = generation.from_bytes(_generation([(t, generation.TOMBSTONE) for t in removed]
+                                                + [(t, 0) for t in added], generation.OVERLAY, len(listed)))
+    queries = synthetic_queries(rnd, sorted(listed | removed), 6000)
+    rnd.shuffle(queries)
+    expected = [reference_check(listed, q) for q in queries]
+    for accelerated in (False, True):
+        matcher = Matcher.over(base, overlay, accelerated=accelerated)
+        for _ in range(3):  # the first pass builds the match objects, the others find them cached
+            assert _names(matcher.check_many(queries)) == expected
+        assert _names(matcher.check(q) for q in queries) == expected
 
 
 # Hostile input built around listed names: every prefix and suffix the fast paths must not misread.
