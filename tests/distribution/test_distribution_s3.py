@@ -34,6 +34,8 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
+from sitealert import settings
+from sitealert.core.conf import ConfigurationError
 from sitealert.distribution import s3
 from sitealert.distribution.s3 import S3Error, upload_tree
 
@@ -439,3 +441,16 @@ def _require_authentication(endpoint, required):
     connection.request("POST", "/moto-api/reset-auth", body=b"0" if required else b"inf")
     assert connection.getresponse().status == 200
     connection.close()
+
+
+def test_the_settings_refuse_a_bad_url_at_start_up(monkeypatch):
+    monkeypatch.setenv("SITEALERT_MIRROR_S3_URL", " s3://mirror/feeds/ ")
+    monkeypatch.setenv("SITEALERT_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    assert settings.envbucketurl("MIRROR_S3_URL") == "s3://mirror/feeds/"
+    assert settings.envhttpurl("S3_ENDPOINT_URL") == "http://127.0.0.1:9000"
+    monkeypatch.setenv("SITEALERT_MIRROR_S3_URL", "mirror/feeds")
+    with pytest.raises(ConfigurationError, match="SITEALERT_MIRROR_S3_URL: 'mirror/feeds' is not an S3 URL"):
+        settings.envbucketurl("MIRROR_S3_URL")
+    monkeypatch.setenv("SITEALERT_S3_ENDPOINT_URL", "127.0.0.1:9000")
+    with pytest.raises(ConfigurationError, match="SITEALERT_S3_ENDPOINT_URL='127.0.0.1:9000' must be an http"):
+        settings.envhttpurl("S3_ENDPOINT_URL")
