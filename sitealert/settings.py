@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "sitealert.check",
     "sitealert.statistics",
     "sitealert.operations",
+    "sitealert.distribution",
     "sitealert.api",
     "sitealert.front",
 ]
@@ -355,12 +356,23 @@ SITEALERT = {
     # The internal location of the reverse proxy that serves FEED_CACHE_DIR (docs/production.md):
     # set, a feed download is answered with X-Accel-Redirect and the proxy sends the file.
     "ACCEL_REDIRECT": envurlpath("ACCEL_REDIRECT"),
-    "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
+    # The signed distribution (docs/distribution.md): signing keys, and the tree the worker publishes.
+    "KEYS_DIR": Path(envstr("KEYS_DIR", str(DATA_DIR / "keys"))),
+    "MIRROR_DIR": Path(envstr("MIRROR_DIR")) if envstr("MIRROR_DIR").strip() else None,
+    "MIRROR_TIMESTAMP_EXPIRY": envint("MIRROR_TIMESTAMP_EXPIRY", 86400, minimum=60),
+    "MIRROR_KEEP_VERSIONS": envint("MIRROR_KEEP_VERSIONS", 3, minimum=1),
+    "MIRROR_DELTAS": envint("MIRROR_DELTAS", 100, minimum=0),
+    # The internal location of the reverse proxy that serves MIRROR_DIR (like ACCEL_REDIRECT).
+    "MIRROR_ACCEL_REDIRECT": envurlpath("MIRROR_ACCEL_REDIRECT"),
+    # /api/v1/mirror/metadata and /api/v1/mirror/targets/hashes/ (no token): requests per client address.
+    "MIRROR_PUBLIC_RATE": envint("MIRROR_PUBLIC_RATE", 600, minimum=1),
+    "MIRROR_PUBLIC_WINDOW": envint("MIRROR_PUBLIC_WINDOW", 60, minimum=1),
     # Object storage the signed tree is uploaded to after each publish (docs/distribution.md); boto3
     # reads the credentials from its standard environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role...).
     "MIRROR_S3_URL": envbucketurl("MIRROR_S3_URL"),
     "S3_ENDPOINT_URL": envhttpurl("S3_ENDPOINT_URL"),  # empty: AWS
     "S3_REGION": envstr("S3_REGION").strip(),  # empty: boto3's (AWS_DEFAULT_REGION, its config file)
+    "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
     # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
     "REVIEW_REQUEST_EMAIL_RATE": envint("REVIEW_REQUEST_EMAIL_RATE", 3),

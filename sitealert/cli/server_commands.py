@@ -171,8 +171,52 @@ def register(subparsers):
                         "(a database lost together with this machine's feed cache)")
     p.set_defaults(func=functools.partial(on_server, "cmd_restore"))
 
-    p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work)",
-                              description="Run background jobs: monitoring probes and scheduled maintenance.")
+    keys = subparsers.add_parser("keys", help="signing keys of the signed distribution (init, rotate, show)",
+                                 description="Manage the Ed25519 keys that sign the static tree of 'sitealert "
+                                             "publish' (TUF roles root, targets, snapshot, timestamp). Keys are "
+                                             "files in SITEALERT_KEYS_DIR (default <data dir>/keys, mode 0700, "
+                                             "files 0600; looser permissions are refused). See "
+                                             "docs/distribution.md for the key ceremony.")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    p = keys_sub.add_parser("init", help="create the four keys and root version 1",
+                            description="Create a key for each role and sign root version 1 (root/1.root.json in "
+                                        "the keys directory): the file clients pin with --root. Existing keys are "
+                                        "never replaced unless --force.")
+    p.add_argument("--dir", help="keys directory (default SITEALERT_KEYS_DIR)")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing keys and start a new root chain (every client must pin the new root)")
+    p.set_defaults(func=functools.partial(on_server, "cmd_keys_init"))
+    p = keys_sub.add_parser("rotate", help="replace one role's key (needs the root key)",
+                            description="Generate a new key for ROLE and sign root version N+1 that trusts it "
+                                        "instead of the old one (with the old and the new root key when ROLE is "
+                                        "root). The next publish signs with it; clients follow the root chain.")
+    p.add_argument("role", choices=["root", "targets", "snapshot", "timestamp"], help="the role whose key to replace")
+    p.add_argument("--dir", help="keys directory (default SITEALERT_KEYS_DIR)")
+    p.set_defaults(func=functools.partial(on_server, "cmd_keys_rotate"))
+    p = keys_sub.add_parser("show", help="print key ids, roles and the root's expiry (never a secret)",
+                            description="Print the current root's version and expiry, and each role's key ids and "
+                                        "whether its private key is in this directory. Never prints a secret.")
+    p.add_argument("--dir", help="keys directory (default SITEALERT_KEYS_DIR)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=functools.partial(on_server, "cmd_keys_show"))
+    keys.set_defaults(func=lambda args: keys.print_help() or 2)
+
+    p = subparsers.add_parser("publish", help="write the signed static tree of the list into a directory",
+                              description="Write or update the signed static tree of the current version in DIR: "
+                                          "TUF metadata under DIR/metadata/ (root.json, timestamp.json, ...), the "
+                                          "full lists (txt, csv, json; gzip) and deltas from recent versions under "
+                                          "DIR/targets/. Any web server, CDN or object store can serve it. "
+                                          "Idempotent, atomic for readers, safe to kill; old versions are pruned. "
+                                          "Needs the online keys (targets, snapshot, timestamp). Exit 0 when the "
+                                          "tree is current, 2 when nothing could be published.")
+    p.add_argument("directory", metavar="DIR", help="the tree's directory (created if need be)")
+    p.add_argument("--keys", help="keys directory (default SITEALERT_KEYS_DIR)")
+    p.set_defaults(func=functools.partial(on_server, "cmd_publish"))
+
+    p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work, publishing)",
+                              description="Run background jobs: monitoring probes and scheduled maintenance, and "
+                                          "with SITEALERT_MIRROR_DIR set, publishing the signed tree after every "
+                                          "new version.")
     p.add_argument("--once", action="store_true", help="run what is due now and exit")
     p.set_defaults(func=functools.partial(on_server, "cmd_worker"))
 

@@ -25,6 +25,8 @@ from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
 from sitealert.core.request_body import BodyReader
 from sitealert.demo.data import load_demo_data
+from sitealert.distribution import keys
+from sitealert.distribution.publish import PublishError, publish
 from sitealert.feed.builder import cached_feed, snapshot
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.services import REJECTED
@@ -285,6 +287,63 @@ def listed_targets():
 def feed_document(fmt):
     """The feed API's document in `fmt` (txt, json or csv), for `sitealert export`."""
     return cached_feed(fmt)[2]
+
+
+@contextlib.contextmanager
+def _key_refusals():
+    try:
+        yield
+    except (keys.KeysError, PublishError) as exc:
+        raise CommandError(exc) from None
+    except OSError as exc:
+        raise CommandError(f"{exc.filename or 'file'}: {exc.strerror}") from None
+
+
+def cmd_keys_init(args):
+    with _key_refusals():
+        path = keys.init(args.dir, force=args.force)
+        _print_keys(args.dir)
+    print(f"Root version 1: {path}\nClients pin it with --root. Keep root.key offline once the online keys "
+          "(targets, snapshot, timestamp) and the root directory are copied to the server (docs/distribution.md).",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_keys_rotate(args):
+    with _key_refusals():
+        path = keys.rotate(args.role, args.dir)
+        _print_keys(args.dir)
+    print(f"New root: {path}. Copy it (and the new {args.role}.key if the server uses it) to the server; the next "
+          "publish signs with the new key.", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_show(args):
+    with _key_refusals():
+        if args.json:
+            print(json.dumps(keys.describe(args.dir), indent=2))
+        else:
+            _print_keys(args.dir)
+    return 0
+
+
+def _print_keys(directory):
+    described = keys.describe(directory)
+    print(f"root version {described['root_version']}, expires {described['root_expires']}")
+    for role in described["roles"]:
+        where = "private key here" if role["private_key_here"] else "private key not here"
+        print(f"{role['role']:<10} {', '.join(role['keyids'])} (threshold {role['threshold']}; {where})")
+
+
+def cmd_publish(args):
+    with _key_refusals():
+        publication = publish(args.directory, keys_dir=args.keys)
+    if publication.changed:
+        print(f"published version {publication.version} (epoch {publication.epoch}) into {args.directory}: "
+              f"{len(publication.written)} files written, {len(publication.removed)} removed")
+    else:
+        print(f"{args.directory} is up to date at version {publication.version}")
+    return 0
 
 
 def cmd_worker(args):

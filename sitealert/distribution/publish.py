@@ -1,0 +1,442 @@
+"""`sitealert publish DIR`: the signed static tree of the aggregated list (docs/distribution.md).
+
+    DIR/metadata/<N>.root.json, root.json      every root the keys directory holds, and the newest
+    DIR/metadata/<N>.{snapshot,targets,hashes}.json
+    DIR/metadata/timestamp.json                written last, by rename
+    DIR/targets/<dir>/<sha256>.<name>          the target `<dir>/<name>` (consistent snapshots)
+
+Targets: `state.json` (what a client reads first), `lists/E/V.{txt,csv,json}.gz` (the feed's own
+cached gzip documents: the bytes /api/v1/feed sends), `deltas/E/S-V.json.gz` (the cached changes
+documents of /api/v1/feed/changes?since=S), and, under the delegated role "hashes", the private
+lookup's shards `hashes/E/V/<prefix>`.
+
+A reader never sees new metadata that points at a missing file: target files go first (under names
+that hold their hash, never overwritten), then the hashes, targets and snapshot metadata under new
+version numbers, then timestamp.json by rename; every file is fsynced before its rename. A publish
+killed at any moment leaves the previous tree valid, and the next one removes what it left. Old
+files go only once none of the last SNAPSHOTS_KEPT snapshots refers to them.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+
+from sitealert.core.conf import setting
+from sitealert.distribution import durable, keys
+from sitealert.feed import builder, cache
+
+LIST_FORMATS = ("txt", "csv", "json")
+STATE_PATH = "state.json"
+HASHES_ROLE = "hashes"
+# TUF matches a delegation's path pattern segment by segment: hashes/<epoch>/<version>/<prefix>.
+HASHES_PATTERN = "hashes/*/*/*"
+ROLE_EXPIRY = timedelta(days=30)  # targets, hashes and snapshot; re-signed once half of it has passed
+SNAPSHOTS_KEPT = 3  # files referenced by the last this many snapshots stay, for readers holding them
+ATTEMPTS = 5  # to read every document at one version while new versions arrive
+HASH_BLOCK = 4 << 20
+VERSIONED = re.compile(r"^([1-9][0-9]*)\.(root|snapshot|targets|hashes)\.json$")
+
+
+class PublishError(Exception):
+    """The tree cannot be written as asked; the message says why. The tree is left as it was."""
+
+
+@dataclass
+class Publication:
+    """What a publish did: the files it wrote and removed, relative to DIR, in the order it did it
+    (an uploader copies `written` in that order, then deletes `removed`)."""
+
+    epoch: str
+    version: int
+    written: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.written or self.removed)
+
+
+def _now():
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _iso(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+# --- The tree as it stands ------------------------------------------------------------------------
+
+class _Tree:
+    """DIR's published metadata: what timestamp.json points at, read as the publisher's own files."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.metadata_dir = os.path.join(directory, "metadata")
+        self.targets_dir = os.path.join(directory, "targets")
+        self.timestamp = self.snapshot = self.targets = self.hashes = None
+        self.state = None
+        path = os.path.join(self.metadata_dir, "timestamp.json")
+        if not os.path.exists(path):
+            return
+        try:
+            self.timestamp = Metadata[Timestamp].from_file(path)
+            self.snapshot = Metadata[Snapshot].from_file(
+                self.metadata_path("snapshot", self.timestamp.signed.snapshot_meta.version))
+            self.targets = Metadata[Targets].from_file(
+                self.metadata_path("targets", self.snapshot.signed.meta["targets.json"].version))
+            self.hashes = Metadata[Targets].from_file(
+                self.metadata_path(HASHES_ROLE, self.snapshot.signed.meta[f"{HASHES_ROLE}.json"].version))
+            state_file = self.targets.signed.targets.get(STATE_PATH)
+            if state_file is not None:
+                with open(self.target_location(state_file), "rb") as f:
+                    self.state = json.load(f)
+        except (OSError, ValueError, KeyError) as exc:
+            raise PublishError(f"{directory} holds a tree this publisher cannot continue ({exc}); publish into an "
+                               "empty directory, or restore the tree") from None
+
+    def metadata_path(self, role, version):
+        return os.path.join(self.metadata_dir, f"{version}.{role}.json")
+
+    def target_location(self, target_file):
+        return os.path.join(self.targets_dir, target_name(target_file.path, target_file.hashes["sha256"]))
+
+    def version_of(self, role):
+        document = {"timestamp": self.timestamp, "snapshot": self.snapshot, "targets": self.targets,
+                    HASHES_ROLE: self.hashes}[role]
+        return 0 if document is None else document.signed.version
+
+
+def target_name(path, sha256):
+    """Where the target `path` is stored: a consistent-snapshot name, `<dir>/<sha256>.<name>`."""
+    directory, _, name = path.rpartition("/")
+    return f"{directory}/{sha256}.{name}" if directory else f"{sha256}.{name}"
+
+
+# --- The documents of the current version ----------------------------------------------------------
+
+@dataclass
+class _Documents:
+    epoch: str
+    version: int
+    checksum: str
+    lists: dict  # fmt -> open FeedFile (gzip)
+    deltas: dict  # since -> open ChangesFile (gzip)
+
+    def close(self):
+        for document in [*self.lists.values(), *self.deltas.values()]:
+            document.file.close()
+
+
+def _since_versions(previous_state, epoch, version):
+    """The versions a client of this mirror may hold (those published before, in this epoch), the
+    newest SITEALERT_MIRROR_DELTAS of them: each gets a delta to `version`."""
+    if not previous_state or previous_state.get("epoch") != epoch:
+        return []
+    held = {int(since) for since in previous_state.get("deltas", {})} | {int(previous_state["version"])}
+    return sorted(since for since in held if since < version)[-setting("MIRROR_DELTAS"):] if setting(
+        "MIRROR_DELTAS") else []
+
+
+def _current_documents(previous_state):
+    """The gzip documents of one version (the current one), from the feed cache (built there if
+    need be: the feed's own builder, so a list here is the very file /api/v1/feed sends)."""
+    for _attempt in range(ATTEMPTS):
+        state = builder.feed_state()
+        opened = _Documents(state.epoch, state.version, "", {}, {})
+        try:
+            for fmt in LIST_FORMATS:
+                opened.lists[fmt] = builder.open_feed(fmt, gzipped=True)
+            for since in _since_versions(previous_state, state.epoch, state.version):
+                try:
+                    opened.deltas[since] = builder.open_changes(since, gzipped=True)
+                except (builder.ResyncRequired, builder.FromTheFuture):
+                    continue  # no longer in the change log: such a client downloads a list
+            versions = {document.version for document in [*opened.lists.values(), *opened.deltas.values()]}
+            if versions == {state.version} and builder.feed_state().epoch == state.epoch:
+                opened.checksum = opened.lists["txt"].checksum
+                return opened
+        except BaseException:
+            opened.close()
+            raise
+        opened.close()  # a new version arrived while reading: read them all again
+    raise PublishError(f"the list changed during each of {ATTEMPTS} attempts to read one version; try again")
+
+
+def _count_entries(epoch, version, txt_document):
+    """Entries at `version`: the lines of its txt document (the plain one beside the gzip twin)."""
+    plain = cache.paths(cache.epoch_directory(epoch), version, "txt")[0]
+    count = 0
+    try:
+        with open(plain, "rb") as f:
+            while block := f.read(HASH_BLOCK):
+                count += block.count(b"\n")
+        return count
+    except FileNotFoundError:  # pruned by a newer build: count the gzip document we hold open
+        txt_document.file.seek(0)
+        with gzip.GzipFile(fileobj=txt_document.file) as f:
+            while block := f.read(HASH_BLOCK):
+                count += block.count(b"\n")
+        return count
+
+
+def _hash_file(f):
+    f.seek(0)
+    digest, length = hashlib.sha256(), 0
+    while block := f.read(HASH_BLOCK):
+        digest.update(block)
+        length += len(block)
+    return length, digest.hexdigest()
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+class _Writer:
+    """Adds files to the tree, never overwriting one, and remembers what it wrote."""
+
+    def __init__(self, tree, written):
+        self.tree, self.written = tree, written
+
+    def _relative(self, path):
+        return os.path.relpath(path, self.tree.directory).replace(os.sep, "/")
+
+    def target_from_file(self, path, f):
+        """The TargetFile of the open file `f` as target `path`, placed in the tree."""
+        length, sha256 = _hash_file(f)
+        target = TargetFile(length, {"sha256": sha256}, path)
+        location = self.tree.target_location(target)
+        if not os.path.exists(location):
+            try:
+                placed = durable.place_copy(f.name, location)
+            except FileNotFoundError:  # pruned from the feed cache since we opened it: copy what we hold
+                f.seek(0)
+                placed = durable.write_file(location, f.read(), replace=False)
+            if placed:
+                self.written.append(self._relative(location))
+        return target
+
+    def target_from_bytes(self, path, data):
+        target = TargetFile(len(data), {"sha256": hashlib.sha256(data).hexdigest()}, path)
+        location = self.tree.target_location(target)
+        if not os.path.exists(location) and durable.write_file(location, data, replace=False):
+            self.written.append(self._relative(location))
+        return target
+
+    def metadata(self, name, document, replace=False):
+        path = os.path.join(self.tree.metadata_dir, name)
+        if durable.write_file(path, document if isinstance(document, bytes) else document.to_bytes(),
+                              replace=replace):
+            self.written.append(self._relative(path))
+
+
+def private_lookup_shards(epoch, version):
+    """The private lookup's shards at `version`: (relative path, bytes) pairs, or None.
+
+    COORDINATOR: the one call site of the private lookup (sitealert.feed.private, branch w-priv).
+    Connect it here: return its (relative path, bytes) pairs for the current version; a relative
+    path that does not start with "hashes/" is placed under hashes/<epoch>/<version>/.
+    """
+    return None
+
+
+def _hash_targets(writer, epoch, version):
+    """The hashes role's targets (the shards) and state.json's "hashes" entry."""
+    shards = private_lookup_shards(epoch, version)
+    if shards is None:
+        return {}, None
+    directory = f"hashes/{epoch}/{version}/"
+    targets, prefix = {}, None
+    for path, data in shards:
+        path = path if path.startswith("hashes/") else directory + path
+        prefix = prefix or len(path.rsplit("/", 1)[1])
+        targets[path] = writer.target_from_bytes(path, data)
+    return targets, {"prefix_hex": prefix, "shards": directory}
+
+
+def _retained_lists(tree, epoch, version):
+    """The list targets of the KEEP_VERSIONS - 1 versions published before `version` in `epoch`."""
+    if tree.targets is None:
+        return {}
+    by_version = {}
+    for path, target in tree.targets.signed.targets.items():
+        parts = path.split("/")
+        if parts[0] == "lists" and len(parts) == 3 and parts[1] == epoch:
+            number = parts[2].split(".", 1)[0]
+            if number.isdigit() and int(number) < version:
+                by_version.setdefault(int(number), {})[path] = target
+    kept = sorted(by_version)[-(setting("MIRROR_KEEP_VERSIONS") - 1):] if setting("MIRROR_KEEP_VERSIONS") > 1 else []
+    return {path: target for number in kept for path, target in by_version[number].items()}
+
+
+def _sign(role_document, signer, expires, version):
+    role_document.version = version
+    role_document.expires = expires
+    metadata = Metadata(role_document)
+    metadata.sign(signer)
+    return metadata
+
+
+def _write_versions(tree, documents, root, signers, now, writer):
+    """Write the targets and metadata of `documents`' version; timestamp.json last."""
+    epoch, version = documents.epoch, documents.version
+    hashes_targets, hashes_entry = _hash_targets(writer, epoch, version)
+    targets = dict(_retained_lists(tree, epoch, version))
+    lists = {}
+    for fmt, document in documents.lists.items():
+        path = f"lists/{epoch}/{version}.{fmt}.gz"
+        targets[path] = writer.target_from_file(path, document.file)
+        lists[fmt] = path
+    deltas = {}
+    for since, document in sorted(documents.deltas.items()):
+        path = f"deltas/{epoch}/{since}-{version}.json.gz"
+        targets[path] = writer.target_from_file(path, document.file)
+        deltas[str(since)] = path
+    state = {"format": 1, "epoch": epoch, "version": version, "checksum": documents.checksum,
+             "count": _count_entries(epoch, version, documents.lists["txt"]), "published_at": _iso(now),
+             "lists": lists, "deltas": deltas, "hashes": hashes_entry}
+    targets[STATE_PATH] = writer.target_from_bytes(
+        STATE_PATH, json.dumps(state, sort_keys=True, separators=(",", ":")).encode())
+
+    expires = now + ROLE_EXPIRY
+    targets_key = signers["targets"].public_key
+    hashes = _sign(Targets(targets=hashes_targets), signers["targets"], expires, tree.version_of(HASHES_ROLE) + 1)
+    delegations = Delegations(keys={targets_key.keyid: targets_key}, roles={HASHES_ROLE: DelegatedRole(
+        HASHES_ROLE, [targets_key.keyid], 1, True, paths=[HASHES_PATTERN])})
+    top = _sign(Targets(targets=targets, delegations=delegations), signers["targets"], expires,
+                tree.version_of("targets") + 1)
+    snapshot = _sign(Snapshot(meta={"targets.json": MetaFile(top.signed.version),
+                                    f"{HASHES_ROLE}.json": MetaFile(hashes.signed.version)}),
+                     signers["snapshot"], expires, tree.version_of("snapshot") + 1)
+    writer.metadata(f"{hashes.signed.version}.{HASHES_ROLE}.json", hashes)
+    writer.metadata(f"{top.signed.version}.targets.json", top)
+    writer.metadata(f"{snapshot.signed.version}.snapshot.json", snapshot)
+    _write_timestamp(tree, snapshot.signed.version, signers, now, writer)
+
+
+def _write_timestamp(tree, snapshot_version, signers, now, writer):
+    timestamp = _sign(Timestamp(snapshot_meta=MetaFile(snapshot_version)), signers["timestamp"],
+                      now + timedelta(seconds=setting("MIRROR_TIMESTAMP_EXPIRY")), tree.version_of("timestamp") + 1)
+    writer.metadata("timestamp.json", timestamp, replace=True)
+
+
+def _copy_roots(keys_dir, tree, writer):
+    """Every signed root of the keys directory into the tree (N.root.json, never replaced), and
+    root.json = the newest."""
+    versions = keys.root_versions(keys_dir)
+    for number in versions:
+        with open(keys.root_file(keys_dir, number), "rb") as f:
+            writer.metadata(f"{number}.root.json", f.read())
+    newest = os.path.join(tree.metadata_dir, f"{versions[-1]}.root.json")
+    current = os.path.join(tree.metadata_dir, "root.json")
+    with open(newest, "rb") as f:
+        data = f.read()
+    if not os.path.exists(current) or open(current, "rb").read() != data:
+        writer.metadata("root.json", data, replace=True)
+
+
+def _remove_orphans(tree, removed):
+    """Metadata a killed publish wrote past what timestamp.json points at: no reader can reach it."""
+    for name in os.listdir(tree.metadata_dir):
+        match = VERSIONED.match(name)
+        if match and match.group(2) != "root" and int(match.group(1)) > tree.version_of(match.group(2)):
+            os.remove(os.path.join(tree.metadata_dir, name))
+            removed.append(f"metadata/{name}")
+
+
+def _needs_signing(metadata, lifetime, now):
+    return metadata is None or metadata.signed.expires - now < lifetime / 2
+
+
+def _prune(tree, removed):
+    """Remove the metadata and target files that none of the last SNAPSHOTS_KEPT snapshots refers to."""
+    snapshots = sorted(int(m.group(1)) for name in os.listdir(tree.metadata_dir)
+                       if (m := VERSIONED.match(name)) and m.group(2) == "snapshot")
+    kept_metadata, kept_targets = set(), set()
+    for number in snapshots[-SNAPSHOTS_KEPT:]:
+        kept_metadata.add(f"{number}.snapshot.json")
+        snapshot = Metadata[Snapshot].from_file(tree.metadata_path("snapshot", number))
+        for name, meta in snapshot.signed.meta.items():
+            role = name.removesuffix(".json")
+            kept_metadata.add(f"{meta.version}.{name}")
+            targets = Metadata[Targets].from_file(tree.metadata_path(role, meta.version))
+            kept_targets.update(target_name(path, target.hashes["sha256"])
+                                for path, target in targets.signed.targets.items())
+    for name in os.listdir(tree.metadata_dir):
+        match = VERSIONED.match(name)
+        if match and match.group(2) != "root" and name not in kept_metadata:
+            os.remove(os.path.join(tree.metadata_dir, name))
+            removed.append(f"metadata/{name}")
+    for directory, _subdirectories, names in os.walk(tree.targets_dir, topdown=False):
+        for name in names:
+            relative = os.path.relpath(os.path.join(directory, name), tree.targets_dir).replace(os.sep, "/")
+            if relative not in kept_targets:
+                os.remove(os.path.join(directory, name))
+                removed.append(f"targets/{relative}")
+        if directory != tree.targets_dir and not os.listdir(directory):
+            os.rmdir(directory)
+
+
+def publish(directory, keys_dir=None, now=None):
+    """Write or update the signed tree in `directory` for the current version; return a Publication.
+
+    Idempotent: at the same version, with the same root, nothing is written unless a signature nears
+    its expiry (the timestamp once half of SITEALERT_MIRROR_TIMESTAMP_EXPIRY has passed, the other
+    roles once half of ROLE_EXPIRY has). One publisher at a time per directory (a lock file)."""
+    keys_dir = keys_dir or keys.keys_directory()
+    now = now or _now()
+    root, signers = keys.online_signers(keys_dir)
+    tree_dir = os.path.abspath(directory)
+    try:
+        for sub in ("metadata", "targets"):
+            os.makedirs(os.path.join(tree_dir, sub), exist_ok=True)
+    except OSError as exc:
+        raise PublishError(f"cannot write into {directory}: {exc.strerror}") from None
+    with cache.lock(tree_dir, "publish"):
+        durable.remove_temporary_files(tree_dir)
+        tree = _Tree(tree_dir)
+        publication = Publication("", 0)
+        _remove_orphans(tree, publication.removed)
+        writer = _Writer(tree, publication.written)
+        _copy_roots(keys_dir, tree, writer)
+        documents = _current_documents(tree.state)
+        try:
+            publication.epoch, publication.version = documents.epoch, documents.version
+            same = (tree.state is not None and tree.state.get("epoch") == documents.epoch
+                    and tree.state.get("version") == documents.version)
+            signed_by_root = tree.targets is not None and all(
+                signature in root.signed.roles[role].keyids
+                for role, metadata in (("targets", tree.targets), ("snapshot", tree.snapshot),
+                                       ("timestamp", tree.timestamp))
+                for signature in metadata.signatures)
+            if not same or not signed_by_root or _needs_signing(tree.snapshot, ROLE_EXPIRY, now) or _needs_signing(
+                    tree.targets, ROLE_EXPIRY, now):
+                _write_versions(tree, documents, root, signers, now, writer)
+            elif _needs_signing(tree.timestamp, timedelta(seconds=setting("MIRROR_TIMESTAMP_EXPIRY")), now):
+                _write_timestamp(tree, tree.version_of("snapshot"), signers, now, writer)
+        finally:
+            documents.close()
+        if publication.written:
+            _prune(_Tree(tree_dir), publication.removed)
+    return publication
+
+
+def publish_mirror(now):
+    """The worker's task: publish into SITEALERT_MIRROR_DIR when it is set (after every new
+    version, and before the timestamp expires)."""
+    directory = setting("MIRROR_DIR")
+    if directory:
+        publish(os.fspath(directory), now=now.astimezone(UTC).replace(microsecond=0))

@@ -1,0 +1,86 @@
+"""A keys directory, a list with entries, a published tree served over HTTP on loopback, and
+python-tuf's own client (tuf.ngclient.Updater) to verify it."""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import threading
+
+import pytest
+from tuf.ngclient import Updater
+
+from sitealert.distribution import keys
+
+
+@pytest.fixture
+def keys_dir(settings, tmp_path):
+    directory = tmp_path / "keys"
+    settings.SITEALERT = {**settings.SITEALERT, "KEYS_DIR": directory}
+    keys.init(str(directory))
+    return directory
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """served(directory) -> base URL of a stdlib HTTP server on loopback serving `directory`."""
+    servers = []
+
+    def _serve(directory):
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield _serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class Client:
+    """A TUF client that pinned `root` (bytes) and keeps its trusted metadata in `directory`."""
+
+    def __init__(self, directory, base_url, root):
+        self.directory, self.base_url = directory, base_url
+        os.makedirs(os.path.join(directory, "metadata"), exist_ok=True)
+        os.makedirs(os.path.join(directory, "downloads"), exist_ok=True)
+        root_path = os.path.join(directory, "metadata", "root.json")
+        if not os.path.exists(root_path):
+            with open(root_path, "wb") as f:
+                f.write(root)
+
+    def updater(self):
+        return Updater(os.path.join(self.directory, "metadata"), self.base_url + "metadata/",
+                       os.path.join(self.directory, "downloads"), self.base_url + "targets/",
+                       bootstrap=None)
+
+    def fetch(self, updater, path):
+        info = updater.get_targetinfo(path)
+        assert info is not None, path
+        with open(updater.download_target(info), "rb") as f:
+            return f.read()
+
+    def read_state(self):
+        """Refresh, then read state.json and every file it names, verified; (state, {path: bytes})."""
+        updater = self.updater()
+        updater.refresh()
+        state = json.loads(self.fetch(updater, "state.json"))
+        files = {path: self.fetch(updater, path) for path in [*state["lists"].values(), *state["deltas"].values()]}
+        return state, files
+
+
+def checksum_of_txt(body):
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def unzip(data):
+    return gzip.decompress(data)
