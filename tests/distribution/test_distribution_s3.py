@@ -8,6 +8,7 @@ network or a storage service failing midway would. Readers are python-tuf's own 
 
 import http.client
 import json
+import logging
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -34,10 +35,14 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
-from sitealert import settings
+from sitealert import settings as production_settings
+from sitealert.cli import main
 from sitealert.core.conf import ConfigurationError
-from sitealert.distribution import s3
+from sitealert.distribution import publish, s3
 from sitealert.distribution.s3 import S3Error, upload_tree
+from sitealert.feed import builder
+
+from .conftest import Client, checksum_of_txt, unzip
 
 BUCKET = "mirror"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -55,6 +60,7 @@ def _credentials(monkeypatch):
 
 @pytest.fixture(scope="module")
 def moto_server():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -446,11 +452,102 @@ def _require_authentication(endpoint, required):
 def test_the_settings_refuse_a_bad_url_at_start_up(monkeypatch):
     monkeypatch.setenv("SITEALERT_MIRROR_S3_URL", " s3://mirror/feeds/ ")
     monkeypatch.setenv("SITEALERT_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
-    assert settings.envbucketurl("MIRROR_S3_URL") == "s3://mirror/feeds/"
-    assert settings.envhttpurl("S3_ENDPOINT_URL") == "http://127.0.0.1:9000"
+    assert production_settings.envbucketurl("MIRROR_S3_URL") == "s3://mirror/feeds/"
+    assert production_settings.envhttpurl("S3_ENDPOINT_URL") == "http://127.0.0.1:9000"
     monkeypatch.setenv("SITEALERT_MIRROR_S3_URL", "mirror/feeds")
     with pytest.raises(ConfigurationError, match="SITEALERT_MIRROR_S3_URL: 'mirror/feeds' is not an S3 URL"):
-        settings.envbucketurl("MIRROR_S3_URL")
+        production_settings.envbucketurl("MIRROR_S3_URL")
     monkeypatch.setenv("SITEALERT_S3_ENDPOINT_URL", "127.0.0.1:9000")
     with pytest.raises(ConfigurationError, match="SITEALERT_S3_ENDPOINT_URL='127.0.0.1:9000' must be an http"):
-        settings.envhttpurl("S3_ENDPOINT_URL")
+        production_settings.envhttpurl("S3_ENDPOINT_URL")
+
+
+# --- `sitealert publish DIR --s3 URL` and the worker, on a real list ------------------------------
+
+def bucket_reader(endpoint, tmp_path, tree, prefix, name="bucket-client"):
+    """python-tuf's client reading the bucket, pinned to the tree's first root."""
+    return Client(str(tmp_path / name), f"{endpoint}/{BUCKET}/{prefix}", (tree / "metadata/1.root.json").read_bytes())
+
+
+@pytest.mark.django_db
+def test_publish_with_s3_uploads_what_clients_verify(italy, list_targets, keys_dir, endpoint, proxy, settings,
+                                                     tmp_path, capsys):
+    settings.SITEALERT = {**settings.SITEALERT, "S3_ENDPOINT_URL": proxy.url, "S3_REGION": "us-east-1"}
+    list_targets(italy, ["films.example", "music.test"])
+    tree = tmp_path / "tree"
+
+    assert main(["publish", str(tree), "--s3", f"s3://{BUCKET}/feeds"]) == 0
+
+    assert f"uploaded to s3://{BUCKET}/feeds: {len(tree_keys_of(tree))} objects uploaded" in capsys.readouterr().out
+    assert proxy.puts()[-1] == "feeds/metadata/timestamp.json"
+    client = bucket_reader(endpoint, tmp_path, tree, "feeds/")
+    state, files = client.read_state()
+    assert (state["version"], state["count"]) == (builder.cached_feed("txt")[0], 2)
+    assert unzip(files[state["lists"]["txt"]]) == builder.cached_feed("txt")[2]
+
+    list_targets(italy, ["games.example"])
+    proxy.writes.clear()
+    assert main(["publish", str(tree), "--s3", f"s3://{BUCKET}/feeds"]) == 0
+
+    sent = proxy.puts()
+    assert sent[-1] == "feeds/metadata/timestamp.json"
+    assert all(not key.startswith("feeds/targets/") or (tree / key.removeprefix("feeds/")).exists() for key in sent)
+    assert len(sent) < len(tree_keys_of(tree))  # the previous version's files were not sent again
+    assert keys_in_bucket(endpoint) == ["feeds/" + key for key in tree_keys_of(tree)]
+    state, files = client.read_state()
+    assert (state["version"], state["count"]) == (builder.cached_feed("txt")[0], 3)
+    assert checksum_of_txt(unzip(files[state["lists"]["txt"]])) == state["checksum"]
+
+
+@pytest.mark.django_db
+def test_publish_refuses_a_bad_s3_url_before_writing(italy, list_targets, keys_dir, tmp_path, capsys):
+    list_targets(italy, ["films.example"])
+    assert main(["publish", str(tmp_path / "tree"), "--s3", "https://mirror/feeds"]) == 2
+    assert "--s3: 'https://mirror/feeds' is not an S3 URL" in capsys.readouterr().err
+    assert not (tmp_path / "tree").exists()
+
+
+@pytest.mark.django_db
+def test_publish_reports_a_failed_upload_and_the_tree_stays_published(italy, list_targets, keys_dir, endpoint,
+                                                                      settings, tmp_path, capsys):
+    settings.SITEALERT = {**settings.SITEALERT, "S3_ENDPOINT_URL": endpoint}
+    list_targets(italy, ["films.example"])
+    assert main(["publish", str(tmp_path / "tree"), "--s3", "s3://absent"]) == 1
+    assert f"upload to s3://absent failed: s3://absent/: the bucket 'absent' does not exist at {endpoint}" in \
+        capsys.readouterr().err
+    assert (tmp_path / "tree/metadata/timestamp.json").exists()
+
+
+@pytest.mark.django_db
+def test_the_worker_uploads_after_publishing_and_retries_a_failed_upload(italy, list_targets, keys_dir, endpoint,
+                                                                          proxy, settings, tmp_path, caplog):
+    tree = tmp_path / "mirror"
+    settings.SITEALERT = {**settings.SITEALERT, "MIRROR_DIR": tree, "MIRROR_S3_URL": f"s3://{BUCKET}",
+                          "S3_ENDPOINT_URL": proxy.url, "S3_REGION": "us-east-1"}
+    list_targets(italy, ["films.example"])
+    proxy.fail_from_write = 3
+
+    publish.publish_mirror(datetime.now(UTC))  # published, the upload fails: logged, not raised
+
+    assert "upload of " in caplog.text and "the bucket still serves its previous tree" in caplog.text
+    assert "metadata/timestamp.json" not in keys_in_bucket(endpoint)
+    proxy.fail_from_write = None
+    proxy.writes.clear()
+    publish.publish_mirror(datetime.now(UTC))  # nothing new to publish: the upload is tried again
+
+    assert proxy.puts()[-1] == "metadata/timestamp.json"
+    assert keys_in_bucket(endpoint) == tree_keys_of(tree)
+    proxy.writes.clear()
+    publish.publish_mirror(datetime.now(UTC))
+    assert proxy.writes == []  # current: the bucket is not even listed... nor written
+
+    list_targets(italy, ["music.test"])
+    publish.publish_mirror(datetime.now(UTC))
+    assert proxy.puts()[-1] == "metadata/timestamp.json"
+    state, _files = bucket_reader(endpoint, tmp_path, tree, "").read_state()
+    assert state["count"] == 2
+
+
+def tree_keys_of(directory):
+    return sorted(p.relative_to(directory).as_posix() for area in ("metadata", "targets")
+                  for p in (directory / area).rglob("*") if p.is_file() and not p.name.startswith("."))
