@@ -290,12 +290,12 @@ def _md5(path):
 
 
 def _put(client, location, relative, local):
+    """Send one file, streamed from disk, with its MD5 for the server to check."""
+    digest = base64.b64encode(_md5(local.path)).decode()
     with open(local.path, "rb") as f:
-        body = f.read()
-    client.put_object(Bucket=location.bucket, Key=location.prefix + relative, Body=body,
-                      ContentType=content_type(relative), CacheControl=cache_control(relative),
-                      ContentMD5=base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode())
-    return len(body)
+        client.put_object(Bucket=location.bucket, Key=location.prefix + relative, Body=f, ContentLength=local.size,
+                          ContentType=content_type(relative), CacheControl=cache_control(relative), ContentMD5=digest)
+    return local.size
 
 
 class _explained:

@@ -335,6 +335,7 @@ def test_a_new_version_sends_only_new_objects_timestamp_last_then_deletes(endpoi
         b'{"version": 3}', ["hashes/3/ab"])
 
 
+@pytest.mark.slow
 def test_an_upload_failing_at_any_request_leaves_readers_a_valid_tree(endpoint, proxy, tmp_path):
     tree = first_tree(tmp_path)
     upload_tree(tree.directory, f"s3://{BUCKET}", endpoint_url=endpoint)
