@@ -6,15 +6,19 @@ bucket a copy of `DIR/metadata/` and `DIR/targets/`, sending only objects that a
 bucket valid for readers at every moment, as `sitealert publish` does on disk:
 
 1. target files (consistent-snapshot names, never overwritten);
-2. versioned metadata: `N.root.json` in version order, then the delegated and top-level targets
-   roles (`N.hashes.json`, `N.targets.json`), then `N.snapshot.json`;
-3. `root.json`, then `timestamp.json` last: until it is replaced, readers follow the previous
-   timestamp to the previous snapshot, all of whose files are still there;
+2. versioned metadata: the delegated and top-level targets roles (`N.hashes.json`,
+   `N.targets.json`), then `N.snapshot.json`;
+3. new roots (`N.root.json` in version order, then `root.json`) just before `timestamp.json`, last:
+   until it is replaced, readers follow the previous timestamp to the previous snapshot, all of
+   whose files are still there (a new root goes up as late as it can, as `sitealert publish` writes
+   it: after a rotation of the timestamp or snapshot key, clients that already read it refuse the
+   previous timestamp until the new one is up);
 4. only then, objects under `metadata/` and `targets/` that DIR no longer holds are deleted.
 
-An upload that stops anywhere before step 3 (network error, refused request, kill) leaves the
-previous tree valid; running it again sends what is still missing. Nothing outside
-`prefix/metadata/` and `prefix/targets/` is touched.
+An upload that stops anywhere before `timestamp.json` (network error, refused request, kill) leaves
+the previous tree valid (except, after a key rotation, for the clients that read the new root);
+running it again sends what is still missing. Nothing outside `prefix/metadata/` and
+`prefix/targets/` is touched.
 
 boto3 is the optional `s3` extra (`pip install 'sitealert[s3]'`), imported only when an upload
 runs. Credentials come from boto3's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
@@ -129,14 +133,14 @@ def upload_step(relative):
         return (5, 0)
     versioned = VERSIONED_METADATA.fullmatch(name)
     if not versioned:
-        return (3, 0)
+        return (2, 0)
     version, role = int(versioned.group(1)), versioned.group(2)
     if role == "root":
-        return (1, version)
-    if role == "snapshot":
         return (4, version)
+    if role == "snapshot":
+        return (3, version)
     # Delegated roles before the targets role that delegates to them.
-    return (3, version) if role == "targets" else (2, version)
+    return (2, version) if role == "targets" else (1, version)
 
 
 def local_tree(directory):

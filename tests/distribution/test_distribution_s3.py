@@ -335,6 +335,16 @@ def test_a_new_version_sends_only_new_objects_timestamp_last_then_deletes(endpoi
         b'{"version": 3}', ["hashes/3/ab"])
 
 
+def test_new_roots_go_up_just_before_the_timestamp():
+    names = ["metadata/timestamp.json", "metadata/root.json", "metadata/3.root.json", "metadata/2.root.json",
+             "metadata/4.snapshot.json", "metadata/4.targets.json", "metadata/4.hashes.json",
+             "targets/lists/1/abc.4.txt.gz"]
+    assert sorted(names, key=lambda name: (s3.upload_step(name), name)) == [
+        "targets/lists/1/abc.4.txt.gz", "metadata/4.hashes.json", "metadata/4.targets.json",
+        "metadata/4.snapshot.json", "metadata/2.root.json", "metadata/3.root.json", "metadata/root.json",
+        "metadata/timestamp.json"]
+
+
 @pytest.mark.slow
 def test_an_upload_failing_at_any_request_leaves_readers_a_valid_tree(endpoint, proxy, tmp_path):
     tree = first_tree(tmp_path)
