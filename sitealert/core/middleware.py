@@ -52,9 +52,12 @@ def accepts_gzip(request):
 
 
 class GZipMiddleware(DjangoGZipMiddleware):
-    """Django's, except that "gzip;q=0" (gzip refused) is honoured: Django's only looks for the word."""
+    """Django's, except that "gzip;q=0" (gzip refused) is honoured: Django's only looks for the word,
+    and that a gzip file (the signed mirror's lists) is not compressed a second time."""
 
     def process_response(self, request, response):
+        if response.get("Content-Type", "").startswith("application/gzip"):
+            return response
         if not accepts_gzip(request):
             # The answer still depends on Accept-Encoding: a shared cache must not give this copy to all.
             patch_vary_headers(response, ("Accept-Encoding",))

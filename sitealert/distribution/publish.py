@@ -295,8 +295,9 @@ def _sign(role_document, signer, expires, version):
     return metadata
 
 
-def _write_versions(tree, documents, root, signers, now, writer):
-    """Write the targets and metadata of `documents`' version; timestamp.json last."""
+def _write_versions(tree, documents, signers, now, writer):
+    """Write the targets and the metadata of `documents`' version but timestamp.json; return the
+    new snapshot's version."""
     epoch, version = documents.epoch, documents.version
     hashes_targets, hashes_entry = _hash_targets(writer, epoch, version)
     targets = dict(_retained_lists(tree, epoch, version))
@@ -329,7 +330,7 @@ def _write_versions(tree, documents, root, signers, now, writer):
     writer.metadata(f"{hashes.signed.version}.{HASHES_ROLE}.json", hashes)
     writer.metadata(f"{top.signed.version}.targets.json", top)
     writer.metadata(f"{snapshot.signed.version}.snapshot.json", snapshot)
-    _write_timestamp(tree, snapshot.signed.version, signers, now, writer)
+    return snapshot.signed.version
 
 
 def _write_timestamp(tree, snapshot_version, signers, now, writer):
@@ -416,7 +417,6 @@ def publish(directory, keys_dir=None, now=None):
         publication = Publication("", 0)
         _remove_orphans(tree, publication.removed)
         writer = _Writer(tree, publication.written)
-        _copy_roots(keys_dir, tree, writer)
         documents = _current_documents(tree.state)
         try:
             publication.epoch, publication.version = documents.epoch, documents.version
@@ -429,9 +429,16 @@ def publish(directory, keys_dir=None, now=None):
                 for signature in metadata.signatures)
             if not same or not signed_by_root or _needs_signing(tree.snapshot, ROLE_EXPIRY, now) or _needs_signing(
                     tree.targets, ROLE_EXPIRY, now):
-                _write_versions(tree, documents, root, signers, now, writer)
+                snapshot_version = _write_versions(tree, documents, signers, now, writer)
             elif _needs_signing(tree.timestamp, timedelta(seconds=setting("MIRROR_TIMESTAMP_EXPIRY")), now):
-                _write_timestamp(tree, tree.version_of("snapshot"), signers, now, writer)
+                snapshot_version = tree.version_of("snapshot")
+            else:
+                snapshot_version = None
+            # A new root goes in just before the timestamp its keys sign: a reader meets one
+            # without the other only for that instant.
+            _copy_roots(keys_dir, tree, writer)
+            if snapshot_version is not None:
+                _write_timestamp(tree, snapshot_version, signers, now, writer)
         finally:
             documents.close()
         if publication.written:

@@ -8,9 +8,12 @@ import http.server
 import json
 import os
 import threading
+import urllib.error
+import urllib.request
 
 import pytest
-from tuf.ngclient import Updater
+from tuf.api.exceptions import DownloadHTTPError
+from tuf.ngclient import FetcherInterface, Updater
 
 from sitealert.distribution import keys
 
@@ -46,11 +49,26 @@ def served(tmp_path):
         server.server_close()
 
 
+class TokenFetcher(FetcherInterface):
+    """python-tuf's fetcher interface over urllib, with the feed token (python-tuf's own sends none)."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def _fetch(self, url):
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            response = urllib.request.urlopen(request, timeout=30)  # noqa: S310 - loopback in a test
+        except urllib.error.HTTPError as exc:
+            raise DownloadHTTPError(str(exc), exc.code) from None
+        return iter(lambda: response.read(1 << 16), b"")
+
+
 class Client:
     """A TUF client that pinned `root` (bytes) and keeps its trusted metadata in `directory`."""
 
-    def __init__(self, directory, base_url, root):
-        self.directory, self.base_url = directory, base_url
+    def __init__(self, directory, base_url, root, token=None):
+        self.directory, self.base_url, self.token = directory, base_url, token
         os.makedirs(os.path.join(directory, "metadata"), exist_ok=True)
         os.makedirs(os.path.join(directory, "downloads"), exist_ok=True)
         root_path = os.path.join(directory, "metadata", "root.json")
@@ -61,7 +79,7 @@ class Client:
     def updater(self):
         return Updater(os.path.join(self.directory, "metadata"), self.base_url + "metadata/",
                        os.path.join(self.directory, "downloads"), self.base_url + "targets/",
-                       bootstrap=None)
+                       fetcher=TokenFetcher(self.token) if self.token else None, bootstrap=None)
 
     def fetch(self, updater, path):
         info = updater.get_targetinfo(path)

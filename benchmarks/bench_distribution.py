@@ -1,0 +1,162 @@
+"""Time `sitealert publish` (the signed static tree) against a cold build of the feed documents, in the same run.
+
+    .venv/bin/python benchmarks/bench_distribution.py [--rows 1000000] [--changes 10000] [--repeat 3]
+                                                      [--database-url postgresql://…] [--short]
+
+Part "publish". The run fills the aggregated list with ROWS synthetic entries and their change log
+(bench_feed's data and helpers), builds that version's gzip documents as a running server holds
+them, publishes the tree once (the previous version, as a worker would have), then applies CHANGES
+changes (half removals, half additions) and measures, at the new version:
+
+- baseline: the cold build of the feed documents the tree carries (json, txt and csv with their
+  gzip twins) from an empty feed cache: what the feed itself costs for a new installation;
+- publish after the new version: the previous version's documents in the feed cache and the
+  previous tree on disk, as on a running server (splicing the new documents and their gzip twins,
+  the delta from the previous version, hashing and linking the files, signing, pruning);
+- publish, documents of the new version already cached (the tree alone);
+- publish again at the same version (nothing to do).
+
+Each is the best of --repeat runs; the feed cache and the tree are restored before each. Before
+timing, the run checks that the published txt list reproduces the checksum computed with hashlib
+from the table, and the delta the version. --short: 100,000 rows and 1,000 changes.
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_feed import TemporaryPostgres, apply_delta, best, fill, setup  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="entries in the aggregated list")
+    parser.add_argument("--changes", type=int, default=10_000, help="changes in the new version")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: temporary SQLite)")
+    parser.add_argument("--short", action="store_true", help="100,000 rows and 1,000 changes")
+    args = parser.parse_args()
+    if args.short:
+        args.rows, args.changes = 100_000, 1_000
+    data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
+    try:
+        if args.database_url:
+            with TemporaryPostgres(args.database_url) as url:
+                run(args, data_dir, url)
+        else:
+            run(args, data_dir, "")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _published_txt(tree):
+    """(state, txt list) of the tree, read through its newest metadata (the checks here are of
+    content; tests/distribution verify the signatures with python-tuf)."""
+    metadata = os.path.join(tree, "metadata")
+    with open(os.path.join(metadata, "timestamp.json")) as f:
+        snapshot_version = json.load(f)["signed"]["meta"]["snapshot.json"]["version"]
+    with open(os.path.join(metadata, f"{snapshot_version}.snapshot.json")) as f:
+        targets_version = json.load(f)["signed"]["meta"]["targets.json"]["version"]
+    with open(os.path.join(metadata, f"{targets_version}.targets.json")) as f:
+        targets = json.load(f)["signed"]["targets"]
+
+    def read(path):
+        directory, _, name = path.rpartition("/")
+        stored = os.path.join(tree, "targets", directory, f"{targets[path]['hashes']['sha256']}.{name}")
+        with open(stored, "rb") as f:
+            return f.read()
+
+    state = json.loads(read("state.json"))
+    return state, gzip.decompress(read(state["lists"]["txt"])), {
+        since: json.loads(gzip.decompress(read(path))) for since, path in state["deltas"].items()}
+
+
+def run(args, data_dir, database_url):
+    setup(data_dir, database_url)
+    from django.conf import settings
+    from django.db import connection
+
+    from sitealert.distribution import keys, publish
+    from sitealert.feed import builder
+
+    started = time.perf_counter()
+    since = fill(args.rows, args.changes)
+    fill_time = time.perf_counter() - started
+    cache_dir = settings.SITEALERT["FEED_CACHE_DIR"]
+    keys_dir = os.path.join(data_dir, "keys")
+    keys.init(keys_dir)
+    tree = os.path.join(data_dir, "tree")
+    publish.publish(tree, keys_dir=keys_dir)  # the previous version, published
+    saved_cache, saved_tree = os.path.join(data_dir, "previous-cache"), os.path.join(data_dir, "previous-tree")
+    shutil.copytree(cache_dir, saved_cache)
+    shutil.copytree(tree, saved_tree, symlinks=True)
+    version = apply_delta(args.rows, args.changes, since)
+
+    def previous():
+        for path, saved in ((cache_dir, saved_cache), (tree, saved_tree)):
+            shutil.rmtree(path, ignore_errors=True)
+            shutil.copytree(saved, path)
+
+    def new_documents_cached():
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(saved_tree, tree)
+        for fmt in publish.LIST_FORMATS:
+            builder.open_feed(fmt, gzipped=True).file.close()
+        builder.open_changes(since, gzipped=True).file.close()
+
+    def cold():
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+    def cold_build():
+        for fmt in publish.LIST_FORMATS:
+            builder.open_feed(fmt, gzipped=True).file.close()
+
+    def publish_tree():
+        publication = publish.publish(tree, keys_dir=keys_dir)
+        assert publication.version == version and publication.written
+
+    def publish_again():
+        assert not publish.publish(tree, keys_dir=keys_dir).changed
+
+    # Correctness first: the published list reproduces an independent checksum of the table.
+    previous()
+    publish_tree()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT target FROM feed_feedentry")
+        expected = "sha256:" + hashlib.sha256("".join(t + "\n" for t in sorted(t for (t,) in cursor.fetchall()))
+                                               .encode()).hexdigest()
+    state, txt, deltas = _published_txt(tree)
+    assert state["checksum"] == expected == "sha256:" + hashlib.sha256(txt).hexdigest(), state
+    assert state["version"] == version and state["count"] == args.rows
+    assert deltas[str(since)]["version"] == version and len(deltas[str(since)]["changes"]) == args.changes
+    sizes = {fmt: os.path.getsize(builder.open_feed(fmt, gzipped=True).file.name) for fmt in publish.LIST_FORMATS}
+
+    r = args.repeat
+    base = best(cold_build, r, cold)
+    rows = [
+        ("baseline: cold build of json, txt, csv + gzip twins", base),
+        (f"publish after a {args.changes:,}-change version", best(publish_tree, r, previous)),
+        ("publish, new version's documents already cached", best(publish_tree, r, new_documents_cached)),
+        ("publish again, same version (nothing to do)", best(publish_again, r)),
+    ]
+    print(f"database: {connection.vendor}; entries: {args.rows:,}; version: {version:,}; new version: "
+          f"{args.changes:,} changes; best of {r}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; gzip lists: "
+          + ", ".join(f"{fmt} {size / 1e6:.1f} MB" for fmt, size in sizes.items()))
+    print(f"| {'measurement':<56} | {'seconds':>8} | {'x baseline':>10} |")
+    print(f"|{'-' * 58}|{'-' * 10}:|{'-' * 11}:|")
+    for label, seconds in rows:
+        print(f"| {label:<56} | {seconds:8.3f} | {seconds / base:10.2f} |")
+
+
+if __name__ == "__main__":
+    main()
