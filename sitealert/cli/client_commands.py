@@ -11,12 +11,18 @@ from pathlib import Path
 
 from sitealert.cli.errors import CommandError
 from sitealert.client import AuthError, IncompatibleServer, Replica, ReplicaDamaged, SyncError, store
-from sitealert.client.sync import base_url
+from sitealert.client.sync import base_url, mirror_url
 from sitealert.hosts import InvalidTarget, normalize_target
 
 SYNC_EPILOG = """\
 The token can also come from the SITEALERT_TOKEN environment variable, which other users of the
 machine cannot read from the process list as they can a command-line argument.
+
+From signed mirrors (--mirror URL, repeatable, tried in order, and --root ROOT_JSON, the published
+tree's root metadata obtained out of band; needed for the first sync only): every file is verified
+against the trusted root (signatures, versions that never go back, expiry, length and SHA-256), and
+a modified, dropped, expired or rolled-back file is refused; the replica keeps its last verified
+version. A mirror that fails is reported and the next one tried.
 
 exit status:
   0  the replica is current (with --every: stopped by SIGTERM or Ctrl-C)
@@ -49,14 +55,22 @@ FILE_BATCH = 10000
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "sync", help="client: keep a local replica of the list current",
-        description="Bring the replica in DIR up to date with a SiteAlert server: incrementally from the "
-                    "change log when possible, in full for a new or damaged replica, on 410 or on a checksum "
-                    "mismatch; verified against the server's checksum every time. An interrupted sync leaves "
-                    "the previous replica intact.",
+        description="Bring the replica in DIR up to date with a SiteAlert server, or with signed mirrors of "
+                    "its list: incrementally from the change log (or a mirror's delta) when possible, in full "
+                    "for a new or damaged replica, on 410 or on a checksum mismatch; verified against the "
+                    "list's checksum every time. An interrupted sync leaves the previous replica intact.",
         epilog=SYNC_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", required=True, help="the server's base address, e.g. https://sitealert.example.org")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="the server's base address, e.g. https://sitealert.example.org")
+    source.add_argument("--mirror", action="append", metavar="URL",
+                        help="a signed mirror's address (the directory holding metadata/ and targets/); "
+                             "repeat for fallbacks, tried in order")
+    p.add_argument("--root", metavar="ROOT_JSON",
+                   help="with --mirror: the TUF root metadata that pins the trust (needed for the first sync; "
+                        "kept in DIR/tuf/ afterwards)")
     p.add_argument("--token", default=os.environ.get("SITEALERT_TOKEN") or None,
-                   help="API token of an authorized user (feed scope); default $SITEALERT_TOKEN")
+                   help="API token of an authorized user (feed scope); default $SITEALERT_TOKEN "
+                        "(with --mirror only if the mirror asks for one)")
     p.add_argument("--replica", required=True, metavar="DIR", help="the replica's directory (created if missing)")
     p.add_argument("--every", type=_seconds, metavar="SECONDS",
                    help="keep running and sync every SECONDS (60 to 300 is plenty)")
@@ -100,7 +114,10 @@ def _seconds(text):
 def _sync_once(replica, args, stamp, status):
     status.attempted_at = time.time()
     try:
-        result = replica.sync(args.url, args.token, full=args.full)
+        if args.mirror:
+            result = replica.sync(mirror=args.mirror, root=args.root, token=args.token, full=args.full)
+        else:
+            result = replica.sync(args.url, args.token, full=args.full)
     except SyncError:
         status.failures += 1
         raise
@@ -110,6 +127,8 @@ def _sync_once(replica, args, stamp, status):
     finally:
         if args.metrics_file:
             status.write(args.metrics_file, replica)
+    for failure in result.failed_mirrors:  # a broken or attacked mirror is news even when the next one served
+        CommandError(failure, command="sync").report()
     if not args.quiet:
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)
@@ -165,11 +184,16 @@ class SyncStatus:
 
 
 def cmd_sync(args) -> int:
-    if not args.token:
-        raise CommandError("a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable",
-                           command="sync")
     try:
-        base_url(args.url)
+        if args.mirror:
+            for url in args.mirror:
+                mirror_url(url)
+        else:
+            if args.root:
+                raise ValueError("--root pins the trust of a mirror sync: give --mirror URL too")
+            if not args.token:
+                raise ValueError("a token is required: --token TOKEN or the SITEALERT_TOKEN environment variable")
+            base_url(args.url)
     except ValueError as exc:
         raise CommandError(exc, command="sync") from None
     replica = Replica(args.replica)
@@ -177,6 +201,8 @@ def cmd_sync(args) -> int:
     if args.every is None:
         try:
             _sync_once(replica, args, stamp=False, status=status)
+        except ValueError as exc:  # the root file, or no root for a first sync
+            raise CommandError(exc, command="sync") from None
         except SyncError as exc:
             raise CommandError(exc, status=1, command="sync") from None
         return 0
@@ -189,6 +215,8 @@ def cmd_sync(args) -> int:
             _sync_once(replica, args, stamp=True, status=status)
         except (AuthError, IncompatibleServer) as exc:  # retrying cannot fix these
             raise CommandError(exc, status=1, command="sync") from None
+        except ValueError as exc:
+            raise CommandError(exc, command="sync") from None
         except SyncError as exc:  # reported, and tried again at the next tick
             CommandError(exc, command="sync").report()
         args.full = False  # --full applies to the first sync only

@@ -51,3 +51,26 @@ class ReplicaAhead(SyncError):
 
 class ChecksumMismatch(SyncError):
     """Even a full download did not match the checksum the server announced."""
+
+
+class MirrorError(SyncError):
+    """A mirror's files failed TUF verification (sitealert.client.mirror): the sync refused them,
+    tried the next mirror if any, and the replica keeps its last verified version."""
+
+
+class MirrorVerificationError(MirrorError):
+    """A mirror served something the trusted root does not vouch for: a missing or bad signature,
+    a key the root does not list, a file modified or truncated (length or hash mismatch)."""
+
+
+class MirrorFrozen(MirrorError):
+    """A mirror's signed metadata has expired: the mirror stopped updating (or is replaying an old
+    tree), so it cannot show that its list is current."""
+
+
+class MirrorRollback(MirrorError):
+    """A mirror served metadata, or a list, older than what this replica has already verified."""
+
+
+class MirrorIncomplete(MirrorError):
+    """A mirror lacks a file its signed metadata names (HTTP 404): a partial copy or dropped files."""

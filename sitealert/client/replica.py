@@ -2,7 +2,7 @@
 
 import mmap
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,10 +253,25 @@ class Replica:
 
     # -- sync --------------------------------------------------------------------------------
 
-    def sync(self, url: str, token: str, **options: Any) -> "SyncResult":
-        """Bring the replica current from the server at url (see sitealert.client.sync.sync_replica)."""
+    def sync(self, url: str | None = None, token: str | None = None, *,
+             mirror: str | Sequence[str] | None = None, root: str | os.PathLike[str] | None = None,
+             **options: Any) -> "SyncResult":
+        """Bring the replica current: from the server at url with an API token (see
+        sitealert.client.sync.sync_replica), or from signed mirrors verified against a pinned TUF
+        root (``mirror=URL or [URL, ...]``, ``root=PATH``, ``token=`` if the mirror needs one; see
+        sitealert.client.mirror.sync_from_mirrors)."""
         if self.path is None:
             raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
+        if mirror is not None:
+            if url is not None:
+                raise ValueError("sync from a server (url) or from mirrors (mirror), not both")
+            from .mirror import sync_from_mirrors  # tuf and urllib3 load only when a mirror sync runs
+
+            return sync_from_mirrors(self, mirror, root, token, **options)
+        if url is None or token is None:
+            raise TypeError("sync() needs the server's url and a token, or mirror= and root=")
+        if root is not None:
+            raise ValueError("root= pins the trust of a mirror sync: give mirror= too")
         from .sync import sync_replica  # the network stack is loaded only when a sync runs
 
         return sync_replica(self, url, token, **options)

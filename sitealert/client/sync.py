@@ -17,6 +17,7 @@ import hashlib
 import random
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,7 @@ class SyncResult:
     checksum: str = ""
     seconds: float = 0.0
     compaction_due: bool = False  # the overlay has grown enough for Replica.compact() to merge it
+    failed_mirrors: tuple = ()  # a mirror sync: why each mirror tried before the one that succeeded failed
 
     @property
     def full(self) -> bool:
@@ -99,6 +101,20 @@ def base_url(url: str) -> str:
             path = path[: -len(suffix)]
             break
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def mirror_url(url: str) -> str:
+    """A signed mirror's base address with a trailing slash (the directory that holds metadata/ and
+    targets/; sitealert.client.mirror)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// address of a mirror")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: a mirror's address has no query or fragment")
+    path = parts.path.rstrip("/")
+    if path.endswith("/metadata"):
+        path = path[: -len("/metadata")]
+    return f"{parts.scheme}://{parts.netloc}{path}/"
 
 
 def _now() -> str:
@@ -213,14 +229,14 @@ class _Feed:
 # -- documents -------------------------------------------------------------------------------
 
 
-def _version(document: dict[str, Any], key: str, where: str) -> int:
+def read_version(document: dict[str, Any], key: str, where: str) -> int:
     value = document.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ProtocolError(f"{where}: {key!r} is not a version number")
     return value
 
 
-def _checksum(document: dict[str, Any], where: str) -> str:
+def read_checksum(document: dict[str, Any], where: str) -> str:
     value = document.get("checksum")
     if not isinstance(value, str) or ":" not in value:
         raise ProtocolError(f"{where}: 'checksum' is missing or malformed")
@@ -391,10 +407,45 @@ class _CsvParser:
 # -- the sync ----------------------------------------------------------------------------------
 
 
-class _ResyncNeeded(Exception):
+class ResyncNeeded(Exception):
+    """The source cannot take the replica forward from its version: download the whole list."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def read_changes(document: dict[str, Any], since: int, where: str,
+                 collected: dict[str, EntryFields | None]) -> tuple[int, str, bool]:
+    """Collect one changes document (the body of ``/api/v1/feed/changes?since=N``, or a mirror's
+    delta, which is that body) into collected (target -> entry, None: no longer listed).
+    Returns (version, checksum, more)."""
+    if read_version(document, "since", where) != since:
+        raise ProtocolError(f"{where}: the answer is for since={document.get('since')}")
+    new_version = read_version(document, "version", where)
+    if new_version < since:
+        raise ProtocolError(f"{where}: version {new_version} is older than {since}")
+    checksum = read_checksum(document, where)
+    changes = document.get("changes")
+    if not isinstance(changes, list):
+        raise ProtocolError(f"{where}: 'changes' is not a list")
+    for position, change in enumerate(changes):
+        here = f"{where} change {position}"
+        listed = change.get("listed") if isinstance(change, dict) else None
+        if listed is True:
+            target, value = _listed_entry(change, here)
+            collected[target] = value
+        elif listed is False:
+            target = _target(change, here)
+            collected[target] = None
+        else:
+            raise ProtocolError(f"{here}: 'listed' is neither true nor false")
+    more = document.get("more", False)
+    if more is not True and more is not False:
+        raise ProtocolError(f"{where}: 'more' is neither true nor false")
+    if more and new_version <= since:
+        raise ProtocolError(f"{where}: 'more' is true but the version did not advance")
+    return new_version, checksum, more
 
 
 def _incremental(feed: _Feed, since: int, collected: dict[str, EntryFields | None],
@@ -414,57 +465,29 @@ def _incremental(feed: _Feed, since: int, collected: dict[str, EntryFields | Non
                 return None
             raise ProtocolError(f"{where}: 304 Not Modified in the middle of a paged answer")
         if response.status_code == 410:
-            raise _ResyncNeeded(f"the server's change history no longer reaches version {since} (HTTP 410)")
+            raise ResyncNeeded(f"the server's change history no longer reaches version {since} (HTTP 410)")
         if response.status_code == 400:
             said = _server_says(response)
             raise ReplicaAhead(
                 f"{feed.base} refused changes since version {version} (HTTP 400{': ' + said if said else ''}): "
                 f"the replica is ahead of the server, which was restored from an older backup or is another "
                 f"installation; run 'sitealert sync --full' to replace the replica with the server's list")
-        document = feed.document(response)
-        if _version(document, "since", where) != version:
-            raise ProtocolError(f"{where}: the answer is for since={document.get('since')}")
-        new_version = _version(document, "version", where)
-        if new_version < version:
-            raise ProtocolError(f"{where}: version {new_version} is older than {version}")
-        checksum = _checksum(document, where)
-        changes = document.get("changes")
-        if not isinstance(changes, list):
-            raise ProtocolError(f"{where}: 'changes' is not a list")
-        for position, change in enumerate(changes):
-            here = f"{where} change {position}"
-            listed = change.get("listed") if isinstance(change, dict) else None
-            if listed is True:
-                target, value = _listed_entry(change, here)
-                collected[target] = value
-            elif listed is False:
-                target = _target(change, here)
-                collected[target] = None
-            else:
-                raise ProtocolError(f"{here}: 'listed' is neither true nor false")
-        etag = response.headers.get("ETag")
-        more = document.get("more", False)
-        if more is True:
-            if new_version <= version:
-                raise ProtocolError(f"{where}: 'more' is true but the version did not advance")
+        new_version, checksum, more = read_changes(feed.document(response), version, where, collected)
+        if more:
             version = new_version
             continue
-        if more is not False:
-            raise ProtocolError(f"{where}: 'more' is neither true nor false")
         # The ETag belongs to this request: it is worth sending again only if the next poll asks the
         # same question, i.e. when nothing changed.
-        return new_version, checksum, etag, url_key
+        return new_version, checksum, response.headers.get("ETag"), url_key
 
 
-def _why_full(manifest: dict[str, Any] | None, damage: str | None, base: str, full: bool) -> str | None:
+def _why_full(manifest: dict[str, Any] | None, damage: str | None, full: bool) -> str | None:
     if full:
         return "requested"
     if damage:
         return f"the replica was damaged: {damage}"
     if manifest is None:
         return "new replica"
-    if manifest.get("server") not in (None, base):
-        return f"the replica was synced from another server ({manifest.get('server')})"
     return None
 
 
@@ -473,47 +496,110 @@ def _matcher_over(snapshot: store.Snapshot, overlay: generation.Generation | Non
     return Matcher.over(snapshot.base, overlay)
 
 
-def _full(feed: _Feed, path: Path, old_version: int) -> tuple[int, str, str, str, generation.Header]:
-    """Stream the csv list into a new base file; (version, checksum, file name, SHA-256, header)."""
-    where = f"{feed.base}{FEED}?format=csv"
-    response = feed.get(FEED, params={"format": "csv"}, stream=True, accept="text/csv")
-    try:
-        if response.status_code != 200:
-            raise ProtocolError(f"{where} answered HTTP {response.status_code}")
-        kind = response.headers.get("Content-Type", "no content type")
-        if not kind.startswith("text/csv"):
-            raise ProtocolError(f"{where} answered something that is not a csv list ({kind}): "
-                                f"is this a SiteAlert server?")
-        version_text = response.headers.get("X-SiteAlert-Version", "")
-        if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 30:
-            raise ProtocolError(f"{where}: 'X-SiteAlert-Version' is not a version number")
-        version = int(version_text)
-        checksum = _checksum({"checksum": response.headers.get("X-SiteAlert-Checksum")}, where)
-        parser = _CsvParser(where)
+def write_base(path: Path, chunks: Iterable[bytes], where: str, version: int, checksum: str,
+               old_version: int) -> tuple[str, str, generation.Header]:
+    """Stream the csv list (the body of ``/api/v1/feed?format=csv``, from the server or a mirror)
+    into a new base file, checked against its SPEC §4 checksum; (file name, SHA-256, header)."""
+    parser = _CsvParser(where)
 
-        def fill(writer: generation.Writer) -> generation.Header:
-            try:
-                for chunk in response.iter_bytes(1 << 20):
-                    parser.feed(chunk, writer)
-            except feed.httpx.TransportError as exc:
-                raise ServerUnreachable(f"the download of {where} broke off: {exc or type(exc).__name__}; "
-                                        f"try again") from None
-            except feed.httpx.DecodingError:
-                raise ProtocolError(f"{where}: the compressed body is damaged") from None
-            parser.close(writer)
-            if parser.checksum != checksum:
-                raise ChecksumMismatch(f"the full list from {where} (version {version}) does not match the "
-                                       f"checksum the server announced; the replica keeps version {old_version}. "
-                                       f"Report this to the server's operator.")
-            try:
-                return writer.finish(parser.combos, checksum, count_hint=parser.count)
-            except ValueError as exc:
-                raise ProtocolError(f"{where}: {exc}") from None
+    def fill(writer: generation.Writer) -> generation.Header:
+        for chunk in chunks:
+            parser.feed(chunk, writer)
+        parser.close(writer)
+        if parser.checksum != checksum:
+            raise ChecksumMismatch(f"the full list from {where} (version {version}) does not match the "
+                                   f"checksum announced for it; the replica keeps version {old_version}. "
+                                   f"Report this to the server's operator.")
+        try:
+            return writer.finish(parser.combos, checksum, count_hint=parser.count)
+        except ValueError as exc:
+            raise ProtocolError(f"{where}: {exc}") from None
 
-        name, sha256, header = store.write_generation(path, version, generation.BASE, fill)
-    finally:
-        response.close()
-    return version, checksum, name, sha256, header
+    return store.write_generation(path, version, generation.BASE, fill)
+
+
+class Source:
+    """Where a sync reads the list from: the server's feed API (`ApiSource`) or a signed mirror
+    (`sitealert.client.mirror`). `run_sync` does the rest, the same for both: the decision between
+    incremental and full, the overlay or the new base, the checksum, the manifest."""
+
+    identity = ""  # recorded as the manifest's "server"
+
+    def why_full(self, manifest: dict[str, Any]) -> str | None:
+        """Why this source cannot take the replica forward incrementally, or None."""
+        return None
+
+    def changes(self, since: int, collected: dict[str, EntryFields | None],
+                manifest: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
+        """Collect the changes since `since` into collected; (version, checksum, manifest fields),
+        or None when nothing changed (the manifest's fields stay). ResyncNeeded: download the list."""
+        raise NotImplementedError
+
+    def full(self, path: Path, old_version: int) -> tuple[int, str, str, str, generation.Header, dict[str, Any]]:
+        """Write the whole list as a new base (write_base); (version, checksum, file name, SHA-256,
+        header, manifest fields)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class ApiSource(Source):
+    """The server's feed API: ``/api/v1/feed/changes?since=N`` (paged, conditional) and
+    ``/api/v1/feed?format=csv``, over httpx with retries."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 30.0, retries: int = 4, backoff: float = 0.5,
+                 transport: "httpx.BaseTransport | None" = None) -> None:
+        self.identity = base_url(url)
+        self.feed = _Feed(self.identity, token, timeout=timeout, retries=retries, backoff=backoff,
+                          transport=transport)
+
+    def why_full(self, manifest: dict[str, Any]) -> str | None:
+        if manifest.get("server") not in (None, self.identity):
+            return f"the replica was synced from another server ({manifest.get('server')})"
+        return None
+
+    def changes(self, since: int, collected: dict[str, EntryFields | None],
+                manifest: dict[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
+        outcome = _incremental(self.feed, since, collected, manifest)
+        if outcome is None:
+            return None
+        new_version, checksum, etag, etag_url = outcome
+        return new_version, checksum, {"etag": etag, "etag_url": etag_url}
+
+    def full(self, path: Path, old_version: int) -> tuple[int, str, str, str, generation.Header, dict[str, Any]]:
+        feed = self.feed
+        where = f"{feed.base}{FEED}?format=csv"
+        response = feed.get(FEED, params={"format": "csv"}, stream=True, accept="text/csv")
+        try:
+            if response.status_code != 200:
+                raise ProtocolError(f"{where} answered HTTP {response.status_code}")
+            kind = response.headers.get("Content-Type", "no content type")
+            if not kind.startswith("text/csv"):
+                raise ProtocolError(f"{where} answered something that is not a csv list ({kind}): "
+                                    f"is this a SiteAlert server?")
+            version_text = response.headers.get("X-SiteAlert-Version", "")
+            if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 30:
+                raise ProtocolError(f"{where}: 'X-SiteAlert-Version' is not a version number")
+            version = int(version_text)
+            checksum = read_checksum({"checksum": response.headers.get("X-SiteAlert-Checksum")}, where)
+
+            def chunks() -> Iterator[bytes]:
+                try:
+                    yield from response.iter_bytes(1 << 20)
+                except feed.httpx.TransportError as exc:
+                    raise ServerUnreachable(f"the download of {where} broke off: {exc or type(exc).__name__}; "
+                                            f"try again") from None
+                except feed.httpx.DecodingError:
+                    raise ProtocolError(f"{where}: the compressed body is damaged") from None
+
+            name, sha256, header = write_base(path, chunks(), where, version, checksum, old_version)
+        finally:
+            response.close()
+        return version, checksum, name, sha256, header, {"etag": None, "etag_url": None}
+
+    def close(self) -> None:
+        self.feed.close()
 
 
 @dataclass
@@ -578,7 +664,7 @@ def _apply_changes(path: Path, snapshot: store.Snapshot, old: Matcher, changes: 
                                                          total=count))
     merged = Matcher.over(base, new_overlay)
     if store.list_checksum(merged) != checksum:
-        raise _ResyncNeeded("the changes did not reproduce the server's checksum")
+        raise ResyncNeeded("the changes did not reproduce the server's checksum")
 
     def write_overlay(writer: generation.Writer) -> generation.Header:
         writer.add(data)
@@ -618,58 +704,66 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
     IncompatibleServer, ReplicaAhead, ChecksumMismatch, SyncInProgress) and then leaves the
     replica exactly as it was.
     """
+    if replica.path is None:
+        raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
+    source = ApiSource(url, token, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
+    return run_sync(replica, source, full=full)
+
+
+def run_sync(replica: "Replica", source: Source, *, full: bool = False) -> SyncResult:
+    """Bring `replica` to `source`'s current version (see sync_replica); closes the source."""
     started = time.monotonic()
-    base = base_url(url)
     path = replica.path
     if path is None:
+        source.close()
         raise TypeError("an in-memory replica (Replica.from_targets) cannot sync")
-    with store.sync_lock(path):
-        damage = None
-        snapshot: store.Snapshot | None = None
-        old: Matcher | None = None
-        try:
-            snapshot = store.open_snapshot(path)
-            if snapshot is not None:
-                old = _matcher_over(snapshot, snapshot.overlay)
-        except (ReplicaDamaged, ValueError) as exc:
-            snapshot, old, damage = None, None, str(exc)
-        manifest = snapshot.manifest if snapshot is not None else None
-        old_version = manifest["version"] if manifest else 0
-        reason = _why_full(manifest, damage or replica.damaged, base, full)
-        feed = _Feed(base, token, timeout=timeout, retries=retries, backoff=backoff, transport=transport)
-        added: list[str] = []
-        removed: list[str] = []
-        updated: list[str] = []
-        written: _Written | None = None
-        try:
-            etag_state: dict[str, Any] = {"etag": None, "etag_url": None}
+    try:
+        with store.sync_lock(path):
+            damage = None
+            snapshot: store.Snapshot | None = None
+            old: Matcher | None = None
+            try:
+                snapshot = store.open_snapshot(path)
+                if snapshot is not None:
+                    old = _matcher_over(snapshot, snapshot.overlay)
+            except (ReplicaDamaged, ValueError) as exc:
+                snapshot, old, damage = None, None, str(exc)
+            manifest = snapshot.manifest if snapshot is not None else None
+            old_version = manifest["version"] if manifest else 0
+            reason = _why_full(manifest, damage or replica.damaged, full)
+            if reason is None:
+                assert manifest is not None, "_why_full sends a replica without a manifest to a full download"
+                reason = source.why_full(manifest)
+            added: list[str] = []
+            removed: list[str] = []
+            updated: list[str] = []
+            written: _Written | None = None
+            fields: dict[str, Any] = {}
             mode = "full"
             if reason is None:
                 assert manifest is not None and snapshot is not None and old is not None, \
                     "_why_full sends a replica without a manifest to a full download"
                 changes: dict[str, EntryFields | None] = {}
                 try:
-                    outcome = _incremental(feed, old_version, changes, manifest)
+                    outcome = source.changes(old_version, changes, manifest)
                     if outcome is None:
                         new_version, checksum = old_version, manifest["checksum"]
-                        etag_state = {"etag": manifest.get("etag"), "etag_url": manifest.get("etag_url")}
                         mode = "unchanged"
                     else:
-                        new_version, checksum, etag, etag_url = outcome
-                        etag_state = {"etag": etag, "etag_url": etag_url}
+                        new_version, checksum, fields = outcome
                         if not changes and new_version == old_version and checksum == manifest["checksum"]:
                             mode = "unchanged"
                         else:
                             written, added, removed, updated = _apply_changes(path, snapshot, old, changes,
                                                                               new_version, checksum)
                             mode = "incremental"
-                except _ResyncNeeded as exc:
+                except ResyncNeeded as exc:
                     reason = exc.reason
                     if "checksum" in reason:
                         reason = (f"the changes from version {old_version} to {new_version} did not "
                                   f"reproduce the server's checksum")
             if mode == "full":
-                new_version, checksum, name, sha256, header = _full(feed, path, old_version)
+                new_version, checksum, name, sha256, header, fields = source.full(path, old_version)
                 generation_file = store.open_files(path, {"data": name, "checksum": checksum,
                                                           "count": header.total})
                 new = Matcher.over(generation_file.base)
@@ -677,23 +771,22 @@ def sync_replica(replica: "Replica", url: str, token: str, *, full: bool = False
                 added, removed, updated = _differences(
                     old, (snapshot.overlay or snapshot.base).combos if snapshot is not None else [],
                     new, generation_file.base.combos)
-                etag_state = {"etag": None, "etag_url": None}
-        finally:
-            feed.close()
 
-        now = _now()
-        fields = {"server": base, "checked_at": now, **etag_state}
-        if written is None:
-            assert manifest is not None, "only a replica that has a manifest syncs incrementally"
-            manifest = {**manifest, **fields}
-            store.write_manifest(path, manifest)
-            mode = "unchanged"
-        else:
-            fields["synced_at"] = now
-            manifest = store.new_manifest(written.version, written.checksum, written.count, written.base,
-                                          written.overlay, manifest, **fields)
-            store.write_manifest(path, manifest)
-        store.remove_debris(path, manifest)
+            now = _now()
+            fields = {"server": source.identity, "checked_at": now, **fields}
+            if written is None:
+                assert manifest is not None, "only a replica that has a manifest syncs incrementally"
+                manifest = {**manifest, **fields}
+                store.write_manifest(path, manifest)
+                mode = "unchanged"
+            else:
+                fields["synced_at"] = now
+                manifest = store.new_manifest(written.version, written.checksum, written.count, written.base,
+                                              written.overlay, manifest, **fields)
+                store.write_manifest(path, manifest)
+            store.remove_debris(path, manifest)
+    finally:
+        source.close()
 
     replica._load()
     snapshot = replica._snapshot

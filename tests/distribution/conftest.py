@@ -1,5 +1,6 @@
 """A keys directory, a list with entries, a published tree served over HTTP on loopback, and
-python-tuf's own client (tuf.ngclient.Updater) to verify it."""
+python-tuf's own client (tuf.ngclient.Updater) to verify it; for the mirror tests
+(test_mirror_*.py), the tree served by Debian's nginx and a tampering mirror in front of it."""
 
 import functools
 import gzip
@@ -16,6 +17,7 @@ from tuf.api.exceptions import DownloadHTTPError
 from tuf.ngclient import FetcherInterface, Updater
 
 from sitealert.distribution import keys
+from tests.distribution.mirror_harness import StaticNginx, TamperingMirror
 
 
 @pytest.fixture
@@ -102,3 +104,37 @@ def checksum_of_txt(body):
 
 def unzip(data):
     return gzip.decompress(data)
+
+
+# -- the mirror tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(keys_dir, tmp_path):
+    """The published tree's directory; `publish.publish(str(tree))` writes the current version."""
+    return tmp_path / "tree"
+
+
+@pytest.fixture
+def root_file(tree):
+    return tree / "metadata" / "1.root.json"
+
+
+@pytest.fixture
+def nginx(tree, tmp_path):
+    tree.mkdir(exist_ok=True)
+    server = StaticNginx(tmp_path / "nginx", tree)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tampering(nginx):
+    mirror = TamperingMirror(nginx.url)
+    yield mirror
+    mirror.close()
+
+
+@pytest.fixture
+def replica_dir(tmp_path):
+    return tmp_path / "replica"
