@@ -37,10 +37,12 @@ from tuf.ngclient import Updater
 
 from sitealert import settings as production_settings
 from sitealert.cli import main
+from sitealert.client import Replica
 from sitealert.core.conf import ConfigurationError
 from sitealert.distribution import publish, s3
 from sitealert.distribution.s3 import S3Error, upload_tree
 from sitealert.feed import builder
+from sitealert.listings.services import remove_listings
 
 from .conftest import Client, checksum_of_txt, unzip
 
@@ -562,3 +564,30 @@ def test_the_worker_uploads_after_publishing_and_retries_a_failed_upload(italy, 
 def tree_keys_of(directory):
     return sorted(p.relative_to(directory).as_posix() for area in ("metadata", "targets")
                   for p in (directory / area).rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+@pytest.mark.django_db
+def test_a_replica_syncs_from_the_bucket_and_an_interrupted_upload_leaves_it_the_previous_version(
+        italy, list_targets, as_actor, keys_dir, endpoint, proxy, settings, tmp_path):
+    settings.SITEALERT = {**settings.SITEALERT, "S3_ENDPOINT_URL": proxy.url, "S3_REGION": "us-east-1"}
+    tree, url, mirror = tmp_path / "tree", f"s3://{BUCKET}/feeds", f"{endpoint}/{BUCKET}/feeds/"
+    list_targets(italy, ["films.example", "music.test"])
+    assert main(["publish", str(tree), "--s3", url]) == 0
+    replica = Replica(tmp_path / "replica")
+    first = replica.sync(mirror=mirror, root=tree / "metadata/1.root.json")
+    assert (first.mode, replica.version, replica.checksum) == ("full", *builder.cached_feed("txt")[:2])
+
+    list_targets(italy, ["series.example"])
+    remove_listings(italy, ["music.test"], "decision annulled", actor=as_actor(italy))
+    proxy.writes.clear()
+    proxy.fail_from_write = 4  # the upload stops among the new target files
+    assert main(["publish", str(tree), "--s3", url]) == 1
+    assert Replica(tmp_path / "replica").sync(mirror=mirror).mode == "unchanged"
+    assert replica.check("music.test") and not replica.check("series.example")
+
+    proxy.fail_from_write = None
+    assert main(["publish", str(tree), "--s3", url]) == 0  # the same version: only the upload's rest
+    second = Replica(tmp_path / "replica").sync(mirror=mirror)
+    assert (second.mode, second.added, second.removed) == ("incremental", ("series.example",), ("music.test",))
+    reopened = Replica(tmp_path / "replica")
+    assert (reopened.version, reopened.checksum) == builder.cached_feed("txt")[:2]
