@@ -43,10 +43,10 @@ CONSISTENT_NAME = re.compile(r"[0-9a-f]{64}\.[^/]+")
 VERSIONED_METADATA = re.compile(r"(\d+)\.(.+)\.json")
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
+# The serving rules of docs/distribution.md: what never changes under its name is cached for good;
+# timestamp.json (every publish, and before it expires) and root.json change in place: a minute.
 IMMUTABLE = "public, max-age=31536000, immutable"
-# timestamp.json changes on every publish and at least once per its expiry: caches keep it briefly.
-TIMESTAMP_CACHE = "public, max-age=60"
-MUTABLE = "public, max-age=300"
+IN_PLACE = "public, max-age=60"
 CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                      "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed"}
 
@@ -116,10 +116,11 @@ def cache_control(relative):
     area, _, rest = relative.partition("/")
     name = rest.rsplit("/", 1)[-1]
     if area == "metadata":
-        if name == "timestamp.json":
-            return TIMESTAMP_CACHE
-        return IMMUTABLE if VERSIONED_METADATA.fullmatch(name) else MUTABLE
-    return IMMUTABLE if CONSISTENT_NAME.fullmatch(name) else MUTABLE
+        return IMMUTABLE if VERSIONED_METADATA.fullmatch(name) else IN_PLACE
+    rule = IMMUTABLE if CONSISTENT_NAME.fullmatch(name) else IN_PLACE
+    # The list in clear (state.json, lists/, deltas/) goes to authorized parties only: a shared cache
+    # must not keep an answer to one of them for others (the nginx rules of docs/distribution.md).
+    return rule if rest.startswith("hashes/") else rule.replace("public", "private")
 
 
 def upload_step(relative):

@@ -80,7 +80,8 @@ def endpoint(moto_server):
             client.delete_objects(Bucket=bucket["Name"], Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
         client.delete_bucket(Bucket=bucket["Name"])
     client.create_bucket(Bucket=BUCKET)
-    # Readers fetch anonymously, as from a public bucket or a CDN in front of it (docs/distribution.md).
+    # Readers fetch without signing, as through the CDN of docs/distribution.md; here they stand for
+    # authorized parties, so every object is readable (a real bucket keeps the list in clear private).
     client.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}))
     return moto_server
@@ -293,12 +294,14 @@ def test_objects_carry_their_type_and_caching(endpoint, tmp_path):
     assert all(key.startswith("feeds/eu/") for key in heads)
 
     timestamp = heads["feeds/eu/metadata/timestamp.json"]
-    assert (timestamp["ContentType"], timestamp["CacheControl"]) == ("application/json", s3.TIMESTAMP_CACHE)
+    assert (timestamp["ContentType"], timestamp["CacheControl"]) == ("application/json", s3.IN_PLACE)
     assert heads["feeds/eu/metadata/1.snapshot.json"]["CacheControl"] == s3.IMMUTABLE
-    assert heads["feeds/eu/metadata/root.json"]["CacheControl"] == s3.MUTABLE
+    assert heads["feeds/eu/metadata/root.json"]["CacheControl"] == s3.IN_PLACE
     [gz] = [head for key, head in heads.items() if key.endswith(".txt.gz")]
     assert (gz["ContentType"], gz["CacheControl"], gz.get("ContentEncoding")) == (
-        "application/gzip", s3.IMMUTABLE, None)
+        "application/gzip", "private, max-age=31536000, immutable", None)
+    [shard] = [head for key, head in heads.items() if "/targets/hashes/" in key]
+    assert shard["CacheControl"] == s3.IMMUTABLE
     assert read_bucket(endpoint, tmp_path, tree.directory / "metadata/root.json", prefix="feeds/eu/")[0] == \
         b'{"version": 1}'
 
