@@ -87,6 +87,7 @@ class UploadReport:
     deleted: list = field(default_factory=list)
     unchanged: int = 0
     bytes_uploaded: int = 0
+    published: bool = False  # the bucket's timestamp.json is DIR's: what remains is deletions
 
     def summary(self):
         return (f"{len(self.uploaded)} objects uploaded ({self.bytes_uploaded} bytes), "
@@ -162,7 +163,7 @@ def local_tree(directory):
 
 def check_complete(directory, files):
     """Refuse a tree whose current metadata names a file DIR does not hold: uploaded, it would send
-    readers to a missing file."""
+    readers to a missing file. Returns the version of DIR's timestamp."""
     timestamp = _read_metadata(directory, "timestamp.json")
     required = []
     snapshot_name = f"{timestamp['meta']['snapshot.json']['version']}.snapshot.json"
@@ -184,6 +185,7 @@ def check_complete(directory, files):
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise S3Error(f"{directory} is not a complete published tree: its metadata names {shown}, which it "
                       "does not hold; nothing was uploaded")
+    return timestamp["version"]
 
 
 def _read_metadata(directory, name):
@@ -219,7 +221,7 @@ def upload_tree(directory, url, *, endpoint_url=None, region=None, client=None):
     directory = Path(directory)
     location = S3Location.parse(url)
     files = local_tree(directory)
-    check_complete(directory, files)
+    version = check_complete(directory, files)
     if client is None:
         client = s3_client(endpoint_url, region)
     report = UploadReport()
@@ -227,6 +229,7 @@ def upload_tree(directory, url, *, endpoint_url=None, region=None, client=None):
         remote = {}
         for area in AREAS:
             remote.update(_remote_objects(client, location, area))
+        _refuse_rollback(client, location, remote, version, files)
         pending = {}
         for relative, local in files.items():
             if _needs_upload(relative, local, remote.get(relative)):
@@ -241,6 +244,7 @@ def upload_tree(directory, url, *, endpoint_url=None, region=None, client=None):
                 for relative in keys:
                     report.bytes_uploaded += _put(client, location, relative, files[relative])
                     report.uploaded.append(relative)
+        report.published = True
         stale = sorted(set(remote) - set(files))
         for start in range(0, len(stale), 1000):
             batch = stale[start:start + 1000]
@@ -253,6 +257,27 @@ def upload_tree(directory, url, *, endpoint_url=None, region=None, client=None):
                               "remove the objects it no longer needs")
             report.deleted.extend(batch)
     return report
+
+
+def _refuse_rollback(client, location, remote, version, files):
+    """Never replace the bucket's timestamp with an older one: every client that read it would
+    refuse the mirror as rolled back. It happens when DIR is older than what was uploaded (a
+    restored directory, another publisher writing to the same prefix)."""
+    held = remote.get("metadata/timestamp.json")
+    local = files["metadata/timestamp.json"]
+    if held is None or (held[0] == local.size and held[1] == _md5(local.path).hex()):
+        return
+    body = client.get_object(Bucket=location.bucket, Key=f"{location.prefix}metadata/timestamp.json")["Body"].read()
+    try:
+        held_version = json.loads(body)["signed"]["version"]
+    except (ValueError, KeyError, TypeError):
+        return  # not TUF metadata: nothing a client could hold
+    if isinstance(held_version, int) and held_version > version:
+        raise S3Error(f"{location}: the bucket's timestamp.json is version {held_version}, newer than the "
+                      f"directory's ({version}): clients would refuse the upload as a rollback. Another "
+                      "publisher writes there, or the directory is older than what was uploaded; nothing was "
+                      "uploaded (after a new root chain, `sitealert keys init --force`, empty PREFIX/metadata/ "
+                      "first)")
 
 
 def _put_in_parallel(client, location, keys, files, report):
@@ -315,9 +340,8 @@ class _explained:
     def __exit__(self, kind, exc, traceback):
         if exc is None or isinstance(exc, S3Error) or not _is_botocore_error(exc):
             return False
-        state = ("the bucket still serves its previous tree"
-                 if "metadata/timestamp.json" not in self.report.uploaded
-                 else "the new tree is complete; some objects it no longer needs were not deleted")
+        state = ("the new tree is complete; some objects it no longer needs were not deleted"
+                 if self.report.published else "the bucket still serves its previous tree")
         reason = _reason(exc, self.location, self.client)
         raise S3Error(f"{self.location}: {reason} ({state}; {len(self.report.uploaded)} objects were uploaded)") \
             from exc

@@ -196,6 +196,13 @@ def keys_in_bucket(endpoint):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
+def empty_bucket(endpoint):
+    client = s3.s3_client(endpoint, "us-east-1")
+    objects = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    if objects:
+        client.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
+
+
 def tree_keys(tree):
     return sorted(p.relative_to(tree.directory).as_posix() for p in tree.directory.rglob("*") if p.is_file())
 
@@ -364,6 +371,7 @@ def test_an_upload_failing_at_any_request_leaves_readers_a_valid_tree(endpoint, 
     assert writes == 16  # 15 objects, then one request for the deletions
 
     for failing in range(1, writes + 1):
+        empty_bucket(endpoint)
         upload_tree(first, f"s3://{BUCKET}", endpoint_url=endpoint)  # the bucket back at version 1
         read_bucket(endpoint, tmp_path, root, name=f"holder-{failing}")
         proxy.writes.clear()
@@ -400,6 +408,19 @@ def test_a_server_that_goes_away_midway_leaves_the_previous_tree(endpoint, tmp_p
 
     assert "the bucket still serves its previous tree" in str(refused.value)
     assert read_bucket(endpoint, tmp_path, tree.directory / "metadata/1.root.json")[0] == b'{"version": 1}'
+
+
+def test_an_older_tree_never_replaces_a_newer_one_in_the_bucket(endpoint, proxy, tmp_path):
+    tree = first_tree(tmp_path)
+    first = shutil.copytree(tree.directory, tmp_path / "first")
+    next_version(tree)
+    upload_tree(tree.directory, f"s3://{BUCKET}", endpoint_url=endpoint)
+
+    with pytest.raises(S3Error, match=r"the bucket's timestamp.json is version 2, newer than the directory's \(1\)"):
+        upload_tree(first, f"s3://{BUCKET}", client=through(proxy))
+
+    assert [method for method, _path in proxy.writes] == []
+    assert read_bucket(endpoint, tmp_path, first / "metadata/1.root.json")[0] == b'{"version": 2}'
 
 
 @pytest.mark.parametrize("url, reason", [
