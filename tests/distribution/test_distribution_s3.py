@@ -8,11 +8,10 @@ network or a storage service failing midway would. Readers are python-tuf's own 
 
 import http.client
 import json
-import logging
 import shutil
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,19 +19,6 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from securesystemslib.signer import CryptoSigner
-from tuf.api.metadata import (
-    DelegatedRole,
-    Delegations,
-    Metadata,
-    MetaFile,
-    Root,
-    Snapshot,
-    TargetFile,
-    Targets,
-    Timestamp,
-)
-from tuf.api.serialization.json import JSONSerializer
 from tuf.ngclient import Updater
 
 from sitealert import settings as production_settings
@@ -45,6 +31,7 @@ from sitealert.feed import builder
 from sitealert.listings.services import remove_listings
 
 from .conftest import Client, checksum_of_txt, unzip
+from .s3_harness import TreeWriter, moto_endpoint, tree_keys_of
 
 BUCKET = "mirror"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -62,11 +49,8 @@ def _credentials(monkeypatch):
 
 @pytest.fixture(scope="module")
 def moto_server():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url, server = moto_endpoint()
+    yield url
     server.stop()
 
 
@@ -85,76 +69,6 @@ def endpoint(moto_server):
     client.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}))
     return moto_server
-
-
-# --- a published tree, written with python-tuf as `sitealert publish` does ------------------------
-
-class TreeWriter:
-    """A consistent-snapshot TUF tree: targets/ files under hash-prefixed names, versioned metadata,
-    timestamp.json written last; files no longer named by the last two snapshots pruned."""
-
-    def __init__(self, directory):
-        self.directory = Path(directory)
-        self.signer = CryptoSigner.generate_ed25519()
-        key = self.signer.public_key
-        self.root = Metadata(Root(expires=_in(days=365), consistent_snapshot=True))
-        for role in ("root", "targets", "snapshot", "timestamp"):
-            self.root.signed.add_key(key, role)
-        self.root.sign(self.signer)
-        self.version = 0
-        self.history = []  # target file names per published version
-        self._write("metadata/1.root.json", self.root)
-        self._write("metadata/root.json", self.root)
-
-    def publish(self, files, hashes=None):
-        """files / hashes: {target path: bytes} for the roles "targets" and "hashes"."""
-        self.version += 1
-        version, key = self.version, self.signer.public_key
-        written = []
-        hashes_role = Metadata(Targets(version=version, expires=_in(days=30)))
-        for path, data in (hashes or {}).items():
-            hashes_role.signed.targets[path] = TargetFile.from_data(path, data)
-            written.append(self._target(path, data))
-        targets = Metadata(Targets(version=version, expires=_in(days=30)))
-        targets.signed.delegations = Delegations(keys={key.keyid: key}, roles={
-            # python-tuf matches a pattern segment by segment: "hashes/*" would not cover "hashes/1/ab".
-            "hashes": DelegatedRole("hashes", [key.keyid], 1, False, paths=["hashes/*/*"])})
-        for path, data in files.items():
-            targets.signed.targets[path] = TargetFile.from_data(path, data)
-            written.append(self._target(path, data))
-        snapshot = Metadata(Snapshot(version=version, expires=_in(days=7)))
-        snapshot.signed.meta = {"targets.json": MetaFile(version), "hashes.json": MetaFile(version)}
-        timestamp = Metadata(Timestamp(version=version, expires=_in(days=1)))
-        timestamp.signed.snapshot_meta = MetaFile(version)
-        for name, metadata in (("hashes", hashes_role), ("targets", targets), ("snapshot", snapshot)):
-            metadata.sign(self.signer)
-            self._write(f"metadata/{version}.{name}.json", metadata)
-        timestamp.sign(self.signer)
-        self._write("metadata/timestamp.json", timestamp)
-        self.history.append(set(written))
-        keep = set().union(*self.history[-2:])
-        for path in (self.directory / "targets").rglob("*"):
-            if path.is_file() and path.relative_to(self.directory).as_posix() not in keep:
-                path.unlink()
-        for old in range(1, version - 1):
-            for role in ("hashes", "targets", "snapshot"):
-                (self.directory / f"metadata/{old}.{role}.json").unlink(missing_ok=True)
-
-    def _target(self, path, data):
-        folder, _, name = path.rpartition("/")
-        relative = f"targets/{folder + '/' if folder else ''}{TargetFile.from_data(path, data).hashes['sha256']}.{name}"
-        (self.directory / relative).parent.mkdir(parents=True, exist_ok=True)
-        (self.directory / relative).write_bytes(data)
-        return relative
-
-    def _write(self, relative, metadata):
-        path = self.directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(metadata.to_bytes(JSONSerializer(compact=True)))
-
-
-def _in(**delta):
-    return (datetime.now(UTC) + timedelta(**delta)).replace(microsecond=0)
 
 
 def first_tree(tmp_path):
@@ -201,10 +115,6 @@ def empty_bucket(endpoint):
     objects = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     if objects:
         client.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
-
-
-def tree_keys(tree):
-    return sorted(p.relative_to(tree.directory).as_posix() for p in tree.directory.rglob("*") if p.is_file())
 
 
 # --- a proxy that records and fails -------------------------------------------------------------
@@ -286,8 +196,8 @@ def test_upload_mirrors_the_tree_and_readers_verify_it(endpoint, tmp_path):
     tree = first_tree(tmp_path)
     report = upload_tree(tree.directory, f"s3://{BUCKET}", endpoint_url=endpoint, region="us-east-1")
 
-    assert keys_in_bucket(endpoint) == tree_keys(tree)
-    assert sorted(report.uploaded) == tree_keys(tree) and report.deleted == [] and report.unchanged == 0
+    assert keys_in_bucket(endpoint) == tree_keys_of(tree.directory)
+    assert sorted(report.uploaded) == tree_keys_of(tree.directory) and report.deleted == [] and report.unchanged == 0
     assert read_bucket(endpoint, tmp_path, tree.directory / "metadata/1.root.json") == (
         b'{"version": 1}', ["hashes/1/ab"])
 
@@ -319,20 +229,20 @@ def test_uploading_again_sends_nothing(endpoint, proxy, tmp_path):
 
     report = upload_tree(tree.directory, f"s3://{BUCKET}", client=through(proxy))
 
-    assert (report.uploaded, report.deleted, report.unchanged) == ([], [], len(tree_keys(tree)))
+    assert (report.uploaded, report.deleted, report.unchanged) == ([], [], len(tree_keys_of(tree.directory)))
     assert proxy.writes == []
 
 
 def test_a_new_version_sends_only_new_objects_timestamp_last_then_deletes(endpoint, proxy, tmp_path):
     tree = first_tree(tmp_path)
     upload_tree(tree.directory, f"s3://{BUCKET}", endpoint_url=endpoint)
-    first = set(tree_keys(tree))
+    first = set(tree_keys_of(tree.directory))
     next_version(tree)
     next_version(tree)  # version 3: version 1's files are pruned from DIR
 
     report = upload_tree(tree.directory, f"s3://{BUCKET}", client=through(proxy))
 
-    now = set(tree_keys(tree))
+    now = set(tree_keys_of(tree.directory))
     assert set(report.uploaded) == now - first | {"metadata/timestamp.json"}
     assert set(report.deleted) == first - now and report.deleted
     assert keys_in_bucket(endpoint) == sorted(now)
@@ -390,7 +300,7 @@ def test_an_upload_failing_at_any_request_leaves_readers_a_valid_tree(endpoint, 
             assert "the new tree is complete; some objects it no longer needs were not deleted" in str(refused.value)
             assert read_bucket(endpoint, tmp_path, root, name=f"holder-{failing}")[0] == b'{"version": 3}'
         upload_tree(tree.directory, f"s3://{BUCKET}", endpoint_url=endpoint)  # finishes what was interrupted
-        assert keys_in_bucket(endpoint) == tree_keys(tree)
+        assert keys_in_bucket(endpoint) == tree_keys_of(tree.directory)
     assert read_bucket(endpoint, tmp_path, root, name="holder")[0] == b'{"version": 3}'
 
 
@@ -583,11 +493,6 @@ def test_the_worker_uploads_after_publishing_and_retries_a_failed_upload(italy, 
     assert proxy.puts()[-1] == "metadata/timestamp.json"
     state, _files = bucket_reader(endpoint, tmp_path, tree, "").read_state()
     assert state["count"] == 2
-
-
-def tree_keys_of(directory):
-    return sorted(p.relative_to(directory).as_posix() for area in ("metadata", "targets")
-                  for p in (directory / area).rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 @pytest.mark.django_db
