@@ -2,7 +2,9 @@
 
 Each file is written under a temporary name beside its final one (`TEMPORARY_PREFIX`), flushed to
 disk, renamed into place and its directory flushed too; a writer that dies leaves at most a
-temporary file, which the next publish removes.
+temporary file, which the next publish removes. A writer of many files may pass a set as
+`directories`: the directories are then added to it, to be flushed together (`fsync_directories`)
+before the file that makes them visible to readers is written.
 """
 
 import os
@@ -20,7 +22,13 @@ def fsync_directory(path):
         os.close(fd)
 
 
-def write_file(path, data, mode=0o644, replace=True):
+def fsync_directories(directories):
+    for directory in sorted(directories):
+        fsync_directory(directory)
+    directories.clear()
+
+
+def write_file(path, data, mode=0o644, replace=True, directories=None):
     """Write `data` to `path` whole, durably; with replace=False an existing `path` is left as it
     is (and False returned): the file is never overwritten."""
     directory = os.path.dirname(path)
@@ -32,13 +40,13 @@ def write_file(path, data, mode=0o644, replace=True):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        return _into_place(tmp, path, replace)
+        return _into_place(tmp, path, replace, directories)
     except BaseException:
         _remove(tmp)
         raise
 
 
-def place_copy(source, path, mode=0o644):
+def place_copy(source, path, mode=0o644, directories=None):
     """Put the content of the file `source` at `path` (which must not exist yet), durably: a hard
     link where both are on one file system (the feed cache never rewrites a file in place), else
     a copy. False when `path` was there already."""
@@ -56,13 +64,13 @@ def place_copy(source, path, mode=0o644):
             os.chmod(tmp, mode)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        return _into_place(tmp, path, replace=False)
+        return _into_place(tmp, path, False, directories)
     except BaseException:
         _remove(tmp)
         raise
 
 
-def _into_place(tmp, path, replace):
+def _into_place(tmp, path, replace, directories):
     if replace:
         os.replace(tmp, path)
     else:
@@ -72,7 +80,10 @@ def _into_place(tmp, path, replace):
             os.remove(tmp)
             return False
         os.remove(tmp)
-    fsync_directory(os.path.dirname(path))
+    if directories is None:
+        fsync_directory(os.path.dirname(path))
+    else:
+        directories.add(os.path.dirname(path))
     return True
 
 

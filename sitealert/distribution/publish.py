@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,7 @@ HASHES_PATTERN = "hashes/*/*/*"
 ROLE_EXPIRY = timedelta(days=30)  # targets, hashes and snapshot; re-signed once half of it has passed
 SNAPSHOTS_KEPT = 3  # files referenced by the last this many snapshots stay, for readers holding them
 ATTEMPTS = 5  # to read every document at one version while new versions arrive
+PLACING_THREADS = 4
 HASH_BLOCK = 4 << 20
 VERSIONED = re.compile(r"^([1-9][0-9]*)\.(root|snapshot|targets|hashes)\.json$")
 
@@ -211,10 +213,15 @@ def _hash_file(f):
 # --- Writing ------------------------------------------------------------------------------------
 
 class _Writer:
-    """Adds files to the tree, never overwriting one, and remembers what it wrote."""
+    """Adds files to the tree, never overwriting one, and remembers what it wrote. The directories
+    of what it wrote are flushed together by `flush`, before timestamp.json makes them visible."""
 
     def __init__(self, tree, written):
         self.tree, self.written = tree, written
+        self.directories = set()
+
+    def flush(self):
+        durable.fsync_directories(self.directories)
 
     def _relative(self, path):
         return os.path.relpath(path, self.tree.directory).replace(os.sep, "/")
@@ -226,10 +233,10 @@ class _Writer:
         location = self.tree.target_location(target)
         if not os.path.exists(location):
             try:
-                placed = durable.place_copy(f.name, location)
+                placed = durable.place_copy(f.name, location, directories=self.directories)
             except FileNotFoundError:  # pruned from the feed cache since we opened it: copy what we hold
                 f.seek(0)
-                placed = durable.write_file(location, f.read(), replace=False)
+                placed = durable.write_file(location, f.read(), replace=False, directories=self.directories)
             if placed:
                 self.written.append(self._relative(location))
         return target
@@ -237,14 +244,19 @@ class _Writer:
     def target_from_bytes(self, path, data):
         target = TargetFile(len(data), {"sha256": hashlib.sha256(data).hexdigest()}, path)
         location = self.tree.target_location(target)
-        if not os.path.exists(location) and durable.write_file(location, data, replace=False):
+        if not os.path.exists(location) and durable.write_file(location, data, replace=False,
+                                                               directories=self.directories):
             self.written.append(self._relative(location))
         return target
 
-    def metadata(self, name, document, replace=False):
+    def metadata(self, name, document, replace=False, last=False):
+        """Write metadata; `last`: the file that makes the others visible, written once they are
+        all on disk."""
+        if last:
+            self.flush()
         path = os.path.join(self.tree.metadata_dir, name)
         if durable.write_file(path, document if isinstance(document, bytes) else document.to_bytes(),
-                              replace=replace):
+                              replace=replace, directories=None if last else self.directories):
             self.written.append(self._relative(path))
 
 
@@ -301,16 +313,13 @@ def _write_versions(tree, documents, signers, now, writer):
     epoch, version = documents.epoch, documents.version
     hashes_targets, hashes_entry = _hash_targets(writer, epoch, version)
     targets = dict(_retained_lists(tree, epoch, version))
-    lists = {}
-    for fmt, document in documents.lists.items():
-        path = f"lists/{epoch}/{version}.{fmt}.gz"
-        targets[path] = writer.target_from_file(path, document.file)
-        lists[fmt] = path
-    deltas = {}
-    for since, document in sorted(documents.deltas.items()):
-        path = f"deltas/{epoch}/{since}-{version}.json.gz"
-        targets[path] = writer.target_from_file(path, document.file)
-        deltas[str(since)] = path
+    lists = {fmt: f"lists/{epoch}/{version}.{fmt}.gz" for fmt in documents.lists}
+    deltas = {str(since): f"deltas/{epoch}/{since}-{version}.json.gz" for since in sorted(documents.deltas)}
+    files = [(lists[fmt], document.file) for fmt, document in documents.lists.items()]
+    files += [(deltas[str(since)], document.file) for since, document in documents.deltas.items()]
+    # Hashing, copying and flushing wait on the disk or run outside the GIL: a few files at once.
+    with ThreadPoolExecutor(PLACING_THREADS) as pool:
+        targets.update(zip([path for path, _ in files], pool.map(lambda item: writer.target_from_file(*item), files)))
     state = {"format": 1, "epoch": epoch, "version": version, "checksum": documents.checksum,
              "count": _count_entries(epoch, version, documents.lists["txt"]), "published_at": _iso(now),
              "lists": lists, "deltas": deltas, "hashes": hashes_entry}
@@ -336,7 +345,7 @@ def _write_versions(tree, documents, signers, now, writer):
 def _write_timestamp(tree, snapshot_version, signers, now, writer):
     timestamp = _sign(Timestamp(snapshot_meta=MetaFile(snapshot_version)), signers["timestamp"],
                       now + timedelta(seconds=setting("MIRROR_TIMESTAMP_EXPIRY")), tree.version_of("timestamp") + 1)
-    writer.metadata("timestamp.json", timestamp, replace=True)
+    writer.metadata("timestamp.json", timestamp, replace=True, last=True)
 
 
 def _copy_roots(keys_dir, tree, writer):
@@ -439,6 +448,7 @@ def publish(directory, keys_dir=None, now=None):
             _copy_roots(keys_dir, tree, writer)
             if snapshot_version is not None:
                 _write_timestamp(tree, snapshot_version, signers, now, writer)
+            writer.flush()
         finally:
             documents.close()
         if publication.written:

@@ -460,9 +460,14 @@ def _write(directory, fmt, version, pruned_through, gzipped, changes=None):
     consistent_read of `version`; `changes` holds `_changed_rows(base, version)` already read, by base."""
     changes = {} if changes is None else changes
     records = _spliced(directory, fmt, version, pruned_through, changes)
-    lines = records if fmt == "txt" or records is None else _spliced(
+    # Another format's build may have written this version's txt document and checksum already.
+    known = None if records is None or fmt == "txt" else cached_checksum_of(directory, version)
+    lines = records if fmt == "txt" or records is None or known else _spliced(
         directory, "txt", version, pruned_through, changes)
-    if lines is not None:
+    if known:
+        checksum = known
+        cache.store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped)
+    elif lines is not None:
         checksum = checksum_of_pieces(_pieces("txt", lines, version, None))
         cache.store(directory, version, fmt, checksum, _pieces(fmt, records, version, checksum), gzipped,
                     txt=None if fmt == "txt" else _pieces("txt", lines, version, None))
@@ -470,6 +475,12 @@ def _write(directory, fmt, version, pruned_through, gzipped, changes=None):
         checksum = _write_from_scratch(directory, fmt, version, gzipped)
     cache.prune(directory, fmt, version)
     return checksum
+
+
+def cached_checksum_of(directory, version):
+    """The checksum of `version` if its txt document is on disk, else None."""
+    return cache.read_text(cache.paths(directory, version, "txt")[2]) if cache.is_built(directory, version, "txt") \
+        else None
 
 
 def _build(directory, fmt, gzipped):

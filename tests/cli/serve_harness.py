@@ -222,8 +222,20 @@ def start_nginx(directory, app_port, cache_dir):
     the documented locations; returns (process, port)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     (directory / "sitealert.conf").write_text(documented_locations().replace(DOCUMENTED_CACHE, f"{cache_dir}/"))
+    upstream = f"""
+    upstream sitealert {{
+        server 127.0.0.1:{app_port};
+        keepalive 4;
+    }}"""
+    return run_nginx(directory, f"server_name 127.0.0.1;\n        include {directory}/sitealert.conf;", upstream)
+
+
+def run_nginx(directory, server, http_extra=""):
+    """Debian's nginx, unprivileged in `directory` (which exists), on a free loopback port, with one
+    server whose block holds `server` (and `http_extra` in the http block); returns (process, port)."""
+    directory = Path(directory)
+    port = free_port()
     temporary = {name: directory / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temporary.values():
         path.mkdir()
@@ -242,15 +254,10 @@ http {{
     proxy_temp_path {temporary["proxy"]};
     fastcgi_temp_path {temporary["fastcgi"]};
     uwsgi_temp_path {temporary["uwsgi"]};
-    scgi_temp_path {temporary["scgi"]};
-    upstream sitealert {{
-        server 127.0.0.1:{app_port};
-        keepalive 4;
-    }}
+    scgi_temp_path {temporary["scgi"]};{http_extra}
     server {{
         listen 127.0.0.1:{port};
-        server_name 127.0.0.1;
-        include {directory}/sitealert.conf;
+        {server}
     }}
 }}
 """)

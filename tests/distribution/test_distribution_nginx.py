@@ -1,9 +1,7 @@
 """The tree served as static files by Debian's nginx with the block of docs/distribution.md: python-tuf's
 client verifies it, the list in clear needs the mirror's access token, and the cache rules hold."""
 
-import getpass
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -11,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sitealert.distribution import publish
-from tests.cli.serve_harness import NGINX, free_port, stop, wait_for_port
+from tests.cli.serve_harness import NGINX, run_nginx, stop
 
 from .conftest import Client, checksum_of_txt, unzip
 
@@ -37,37 +35,9 @@ def nginx(tmp_path):
     def _start(srv):
         directory = tmp_path / "nginx"
         directory.mkdir()
-        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (directory / name).mkdir()
         (directory / "mirror.conf").write_text(documented_block().replace(DOCUMENTED_DIR, str(srv)))
-        port = free_port()
-        (directory / "nginx.conf").write_text(f"""
-user {getpass.getuser()};
-daemon off;
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {directory}/access.log;
-    client_body_temp_path {directory}/body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        include {directory}/mirror.conf;
-    }}
-}}
-""")
-        process = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory),
-                                    "-e", str(directory / "error.log")], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+        process, port = run_nginx(directory, f"include {directory}/mirror.conf;")
         processes.append(process)
-        wait_for_port(port, process, seconds=20)
         return f"http://127.0.0.1:{port}/mirror/"
 
     yield _start

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import pytest
 
+from sitealert.cli import main
+from sitealert.core.maintenance import run_due_tasks
 from sitealert.distribution import publish
 from sitealert.feed import builder
 from sitealert.listings.services import remove_listings
@@ -109,3 +111,33 @@ def test_every_target_file_is_named_by_its_hash_and_never_rewritten(italy, list_
         if path.is_file():
             assert path.name.split(".")[0] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert os.stat(tree / "metadata" / "timestamp.json").st_size > 0
+
+
+def test_the_worker_publishes_into_the_mirror_dir_after_a_new_version(italy, list_targets, keys_dir, tmp_path,
+                                                                      settings):
+    tree = tmp_path / "mirror"
+    settings.SITEALERT = {**settings.SITEALERT, "MIRROR_DIR": tree}
+    list_targets(italy, ["films.example"])
+    assert "distribution.publish" in run_due_tasks()
+    state = publish._Tree(str(tree)).state
+    assert state["version"] == builder.current_version() and state["count"] == 1
+
+
+def test_without_keys_publish_says_what_to_do(italy, tmp_path, settings):
+    settings.SITEALERT = {**settings.SITEALERT, "KEYS_DIR": tmp_path / "none"}
+    with pytest.raises(publish.keys.KeysError, match="run 'sitealert keys init' first"):
+        publish.publish(str(tmp_path / "tree"))
+    assert not (tmp_path / "tree").exists()
+
+
+def test_cli_publish_reports_what_it_did(italy, list_targets, keys_dir, tmp_path, capsys):
+    list_targets(italy, ["films.example"])
+    tree = tmp_path / "tree"
+    assert main(["publish", str(tree)]) == 0
+    assert f"published version {builder.current_version()}" in capsys.readouterr().out
+    assert main(["publish", str(tree)]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["publish", str(blocker / "tree")]) == 2
+    assert "cannot write into" in capsys.readouterr().err
