@@ -459,22 +459,28 @@ def publish(directory, keys_dir=None, now=None):
 def publish_mirror(now):
     """The worker's task: publish into SITEALERT_MIRROR_DIR when it is set (after every new
     version, and before the timestamp expires), then upload the tree to SITEALERT_MIRROR_S3_URL
-    when that is set: after each publish that changed it, and until an upload has completed."""
+    when that is set."""
     directory = setting("MIRROR_DIR")
     if directory:
         publication = publish(os.fspath(directory), now=now.astimezone(UTC).replace(microsecond=0))
-        url = setting("MIRROR_S3_URL")
-        if url:
-            if publication.changed:
-                _uploaded.discard((os.fspath(directory), url))
-            if (os.fspath(directory), url) not in _uploaded:
-                try:
-                    report = upload(directory, url)
-                except s3.S3Error as exc:  # tried again at the next run
-                    logger.warning("upload of %s failed: %s", directory, exc)
-                else:
-                    _uploaded.add((os.fspath(directory), url))
-                    logger.info("uploaded %s to %s: %s", directory, url, report.summary())
+        if setting("MIRROR_S3_URL"):
+            _upload_mirror(os.fspath(directory), setting("MIRROR_S3_URL"), publication)
+
+
+def _upload_mirror(directory, url, publication):
+    """Upload after each publish that changed the tree, and until an upload has completed: a failure
+    is logged, and tried again at the worker's next run."""
+    if publication.changed:
+        _uploaded.discard((directory, url))
+    if (directory, url) in _uploaded:
+        return
+    try:
+        report = upload(directory, url)
+    except s3.S3Error as exc:
+        logger.warning("upload of %s failed: %s", directory, exc)
+    else:
+        _uploaded.add((directory, url))
+        logger.info("uploaded %s to %s: %s", directory, url, report.summary())
 
 
 def upload(directory, url, client=None):
