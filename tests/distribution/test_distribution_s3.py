@@ -9,6 +9,7 @@ network or a storage service failing midway would. Readers are python-tuf's own 
 import http.client
 import json
 import shutil
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -451,6 +452,16 @@ def test_publish_refuses_a_bad_s3_url_before_writing(italy, list_targets, keys_d
     list_targets(italy, ["films.example"])
     assert main(["publish", str(tmp_path / "tree"), "--s3", "https://mirror/feeds"]) == 2
     assert "--s3: 'https://mirror/feeds' is not an S3 URL" in capsys.readouterr().err
+    assert not (tmp_path / "tree").exists()
+
+
+@pytest.mark.django_db
+def test_publish_without_boto3_says_what_to_install_before_writing(italy, list_targets, keys_dir, tmp_path, capsys,
+                                                                   monkeypatch):
+    list_targets(italy, ["films.example"])
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as when the s3 extra is not installed
+    assert main(["publish", str(tmp_path / "tree"), "--s3", f"s3://{BUCKET}"]) == 2
+    assert "--s3: uploading to S3 needs boto3: pip install 'sitealert[s3]'" in capsys.readouterr().err
     assert not (tmp_path / "tree").exists()
 
 
