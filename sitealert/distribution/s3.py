@@ -209,8 +209,12 @@ def s3_client(endpoint_url=None, region=None, attempts=3):
         from botocore.config import Config
     except ImportError:
         raise S3Error("uploading to S3 needs boto3: pip install 'sitealert[s3]'") from None
+    # Checksums only where an operation requires one: each PUT carries its Content-MD5, which S3 and
+    # every compatible service check, while the CRC32 headers boto3 adds by default since 1.36 are
+    # refused by several of those services (MinIO, Backblaze B2, Cloudflare R2 versions).
     config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60,
-                    max_pool_connections=CONCURRENCY,
+                    max_pool_connections=CONCURRENCY, request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
                     s3={"addressing_style": "path"} if endpoint_url else None)
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, region_name=region or None,
                                           config=config)

@@ -125,6 +125,7 @@ class Proxy:
     url: str
     writes: list = field(default_factory=list)  # (method, path) of every PUT, POST and DELETE
     fail_from_write: int | None = None  # 1-based: from this write on, every request fails
+    put_headers: list = field(default_factory=list)  # the names of each PUT's headers, lower case
 
     def puts(self):
         return [path.removeprefix(f"/{BUCKET}/") for method, path in self.writes if method == "PUT"]
@@ -148,6 +149,8 @@ def proxy(endpoint):
             with lock:
                 if self.command in ("PUT", "POST", "DELETE"):
                     state.writes.append((self.command, self.path.split("?")[0]))
+                if self.command == "PUT":
+                    state.put_headers.append({name.lower() for name in self.headers})
                 failing = state.fail_from_write is not None and len(state.writes) >= state.fail_from_write
             if failing:
                 reply = b"<Error><Code>InternalError</Code><Message>injected failure</Message></Error>"
@@ -254,6 +257,10 @@ def test_a_new_version_sends_only_new_objects_timestamp_last_then_deletes(endpoi
                                    "metadata/3.targets.json", "metadata/2.snapshot.json",
                                    "metadata/3.snapshot.json", "metadata/timestamp.json"]
     assert proxy.writes[-1] == ("POST", f"/{BUCKET}")  # the deletions, after the timestamp
+    # Each object's MD5 for the service to check, and none of the checksum headers that several
+    # S3-compatible services refuse.
+    assert all("content-md5" in names and not any(name.startswith(("x-amz-checksum-", "x-amz-sdk-checksum"))
+                                                  for name in names) for names in proxy.put_headers)
     assert read_bucket(endpoint, tmp_path, tree.directory / "metadata/1.root.json") == (
         b'{"version": 3}', ["hashes/3/ab"])
 
