@@ -18,7 +18,8 @@ bucket valid for readers at every moment, as `sitealert publish` does on disk:
 An upload that stops anywhere before `timestamp.json` (network error, refused request, kill) leaves
 the previous tree valid (except, after a key rotation, for the clients that read the new root);
 running it again sends what is still missing. Nothing outside `prefix/metadata/` and
-`prefix/targets/` is touched.
+`prefix/targets/` is touched. Before anything is sent, a DIR whose metadata names a missing file is
+refused, and so is a DIR whose timestamp is older than the bucket's (clients would see a rollback).
 
 boto3 is the optional `s3` extra (`pip install 'sitealert[s3]'`), imported only when an upload
 runs. Credentials come from boto3's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
@@ -36,7 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 AREAS = ("metadata/", "targets/")
-# Parallel requests for the objects of one step (target files, deletions).
+# Parallel requests for the target files (and connections kept open).
 CONCURRENCY = 8
 # A target file named after its SHA-256 (consistent snapshot): its content never changes.
 CONSISTENT_NAME = re.compile(r"[0-9a-f]{64}\.[^/]+")
