@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from sitealert.core.conf import ConfigurationError
+from sitealert.distribution.s3 import S3Error, S3Location
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -94,6 +95,27 @@ def envurlpath(name):
         raise ConfigurationError(f"SITEALERT_{name}={value!r} must be a URL path such as /internal/feed-cache/ "
                                  "(letters, digits, '-', '_', '.', '~' between slashes)")
     return value.rstrip("/") + "/"
+
+
+def envbucketurl(name):
+    """"s3://bucket/prefix" (checked), or "" when unset."""
+    value = envstr(name).strip()
+    if value:
+        try:
+            S3Location.parse(value)
+        except S3Error as exc:
+            raise ConfigurationError(f"SITEALERT_{name}: {exc}") from None
+    return value
+
+
+def envhttpurl(name):
+    """An http:// or https:// base URL, or "" when unset."""
+    value = envstr(name).strip()
+    parts = urlparse(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
+        raise ConfigurationError(f"SITEALERT_{name}={value!r} must be an http:// or https:// URL such as "
+                                 "https://s3.eu-central-1.amazonaws.com")
+    return value
 
 
 DATA_DIR = Path(envstr("DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -345,6 +367,11 @@ SITEALERT = {
     # /api/v1/mirror/metadata and /api/v1/mirror/targets/hashes/ (no token): requests per client address.
     "MIRROR_PUBLIC_RATE": envint("MIRROR_PUBLIC_RATE", 600, minimum=1),
     "MIRROR_PUBLIC_WINDOW": envint("MIRROR_PUBLIC_WINDOW", 60, minimum=1),
+    # Object storage the signed tree is uploaded to after each publish (docs/distribution.md); boto3
+    # reads the credentials from its standard environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, a role...).
+    "MIRROR_S3_URL": envbucketurl("MIRROR_S3_URL"),
+    "S3_ENDPOINT_URL": envhttpurl("S3_ENDPOINT_URL"),  # empty: AWS
+    "S3_REGION": envstr("S3_REGION").strip(),  # empty: boto3's (AWS_DEFAULT_REGION, its config file)
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
     # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),

@@ -43,6 +43,8 @@ ALLOWED_LOCAL_IMPORTS = {
     ("client/replica.py", "sitealert.client.mirror"): "tuf and urllib3 load with the mirror sync, only when one runs",
     ("client/mirror.py", "sitealert.client"): "the package imports the replica that loads this module: its version "
                                               "is read at run time",
+    ("distribution/s3.py", "boto3"): "boto3 is the optional `s3` extra: loaded only when an upload runs",
+    ("distribution/s3.py", "botocore.config"): "boto3 is the optional `s3` extra: loaded only when an upload runs",
     ("client/store.py", "fcntl"): "POSIX only: a replica opened read-only on any platform needs no lock",
     ("client/sync.py", "httpx"): "the SDK imports no network library until a sync runs",
     ("client/sync.py", "sitealert.client"): "the package imports this module: its version is read at run time",

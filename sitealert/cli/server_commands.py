@@ -211,6 +211,12 @@ def register(subparsers):
                                           "tree is current, 2 when nothing could be published.")
     p.add_argument("directory", metavar="DIR", help="the tree's directory (created if need be)")
     p.add_argument("--keys", help="keys directory (default SITEALERT_KEYS_DIR)")
+    p.add_argument("--s3", metavar="s3://BUCKET/PREFIX",
+                   help="then upload the tree to this S3-compatible bucket: only new or changed objects, "
+                        "timestamp.json last, old objects deleted after it (endpoint and region: "
+                        "SITEALERT_S3_ENDPOINT_URL, SITEALERT_S3_REGION; credentials: AWS_ACCESS_KEY_ID, "
+                        "AWS_SECRET_ACCESS_KEY or another boto3 source; needs pip install 'sitealert[s3]'). "
+                        "Exit 1 when the upload fails")
     p.set_defaults(func=functools.partial(on_server, "cmd_publish"))
 
     p = subparsers.add_parser("worker", help="background jobs (monitoring probes, scheduled work, publishing)",

@@ -25,8 +25,8 @@ from sitealert.core.conf import setting
 from sitealert.core.i18n import compile_catalogs
 from sitealert.core.request_body import BodyReader
 from sitealert.demo.data import load_demo_data
-from sitealert.distribution import keys
-from sitealert.distribution.publish import PublishError, publish
+from sitealert.distribution import keys, s3
+from sitealert.distribution.publish import PublishError, publish, upload
 from sitealert.feed.builder import cached_feed, snapshot
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.services import REJECTED
@@ -336,6 +336,13 @@ def _print_keys(directory):
 
 
 def cmd_publish(args):
+    client = None
+    if args.s3:
+        try:  # a bad URL, or no boto3, is refused before anything is written
+            s3.S3Location.parse(args.s3)
+            client = s3.s3_client(setting("S3_ENDPOINT_URL"), setting("S3_REGION"))
+        except s3.S3Error as exc:
+            raise CommandError(f"--s3: {exc}") from None
     with _key_refusals():
         publication = publish(args.directory, keys_dir=args.keys)
     if publication.changed:
@@ -343,6 +350,12 @@ def cmd_publish(args):
               f"{len(publication.written)} files written, {len(publication.removed)} removed")
     else:
         print(f"{args.directory} is up to date at version {publication.version}")
+    if client is not None:
+        try:
+            report = upload(args.directory, args.s3, client=client)
+        except s3.S3Error as exc:
+            raise CommandError(f"upload to {args.s3} failed: {exc}", status=1) from None
+        print(f"uploaded to {args.s3}: {report.summary()}")
     return 0
 
 

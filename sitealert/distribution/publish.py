@@ -20,6 +20,7 @@ files go only once none of the last SNAPSHOTS_KEPT snapshots refers to them.
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +39,7 @@ from tuf.api.metadata import (
 )
 
 from sitealert.core.conf import setting
-from sitealert.distribution import durable, keys
+from sitealert.distribution import durable, keys, s3
 from sitealert.feed import builder, cache
 
 LIST_FORMATS = ("txt", "csv", "json")
@@ -53,6 +54,10 @@ ATTEMPTS = 5  # to read every document at one version while new versions arrive
 PLACING_THREADS = 4
 HASH_BLOCK = 4 << 20
 VERSIONED = re.compile(r"^([1-9][0-9]*)\.(root|snapshot|targets|hashes)\.json$")
+
+logger = logging.getLogger("sitealert.distribution")
+# (tree directory, S3 URL) whose last upload by this process completed; a new publication clears it.
+_uploaded = set()
 
 
 class PublishError(Exception):
@@ -462,7 +467,34 @@ def publish(directory, keys_dir=None, now=None):
 
 def publish_mirror(now):
     """The worker's task: publish into SITEALERT_MIRROR_DIR when it is set (after every new
-    version, and before the timestamp expires)."""
+    version, and before the timestamp expires), then upload the tree to SITEALERT_MIRROR_S3_URL
+    when that is set."""
     directory = setting("MIRROR_DIR")
     if directory:
-        publish(os.fspath(directory), now=now.astimezone(UTC).replace(microsecond=0))
+        publication = publish(os.fspath(directory), now=now.astimezone(UTC).replace(microsecond=0))
+        if setting("MIRROR_S3_URL"):
+            _upload_mirror(os.fspath(directory), setting("MIRROR_S3_URL"), publication)
+
+
+def _upload_mirror(directory, url, publication):
+    """Upload after each publish that changed the tree, and until an upload has completed: a failure
+    is logged, and tried again at the worker's next run."""
+    if publication.changed:
+        _uploaded.discard((directory, url))
+    if (directory, url) in _uploaded:
+        return
+    try:
+        report = upload(directory, url)
+    except s3.S3Error as exc:
+        logger.warning("upload of %s failed: %s", directory, exc)
+    else:
+        _uploaded.add((directory, url))
+        logger.info("uploaded %s to %s: %s", directory, url, report.summary())
+
+
+def upload(directory, url, client=None):
+    """Upload the published tree in `directory` to the S3 URL (sitealert.distribution.s3), with the
+    publisher's lock held so that no publish changes the tree meanwhile; returns the UploadReport."""
+    with cache.lock(os.path.abspath(directory), "publish"):
+        return s3.upload_tree(directory, url, endpoint_url=setting("S3_ENDPOINT_URL"), region=setting("S3_REGION"),
+                              client=client)
