@@ -17,9 +17,7 @@ accelerator (SITEALERT_PURE_PYTHON=1) each process builds an in-memory Matcher f
 
 import functools
 import json
-import os
 import threading
-from contextlib import suppress
 
 from django.db import connection
 from django.utils.translation import gettext as _
@@ -125,7 +123,7 @@ class CurrentMatcher:
             epoch = feed_state().epoch
             if (epoch == current.epoch and current.version >= pruned_through
                     and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
-                return current.after(_changes(current.version, version), version)
+                return current.after(changed_targets(current.version, version), version)
             if not self.mapped:
                 targets = []
                 with connection.chunked_cursor() as cursor:
@@ -133,47 +131,19 @@ class CurrentMatcher:
                     while rows := cursor.fetchmany(FETCH_ROWS):
                         targets.extend(row[0] for row in rows)
                 return ListMatcher(epoch, version, Matcher(targets))
-            base_version, base = _mapped_base(cache.epoch_directory(epoch), version, pruned_through)
+            base_version, base = cache.mapped_base(
+                cache.epoch_directory(epoch), "lookup", version, pruned_through, OVERLAY_MAX_CHANGES, _write_base,
+                lambda path: Matcher.over(generation.open_file(path)), generation.GenerationError)
             mapped = ListMatcher(epoch, base_version, base)
-            return mapped if base_version == version else mapped.after(_changes(base_version, version), version)
+            return mapped if base_version == version else mapped.after(changed_targets(base_version, version), version)
 
 
-def _changes(since, version):
+def changed_targets(since, version):
     """(target, listed) of each change after `since` up to `version`, in order."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT target, listed FROM feed_change WHERE seq > %s AND seq <= %s ORDER BY seq",
                        [since, version])
         return [(target, bool(listed)) for target, listed in cursor.fetchall()]
-
-
-def _usable_base(directory, version, pruned_through):
-    """The newest version up to `version` whose lookup base is on disk and whose changes since
-    are retained and few enough for the overlay, or None."""
-    return max((base for base in cache.lookup_base_versions(directory)
-                if pruned_through <= base <= version <= base + OVERLAY_MAX_CHANGES), default=None)
-
-
-def _mapped_base(directory, version, pruned_through):
-    """(base version, Matcher over that lookup base mapped read-only): the newest usable base on
-    disk, else one written now for `version`. Must run inside the consistent_read of `version`."""
-    for _attempt in range(3):
-        base_version = _usable_base(directory, version, pruned_through)
-        if base_version is None:
-            with cache.lock(directory, "lookup"):  # one builder; the others then find it written
-                base_version = _usable_base(directory, version, pruned_through)
-                if base_version is None:
-                    cache.store_lookup_base(directory, version, _write_base)
-                    cache.prune_lookup_bases(directory, version)
-                    base_version = version
-        path = cache.lookup_base_path(directory, base_version)
-        try:
-            return base_version, Matcher.over(generation.open_file(path))
-        except FileNotFoundError:  # pruned by a newer base between our look and our open
-            continue
-        except generation.GenerationError:  # not ours to trust: written again under the lock
-            with cache.lock(directory, "lookup"), suppress(FileNotFoundError):
-                os.remove(path)
-    raise RuntimeError(f"the lookup base in {directory} kept disappearing before it could be opened")
 
 
 def _write_base(file):
