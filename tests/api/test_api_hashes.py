@@ -51,6 +51,8 @@ def test_other_lengths_and_non_hex_are_refused(client, listed):
         assert response.status_code == 400, bad
         assert response.json()["error"] == "invalid_prefix"
         assert "4 hexadecimal digits" in response.json()["detail"]
+    french = client.get("/api/v1/hashes/abc", headers={"Accept-Language": "fr"})
+    assert "exactement 4 chiffres hexadécimaux" in french.json()["detail"]
 
 
 def test_an_etag_per_version_and_a_public_cache_lifetime(client, listed, italy, as_actor):
