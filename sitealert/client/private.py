@@ -199,6 +199,7 @@ class PrivateChecker:
         self._answers: dict[str, _Answer] = {}
         self._lock = threading.Lock()
         self.version: int | None = None
+        self._state: tuple[str, int] | None = None  # (epoch, version) of the answers kept
         self.requests = 0  # prefixes asked so far
 
     def _connected(self) -> "_Endpoint | _Mirror":
@@ -211,6 +212,7 @@ class PrivateChecker:
         """Forget the answers kept (and, from a mirror, verify its newest metadata now)."""
         with self._lock:
             self._answers.clear()
+            self._state = None
             if isinstance(self._source, _Mirror):
                 self._source.refresh()
 
@@ -256,24 +258,29 @@ class PrivateChecker:
         return results
 
     def _answers_for(self, prefixes: set[str], source: "_Endpoint | _Mirror") -> dict[str, _Answer]:
-        """The answer of each prefix, all of one version: kept ones while fresh, the others asked."""
-        now = time.monotonic()
-        kept = self._answers
-        for prefix in [p for p, answer in kept.items() if now - answer.fetched > self.max_age]:
-            del kept[prefix]
+        """The answer of each prefix: kept ones while fresh, the others asked. When an answer comes
+        from a newer version of the list, the answers kept from older ones are dropped and those
+        needed asked again, so that one call answers from one version; an answer older than those
+        kept (a cache on the way) is used once and not kept."""
+        kept, answers = self._answers, {}
         for _attempt in range(3):
-            for prefix in sorted(prefixes - kept.keys()):
-                kept[prefix] = source.fetch(prefix)
+            now = time.monotonic()
+            answers = {prefix: kept[prefix] for prefix in prefixes
+                       if prefix in kept and now - kept[prefix].fetched <= self.max_age}
+            moved = False
+            for prefix in sorted(prefixes - answers.keys()):
+                answer = answers[prefix] = source.fetch(prefix)
                 self.requests += 1
-            latest = max(kept.values(), default=None, key=lambda answer: answer.fetched)
-            newest = None if latest is None else (latest.epoch, latest.version)
-            stale = [p for p, answer in kept.items() if (answer.epoch, answer.version) != newest]
-            if not stale:
+                state = (answer.epoch, answer.version)
+                if self._state is None or state[0] != self._state[0] or state[1] > self._state[1]:
+                    moved = self._state is not None and bool(kept)
+                    self._state = state
+                    for older in [p for p, a in kept.items() if (a.epoch, a.version) != state]:
+                        del kept[older]
+                if state == self._state:
+                    kept[prefix] = answer
+            if not moved:
                 break
-            for prefix in stale:  # the list moved on while we asked: ask those again at its version
-                del kept[prefix]
-        else:
-            raise ProtocolError("the list kept changing while its hashes were asked; try again")
-        if newest is not None:
-            self.version = newest[1]
-        return {prefix: kept[prefix] for prefix in prefixes}
+        if self._state is not None:
+            self.version = self._state[1]
+        return answers
