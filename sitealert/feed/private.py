@@ -27,18 +27,17 @@ hashes each at 10M), every shard written, even an empty one, so that a missing f
 and never an "unlisted". A shard's body is the endpoint's document for its (shorter) prefix.
 """
 
+import hashlib
 import json
 import mmap
 import struct
-import threading
 from bisect import bisect_left, bisect_right
 
 from sitealert.core import ratelimit
 from sitealert.core.conf import setting
-from sitealert.feed import cache
-from sitealert.feed.builder import consistent_read, feed_state, sorted_targets
-from sitealert.feed.lookup import OVERLAY_MAX_CHANGES, changed_targets
-from sitealert.feed.state import current_state
+from sitealert.feed import cache, lookup
+from sitealert.feed.builder import sorted_targets
+from sitealert.feed.lookup import CurrentList, Overlaid
 from sitealert.hosts import target_digest
 
 PREFIX_HEX = 4
@@ -61,10 +60,6 @@ def parse_prefix(text, length=PREFIX_HEX):
     if not isinstance(text, str) or len(text) != length or not set(text.lower()) <= _HEX:
         raise ValueError(f"a prefix is exactly {length} hexadecimal digits (0-9, a-f)")
     return text.lower()
-
-
-def _bucket(digest):
-    return int.from_bytes(digest[:PREFIX_HEX // 2], "big")
 
 
 class Base:
@@ -93,32 +88,29 @@ def _write_base(file):
     grouped by the digests' first byte while hashing (at 10M: 320 MB of bytearrays, 40,000
     digests sorted as objects at a time)."""
     groups = [bytearray() for _ in range(256)]
+    sha256 = hashlib.sha256
     for targets in sorted_targets():
-        for target in targets:
-            digest = target_digest(target)
+        for digest in [sha256(target.encode("utf-8")).digest() for target in targets]:
             groups[digest[0]] += digest
-    counts = [0] * (PREFIXES + 1)
+    offsets = [0]
     file.write(b"\0" * _DATA_START)
-    for group in groups:
+    for first, group in enumerate(groups):
         digests = sorted(group[i:i + DIGEST_BYTES] for i in range(0, len(group), DIGEST_BYTES))
-        for digest in digests:
-            counts[_bucket(digest) + 1] += 1
+        start = offsets[-1]
+        for second in range(1, 256):  # where each prefix of this first byte ends
+            offsets.append(start + bisect_left(digests, bytes((first, second))))
+        offsets.append(start + len(digests))
         file.write(b"".join(digests))
-    offsets = [0] * (PREFIXES + 1)
-    for bucket in range(1, PREFIXES + 1):
-        offsets[bucket] = offsets[bucket - 1] + counts[bucket]
     file.seek(0)
     file.write(_HEADER.pack(MAGIC, offsets[-1]) + _OFFSETS.pack(*offsets))
 
 
-class Hashes:
+class Hashes(Overlaid):
     """The list's hashes at one version: a mapped base plus the targets listed (`added`) and no
     longer listed (`removed`) since its version."""
 
     def __init__(self, epoch, base_version, base, version=None, added=frozenset(), removed=frozenset()):
-        self.epoch, self.base_version, self.base = epoch, base_version, base
-        self.version = base_version if version is None else version
-        self.added, self.removed = added, removed
+        super().__init__(epoch, base_version, base, version, added, removed)
         self._added = sorted(target_digest(target) for target in added)
         self._removed = {target_digest(target) for target in removed}
 
@@ -140,40 +132,17 @@ class Hashes:
         return (f'{{"epoch":{json.dumps(self.epoch)},"version":{self.version},"prefix":"{prefix}",'
                 f'"hashes":[{hashes}]}}').encode()
 
-    def after(self, changes, version):
-        """These hashes with the (target, listed) changes up to `version` applied, in order."""
-        added, removed = set(self.added), set(self.removed)
-        for target, listed in changes:
-            (added if listed else removed).add(target)
-            (removed if listed else added).discard(target)
-        return Hashes(self.epoch, self.base_version, self.base, version, frozenset(added), frozenset(removed))
 
-
-class CurrentHashes:
+class CurrentHashes(CurrentList):
     """This process's Hashes of the current version, brought up to date at each request."""
 
     def __init__(self):
-        self.lock = threading.Lock()
-        self.current = Hashes(None, 0, None)
+        super().__init__(Hashes(None, 0, None))
 
-    def get(self):
-        state = current_state()
-        if state != (self.current.epoch, self.current.version):
-            with self.lock:
-                if state != (self.current.epoch, self.current.version):
-                    self.current = self._update(self.current)
-        return self.current
-
-    def _update(self, current):
-        with consistent_read() as (version, pruned_through):
-            epoch = feed_state().epoch
-            if (epoch == current.epoch and current.base is not None and current.version >= pruned_through
-                    and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
-                return current.after(changed_targets(current.version, version), version)
-            base_version, base = cache.mapped_base(cache.epoch_directory(epoch), "hashes", version, pruned_through,
-                                                   OVERLAY_MAX_CHANGES, _write_base, Base, DamagedBase)
-            hashes = Hashes(epoch, base_version, base)
-            return hashes if base_version == version else hashes.after(changed_targets(base_version, version), version)
+    def _base(self, epoch, version, pruned_through):
+        base_version, base = cache.mapped_base(cache.epoch_directory(epoch), "hashes", version, pruned_through,
+                                               lookup.OVERLAY_MAX_CHANGES, _write_base, Base, DamagedBase)
+        return Hashes(epoch, base_version, base)
 
 
 current_hashes = CurrentHashes()

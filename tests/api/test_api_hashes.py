@@ -7,7 +7,7 @@ import os
 import pytest
 
 from sitealert.core.conf import setting
-from sitealert.feed import private
+from sitealert.feed import lookup, private
 from sitealert.feed.builder import current_version, feed_state
 from sitealert.listings.services import remove_listings
 
@@ -89,7 +89,7 @@ def test_the_answers_follow_every_change_through_the_overlay_and_a_new_base(clie
     directory = os.path.join(settings_dir(), feed_state().epoch)
     bases = sorted(name for name in os.listdir(directory) if name.startswith("hashes-"))
     assert len(bases) == 1  # the changes came through the overlay
-    monkeypatch.setattr(private, "OVERLAY_MAX_CHANGES", 0)
+    monkeypatch.setattr(lookup, "OVERLAY_MAX_CHANGES", 0)
     list_targets(italy, ["d.example"])
     assert sha("d.example") in ask(client, sha("d.example")[:4]).json()["hashes"]
     assert sorted(name for name in os.listdir(directory) if name.startswith("hashes-")) == [
