@@ -95,7 +95,9 @@ def _write_base(file):
     offsets = [0]
     file.write(b"\0" * _DATA_START)
     for first, group in enumerate(groups):
-        digests = sorted(group[i:i + DIGEST_BYTES] for i in range(0, len(group), DIGEST_BYTES))
+        packed = bytes(group)  # bytes slices sort faster than bytearray ones
+        groups[first] = bytearray()
+        digests = sorted(packed[i:i + DIGEST_BYTES] for i in range(0, len(packed), DIGEST_BYTES))
         start = offsets[-1]
         for second in range(1, 256):  # where each prefix of this first byte ends
             offsets.append(start + bisect_left(digests, bytes((first, second))))
