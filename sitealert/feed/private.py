@@ -67,7 +67,10 @@ class Base:
 
     def __init__(self, path):
         with open(path, "rb") as f:
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # an empty file cannot be mapped
+                raise DamagedBase(f"{path} is empty") from None
         if len(self._map) < _DATA_START:
             raise DamagedBase(f"{path} is shorter than its header")
         magic, count = _HEADER.unpack_from(self._map)

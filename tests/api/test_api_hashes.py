@@ -121,7 +121,8 @@ def test_a_damaged_base_is_written_again(client, listed):
     ask(client, prefix)
     directory = os.path.join(settings_dir(), feed_state().epoch)
     [name] = [n for n in os.listdir(directory) if n.startswith("hashes-")]
-    with open(os.path.join(directory, name), "r+b") as f:
-        f.truncate(100)
-    private.current_hashes.current = private.Hashes(None, 0, None)  # a process that starts now
-    assert sha("films.example") in ask(client, prefix).json()["hashes"]
+    for size in (100, 0):
+        with open(os.path.join(directory, name), "r+b") as f:
+            f.truncate(size)
+        private.current_hashes.current = private.Hashes(None, 0, None)  # a process that starts now
+        assert sha("films.example") in ask(client, prefix).json()["hashes"]
