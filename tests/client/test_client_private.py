@@ -109,6 +109,7 @@ def clear_forms(items):
     return {form for form in forms if len(form) >= 4} - {"127.0.0.1"}  # the server's own address, in Host
 
 
+@pytest.mark.slow
 def test_private_checker_answers_like_the_lookup_and_the_server_never_sees_an_item(live_server, held_out,
                                                                                       adco_token):
     targets, items = held_out
@@ -218,6 +219,7 @@ def static_server(tmp_path):
     server.server_close()
 
 
+@pytest.mark.slow
 def test_a_mirror_checker_reads_verified_shards_and_answers_the_same(live_server, held_out, static_server,
                                                                      tmp_path):
     targets, items = held_out
