@@ -246,6 +246,18 @@ def test_a_modified_shard_is_refused(live_server, held_out, static_server, tmp_p
         checker.check(targets[0])
 
 
+def test_a_dropped_shard_is_refused_not_read_as_unlisted(live_server, held_out, static_server, tmp_path):
+    targets, _items = held_out
+    url, tree, _requests = static_server
+    root = publish_tree(tree, dict(private.static_shards()))
+    digest = hashlib.sha256(targets[0].encode()).hexdigest()
+    [shard] = (tree / "targets" / "hashes").glob(f"*/*/*.{digest[:3]}")
+    shard.unlink()
+    with PrivateChecker(mirror=url, root=root, directory=tmp_path / "client") as checker, \
+            pytest.raises(ProtocolError, match="failed TUF verification"):
+        checker.check(targets[0])
+
+
 def test_an_expired_mirror_is_refused(live_server, held_out, static_server, tmp_path):
     url, tree, _requests = static_server
     root = publish_tree(tree, dict(private.static_shards()),
