@@ -47,6 +47,7 @@ PREFIXES = 16 ** PREFIX_HEX
 MAGIC = b"SAHASH1\n"
 _HEADER = struct.Struct("<8sQ")
 _OFFSETS = struct.Struct(f"<{PREFIXES + 1}I")
+_OFFSET = struct.Struct("<I")
 _DATA_START = _HEADER.size + _OFFSETS.size
 _HEX = frozenset("0123456789abcdef")
 
@@ -74,14 +75,17 @@ class Base:
         if len(self._map) < _DATA_START:
             raise DamagedBase(f"{path} is shorter than its header")
         magic, count = _HEADER.unpack_from(self._map)
-        self._offsets = _OFFSETS.unpack_from(self._map, _HEADER.size)
-        if magic != MAGIC or len(self._map) != _DATA_START + DIGEST_BYTES * count or self._offsets[-1] != count:
+        if magic != MAGIC or len(self._map) != _DATA_START + DIGEST_BYTES * count or self._offset(PREFIXES) != count:
             raise DamagedBase(f"{path} is not a whole hashes base")
         self.count = count
 
+    def _offset(self, bucket):
+        """Where the digests of a prefix start (read from the map: no per-process copy of the index)."""
+        return _OFFSET.unpack_from(self._map, _HEADER.size + _OFFSET.size * bucket)[0]
+
     def digests(self, first, last):
         """The digests of prefixes first..last (bucket numbers, inclusive), sorted."""
-        start, end = self._offsets[first], self._offsets[last + 1]
+        start, end = self._offset(first), self._offset(last + 1)
         data = self._map[_DATA_START + DIGEST_BYTES * start:_DATA_START + DIGEST_BYTES * end]
         return [data[i:i + DIGEST_BYTES] for i in range(0, len(data), DIGEST_BYTES)]
 
