@@ -340,6 +340,8 @@ SITEALERT = {
     "TOMBSTONE_RETENTION_DAYS": envint("TOMBSTONE_RETENTION_DAYS", 90),
     "PUBLIC_CHECK_RATE": envint("PUBLIC_CHECK_RATE", 30),
     "PUBLIC_CHECK_WINDOW": envint("PUBLIC_CHECK_WINDOW", 60),
+    "PRIVATE_LOOKUP_RATE": envint("PRIVATE_LOOKUP_RATE", 300),
+    "PRIVATE_LOOKUP_WINDOW": envint("PRIVATE_LOOKUP_WINDOW", 60),
     "LOGIN_RATE": envint("LOGIN_RATE", 10),
     "LOGIN_WINDOW": envint("LOGIN_WINDOW", 300),
     # Who must sign in with a second factor: "staff" and organization kinds; "none" for nobody.

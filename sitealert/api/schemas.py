@@ -138,6 +138,14 @@ class CheckResponse(Schema):
     matches: list[CheckMatch]
 
 
+class HashesDocument(Schema):
+    epoch: str = Field(description="The list's epoch (a reset list starts a new one).")
+    version: int = Field(description="The version of the list the hashes come from.")
+    prefix: str = Field(description="The prefix asked for, in lower case.", examples=["3fa0"])
+    hashes: list[str] = Field(description="SHA-256 (64 hexadecimal digits) of each listed target whose hash starts "
+                                          "with the prefix, sorted.")
+
+
 def _category_required(schema):
     # A row without a valid category is rejected (its report says why) rather than the whole request.
     schema["required"] = ["target", "category"]

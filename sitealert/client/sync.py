@@ -136,9 +136,10 @@ def _server_says(response: "httpx.Response") -> str:
 
 
 class _Feed:
-    """The HTTP side: one connection pool, retries with backoff, errors that say what to do."""
+    """The HTTP side: one connection pool, retries with backoff, errors that say what to do.
+    token None: public endpoints only (the private lookup)."""
 
-    def __init__(self, base: str, token: str, *, timeout: float, retries: int, backoff: float,
+    def __init__(self, base: str, token: str | None, *, timeout: float, retries: int, backoff: float,
                  transport: "httpx.BaseTransport | None" = None) -> None:
         import httpx
 
@@ -150,8 +151,8 @@ class _Feed:
         self.backoff = backoff
         self._client = httpx.Client(
             base_url=base,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                     "User-Agent": f"sitealert-client/{__version__}"},
+            headers={"Accept": "application/json", "User-Agent": f"sitealert-client/{__version__}",
+                     **({"Authorization": f"Bearer {token}"} if token is not None else {})},
             timeout=timeout,
             follow_redirects=True,  # httpx drops the Authorization header on a redirect to another origin
             transport=transport,

@@ -40,7 +40,7 @@ from tuf.api.metadata import (
 
 from sitealert.core.conf import setting
 from sitealert.distribution import durable, keys, s3
-from sitealert.feed import builder, cache
+from sitealert.feed import builder, cache, private
 
 LIST_FORMATS = ("txt", "csv", "json")
 STATE_PATH = "state.json"
@@ -266,31 +266,24 @@ class _Writer:
 
 
 def private_lookup_shards():
-    """The private lookup's shards of the current version, as (TUF target path under hashes/,
-    bytes) pairs, or None while there are none.
-
-    COORDINATOR: the one call site of the private lookup (sitealert.feed.private on branch w-priv):
-    connect it here with `return private.static_shards()` (and `from sitealert.feed import private`
-    at the top of this module). Every path must start with "hashes/"; the shards themselves are
-    hashes/<epoch>/<version>/<prefix>, which state.json then names.
-    """
-    return None
+    """The private lookup's shards of the current version, as (TUF target path under hashes/, bytes)
+    pairs (sitealert.feed.private.static_shards: hashes/<epoch>/<version>/<prefix>, then
+    hashes/current.json)."""
+    return private.static_shards()
 
 
-def _hash_targets(writer):
-    """The hashes role's targets (the shards) and state.json's "hashes" entry."""
-    shards = private_lookup_shards()
-    if shards is None:
-        return {}, None
-    pairs = list(shards)
+def _hash_targets(writer, epoch, version):
+    """The hashes role's targets (the shards) and state.json's "hashes" entry, of the version the
+    rest of the tree describes: if the list moved on while they were read, nothing is published
+    (the next run publishes the newer version whole)."""
+    pairs = list(private_lookup_shards())
+    current = json.loads(dict(pairs).get("hashes/current.json", b"{}"))
+    if (current.get("epoch"), current.get("version")) != (epoch, version):
+        raise PublishError(f"the list changed from version {version} while it was being published; "
+                           "nothing was published, publish again")
     if any(not path.startswith("hashes/") or "" in path.split("/") or ".." in path.split("/") for path, _ in pairs):
         raise PublishError("the private lookup gave a shard path outside hashes/; nothing was published")
-    targets = writer.targets_from_pairs(pairs)
-    located = [path.rsplit("/", 1) for path in targets if path.count("/") == 3]
-    if not located:
-        return targets, None
-    directory, prefix = located[0]
-    return targets, {"prefix_hex": len(prefix), "shards": directory + "/"}
+    return writer.targets_from_pairs(pairs), private.shards_location(epoch, version)
 
 
 def _retained_lists(tree, epoch, version):
@@ -320,7 +313,7 @@ def _write_versions(tree, documents, signers, now, writer):
     """Write the targets and the metadata of `documents`' version but timestamp.json; return the
     new snapshot's version."""
     epoch, version = documents.epoch, documents.version
-    hashes_targets, hashes_entry = _hash_targets(writer)
+    hashes_targets, hashes_entry = _hash_targets(writer, epoch, version)
     targets = dict(_retained_lists(tree, epoch, version))
     lists = {fmt: f"lists/{epoch}/{version}.{fmt}.gz" for fmt in documents.lists}
     deltas = {str(since): f"deltas/{epoch}/{since}-{version}.json.gz" for since in sorted(documents.deltas)}

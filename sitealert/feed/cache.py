@@ -11,9 +11,11 @@ What this module guarantees:
 - `prune` removes superseded documents (feed documents, changes documents of older versions) and
   checksums; a file already open stays readable.
 - The lookup's base (`lookup-<version>.gen`, a generation file of the list at that version that
-  every process maps read-only, sitealert.feed.lookup) is written the same way, fsynced before it
-  is renamed into place (`store_lookup_base`), and `prune_lookup_bases` removes the older ones
+  every process maps read-only, sitealert.feed.lookup) and the private lookup's
+  (`hashes-<version>.sha256`, sitealert.feed.private) are written the same way, fsynced before
+  they are renamed into place (`store_base`), and `prune_bases` removes the older ones of a kind
   once a newer one is written; a process that mapped an older one keeps its pages.
+  `mapped_base` finds or writes the base a process maps.
 A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
 """
 
@@ -24,7 +26,7 @@ import tempfile
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 
 from sitealert.core.conf import setting
 
@@ -282,34 +284,68 @@ def prune(directory, fmt, version):
                 pass
 
 
-LOOKUP_PREFIX, LOOKUP_SUFFIX = "lookup-", ".gen"
+# A base per kind: the lookup's generation file (sitealert.feed.lookup) and the private lookup's
+# sorted hashes (sitealert.feed.private), each a file of the list at one version named <kind>-<version><suffix>.
+BASE_SUFFIXES = {"lookup": ".gen", "hashes": ".sha256"}
 
 
-def lookup_base_path(directory, version):
-    return os.path.join(directory, f"{LOOKUP_PREFIX}{version}{LOOKUP_SUFFIX}")
+def base_path(directory, kind, version):
+    return os.path.join(directory, f"{kind}-{version}{BASE_SUFFIXES[kind]}")
 
 
-def lookup_base_versions(directory):
-    """The versions whose lookup base is on disk (whole: a base is renamed into place complete)."""
+def base_versions(directory, kind):
+    """The versions whose base of `kind` is on disk (whole: a base is renamed into place complete)."""
+    prefix, suffix = kind + "-", BASE_SUFFIXES[kind]
     return [int(number) for name in os.listdir(directory)
-            if name.startswith(LOOKUP_PREFIX) and name.endswith(LOOKUP_SUFFIX)
-            and (number := name[len(LOOKUP_PREFIX):-len(LOOKUP_SUFFIX)]).isdigit()]
+            if name.startswith(prefix) and name.endswith(suffix)
+            and (number := name[len(prefix):-len(suffix)]).isdigit()]
 
 
-def store_lookup_base(directory, version, fill):
-    """Write `version`'s lookup base with fill(file) (a file open for reading and writing, which
+def store_base(directory, kind, version, fill):
+    """Write `version`'s base of `kind` with fill(file) (a file open for reading and writing, which
     the generation writer maps back), fsynced, then renamed into place: whole or not at all."""
-    with _atomic_file(lookup_base_path(directory, version), "w+b") as f:
+    with _atomic_file(base_path(directory, kind, version), "w+b") as f:
         fill(f)
         f.flush()
         os.fsync(f.fileno())
 
 
-def prune_lookup_bases(directory, version):
-    """Remove the lookup bases older than `version` (a process that mapped one keeps its pages)."""
-    for number in lookup_base_versions(directory):
+def prune_bases(directory, kind, version):
+    """Remove the bases of `kind` older than `version` (a process that mapped one keeps its pages)."""
+    for number in base_versions(directory, kind):
         if number < version:
             try:
-                os.remove(lookup_base_path(directory, number))
+                os.remove(base_path(directory, kind, number))
             except OSError:
                 pass
+
+
+def _usable_base(directory, kind, version, pruned_through, max_changes):
+    return max((base for base in base_versions(directory, kind)
+                if pruned_through <= base <= version <= base + max_changes), default=None)
+
+
+def mapped_base(directory, kind, version, pruned_through, max_changes, write, open_base, damaged):
+    """(base version, open_base(path)) of the newest base of `kind` up to `version` whose changes
+    since are retained (after `pruned_through`) and at most `max_changes`, else of one written
+    now for `version` with write(file), one builder at a time; older bases are then pruned. A
+    base that open_base refuses with `damaged` (an exception class) is removed and written again.
+    Must run inside the consistent_read of `version`."""
+    for _attempt in range(3):
+        base_version = _usable_base(directory, kind, version, pruned_through, max_changes)
+        if base_version is None:
+            with lock(directory, kind):  # one builder; the others then find it written
+                base_version = _usable_base(directory, kind, version, pruned_through, max_changes)
+                if base_version is None:
+                    store_base(directory, kind, version, write)
+                    prune_bases(directory, kind, version)
+                    base_version = version
+        path = base_path(directory, kind, base_version)
+        try:
+            return base_version, open_base(path)
+        except FileNotFoundError:  # pruned by a newer base between our look and our open
+            continue
+        except damaged:  # not ours to trust: written again under the lock
+            with lock(directory, kind), suppress(FileNotFoundError):
+                os.remove(path)
+    raise RuntimeError(f"the {kind} base in {directory} kept disappearing before it could be opened")

@@ -17,9 +17,7 @@ accelerator (SITEALERT_PURE_PYTHON=1) each process builds an in-memory Matcher f
 
 import functools
 import json
-import os
 import threading
-from contextlib import suppress
 
 from django.db import connection
 from django.utils.translation import gettext as _
@@ -61,14 +59,63 @@ def _normalized(item):
     return _normalized_short(item) if len(item) <= NORMALIZED_CACHE_LENGTH else _normalize(item)
 
 
-class ListMatcher:
-    """The aggregated list at one version: a base matcher, the targets listed since (`added`, with
-    their own matcher) and those no longer listed (`removed`)."""
+class Overlaid:
+    """The aggregated list at one version as a base (a file or a structure of the list at
+    `base_version`) plus the targets listed since (`added`) and those no longer listed (`removed`).
+    Subclasses take the same constructor arguments."""
 
     def __init__(self, epoch, base_version, base, version=None, added=frozenset(), removed=frozenset()):
         self.epoch, self.base_version, self.base = epoch, base_version, base
         self.version = base_version if version is None else version
         self.added, self.removed = added, removed
+
+    def after(self, changes, version):
+        """This list with the (target, listed) changes up to `version` applied, in order."""
+        added, removed = set(self.added), set(self.removed)
+        for target, listed in changes:
+            (added if listed else removed).add(target)
+            (removed if listed else added).discard(target)
+        return type(self)(self.epoch, self.base_version, self.base, version, frozenset(added), frozenset(removed))
+
+
+class CurrentList:
+    """This process's Overlaid of the current version, brought up to date at each request: the
+    changes since are applied to the one it holds while its base can take them (same epoch,
+    history retained, at most OVERLAY_MAX_CHANGES since the base), else `_base` gives a new one."""
+
+    def __init__(self, current):
+        self.lock = threading.Lock()
+        self.current = current
+
+    def get(self):
+        """The Overlaid of the current version."""
+        state = current_state()
+        if state != (self.current.epoch, self.current.version):
+            with self.lock:
+                if state != (self.current.epoch, self.current.version):
+                    self.current = self._update(self.current)
+        return self.current
+
+    def _update(self, current):
+        with consistent_read() as (version, pruned_through):
+            epoch = feed_state().epoch
+            if (epoch == current.epoch and current.version >= pruned_through
+                    and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
+                return current.after(changed_targets(current.version, version), version)
+            base = self._base(epoch, version, pruned_through)
+            return base if base.version == version else base.after(changed_targets(base.version, version), version)
+
+    def _base(self, epoch, version, pruned_through):
+        """The Overlaid of a base at or below `version` (its own version), inside its consistent_read."""
+        raise NotImplementedError
+
+
+class ListMatcher(Overlaid):
+    """The aggregated list at one version: a base matcher, the targets listed since (`added`, with
+    their own matcher) and those no longer listed (`removed`)."""
+
+    def __init__(self, epoch, base_version, base, version=None, added=frozenset(), removed=frozenset()):
+        super().__init__(epoch, base_version, base, version, added, removed)
         self.overlay = Matcher(list(added)) if added else None
 
     def matched(self, targets):
@@ -92,88 +139,36 @@ class ListMatcher:
                 return candidate
         return None
 
-    def after(self, changes, version):
-        """This list with the (target, listed) changes up to `version` applied, in order."""
-        added, removed = set(self.added), set(self.removed)
-        for target, listed in changes:
-            (added if listed else removed).add(target)
-            (removed if listed else added).discard(target)
-        return ListMatcher(self.epoch, self.base_version, self.base, version, frozenset(added), frozenset(removed))
 
-
-class CurrentMatcher:
+class CurrentMatcher(CurrentList):
     """This process's ListMatcher of the current version, brought up to date at each lookup.
     `mapped`: whether the base is a shared generation file (the default with the C accelerator)
     or an in-memory Matcher built by this process."""
 
     def __init__(self, mapped=None):
-        self.lock = threading.Lock()
+        super().__init__(ListMatcher(None, 0, Matcher()))
         self.mapped = ACCELERATED if mapped is None else mapped
-        self.current = ListMatcher(None, 0, Matcher())
 
-    def get(self):
-        """The ListMatcher of the current version."""
-        state = current_state()
-        if state != (self.current.epoch, self.current.version):
-            with self.lock:
-                if state != (self.current.epoch, self.current.version):
-                    self.current = self._update(self.current)
-        return self.current
-
-    def _update(self, current):
-        with consistent_read() as (version, pruned_through):
-            epoch = feed_state().epoch
-            if (epoch == current.epoch and current.version >= pruned_through
-                    and current.version <= version <= current.base_version + OVERLAY_MAX_CHANGES):
-                return current.after(_changes(current.version, version), version)
-            if not self.mapped:
-                targets = []
-                with connection.chunked_cursor() as cursor:
-                    cursor.execute("SELECT target FROM feed_feedentry")
-                    while rows := cursor.fetchmany(FETCH_ROWS):
-                        targets.extend(row[0] for row in rows)
-                return ListMatcher(epoch, version, Matcher(targets))
-            base_version, base = _mapped_base(cache.epoch_directory(epoch), version, pruned_through)
-            mapped = ListMatcher(epoch, base_version, base)
-            return mapped if base_version == version else mapped.after(_changes(base_version, version), version)
+    def _base(self, epoch, version, pruned_through):
+        if not self.mapped:
+            targets = []
+            with connection.chunked_cursor() as cursor:
+                cursor.execute("SELECT target FROM feed_feedentry")
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    targets.extend(row[0] for row in rows)
+            return ListMatcher(epoch, version, Matcher(targets))
+        base_version, base = cache.mapped_base(
+            cache.epoch_directory(epoch), "lookup", version, pruned_through, OVERLAY_MAX_CHANGES, _write_base,
+            lambda path: Matcher.over(generation.open_file(path)), generation.GenerationError)
+        return ListMatcher(epoch, base_version, base)
 
 
-def _changes(since, version):
+def changed_targets(since, version):
     """(target, listed) of each change after `since` up to `version`, in order."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT target, listed FROM feed_change WHERE seq > %s AND seq <= %s ORDER BY seq",
                        [since, version])
         return [(target, bool(listed)) for target, listed in cursor.fetchall()]
-
-
-def _usable_base(directory, version, pruned_through):
-    """The newest version up to `version` whose lookup base is on disk and whose changes since
-    are retained and few enough for the overlay, or None."""
-    return max((base for base in cache.lookup_base_versions(directory)
-                if pruned_through <= base <= version <= base + OVERLAY_MAX_CHANGES), default=None)
-
-
-def _mapped_base(directory, version, pruned_through):
-    """(base version, Matcher over that lookup base mapped read-only): the newest usable base on
-    disk, else one written now for `version`. Must run inside the consistent_read of `version`."""
-    for _attempt in range(3):
-        base_version = _usable_base(directory, version, pruned_through)
-        if base_version is None:
-            with cache.lock(directory, "lookup"):  # one builder; the others then find it written
-                base_version = _usable_base(directory, version, pruned_through)
-                if base_version is None:
-                    cache.store_lookup_base(directory, version, _write_base)
-                    cache.prune_lookup_bases(directory, version)
-                    base_version = version
-        path = cache.lookup_base_path(directory, base_version)
-        try:
-            return base_version, Matcher.over(generation.open_file(path))
-        except FileNotFoundError:  # pruned by a newer base between our look and our open
-            continue
-        except generation.GenerationError:  # not ours to trust: written again under the lock
-            with cache.lock(directory, "lookup"), suppress(FileNotFoundError):
-                os.remove(path)
-    raise RuntimeError(f"the lookup base in {directory} kept disappearing before it could be opened")
 
 
 def _write_base(file):

@@ -23,6 +23,10 @@ target_kind(target) -> 'domain' | 'app'
 covering_targets(target) -> list[str]
     The listed targets that would cover a canonical target: the name and each parent down to its
     registrable domain, most specific first (an app: only itself).
+item_candidates(item) -> (target, list[str])
+    normalize_target then covering_targets: what the matcher and the private lookup both look up.
+target_digest(target) -> bytes
+    SHA-256 of the target's UTF-8 bytes (the private lookup's hashes).
 
 What normalization decides
 --------------------------
@@ -62,15 +66,17 @@ Canonical input ("example.com") takes a fast path of one regex and one suffix-tr
 
 from .errors import MESSAGES, InvalidTarget
 from .suffixes import is_public_suffix, registrable_domain
-from .targets import covering_targets, normalize_target, target_kind, unicode_form
+from .targets import covering_targets, item_candidates, normalize_target, target_digest, target_kind, unicode_form
 
 __all__ = [
     "MESSAGES",
     "InvalidTarget",
     "covering_targets",
     "is_public_suffix",
+    "item_candidates",
     "normalize_target",
     "registrable_domain",
+    "target_digest",
     "target_kind",
     "unicode_form",
 ]

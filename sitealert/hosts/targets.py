@@ -1,6 +1,7 @@
 """normalize_target: whatever a person pastes becomes one canonical target, or is refused with a reason."""
 
 import functools
+import hashlib
 import ipaddress
 import re
 from urllib.parse import unquote
@@ -116,6 +117,20 @@ def covering_targets(target: str) -> list[str]:
     labels = target.split(".")
     own = len(labels) - public_label_count(labels)
     return [".".join(labels[i:]) for i in range(own)]
+
+
+def item_candidates(item: str) -> tuple[str, list[str]]:
+    """(canonical target, the targets whose listing would cover it, most specific first) of a raw
+    item: what the matcher looks up for an item, and what the client's private lookup hashes.
+    Raises InvalidTarget as normalize_target does."""
+    target = normalize_target(item)
+    return target, covering_targets(target)
+
+
+def target_digest(target: str) -> bytes:
+    """SHA-256 of a canonical target's UTF-8 bytes: what the private lookup publishes instead of
+    the target (a prefix of its hex form is what a client asks for)."""
+    return hashlib.sha256(target.encode("utf-8")).digest()
 
 
 def _normalize(text: str) -> str:

@@ -5,7 +5,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, NamedTuple, TypeAlias, cast
 
-from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
+from sitealert.hosts import InvalidTarget, covering_targets, item_candidates, normalize_target
 
 from . import _pure, generation
 from .suffix_rules import rule_parents
@@ -206,8 +206,11 @@ class Matcher:
 
     def lookup_canonical(self, target: str) -> Match | None:
         """The most specific listed target covering an already canonical target."""
+        return self._first_listed(covering_targets(target))
+
+    def _first_listed(self, candidates: list[str]) -> Match | None:
         get = self._table.get
-        for candidate in covering_targets(target):
+        for candidate in candidates:
             match = get(candidate)
             if match is not None:
                 return match
@@ -217,10 +220,10 @@ class Matcher:
         if item is not None and not isinstance(item, str):
             raise TypeError(f"check() takes a str, not {type(item).__name__}")
         try:
-            target = normalize_target(item)
+            _target, candidates = item_candidates(item)
         except InvalidTarget:
             return None
-        return self.lookup_canonical(target)
+        return self._first_listed(candidates)
 
     def record(self, target: str) -> tuple[int, int] | None:
         """(meta, first listed, seconds since 1970 or 0) of exactly this canonical target, or None."""

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 # Public routes: no token. The mirror's targets need one for the list in clear, not for hashes/.
-PUBLIC = {"/api/v1/check", "/api/v1/mirror/metadata/{name}"}
+PUBLIC = {"/api/v1/check", "/api/v1/hashes/{prefix}", "/api/v1/mirror/metadata/{name}"}
 TOKEN_OR_PUBLIC = {"/api/v1/mirror/targets/{path}"}
 
 

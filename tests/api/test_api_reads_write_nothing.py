@@ -50,11 +50,19 @@ def read_endpoints(client, token, etag):
         "token": lambda: client.get("/api/v1/token", headers=auth),
         "api check": lambda: client.get("/api/v1/check?q=films.example"),
         "api check refused": lambda: client.get("/api/v1/check?q=com"),
+        "hashes": lambda: client.get("/api/v1/hashes/3fa0"),
+        "hashes 304": lambda: client.get("/api/v1/hashes/3fa0", headers={"If-None-Match": hashes_etag(client)}),
+        "hashes refused": lambda: client.get("/api/v1/hashes/xyz"),
     }
 
 
+def hashes_etag(client):
+    return client.get("/api/v1/hashes/0000")["ETag"]
+
+
 @pytest.mark.parametrize("name", ["feed json", "feed txt gzip", "feed 304", "feed HEAD", "changes",
-                                  "changes since 1", "lookup", "token", "api check", "api check refused"])
+                                  "changes since 1", "lookup", "token", "api check", "api check refused",
+                                  "hashes", "hashes 304", "hashes refused"])
 def test_an_api_read_writes_nothing(client, listed, adco_token, name):
     etag = client.get("/api/v1/feed", headers=bearer(adco_token))["ETag"]
     call = warm(read_endpoints(client, adco_token, etag)[name])

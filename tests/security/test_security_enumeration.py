@@ -3,6 +3,7 @@ a per-client rate limit that forged headers do not reset, and no public page or 
 names listed targets."""
 
 import csv
+import hashlib
 import io
 import json
 
@@ -175,3 +176,23 @@ def test_the_aggregated_list_needs_an_authorized_users_token(hidden, bob, italy_
     for path in ["/download/", "/download/sitealert.txt", "/download/sitealert.json"]:
         assert contributor.get(path).status_code == 403, path
     assert Client().get("/api/v1/feed", headers=bearer(italy_token)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_private_lookup_gives_hashes_only_and_is_rate_limited_per_address(hidden, settings):
+    """Every prefix of the private lookup answers no target in clear, and its limit, like the
+    check's, holds against forged forwarding headers and rotating IPv6 addresses of one /64."""
+    settings.SITEALERT = {**settings.SITEALERT, "PRIVATE_LOOKUP_RATE": 5, "PRIVATE_LOOKUP_WINDOW": 10**9}
+    client = Client(REMOTE_ADDR="192.0.2.30")
+    prefixes = sorted({hashlib.sha256(t.encode()).hexdigest()[:4] for t in hidden})
+    for n, prefix in enumerate(prefixes):
+        response = client.get(f"/api/v1/hashes/{prefix}", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        assert response.status_code == 200
+        assert not [t for t in hidden if t.encode() in response.content or t.split(".")[0].encode() in response.content]
+    for n in range(5 - len(prefixes)):
+        client.get("/api/v1/hashes/0000", HTTP_X_FORWARDED_FOR=f"198.51.100.{n + 10}")
+    assert client.get("/api/v1/hashes/ffff", HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+    ipv6 = Client()
+    for n in range(5):
+        ipv6.get("/api/v1/hashes/0000", REMOTE_ADDR=f"2001:db8:1:2::{n + 1}")
+    assert ipv6.get("/api/v1/hashes/0000", REMOTE_ADDR="2001:db8:1:2::ff").status_code == 429
