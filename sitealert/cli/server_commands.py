@@ -14,7 +14,7 @@ import sys
 from sitealert.cli.client_commands import open_replica
 from sitealert.cli.errors import CommandError
 from sitealert.client.errors import ClientError
-from sitealert.client.exports import FORMATS, export_lines, write_platform_files
+from sitealert.client.exports import FORMATS, stream_lines, write_platform_files
 
 FEED_FORMATS = ("txt", "json", "csv")
 
@@ -240,7 +240,7 @@ def cmd_demo(args):
 def _export_targets(args):
     """The listed targets, from a replica (no Django) or from the server database."""
     if args.replica:
-        return open_replica(args.replica).targets()
+        return open_replica(args.replica).iter_targets()
     return on_server("listed_targets")
 
 
@@ -260,21 +260,48 @@ def cmd_export(args):
             for warning in export.warnings:
                 print(f"sitealert: warning: {warning}", file=sys.stderr)
             return 0
+        # Streamed a block at a time, whatever the list's size: from the server, the feed's cached
+        # document (the txt one for the client formats); a replica's targets come sorted.
         if fmt in FEED_FORMATS and not args.replica:
-            body = on_server("feed_document", fmt)
+            blocks = _file_blocks(on_server("feed_document", fmt))
         elif fmt in FEED_FORMATS:
-            body = "".join(t + "\n" for t in _export_targets(args)).encode("utf-8")
+            blocks = _encoded_blocks(t + "\n" for t in _export_targets(args))
         else:
-            body = "".join(line + "\n" for line in export_lines(_export_targets(args), fmt)).encode("utf-8")
+            blocks = _encoded_blocks(line + "\n" for line in stream_lines(_export_targets(args), fmt))
+        _write_export(blocks, args.output)
     except (ValueError, OSError, ClientError) as exc:
         raise CommandError(exc) from None
-    _write_export(body, args.output)
     return 0
 
 
-def _write_export(body, output):
+EXPORT_BLOCK = 1 << 20
+# Lines are joined into smaller blocks: each line is a Python string, several times its length.
+LINES_BLOCK = 1 << 16
+
+
+def _file_blocks(f):
+    with f:
+        while block := f.read(EXPORT_BLOCK):
+            yield block
+
+
+def _encoded_blocks(lines):
+    """Lines of text as UTF-8 blocks of about LINES_BLOCK bytes."""
+    batch, size = [], 0
+    for line in lines:
+        batch.append(line)
+        size += len(line)
+        if size >= LINES_BLOCK:
+            yield "".join(batch).encode("utf-8")
+            batch, size = [], 0
+    if batch:
+        yield "".join(batch).encode("utf-8")
+
+
+def _write_export(blocks, output):
     if output == "-":
-        sys.stdout.buffer.write(body)
+        for block in blocks:
+            sys.stdout.buffer.write(block)
         sys.stdout.flush()
         return
     if os.path.isdir(output):
@@ -283,9 +310,12 @@ def _write_export(body, output):
     tmp = output + ".tmp"
     try:
         with open(tmp, "wb") as f:
-            f.write(body)
+            for block in blocks:
+                f.write(block)
         os.replace(tmp, output)
-    except OSError as exc:
+    except BaseException as exc:  # the list could not be read, or written: nothing half-written stays
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+        raise

@@ -27,7 +27,7 @@ from sitealert.core.request_body import BodyReader
 from sitealert.demo.data import load_demo_data
 from sitealert.distribution import keys, s3
 from sitealert.distribution.publish import PublishError, publish, upload
-from sitealert.feed.builder import cached_feed, snapshot
+from sitealert.feed.builder import cached_feed, open_feed, snapshot
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.services import REJECTED
 from sitealert.monitoring.worker import run_worker
@@ -280,13 +280,21 @@ def cmd_import(args):
 
 
 def listed_targets():
-    """The targets of the aggregated list, for `sitealert export`."""
-    return [row[0] for row in snapshot()[1]]
+    """The targets of the aggregated list, sorted, for `sitealert export`: the lines of the cached
+    txt document (built if need be), read as they are used."""
+    return _targets_of(open_feed("txt").file)
+
+
+def _targets_of(txt):
+    with txt:
+        for line in txt:
+            yield line[:-1].decode("utf-8")
 
 
 def feed_document(fmt):
-    """The feed API's document in `fmt` (txt, json or csv), for `sitealert export`."""
-    return cached_feed(fmt)[2]
+    """The feed API's document in `fmt` (txt, json or csv) as an open binary file, for `sitealert
+    export`: the cached document itself (built if need be), byte for byte what /api/v1/feed sends."""
+    return open_feed(fmt).file
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ Pure functions over canonical targets (strings, feed entry mappings or Match obj
 the client (from a replica) and the server's `sitealert export`:
 
     export_lines(targets, "adblock")              # ["||example.com^", ...]
+    stream_lines(sorted_targets, "adblock")       # the same, one line at a time
     split_for_platform(targets, "google-ads")     # PlatformExport with files of <= 65,000 rows
 
 Formats (`FORMATS`):
@@ -22,7 +23,7 @@ platform's published limit (with `source`) or a configurable default where none 
 import csv
 import io
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -69,18 +70,29 @@ def _csv_line(*values: str) -> str:
 
 def export_lines(targets: Iterable[Listed], fmt: str, *, header: bool = True) -> list[str]:
     """The lines (without newlines) of targets in format fmt, sorted; header: the CSV header row."""
+    _check_format(fmt)
+    return list(stream_lines(sorted({_target_of(t) for t in targets}), fmt, header=header))
+
+
+def stream_lines(names: Iterable[str], fmt: str, *, header: bool = True) -> Iterator[str]:
+    """export_lines of canonical targets already sorted and unique (the feed's txt document, a
+    replica), one line at a time: what a list of any size needs in memory is the line at hand."""
+    _check_format(fmt)
+    if fmt == "csv-placement":
+        if header:
+            yield _csv_line("Placement")
+        for name in names:
+            yield _csv_line(google_ads_app_id(name) if _is_app(name) else name)
+        return
+    template = {"plain": "{}", "adblock": "||{}^", "hosts": "0.0.0.0 {}"}[fmt]
+    for name in names:
+        if not _is_app(name):
+            yield template.format(name)
+
+
+def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    names = sorted({_target_of(t) for t in targets})
-    domains = [t for t in names if not _is_app(t)]
-    if fmt == "plain":
-        return domains
-    if fmt == "adblock":
-        return [f"||{d}^" for d in domains]
-    if fmt == "hosts":
-        return [f"0.0.0.0 {d}" for d in domains]
-    rows = [d if not _is_app(d) else google_ads_app_id(d) for d in names]
-    return ([_csv_line("Placement")] if header else []) + [_csv_line(r) for r in rows]
 
 
 @dataclass(frozen=True)

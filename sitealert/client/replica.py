@@ -230,16 +230,29 @@ class Replica:
         self._usable()
         return list(self._matcher)
 
+    def iter_targets(self) -> Iterator[str]:
+        """The listed targets, sorted, one at a time: read from the replica's files as they are used
+        (`sitealert export` of a list of any size), never all in memory at once."""
+        self._usable()
+        snapshot = self._snapshot
+        if snapshot is None:
+            return iter(self._matcher)
+        return (target for target, _meta, _first in self._records(snapshot))
+
+    @staticmethod
+    def _records(snapshot: store.Snapshot) -> Iterator[tuple[str, int, int]]:
+        records = generation.iter_records(snapshot.base.records)
+        if snapshot.overlay is not None:
+            records = generation.merged(records, generation.iter_records(snapshot.overlay.records))
+        return records
+
     def entries(self) -> Iterator[dict[str, Any]]:
         """The list as feed entries (target, kind, countries, categories, first_listed_at), sorted."""
         self._usable()
         snapshot = self._snapshot
         if snapshot is not None:
-            records = generation.iter_records(snapshot.base.records)
-            if snapshot.overlay is not None:
-                records = generation.merged(records, generation.iter_records(snapshot.overlay.records))
             combos = (snapshot.overlay or snapshot.base).combos
-            for target, meta, first in records:
+            for target, meta, first in self._records(snapshot):
                 kind, countries, categories = combos[meta & generation.COMBO_MASK]
                 yield {"target": target, "kind": kind, "countries": list(countries),
                        "categories": list(categories), "first_listed_at": generation.first_text(first)}

@@ -54,7 +54,9 @@ FORMAT_VERSION = 2
 MANIFEST = "MANIFEST.json"
 LOCK = ".lock"
 DATA_NAME = re.compile(r"(?:base|delta)-[0-9]{12,}-[0-9a-f]{8}\.gen")
-OLD_DATA_NAME = re.compile(r"entries-[0-9]{12,}-[0-9a-f]{8}\.tsv")  # format 1, removed by the next sync
+# Format 1: the list in one tab-separated file; the next sync converts it (sync.convert_format_1).
+OLD_FORMAT_VERSION = 1
+OLD_DATA_NAME = re.compile(r"entries-[0-9]{12,}-[0-9a-f]{8}\.tsv")
 COMPACT_MINIMUM = 100_000
 COMPACT_FRACTION = 16  # an overlay of more than 1/16 of the base's records is merged into a new base
 EMPTY_CHECKSUM = "sha256:" + hashlib.sha256(b"").hexdigest()
@@ -110,18 +112,41 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         raise ReplicaDamaged(f"{MANIFEST} is not valid JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ReplicaDamaged(f"{MANIFEST} is not a SiteAlert replica manifest")
+    if manifest.get("format_version") == OLD_FORMAT_VERSION:
+        raise ReplicaDamaged(f"{MANIFEST} has format version 1, an older client's; the next sync converts it "
+                             f"in place, without downloading the list")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ReplicaDamaged(f"{MANIFEST} has format version {manifest.get('format_version')!r}; "
                              f"this client reads version {FORMAT_VERSION}")
-    for key, kind in (("version", int), ("checksum", str), ("data", str), ("data_sha256", str), ("count", int)):
-        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
-            raise ReplicaDamaged(f"{MANIFEST} lacks a valid {key!r}")
+    _check_fields(manifest)
     for key in ("data", "overlay"):
         name = manifest.get(key)
         if name is not None and (not isinstance(name, str) or not DATA_NAME.fullmatch(name)):
             raise ReplicaDamaged(f"{MANIFEST} names an unexpected data file {name!r}")
     if manifest.get("overlay") is not None and not isinstance(manifest.get("overlay_sha256"), str):
         raise ReplicaDamaged(f"{MANIFEST} lacks a valid 'overlay_sha256'")
+    return manifest
+
+
+def _check_fields(manifest: dict[str, Any]) -> None:
+    for key, kind in (("version", int), ("checksum", str), ("data", str), ("data_sha256", str), ("count", int)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            raise ReplicaDamaged(f"{MANIFEST} lacks a valid {key!r}")
+
+
+def read_old_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest of a format-1 replica (its list in one tab-separated file, named by "data"), or
+    None for any other replica; ReplicaDamaged if it is a format-1 manifest that names no such file."""
+    try:
+        manifest = json.loads((path / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or manifest.get("format_version") != OLD_FORMAT_VERSION:
+        return None
+    _check_fields(manifest)
+    if not OLD_DATA_NAME.fullmatch(manifest["data"]):
+        raise ReplicaDamaged(f"{MANIFEST} names an unexpected data file {manifest['data']!r}")
     return manifest
 
 

@@ -494,6 +494,69 @@ def _incremental(feed: _Feed, since: int, collected: dict[str, EntryFields | Non
         return new_version, checksum, response.headers.get("ETag"), url_key
 
 
+def convert_format_1(path: Path) -> bool:
+    """Rewrite a format-1 replica (its list in one tab-separated file, sorted: target, kind,
+    countries and categories comma-separated, first_listed_at) as a base generation of the same
+    version, and name it in a format-2 manifest, crash-safely as a sync does: the sync then goes on
+    from that version instead of downloading the list. The file is streamed through the full
+    sync's csv parser and must match its manifest's SHA-256, count and list checksum. False if the
+    replica is not format 1; ReplicaDamaged if its file does not hold what its manifest says (the
+    sync then downloads the list). The caller holds the sync lock."""
+    old = store.read_old_manifest(path)
+    if old is None:
+        return False
+    name = old["data"]
+    parser = _CsvParser(name)
+    digest = hashlib.sha256()
+
+    def fill(writer: generation.Writer) -> generation.Header:
+        parser.feed((_CSV_HEADER + "\n").encode("ascii"), writer)
+        carry = b""
+        with open(path / name, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+                data = carry + chunk
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                parser.feed(_tsv_as_csv(data[:cut], name), writer)
+        if carry:
+            raise ReplicaDamaged(f"{name} does not end with a whole line")
+        parser.close(writer)
+        if digest.hexdigest() != old["data_sha256"] or parser.count != old["count"] \
+                or parser.checksum != old["checksum"]:
+            raise ReplicaDamaged(f"{name} does not hold the list its manifest describes")
+        return writer.finish(parser.combos, old["checksum"], count_hint=parser.count)
+
+    try:
+        base, sha256, header = store.write_generation(path, old["version"], generation.BASE, fill)
+    except FileNotFoundError:
+        raise ReplicaDamaged(f"the data file {name} is missing") from None
+    except OSError as exc:
+        raise ReplicaDamaged(f"cannot read {name}: {exc.strerror}") from None
+    except (ProtocolError, ValueError) as exc:
+        raise ReplicaDamaged(f"{name} cannot be converted: {exc}") from None
+    kept = {key: old[key] for key in ("server", "checked_at", "synced_at", "etag", "etag_url") if key in old}
+    store.write_manifest(path, store.new_manifest(old["version"], old["checksum"], header.total, (base, sha256),
+                                                  None, old, **kept))
+    return True
+
+
+def _tsv_as_csv(data: bytes, name: str) -> bytes:
+    """Whole lines of a format-1 file as the server's csv lines (lists space-separated)."""
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise ReplicaDamaged(f"{name} is not UTF-8") from None
+    out = []
+    for line in lines[:-1]:
+        fields = line.split("\t")
+        if len(fields) != 5 or any("," in field or '"' in field for field in (fields[0], fields[1], fields[4])):
+            raise ReplicaDamaged(f"{name} has a malformed line")
+        target, kind, countries, categories, first = fields
+        out.append(f"{target},{kind},{countries.replace(',', ' ')},{categories.replace(',', ' ')},{first}\n")
+    return "".join(out).encode("utf-8")
+
+
 def _why_full(manifest: dict[str, Any] | None, damage: str | None, full: bool) -> str | None:
     if full:
         return "requested"
@@ -736,7 +799,9 @@ def run_sync(replica: "Replica", source: Source, *, full: bool = False) -> SyncR
             damage = None
             snapshot: store.Snapshot | None = None
             old: Matcher | None = None
+            converted = False
             try:
+                converted = convert_format_1(path)
                 snapshot = store.open_snapshot(path)
                 if snapshot is not None:
                     old = _matcher_over(snapshot, snapshot.overlay)
@@ -744,7 +809,8 @@ def run_sync(replica: "Replica", source: Source, *, full: bool = False) -> SyncR
                 snapshot, old, damage = None, None, str(exc)
             manifest = snapshot.manifest if snapshot is not None else None
             old_version = manifest["version"] if manifest else 0
-            reason = _why_full(manifest, damage or replica.damaged, full)
+            # What the replica found damaged when it opened: its format, if just converted.
+            reason = _why_full(manifest, damage or (None if converted else replica.damaged), full)
             if reason is None:
                 assert manifest is not None, "_why_full sends a replica without a manifest to a full download"
                 reason = source.why_full(manifest)

@@ -14,8 +14,10 @@ Two ways to count a request:
 - `tally`, for reads (the public check, every call with a bearer token), which must not write:
   the request is counted in this process (`InProcessCounts`), and the process's counts reach the
   shared rows as sums at every flush (`core.tallies`, every TALLY_FLUSH_SECONDS). A process decides
-  on the shared counts it last read or flushed plus its own unflushed ones; what it cannot see are
-  the requests other processes took since their last flush and since its own, so a client that
+  on the shared counts it last read or flushed (read again at a request once they are a flush
+  interval old, so a process the client left for a while still learns what the others wrote) plus
+  its own unflushed ones; what it cannot see are the requests other processes took since their
+  last flush and within the last flush interval, so a client that
   spreads its requests over P processes gets at most the limit plus what it sends to the other
   P - 1 processes within two flush intervals, and never more than P times the limit in one window.
   Each process on its own holds the limit exactly.
@@ -29,6 +31,7 @@ import time
 from django.db import connection
 
 from sitealert.core import metrics, tallies
+from sitealert.core.conf import setting
 from sitealert.core.models import RateLimitCount
 
 ROWS_PER_STATEMENT = 500  # 5 parameters a row: well under SQLite's 32,766
@@ -96,30 +99,33 @@ def hit(scope, key, limit, window):
 class InProcessCounts:
     """One process's requests under the limits counted by `tally`, written to the shared rows as sums.
 
-    `shared` holds each key's row as this process last read it (at its first request) or wrote it
-    (a flush returns the rows it changed); `pending` the requests counted since the last flush,
-    `flushing` those being written now. All three are (bucket, count, previous) tallies.
+    `shared` holds each key's row as this process last read it (at a request) or wrote it (a flush
+    returns the rows it changed), `learned` when; `pending` the requests counted since the last
+    flush, `flushing` those being written now. All three are (bucket, count, previous) tallies.
     """
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.shared, self.pending, self.flushing, self.windows = {}, {}, {}, {}
+        self.shared, self.learned, self.pending, self.flushing, self.windows = {}, {}, {}, {}, {}
 
     def hit(self, scope, key, limit, window):
-        """Count one request; return seconds to wait (0 when allowed). Reads the shared row the
-        first time a key comes up in this process, never writes."""
+        """Count one request; return seconds to wait (0 when allowed). Reads the shared row when a
+        key comes up in this process for the first time or what it knows of it is a flush interval
+        old (at most one statement per key and interval, however many requests); never writes."""
         now = time.time()
         bucket = int(now // window)
         row_key = _key(scope, key)
-        row = None
-        if row_key not in self.shared:
+        read = row_key not in self.shared or now - self.learned[row_key] >= setting("TALLY_FLUSH_SECONDS")
+        if read:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT bucket, count, previous FROM {_table()} WHERE key = %s", [row_key])
                 row = cursor.fetchone()
         this = (bucket, 1, 0)
         with self.lock:
-            if row_key not in self.shared:  # (or forgotten since, for its counts no longer weighed)
+            # A flush that ended while the row was read knows better (the row may predate its write).
+            if read and (row_key not in self.shared or self.learned[row_key] <= now):
                 self.shared[row_key] = tuple(row) if row else (bucket, 0, 0)
+                self.learned[row_key] = now
             counted = self.pending.get(row_key)
             self.pending[row_key] = this if counted is None else merge(counted, this)
             self.windows[row_key] = window
@@ -154,8 +160,10 @@ class InProcessCounts:
                 self.flushing = {}
             raise
         with self.lock:
+            learned = time.time()
             for key, bucket, count, previous in returned:
                 self.shared[key] = (bucket, count, previous)
+                self.learned[key] = learned
             self.flushing = {}
             self._forget_old()
 
@@ -165,11 +173,12 @@ class InProcessCounts:
         for key in [key for key, (bucket, _c, _p) in self.shared.items()
                     if key not in self.pending and bucket + 2 <= now // self.windows.get(key, 1)]:
             del self.shared[key]
+            del self.learned[key]
             self.windows.pop(key, None)
 
     def clear(self):
         with self.lock:
-            self.shared, self.pending, self.flushing, self.windows = {}, {}, {}, {}
+            self.shared, self.learned, self.pending, self.flushing, self.windows = {}, {}, {}, {}, {}
 
 
 _in_process = InProcessCounts()

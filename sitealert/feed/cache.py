@@ -16,13 +16,19 @@ What this module guarantees:
   they are renamed into place (`store_base`), and `prune_bases` removes the older ones of a kind
   once a newer one is written; a process that mapped an older one keeps its pages.
   `mapped_base` finds or writes the base a process maps.
+- `remove_debris`, at every prune, removes what a writer killed halfway left (a temporary file that
+  no live writer holds and none touched for DEBRIS_SECONDS), lock files as old that nobody holds
+  (one per client version the changes were asked since), and the directories of other epochs.
 A new epoch (a reset feed) is a new directory, so a document of an old epoch is never served.
 """
 
 import hashlib
 import os
+import re
+import shutil
 import struct
 import tempfile
+import time
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -95,11 +101,17 @@ def lock(directory, name):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+TEMPORARY_PREFIX = ".tmp-"
+
+
 @contextmanager
 def _atomic_file(path, mode="wb"):
-    """A file object whose content replaces `path` in one step, or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    """A file object whose content replaces `path` in one step, or not at all. The writer holds an
+    fcntl lock on the temporary file while it writes: `remove_debris` leaves it alone."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=TEMPORARY_PREFIX)
     try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         # mkstemp makes it 0600; the service's group may read it too: the reverse proxy sends the
         # documents itself with X-Accel-Redirect (docs/production.md).
         os.chmod(tmp, 0o640)
@@ -282,6 +294,85 @@ def prune(directory, fmt, version):
                 os.remove(os.path.join(directory, name))
             except OSError:
                 pass
+    remove_debris(directory)
+
+
+# A temporary file untouched for this long, and held by no writer, was left by one that died
+# (kill -9, a power cut) between creating it and renaming it into place.
+DEBRIS_SECONDS = 3600
+
+# The names this module gives files in an epoch's directory: a directory holding anything else is
+# not an epoch's, and `remove_debris` leaves it alone.
+_CACHE_FILE = re.compile(r"(feed|checksum|changes|lookup|hashes)-[0-9].*|\.lock-.+|" + re.escape(TEMPORARY_PREFIX) + ".+")
+
+
+def _held(path):
+    """Whether a live process holds the temporary or lock file at `path` (its fcntl lock, which goes
+    with the process)."""
+    if fcntl is None:  # pragma: no cover - Windows: the file's age alone tells
+        return False
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False  # the lock goes with the file's closing
+    except FileNotFoundError:  # renamed into place meanwhile: not debris
+        return True
+
+
+def _abandoned(path, now):
+    """Whether the temporary or lock file at `path` is debris: old, and held by nobody. (A builder
+    that opened a lock file just before its removal may build beside one that opens a new one:
+    wasteful, not wrong, as without fcntl.)"""
+    try:
+        if now - os.lstat(path).st_mtime < DEBRIS_SECONDS:
+            return False
+    except FileNotFoundError:
+        return False
+    return not _held(path)
+
+
+def _old_epoch(path, now):
+    """Whether the directory at `path` is an epoch's that nobody writes to any more: only our files,
+    none changed for DEBRIS_SECONDS, no temporary file held by a writer."""
+    try:
+        names = os.listdir(path)
+        if now - os.lstat(path).st_mtime < DEBRIS_SECONDS:
+            return False
+        for name in names:
+            if not _CACHE_FILE.fullmatch(name):
+                return False
+            entry = os.path.join(path, name)
+            if now - os.lstat(entry).st_mtime < DEBRIS_SECONDS:
+                return False
+            if name.startswith((TEMPORARY_PREFIX, ".lock-")) and _held(entry):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def remove_debris(directory):
+    """Remove from `directory` (the current epoch's) the temporary files that writers killed halfway
+    left and the lock files nobody held for DEBRIS_SECONDS, and the directories of other epochs
+    beside it once nothing in them has changed for as long; a live writer's file, and a directory
+    holding files not ours, stay. A file open elsewhere (a download, a mapped lookup base) stays
+    readable."""
+    now = time.time()
+    for name in os.listdir(directory):
+        if name.startswith((TEMPORARY_PREFIX, ".lock-")) and _abandoned(os.path.join(directory, name), now):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+    root, current = os.path.split(os.path.normpath(directory))
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if (name != current and not name.startswith(".") and not os.path.islink(path) and os.path.isdir(path)
+                and _old_epoch(path, now)):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # A base per kind: the lookup's generation file (sitealert.feed.lookup) and the private lookup's
@@ -318,6 +409,7 @@ def prune_bases(directory, kind, version):
                 os.remove(base_path(directory, kind, number))
             except OSError:
                 pass
+    remove_debris(directory)
 
 
 def _usable_base(directory, kind, version, pruned_through, max_changes):

@@ -58,7 +58,7 @@ def get(url, token=None, **params):
     return httpx.get(url, params=params, headers=headers, timeout=30)
 
 
-def until(condition, seconds=15):
+def until(condition, seconds=60):  # generous: on a loaded machine a flush comes late, not wrong
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -68,22 +68,27 @@ def until(condition, seconds=15):
 
 
 def test_limits_hold_across_workers_and_counts_arrive_while_serving(tmp_path):
-    site = installation(tmp_path, TALLY_FLUSH_SECONDS=0.5, TOKEN_CACHE_SECONDS=1)
+    # Hour-long windows: requests that straddle a window's start still sum up to count + previous,
+    # and still weigh whole on the limit.
+    site = installation(tmp_path, TALLY_FLUSH_SECONDS=0.5, TOKEN_CACHE_SECONDS=1, API_WINDOW=3600,
+                        PUBLIC_CHECK_WINDOW=3600)
     with site.serving() as url:
         statuses = [get(f"{url}/api/v1/feed/changes", site.token, since=0).status_code for _ in range(4 * API_RATE)]
         allowed = statuses.count(200)
         # The stated bound: each of the 2 processes holds the limit on what it knows.
         assert API_RATE <= allowed <= 2 * API_RATE and set(statuses) == {200, 429}
-        assert until(lambda: site.rows("SELECT sum(count) FROM core_ratelimitcount "
+        assert until(lambda: site.rows("SELECT sum(count + previous) FROM core_ratelimitcount "
                                        "WHERE key LIKE 'api-token:%'") == [(4 * API_RATE,)])
-        time.sleep(1)  # both processes have flushed and read back the other's counts
+        # Every count is written; a flush interval on, each process reads the shared count again at
+        # its next request, however few of the client's requests it took.
+        time.sleep(1)
         assert all(get(f"{url}/api/v1/feed/changes", site.token, since=0).status_code == 429 for _ in range(4))
 
         for _ in range(3):
             assert get(f"{url}/api/v1/check", q="films.example").status_code == 200
-        assert until(lambda: site.rows("SELECT count FROM core_ratelimitcount WHERE key LIKE 'public-check:%'")
-                     == [(3,)])
-        assert site.rows("SELECT last_used_at IS NOT NULL FROM organizations_apitoken") == [(1,)]
+        assert until(lambda: site.rows("SELECT sum(count + previous) FROM core_ratelimitcount "
+                                       "WHERE key LIKE 'public-check:%'") == [(3,)])
+        assert until(lambda: site.rows("SELECT last_used_at IS NOT NULL FROM organizations_apitoken") == [(1,)])
 
 
 def test_a_token_revoked_elsewhere_is_refused_within_the_cache_time(tmp_path):

@@ -321,7 +321,7 @@ def test_overlays_accumulate_changes_until_compaction_merges_them_into_a_new_bas
             assert reader.refresh() is False  # the same list, now in the new base
             assert reader._manifest["data"] == manifest["data"]
         assert replica.checksum == checksum_of(state.versions[-1]) and len(replica) == len(state.versions[-1])
-        assert reader.targets() == sorted(state.versions[-1])
+        assert reader.targets() == list(reader.iter_targets()) == sorted(state.versions[-1])
         assert reader.check(f"www.new{step}.example.net").target == f"new{step}.example.net"
         assert reader.check(f"www.site{step}.other.org") is None
         reader.verify()

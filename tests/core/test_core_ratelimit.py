@@ -155,6 +155,28 @@ def test_processes_exceed_a_read_limit_only_until_their_counts_are_flushed(monke
 
 
 @pytest.mark.django_db
+def test_a_process_the_client_left_learns_the_others_counts_within_a_flush_interval(monkeypatch,
+                                                                                   django_assert_num_queries):
+    """A process that took a few early requests and then none knew only what its last flush
+    returned: after the client spent its limit in another process, it allowed the client again."""
+    clock = [1_000_010.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    left, busy = ratelimit.InProcessCounts(), ratelimit.InProcessCounts()
+    assert all(left.hit("s", "k", 10, 60) == 0 for _ in range(3))
+    left.flush()
+    assert sum(busy.hit("s", "k", 10, 60) == 0 for _ in range(30)) == 7
+    busy.flush()
+    clock[0] += 0.5
+    with django_assert_num_queries(0):  # within a flush interval, what it knows is enough
+        assert left.hit("s", "k", 10, 60) == 0
+    clock[0] += 2  # SITEALERT_TALLY_FLUSH_SECONDS
+    with django_assert_num_queries(1):
+        assert left.hit("s", "k", 10, 60) > 0
+    with django_assert_num_queries(0):
+        assert left.hit("s", "k", 10, 60) > 0
+
+
+@pytest.mark.django_db
 def test_a_read_limit_slides_across_windows_as_the_shared_one_does(monkeypatch):
     clock = [1_000_079.0]  # the last second of a 60 s window
     monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
