@@ -27,7 +27,7 @@ from sitealert.core.request_body import BodyReader
 from sitealert.demo.data import load_demo_data
 from sitealert.distribution import keys, s3
 from sitealert.distribution.publish import PublishError, publish, upload
-from sitealert.feed.builder import cached_feed, open_feed, snapshot
+from sitealert.feed.builder import open_feed
 from sitealert.listings.csv_import import import_csv
 from sitealert.listings.services import REJECTED
 from sitealert.monitoring.worker import run_worker
