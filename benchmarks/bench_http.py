@@ -22,9 +22,9 @@ The floors are measured before and after the endpoints; each endpoint's ratio is
 the two runs of each floor. With --rounds R the endpoints are measured R times, each round
 between two runs of the floors (R + 1 in all), and the medians over the rounds are reported.
 The rate limits (SITEALERT_API_RATE for a token, SITEALERT_PUBLIC_CHECK_RATE for the public
-check, SITEALERT_PRIVATE_LOOKUP_RATE for the private lookup) are raised to 10^9 requests a window
-for the run, so that no request is refused, and the access log goes to /dev/null for all three
-servers.
+check, SITEALERT_PRIVATE_LOOKUP_RATE for the private lookup) are raised to 10^9 requests a
+window for the run, so that no request is refused, and the access log goes to /dev/null for all
+three servers.
 Any non-2xx/3xx answer or socket error is reported beside the figure.
 
 wrk is the Debian package (`apt-get install wrk`); https://github.com/wg/wrk otherwise.

@@ -277,12 +277,12 @@ def _hash_targets(writer, epoch, version):
     rest of the tree describes: if the list moved on while they were read, nothing is published
     (the next run publishes the newer version whole)."""
     pairs = list(private_lookup_shards())
+    if any(not path.startswith("hashes/") or "" in path.split("/") or ".." in path.split("/") for path, _ in pairs):
+        raise PublishError("the private lookup gave a shard path outside hashes/; nothing was published")
     current = json.loads(dict(pairs).get("hashes/current.json", b"{}"))
     if (current.get("epoch"), current.get("version")) != (epoch, version):
         raise PublishError(f"the list changed from version {version} while it was being published; "
                            "nothing was published, publish again")
-    if any(not path.startswith("hashes/") or "" in path.split("/") or ".." in path.split("/") for path, _ in pairs):
-        raise PublishError("the private lookup gave a shard path outside hashes/; nothing was published")
     return writer.targets_from_pairs(pairs), private.shards_location(epoch, version)
 
 
