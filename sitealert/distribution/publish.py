@@ -169,7 +169,9 @@ def _current_documents(previous_state):
         try:
             for fmt in LIST_FORMATS:
                 opened.lists[fmt] = builder.open_feed(fmt, gzipped=True)
-            for since in _since_versions(previous_state, state.epoch, state.version):
+            sinces = _since_versions(previous_state, state.epoch, state.version)
+            builder.build_changes(sinces)  # all at once; open_changes then finds them built
+            for since in sinces:
                 try:
                     opened.deltas[since] = builder.open_changes(since, gzipped=True)
                 except (builder.ResyncRequired, builder.FromTheFuture):
