@@ -37,7 +37,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_feed import TemporaryPostgres, apply_delta, best, fill, setup  # noqa: E402
+from bench_feed import (  # noqa: E402
+    CHANGE_COLUMNS,
+    ENTRY_COLUMNS,
+    TemporaryPostgres,
+    apply_delta,
+    best,
+    fill,
+    setup,
+)
 
 
 def main():
@@ -47,6 +55,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: temporary SQLite)")
     parser.add_argument("--short", action="store_true", help="100,000 rows and 1,000 changes")
+    parser.add_argument("--published", type=int, default=1,
+                        help="versions published before the new one (each gets a delta to it; default 1)")
     args = parser.parse_args()
     if args.short:
         args.rows, args.changes = 100_000, 1_000
@@ -83,6 +93,24 @@ def _published_txt(tree):
         since: json.loads(gzip.decompress(read(path))) for since, path in state["deltas"].items()}
 
 
+def _add_one(name, version):
+    """A version that lists one more target; returns it."""
+    from datetime import UTC, datetime
+
+    from django.db import transaction
+
+    from sitealert.core import bulk
+    from sitealert.feed.models import FeedState
+
+    now = bulk.db_datetime(datetime.now(UTC))
+    with transaction.atomic():
+        bulk.insert_rows("feed_feedentry", ENTRY_COLUMNS, [(name, "domain", "IT", "cyberlocker", now, version + 1)])
+        bulk.insert_rows("feed_change", CHANGE_COLUMNS, [(version + 1, name, "domain", True, "IT", "cyberlocker", now,
+                                                          now)])
+        FeedState.objects.filter(pk=1).update(version=version + 1)
+    return version + 1
+
+
 def run(args, data_dir, database_url):
     setup(data_dir, database_url)
     from django.conf import settings
@@ -99,6 +127,9 @@ def run(args, data_dir, database_url):
     keys.init(keys_dir)
     tree = os.path.join(data_dir, "tree")
     publish.publish(tree, keys_dir=keys_dir)  # the previous version, published
+    for number in range(args.published - 1):  # and more before it, one new listing each
+        since = _add_one(f"published{number}.example", since)
+        publish.publish(tree, keys_dir=keys_dir)
     saved_cache, saved_tree = os.path.join(data_dir, "previous-cache"), os.path.join(data_dir, "previous-tree")
     shutil.copytree(cache_dir, saved_cache)
     shutil.copytree(tree, saved_tree, symlinks=True)
@@ -139,8 +170,9 @@ def run(args, data_dir, database_url):
                                                .encode()).hexdigest()
     state, txt, deltas = _published_txt(tree)
     assert state["checksum"] == expected == "sha256:" + hashlib.sha256(txt).hexdigest(), state
-    assert state["version"] == version and state["count"] == args.rows
+    assert state["version"] == version and state["count"] == args.rows + args.published - 1
     assert deltas[str(since)]["version"] == version and len(deltas[str(since)]["changes"]) == args.changes
+    assert len(deltas) == args.published
     sizes = {fmt: os.path.getsize(builder.open_feed(fmt, gzipped=True).file.name) for fmt in publish.LIST_FORMATS}
 
     r = args.repeat
@@ -159,7 +191,8 @@ def run(args, data_dir, database_url):
     base = times[measured[0][0]]
     rows = list(times.items())
     print(f"database: {connection.vendor}; entries: {args.rows:,}; version: {version:,}; new version: "
-          f"{args.changes:,} changes; best of {r}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; gzip lists: "
+          f"{args.changes:,} changes; deltas from {args.published} published versions; best of {r}; "
+          f"fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; gzip lists: "
           + ", ".join(f"{fmt} {size / 1e6:.1f} MB" for fmt, size in sizes.items()))
     print(f"| {'measurement':<56} | {'seconds':>8} | {'x baseline':>10} |")
     print(f"|{'-' * 58}|{'-' * 10}:|{'-' * 11}:|")

@@ -71,5 +71,5 @@ for pattern in ninja_urls[0]:
 
 urlpatterns = [
     path("", ninja_urls),
-    re_path(r"^.*$", not_found_view),
+    re_path(r"^[\s\S]*$", not_found_view),  # any path, a newline in it too
 ]

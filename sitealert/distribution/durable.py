@@ -47,9 +47,9 @@ def write_file(path, data, mode=0o644, replace=True, directories=None):
 
 
 def place_copy(source, path, mode=0o644, directories=None):
-    """Put the content of the file `source` at `path` (which must not exist yet), durably: a hard
-    link where both are on one file system (the feed cache never rewrites a file in place), else
-    a copy. False when `path` was there already."""
+    """Put the content of `source`, a file open for reading, at `path` (which must not exist yet),
+    durably: a hard link to its file where both are on one file system (the feed cache never
+    rewrites a file in place), else a copy. False when `path` was there already."""
     if os.path.exists(path):
         return False
     directory = os.path.dirname(path)
@@ -58,12 +58,17 @@ def place_copy(source, path, mode=0o644, directories=None):
     _remove(tmp)
     try:
         try:
-            os.link(source, tmp)
+            os.link(source.name, tmp)
+            linked = os.stat(tmp).st_ino == os.fstat(source.fileno()).st_ino
         except OSError:
-            shutil.copyfile(source, tmp)
+            linked = False
+        if not linked:  # another file system, or the name now holds another file: copy the one we hold
+            _remove(tmp)
+            source.seek(0)
+            with open(tmp, "xb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
             os.chmod(tmp, mode)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+        _fsync_file(tmp)
         return _into_place(tmp, path, False, directories)
     except BaseException:
         _remove(tmp)

@@ -164,7 +164,9 @@ def _current_documents(previous_state):
         try:
             for fmt in LIST_FORMATS:
                 opened.lists[fmt] = builder.open_feed(fmt, gzipped=True)
-            for since in _since_versions(previous_state, state.epoch, state.version):
+            sinces = _since_versions(previous_state, state.epoch, state.version)
+            builder.build_changes(sinces)  # all at once; open_changes then finds them built
+            for since in sinces:
                 try:
                     opened.deltas[since] = builder.open_changes(since, gzipped=True)
                 except (builder.ResyncRequired, builder.FromTheFuture):
@@ -227,14 +229,8 @@ class _Writer:
         length, sha256 = _hash_file(f)
         target = TargetFile(length, {"sha256": sha256}, path)
         location = self.tree.target_location(target)
-        if not os.path.exists(location):
-            try:
-                placed = durable.place_copy(f.name, location, directories=self.directories)
-            except FileNotFoundError:  # pruned from the feed cache since we opened it: copy what we hold
-                f.seek(0)
-                placed = durable.write_file(location, f.read(), replace=False, directories=self.directories)
-            if placed:
-                self.written.append(self._relative(location))
+        if durable.place_copy(f, location, directories=self.directories):
+            self.written.append(self._relative(location))
         return target
 
     def target_from_bytes(self, path, data):

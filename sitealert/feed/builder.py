@@ -383,13 +383,19 @@ def _pieces(fmt, runs, version, checksum):
 def _changed_rows(since, version):
     """[(target, (listed, row))] of the targets changed in (since, version], sorted by target, from
     each one's last change; rows as in `_sorted_rows`."""
+    return [(target, change) for target, _seq, change in _last_changes(since, version)]
+
+
+def _last_changes(since, version):
+    """[(target, seq of its last change, (listed, row))] of the targets changed in (since, version],
+    sorted by target."""
     latest = {}
-    sql = (f"SELECT target, kind, listed, countries, categories, {_first_listed_sql()} FROM feed_change "
+    sql = (f"SELECT seq, target, kind, listed, countries, categories, {_first_listed_sql()} FROM feed_change "
            "WHERE seq > %s AND seq <= %s ORDER BY seq")
     for rows in _fetch_chunks(sql, [since, version]):
-        for target, kind, listed, countries, categories, first in rows:
-            latest[target] = (bool(listed), (target, kind, countries, categories, first))
-    return sorted(latest.items())
+        for seq, target, kind, listed, countries, categories, first in rows:
+            latest[target] = (seq, (bool(listed), (target, kind, countries, categories, first)))
+    return [(target, seq, change) for target, (seq, change) in sorted(latest.items())]
 
 
 def _streamed_changed_rows(since, version):
@@ -618,6 +624,43 @@ def _changes_pieces(since, version, checksum, changed):
         yield (separator + json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))[1:-1]).encode()
         separator = ","
     yield b'],"more":false}'
+
+
+def _rendered_changes_pieces(since, version, checksum, entries):
+    """The bytes of `changes_since(since)` from its change objects already rendered as compact JSON
+    (what `_changes_pieces` writes: a compact JSON list is its items joined by commas)."""
+    head = json.dumps({"since": since, "version": version, "checksum": checksum}, separators=(",", ":"))
+    yield (head[:-1] + ',"changes":[').encode()
+    for start in range(0, len(entries), CHUNK_ROWS):
+        yield (("," if start else "") + ",".join(entries[start:start + CHUNK_ROWS])).encode()
+    yield b'],"more":false}'
+
+
+def build_changes(sinces):
+    """Write the changes documents for clients at each version of `sinces` at the current version
+    into the feed cache, from one read of the change log in which each changed target's entry is
+    rendered once (a delta from each of the last 100 versions would otherwise read and render the
+    newest changes 100 times). Versions already built, pruned from the history or too far back to
+    hold (SPLICE_MAX_CHANGES) are left to `open_changes`. Returns the version."""
+    state = feed_state()
+    directory = cache.epoch_directory(state.epoch)
+    with cache.lock(directory, "changes"), gc_paused(), consistent_read() as (version, pruned_through):
+        wanted = sorted(since for since in set(sinces) if pruned_through <= since < version
+                        and version - since <= SPLICE_MAX_CHANGES
+                        and not os.path.exists(cache.changes_paths(directory, since, version)[0]))
+        if wanted:
+            changed = _last_changes(wanted[0], version)
+            checksum = _checksum(directory, version, pruned_through,
+                                 {wanted[0]: [(target, change) for target, _seq, change in changed]})
+            entries = _changes_dicts([(target, change) for target, _seq, change in changed])
+            rendered = [(seq, json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+                        for (_target, seq, _change), entry in zip(changed, entries, strict=True)]
+            for since in wanted:
+                cache.store_changes(directory, since, version, _rendered_changes_pieces(
+                    since, version, checksum, [text for seq, text in rendered if seq > since]))
+    if wanted:
+        cache.prune(directory, None, version)
+    return version
 
 
 @dataclass
