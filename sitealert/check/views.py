@@ -27,7 +27,7 @@ TOKEN_PLACEHOLDER = "csrf" + secrets.token_hex(16)
 
 class Pages:
     """Rendered check pages of one version of the list, by (language, address). At most MAX_PAGES
-    (about 10 kB each), then it starts afresh; and after MAX_SECONDS, so that what changes without
+    (about 5 kB each: 10 MB), then it starts afresh; and after MAX_SECONDS, so that what changes without
     a new version (an authority's name) shows within a minute."""
 
     MAX_PAGES = 2_000
