@@ -13,8 +13,9 @@ they move less than the wall time on a shared machine), its peak RSS (ru_maxrss,
 process's RSS after start-up for reference) and the SHA-256 of the document. With --compare, the
 same builds run with the code of another checkout (a `git worktree add /tmp/old-build <commit>`)
 on the same data, alternating with this one's, and the table gives the ratios this/other and
-checks that both wrote the same bytes. The database is migrated by this checkout: an older
-checkout reads it with this one's indexes.
+checks that both wrote the same bytes. Each checkout reads a database of its own, created by its
+own migrations (so with its own indexes: a temporary database on the same server, or a SQLite
+file of its own) and filled by the same statements.
 
 Without --cold:
 it fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
@@ -45,6 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -321,17 +323,14 @@ def _sql_target(vendor):
             + " || i || (CASE WHEN i % 2 = 1 THEN '.example' ELSE '.test' END) END")
 
 
-def fill_sql(n):
-    """The same list as fill(n, 0), written by the database: entries, a change log that added each
-    once, the version."""
-    from django.db import connection
-
-    from sitealert.feed.models import FeedState
+def fill_statements(vendor, n):
+    """The SQL that writes the same list as fill(n, 0): entries, a change log that added each once,
+    the version; on a migrated database of either vendor, whatever code migrated it."""
 
     def pick(values, modulo):
         return f"CASE i % {modulo} " + " ".join(f"WHEN {k} THEN '{v}'" for k, v in enumerate(values)) + " END"
 
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         numbers = f"generate_series(0, {n - 1}) AS s(i)"
         first = "TIMESTAMPTZ '2024-01-01 00:00:00+00' + (i / 100) * INTERVAL '1 minute'"
         prefix = ""
@@ -339,17 +338,44 @@ def fill_sql(n):
         numbers = "s"
         first = "datetime('2024-01-01 00:00:00', '+' || (i / 100) || ' minutes')"
         prefix = f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n - 1}) "
+    return [
+        "INSERT INTO feed_feedentry (target, kind, countries, categories, first_listed_at, version) "
+        f"{prefix}SELECT t, CASE WHEN i % 50 = 49 THEN 'app' ELSE 'domain' END, {pick(COUNTRIES, 6)}, "
+        f"{pick(CATEGORIES, 9)}, {first}, i + 1 FROM (SELECT i, {_sql_target(vendor)} AS t "
+        f"FROM {numbers}) AS numbered",
+        "INSERT INTO feed_change (seq, target, kind, listed, countries, categories, first_listed_at, "
+        "created_at) SELECT version, target, kind, TRUE, countries, categories, first_listed_at, "
+        "first_listed_at FROM feed_feedentry",
+        "INSERT INTO feed_feedstate (id, version, pruned_through, epoch) "
+        f"VALUES (1, {n}, 0, '{uuid.uuid4().hex[:16]}') ON CONFLICT (id) DO UPDATE SET version = {n}",
+        "VACUUM ANALYZE" if vendor == "postgresql" else "ANALYZE",
+    ]
+
+
+def fill_sql(n):
+    """The same list as fill(n, 0), written by the database."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO feed_feedentry (target, kind, countries, categories, first_listed_at, version) "
-            f"{prefix}SELECT t, CASE WHEN i % 50 = 49 THEN 'app' ELSE 'domain' END, {pick(COUNTRIES, 6)}, "
-            f"{pick(CATEGORIES, 9)}, {first}, i + 1 FROM (SELECT i, {_sql_target(connection.vendor)} AS t "
-            f"FROM {numbers}) AS numbered")
-        cursor.execute("INSERT INTO feed_change (seq, target, kind, listed, countries, categories, first_listed_at, "
-                       "created_at) SELECT version, target, kind, TRUE, countries, categories, first_listed_at, "
-                       "first_listed_at FROM feed_feedentry")
-        FeedState.objects.update_or_create(pk=1, defaults={"version": n})
-        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+        for sql in fill_statements(connection.vendor, n):
+            cursor.execute(sql)
+
+
+# Migrates the database given by the environment with the code of the checkout argv[1], then runs
+# the statements in argv[2] (a JSON list): the other checkout's own database, as its code makes it.
+CHILD_FILL = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+call_command("migrate", interactive=False, verbosity=0)
+call_command("createcachetable", verbosity=0)
+with connection.cursor() as cursor:
+    for sql in json.loads(sys.argv[2]):
+        cursor.execute(sql)
+"""
 
 
 CHILD = r"""
@@ -400,14 +426,30 @@ def cold(args, data_dir, database_url):
     fill_time = time.perf_counter() - started
     vendor = connection.vendor
     connections.close_all()
-    checkouts = {"this": str(Path(__file__).resolve().parent.parent)}
-    if args.compare:
-        checkouts = {"other": str(Path(args.compare).resolve()), **checkouts}
+    this = {"code": str(Path(__file__).resolve().parent.parent), "env": {}}
+    with ExitStack() as stack:
+        checkouts = {"this": this}
+        if args.compare:
+            # A database of its own, which the other checkout's migrations create (its indexes).
+            other_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sitealert-bench-other-"))
+            env = {"SITEALERT_DATA_DIR": other_dir}
+            if database_url:
+                env["SITEALERT_DATABASE_URL"] = stack.enter_context(TemporaryPostgres(database_url))
+            other = {"code": str(Path(args.compare).resolve()), "env": env}
+            subprocess.run([sys.executable, "-c", CHILD_FILL, other["code"],
+                            json.dumps(fill_statements(vendor, args.n))], env={**os.environ, **env}, check=True)
+            checkouts = {"other": other, "this": this}
+        _cold_builds(args, data_dir, vendor, fill_time, checkouts)
 
-    def build(code, fmt, gzipped, run):
-        env = {**os.environ, "SITEALERT_FEED_CACHE_DIR": os.path.join(data_dir, f"cache-{run}")}
-        out = subprocess.run([sys.executable, "-c", CHILD, code, fmt, "gz" if gzipped else "plain"], env=env,
-                             check=True, capture_output=True, text=True).stdout
+
+def _cold_builds(args, data_dir, vendor, fill_time, checkouts):
+    import subprocess
+
+    def build(checkout, fmt, gzipped, run):
+        env = {**os.environ, **checkout["env"],
+               "SITEALERT_FEED_CACHE_DIR": os.path.join(data_dir, f"cache-{run}")}
+        out = subprocess.run([sys.executable, "-c", CHILD, checkout["code"], fmt, "gz" if gzipped else "plain"],
+                             env=env, check=True, capture_output=True, text=True).stdout
         shutil.rmtree(env["SITEALERT_FEED_CACHE_DIR"], ignore_errors=True)
         return json.loads(out.strip().splitlines()[-1])
 
@@ -421,9 +463,9 @@ def cold(args, data_dir, database_url):
         for gzipped in (False, True):
             results = {}
             for _ in range(args.repeat):
-                for name, code in checkouts.items():
+                for name, checkout in checkouts.items():
                     run += 1
-                    result = build(code, fmt, gzipped, run)
+                    result = build(checkout, fmt, gzipped, run)
                     if name not in results or result["seconds"] < results[name]["seconds"]:
                         results[name] = result
             cells = [f"{r['seconds']:.2f} | {r['cpu']:.2f} ({r['server_cpu']:.2f}) | "

@@ -31,6 +31,9 @@ class FeedState(models.Model):
 class FeedEntry(models.Model):
     """A target of the aggregated list, with the aggregate of its active listings."""
 
+    # On PostgreSQL the column's collation is "C" and the primary key covers the columns a feed
+    # document reads (migration 0003, so documents are built without a sort): a migration that
+    # alters this field must restore both, as AlterField resets the collation.
     target = models.CharField(_("target"), max_length=300, primary_key=True)
     kind = models.CharField(_("kind"), max_length=10)
     countries = models.CharField(pgettext_lazy("feed field", "countries"), max_length=200,
