@@ -285,7 +285,7 @@ def _hash_targets(writer, epoch, version):
     if (current.get("epoch"), current.get("version")) != (epoch, version):
         raise PublishError(f"the list changed from version {version} while it was being published; "
                            "nothing was published, publish again")
-    return writer.targets_from_pairs(pairs), private.shards_location(epoch, version)
+    return writer.targets_from_pairs(pairs), {key: current.get(key) for key in ("prefix_hex", "shards")}
 
 
 def _retained_lists(tree, epoch, version):

@@ -22,9 +22,11 @@ A later version is the base plus the targets changed since (read from the change
 more than OVERLAY_MAX_CHANGES have changed or the history the base needs is pruned.
 
 The static mirror carries the same hashes as shards (`static_shards`), coarser so that a
-version's shards stay a few thousand files: SHARD_PREFIX_HEX = 3 (4,096 shards, about 2,400
-hashes each at 10M), every shard written, even an empty one, so that a missing file is an error
-and never an "unlisted". A shard's body is the endpoint's document for its (shorter) prefix.
+version's shards stay a few thousand files at most: the fewest hex digits (1 to SHARD_PREFIX_HEX = 3)
+that keep a shard near SHARD_HASHES hashes (16 shards for a list of a few thousand, 4,096 from
+about a million; about 2,400 hashes each at 10M), every shard written, even an empty one, so that
+a missing file is an error and never an "unlisted". A shard's body is the endpoint's document for
+its (shorter) prefix; `hashes/current.json` says how many digits the shards' names have.
 """
 
 import hashlib
@@ -42,6 +44,7 @@ from sitealert.hosts import target_digest
 
 PREFIX_HEX = 4
 SHARD_PREFIX_HEX = 3
+SHARD_HASHES = 256
 DIGEST_BYTES = 32
 PREFIXES = 16 ** PREFIX_HEX
 MAGIC = b"SAHASH1\n"
@@ -123,6 +126,12 @@ class Hashes(Overlaid):
         self._added = sorted(target_digest(target) for target in added)
         self._removed = {target_digest(target) for target in removed}
 
+    @property
+    def count(self):
+        """About how many targets are listed (the base's count and the changes since: a target
+        listed again after a change counts twice), for choosing the shards' size."""
+        return (self.base.count if self.base is not None else 0) + len(self._added) - len(self._removed)
+
     def digests(self, prefix):
         """The sorted digests of the listed targets whose hex form starts with `prefix` (hex, at
         most PREFIX_HEX digits)."""
@@ -174,22 +183,33 @@ def etag(state):
     return f'"{state.epoch[:12]}-{state.version}-hashes"'
 
 
-def shards_location(epoch, version):
+def shard_prefix_hex(count):
+    """The hex digits of the static shards' names for a list of `count` targets: the fewest (at
+    least 1, at most SHARD_PREFIX_HEX) that keep a shard near SHARD_HASHES hashes. Fewer digits
+    also tell a mirror less about what a client asks."""
+    digits = 1
+    while digits < SHARD_PREFIX_HEX and count > SHARD_HASHES * 16 ** digits:
+        digits += 1
+    return digits
+
+
+def shards_location(epoch, version, prefix_hex):
     """What a static tree's state.json says of the shards: {"prefix_hex", "shards"}."""
-    return {"prefix_hex": SHARD_PREFIX_HEX, "shards": f"hashes/{epoch}/{version}/"}
+    return {"prefix_hex": prefix_hex, "shards": f"hashes/{epoch}/{version}/"}
 
 
 def static_shards():
     """(TUF target path, bytes) of every shard of the current version: hashes/<epoch>/<version>/<prefix>
-    for each of the 4,096 SHARD_PREFIX_HEX prefixes, empty ones included, then
+    for each prefix of shard_prefix_hex(the list's size) digits, empty ones included, then
     hashes/current.json ({"epoch", "version", "prefix_hex", "shards"}), which a client of a mirror
     without a feed token reads to find the current shards (role "hashes" in the static tree). The
     version is the one current when the generator starts (the last item names it: a publisher
     compares it with the version its state.json describes)."""
     hashes = current_hashes.get()
-    location = shards_location(hashes.epoch, hashes.version)
-    for number in range(16 ** SHARD_PREFIX_HEX):
-        prefix = f"{number:0{SHARD_PREFIX_HEX}x}"
+    digits = shard_prefix_hex(hashes.count)
+    location = shards_location(hashes.epoch, hashes.version, digits)
+    for number in range(16 ** digits):
+        prefix = f"{number:0{digits}x}"
         yield location["shards"] + prefix, hashes.document(prefix)
     yield "hashes/current.json", json.dumps({"epoch": hashes.epoch, "version": hashes.version, **location},
                                             separators=(",", ":")).encode()

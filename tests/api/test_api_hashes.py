@@ -100,13 +100,22 @@ def settings_dir():
     return str(setting("FEED_CACHE_DIR"))
 
 
+def current_hashes_count():
+    return private.current_hashes.get().count
+
+
+def test_shards_grow_with_the_list_and_stop_at_4096():
+    assert [private.shard_prefix_hex(n) for n in (0, 4096, 4097, 65536, 65537, 10_000_000)] == [1, 1, 2, 2, 3, 3]
+
+
 def test_static_shards_cover_exactly_the_listed_targets(listed):
     shards = dict(private.static_shards())
     state = feed_state()
     current = json.loads(shards.pop("hashes/current.json"))
-    assert current == {"epoch": state.epoch, "version": state.version, "prefix_hex": 3,
+    digits = private.shard_prefix_hex(current_hashes_count())
+    assert current == {"epoch": state.epoch, "version": state.version, "prefix_hex": digits,
                        "shards": f"hashes/{state.epoch}/{state.version}/"}
-    assert len(shards) == 4096 and all(path.startswith(current["shards"]) for path in shards)
+    assert len(shards) == 16 ** digits and all(path.startswith(current["shards"]) for path in shards)
     found = set()
     for path, data in shards.items():
         document = json.loads(data)

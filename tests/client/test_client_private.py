@@ -3,6 +3,7 @@ and the items never reach the server (issue 15, private lookup)."""
 
 import functools
 import hashlib
+import json
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -239,9 +240,11 @@ def test_a_modified_or_dropped_shard_is_refused_never_read_as_unlisted(live_serv
                                                                        tmp_path, attack):
     targets, _items = held_out
     url, tree, _requests = static_server
-    root = publish_tree(tree, dict(private.static_shards()))
+    shards = dict(private.static_shards())
+    root = publish_tree(tree, shards)
+    digits = json.loads(shards["hashes/current.json"])["prefix_hex"]
     digest = hashlib.sha256(targets[0].encode()).hexdigest()
-    [shard] = (tree / "targets" / "hashes").glob(f"*/*/*.{digest[:3]}")
+    [shard] = (tree / "targets" / "hashes").glob(f"*/*/*.{digest[:digits]}")
     if attack == "modify":
         shard.write_bytes(shard.read_bytes().replace(digest.encode(), b"0" * 64))  # hide a listed target
     else:

@@ -150,7 +150,8 @@ def test_private_lookup_shards_are_signed_by_the_delegated_role(italy, list_targ
     list_targets(italy, ["films.example"])
     epoch, version = builder.feed_state().epoch, builder.current_version()
     shards = [(f"hashes/{epoch}/{version}/{n:03x}", json.dumps({"hashes": [n]}).encode()) for n in range(16)]
-    shards.append(("hashes/current.json", json.dumps({"epoch": epoch, "version": version}).encode()))
+    shards.append(("hashes/current.json", json.dumps({"epoch": epoch, "version": version, "prefix_hex": 3,
+                                                      "shards": f"hashes/{epoch}/{version}/"}).encode()))
     monkeypatch.setattr(publish, "private_lookup_shards", lambda: iter(shards))
     tree = tmp_path / "tree"
     publish.publish(str(tree))

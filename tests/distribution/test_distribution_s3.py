@@ -60,9 +60,7 @@ def endpoint(moto_server):
     """The server with an empty bucket named BUCKET."""
     client = s3.s3_client(moto_server, "us-east-1")
     for bucket in client.list_buckets()["Buckets"]:
-        objects = client.list_objects_v2(Bucket=bucket["Name"]).get("Contents", [])
-        if objects:
-            client.delete_objects(Bucket=bucket["Name"], Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
+        delete_all(client, bucket["Name"])
         client.delete_bucket(Bucket=bucket["Name"])
     client.create_bucket(Bucket=BUCKET)
     # Readers fetch without signing, as through the CDN of docs/distribution.md; here they stand for
@@ -106,16 +104,27 @@ def read_bucket(endpoint, tmp_path, trusted, name="reader", prefix=""):
     return body, shards
 
 
+def objects_in(client, bucket):
+    """Every object of `bucket` (a listing answers 1,000 at most: a tree with the private lookup's
+    4,096 shards a version takes several)."""
+    return [o for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", [])]
+
+
+def delete_all(client, bucket):
+    objects = objects_in(client, bucket)
+    for start in range(0, len(objects), 1000):
+        batch = [{"Key": o["Key"]} for o in objects[start:start + 1000]]
+        client.delete_objects(Bucket=bucket, Delete={"Objects": batch})
+
+
 def keys_in_bucket(endpoint):
     client = s3.s3_client(endpoint, "us-east-1")
-    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    return sorted(o["Key"] for o in objects_in(client, BUCKET))
 
 
 def empty_bucket(endpoint):
-    client = s3.s3_client(endpoint, "us-east-1")
-    objects = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    if objects:
-        client.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": o["Key"]} for o in objects]})
+    delete_all(s3.s3_client(endpoint, "us-east-1"), BUCKET)
 
 
 # --- a proxy that records and fails -------------------------------------------------------------
@@ -211,7 +220,7 @@ def test_objects_carry_their_type_and_caching(endpoint, tmp_path):
     upload_tree(tree.directory, f"s3://{BUCKET}/feeds/eu", endpoint_url=endpoint)
     client = s3.s3_client(endpoint, "us-east-1")
     heads = {o["Key"]: client.head_object(Bucket=BUCKET, Key=o["Key"])
-             for o in client.list_objects_v2(Bucket=BUCKET)["Contents"]}
+             for o in objects_in(client, BUCKET)}
     assert all(key.startswith("feeds/eu/") for key in heads)
 
     timestamp = heads["feeds/eu/metadata/timestamp.json"]
