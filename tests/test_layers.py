@@ -47,7 +47,7 @@ ALLOWED_LOCAL_IMPORTS = {
     ("distribution/s3.py", "botocore.config"): "boto3 is the optional `s3` extra: loaded only when an upload runs",
     ("client/store.py", "fcntl"): "POSIX only: a replica opened read-only on any platform needs no lock",
     ("client/sync.py", "httpx"): "the SDK imports no network library until a sync runs",
-    ("client/private.py", "tuf.api"): "the SDK imports no network library until a mirror is read",
+    ("client/private.py", "sitealert.client.mirror"): "it loads tuf and urllib3: only when a mirror is read",
     ("client/private.py", "tuf.ngclient"): "the SDK imports no network library until a mirror is read",
     ("client/sync.py", "sitealert.client"): "the package imports this module: its version is read at run time",
 }

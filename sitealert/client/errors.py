@@ -69,7 +69,7 @@ class MirrorFrozen(MirrorError):
 
 
 class MirrorRollback(MirrorError):
-    """A mirror served metadata, or a list, older than what this replica has already verified."""
+    """A mirror served metadata, or a list, older than what this client has already verified."""
 
 
 class MirrorIncomplete(MirrorError):

@@ -181,6 +181,53 @@ class _Fetcher(FetcherInterface):
         self._pool.clear()
 
 
+@contextmanager
+def verifying(where: str, what: str, keeps: str) -> Iterator[None]:
+    """tuf's errors as the SDK's (MirrorVerificationError, MirrorFrozen, MirrorRollback,
+    MirrorIncomplete, AuthError, ServerError, ServerUnreachable, ProtocolError), each saying where,
+    what was refused and why, and what the caller `keeps`."""
+    try:
+        yield
+    except tuf_errors.UnsignedMetadataError as exc:
+        raise MirrorVerificationError(
+            f"{where}: {what} is not signed by the keys the trusted root names ({exc}); {keeps}") from None
+    except tuf_errors.ExpiredMetadataError as exc:
+        raise MirrorFrozen(
+            f"{where}: {what}: {exc}: the mirror stopped updating, or serves an old copy of the tree; "
+            f"{keeps}") from None
+    except tuf_errors.BadVersionNumberError as exc:
+        raise MirrorRollback(
+            f"{where}: {what}: {exc}: the mirror serves metadata older than what this client has "
+            f"already verified (a rollback); {keeps}") from None
+    except tuf_errors.LengthOrHashMismatchError as exc:
+        raise MirrorVerificationError(
+            f"{where}: {what} was modified or truncated ({exc}); {keeps}") from None
+    except tuf_errors.RepositoryError as exc:
+        raise MirrorVerificationError(f"{where}: {what} failed verification ({exc}); {keeps}") from None
+    except tuf_errors.DownloadLengthMismatchError as exc:
+        raise MirrorVerificationError(
+            f"{where}: {what} is longer than its signed length ({exc}); {keeps}") from None
+    except tuf_errors.DownloadHTTPError as exc:
+        status = exc.status_code
+        if status in (401, 403):
+            raise AuthError(f"{where} refused access to {what} (HTTP {status}); check --token: a mirror "
+                            f"served by a SiteAlert server needs an authorized user's feed token") from None
+        if status == 404:
+            raise MirrorIncomplete(
+                f"{where} lacks {what} ({exc}): a partial copy of the tree, dropped files, or not a mirror "
+                f"at this address; {keeps}") from None
+        if status == 429 or status >= 500:
+            raise ServerError(f"{where} answered HTTP {status} for {what}; try again later") from None
+        raise ProtocolError(f"{where} answered HTTP {status} for {what}") from None
+    except tuf_errors.SlowRetrievalError as exc:
+        raise ServerUnreachable(f"{where}: {what} timed out ({exc}); check the address and the network") \
+            from None
+    except tuf_errors.DownloadError as exc:
+        cause = exc.__cause__ or exc
+        raise ServerUnreachable(f"{where}: could not download {what} ({cause}); check the address and the "
+                                f"network") from None
+
+
 class MirrorSource(Source):
     """One mirror, as a sync.Source: every file it yields has been verified against the trusted root."""
 
@@ -196,49 +243,8 @@ class MirrorSource(Source):
 
     @contextmanager
     def _verifying(self, what: str) -> Iterator[None]:
-        """tuf's errors as the SDK's, each with what was refused and why."""
-        where = f"mirror {self.url}"
-        keeps = "the replica keeps its last verified version"
-        try:
+        with verifying(f"mirror {self.url}", what, "the replica keeps its last verified version"):
             yield
-        except tuf_errors.UnsignedMetadataError as exc:
-            raise MirrorVerificationError(
-                f"{where}: {what} is not signed by the keys the trusted root names ({exc}); {keeps}") from None
-        except tuf_errors.ExpiredMetadataError as exc:
-            raise MirrorFrozen(
-                f"{where}: {what}: {exc}: the mirror stopped updating, or serves an old copy of the tree; "
-                f"{keeps}") from None
-        except tuf_errors.BadVersionNumberError as exc:
-            raise MirrorRollback(
-                f"{where}: {what}: {exc}: the mirror serves metadata older than what this replica has "
-                f"already verified (a rollback); {keeps}") from None
-        except tuf_errors.LengthOrHashMismatchError as exc:
-            raise MirrorVerificationError(
-                f"{where}: {what} was modified or truncated ({exc}); {keeps}") from None
-        except tuf_errors.RepositoryError as exc:
-            raise MirrorVerificationError(f"{where}: {what} failed verification ({exc}); {keeps}") from None
-        except tuf_errors.DownloadLengthMismatchError as exc:
-            raise MirrorVerificationError(
-                f"{where}: {what} is longer than its signed length ({exc}); {keeps}") from None
-        except tuf_errors.DownloadHTTPError as exc:
-            status = exc.status_code
-            if status in (401, 403):
-                raise AuthError(f"{where} refused access to {what} (HTTP {status}); check --token: a mirror "
-                                f"served by a SiteAlert server needs an authorized user's feed token") from None
-            if status == 404:
-                raise MirrorIncomplete(
-                    f"{where} lacks {what} ({exc}): a partial copy of the tree, dropped files, or not a mirror "
-                    f"at this address; {keeps}") from None
-            if status == 429 or status >= 500:
-                raise ServerError(f"{where} answered HTTP {status} for {what}; try again later") from None
-            raise ProtocolError(f"{where} answered HTTP {status} for {what}") from None
-        except tuf_errors.SlowRetrievalError as exc:
-            raise ServerUnreachable(f"{where}: {what} timed out ({exc}); check the address and the network") \
-                from None
-        except tuf_errors.DownloadError as exc:
-            cause = exc.__cause__ or exc
-            raise ServerUnreachable(f"{where}: could not download {what} ({cause}); check the address and the "
-                                    f"network") from None
 
     def _refreshed(self) -> Updater:
         if self._updater is None:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from sitealert.hosts import InvalidTarget, item_candidates, target_digest
 from sitealert.matcher import Match
 
-from .errors import ProtocolError
+from .errors import MirrorIncomplete, ProtocolError
 from .sync import _Feed, base_url
 
 if TYPE_CHECKING:
@@ -104,8 +104,9 @@ class _Mirror:
     root: hashes/current.json names the version's shards, hashes/<epoch>/<version>/<prefix>."""
 
     def __init__(self, mirror: str, root: str | Path, directory: str | Path) -> None:
-        from tuf.api import exceptions
         from tuf.ngclient import Updater, UpdaterConfig
+
+        from .mirror import verifying
 
         self.where = mirror if mirror.endswith("/") else mirror + "/"
         self._metadata = Path(directory) / "tuf"
@@ -114,7 +115,7 @@ class _Mirror:
         self._shards.mkdir(exist_ok=True)
         if not (self._metadata / "root.json").exists():
             shutil.copyfile(root, self._metadata / "root.json")  # the pinned trust; newer roots replace it
-        self._errors = (exceptions.RepositoryError, exceptions.DownloadError)
+        self._verifying = lambda what: verifying(f"mirror {self.where}", what, "nothing was answered")
         self._new_updater = lambda: Updater(str(self._metadata), self.where + "metadata/", str(self._shards),
                                             self.where + "targets/",
                                             config=UpdaterConfig(prefix_targets_with_hash=True), bootstrap=None)
@@ -123,23 +124,19 @@ class _Mirror:
         self.prefix_hex = 0
 
     def _download(self, path: str) -> bytes:
-        try:
+        with self._verifying(path):
             info = self._updater.get_targetinfo(path)
             if info is None:
-                raise ProtocolError(f"{self.where}: the signed metadata names no {path}; is the private "
-                                    f"lookup published on this mirror?")
+                raise MirrorIncomplete(f"{self.where}: the signed metadata names no {path}; is the private "
+                                       f"lookup published on this mirror?")
             with open(self._updater.download_target(info), "rb") as f:
                 return f.read()
-        except self._errors as exc:
-            raise ProtocolError(f"{self.where} failed TUF verification for {path}: {exc}") from None
 
     def refresh(self) -> None:
         """Verify the mirror's newest metadata and read which shards are current."""
-        self._updater = self._new_updater()
-        try:
+        with self._verifying("the metadata"):
+            self._updater = self._new_updater()
             self._updater.refresh()
-        except self._errors as exc:
-            raise ProtocolError(f"{self.where} failed TUF verification: {exc}") from None
         try:
             current = json.loads(self._download(CURRENT))
         except ValueError:

@@ -24,7 +24,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from sitealert.client import ProtocolError, ServerError
+from sitealert.client import MirrorFrozen, MirrorIncomplete, MirrorVerificationError, ServerError
 from sitealert.client.private import PrivateChecker
 from sitealert.feed import private
 from sitealert.hosts import InvalidTarget, item_candidates
@@ -249,8 +249,9 @@ def test_a_modified_or_dropped_shard_is_refused_never_read_as_unlisted(live_serv
         shard.write_bytes(shard.read_bytes().replace(digest.encode(), b"0" * 64))  # hide a listed target
     else:
         shard.unlink()
+    refusal = (MirrorVerificationError, "modified or truncated") if attack == "modify" else (MirrorIncomplete, "lacks")
     with PrivateChecker(mirror=url, root=root, directory=tmp_path / "client") as checker, \
-            pytest.raises(ProtocolError, match="failed TUF verification"):
+            pytest.raises(refusal[0], match=refusal[1]):
         checker.check(targets[0])
 
 
@@ -259,7 +260,7 @@ def test_an_expired_mirror_is_refused(live_server, held_out, static_server, tmp_
     root = publish_tree(tree, dict(private.static_shards()),
                         expires=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
     with PrivateChecker(mirror=url, root=root, directory=tmp_path / "client") as checker, \
-            pytest.raises(ProtocolError, match="failed TUF verification"):
+            pytest.raises(MirrorFrozen, match="stopped updating"):
         checker.check("example.com")
 
 

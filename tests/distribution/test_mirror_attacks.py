@@ -111,7 +111,7 @@ def test_older_metadata_after_newer_was_seen_is_a_rollback(italy, list_targets, 
     replica.sync(mirror=tampering.url, root=root_file)
     assert replica.version == builder.current_version()
     tampering.serve_from(old)  # replays the older tree, signed and all
-    refused(replica_dir, tampering.url, MirrorRollback, "older than what this replica has already verified")
+    refused(replica_dir, tampering.url, MirrorRollback, "older than what this client has already verified")
 
 
 def test_a_frozen_mirror_is_refused_once_its_timestamp_expires(italy, list_targets, tree, tampering, root_file,
