@@ -21,6 +21,9 @@ PUBLIC_ROUTES = {
     "reviews:review_status", "statistics:statistics", "statistics:statistics_csv", "member", "member_badge",
     "admin_login", "admin:logout",
     "api:openapi-json", "api:openapi-view", "api:check",
+    # The private lookup answers hash prefixes to anyone, and the signed mirror's metadata is public
+    # (its targets need a feed token but for the hashes/ shards: the view checks each path).
+    "api:hashes", "api:mirror_metadata",
     # Liveness and readiness probes answer anyone (no data beyond "ok" or what is not ready).
     "healthz", "readyz",
     "otp_webauthn:js-i18n-catalog",  # the passkey script's interface strings
@@ -56,7 +59,7 @@ def _example(pattern, values):
         return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values.get(m.group(1), SAMPLE_VALUES.get(m.group(1), "x")), text)
     text = text.removeprefix("^").removesuffix("$")
     text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values.get(m.group(1), SAMPLE_VALUES.get(m.group(1), "x")), text)
-    text = text.replace(r"\.", ".").replace(".*", "anything")
+    text = text.replace(r"\.", ".").replace(".*", "anything").replace(r"[\s\S]*", "anything")
     if re.search(r"[()\[\]*+?|\\^$]", text):
         raise AssertionError(f"no example for the regular expression {pattern.pattern!r}: "
                              "extend SAMPLE_VALUES in tests/security/attacks.py")
