@@ -737,8 +737,8 @@ table_check(TableObject *t, PyObject *item)
    overlap instead of waiting one after another: scan every item of the batch and prefetch the
    slots of its candidate suffixes; find the longest candidate whose slot carries its tag and
    prefetch that record and its cache entry (the slot names both); verify the record, find the
-   cached match object and prefetch it; build the results. The items of the next batch are prefetched
-   meanwhile, both of their first two cache lines: a str's characters start 48 bytes into the
+   cached match object and prefetch it; build the results. Meanwhile the items of the next batch
+   are prefetched, the first two cache lines of each: a str's characters start 48 bytes into the
    object, so a host's run into the second line.
    Anything out of the ordinary (a URL, an app id, odd input, a rare tag collision) takes
    classify(), the one-item path, so both paths decide the same way. An overlay (small, in cache)
