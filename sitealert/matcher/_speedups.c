@@ -736,9 +736,9 @@ table_check(TableObject *t, PyObject *item)
 /* check_many works on batches of items in stages, so that the memory accesses of different items
    overlap instead of waiting one after another: scan every item of the batch and prefetch the
    slots of its candidate suffixes; find the longest candidate whose slot carries its tag and
-   prefetch that record; verify the record and prefetch its cache entry; find the cached match
-   object and prefetch it; build the results. The items of the next batch are prefetched
-   meanwhile, both of their first two cache lines: a str's characters start 48 bytes into the
+   prefetch that record and its cache entry (the slot names both); verify the record, find the
+   cached match object and prefetch it; build the results. Meanwhile the items of the next batch
+   are prefetched, the first two cache lines of each: a str's characters start 48 bytes into the
    object, so a host's run into the second line.
    Anything out of the ordinary (a URL, an app id, odd input, a rare tag collision) takes
    classify(), the one-item path, so both paths decide the same way. An overlay (small, in cache)
@@ -814,32 +814,14 @@ stage_choose(const TableObject *t, Pending *p)
                     return;
                 }
                 PREFETCH(p->record);
+                /* the slot names the record's cache key too: fetch both at once */
+                if (t->base.cache != NULL)
+                    PREFETCH(&t->base.cache[cache_hash((uint32_t)v) & t->base.cache_mask]);
                 return;
             }
             i = (i + 1) & t->base.mask;
         }
     }
-}
-
-static void
-stage_verify(const TableObject *t, Pending *p)
-{
-    const Record *r = p->record;
-    Py_ssize_t start = p->starts[p->chosen];
-    if ((Py_ssize_t)r->len != p->n - start || memcmp(r->bytes, p->s + start, (size_t)r->len) != 0) {
-        p->ncand = -1; /* a tag collision: let classify() walk every slot */
-        p->record = NULL;
-        return;
-    }
-    if (start > 0 && (r->meta & RISKY)) {
-        p->record = NULL;
-        p->undecided = 1;
-        return;
-    }
-    if ((const char *)r >= t->base.records && (const char *)r < t->base.records + t->base.records_size &&
-        t->base.cache != NULL)
-        PREFETCH(&t->base.cache[cache_hash((uint32_t)(((const char *)r - t->base.records) / 8 + 1)) &
-                                t->base.cache_mask]);
 }
 
 /* The base record's match object when the cache already holds it: prefetched for writing (the
@@ -859,6 +841,24 @@ stage_match(const TableObject *t, Pending *p)
         p->match = e->match;
         PREFETCH_WRITE(e->match);
     }
+}
+
+static void
+stage_verify(const TableObject *t, Pending *p)
+{
+    const Record *r = p->record;
+    Py_ssize_t start = p->starts[p->chosen];
+    if ((Py_ssize_t)r->len != p->n - start || memcmp(r->bytes, p->s + start, (size_t)r->len) != 0) {
+        p->ncand = -1; /* a tag collision: let classify() walk every slot */
+        p->record = NULL;
+        return;
+    }
+    if (start > 0 && (r->meta & RISKY)) {
+        p->record = NULL;
+        p->undecided = 1;
+        return;
+    }
+    stage_match(t, p);
 }
 
 /* check_many(items) -> (results, undecided_count) */
@@ -896,9 +896,6 @@ table_check_many(TableObject *t, PyObject *items)
         for (j = 0; j < m; j++)
             if (pending[j].ncand > 0 && pending[j].chosen >= 0)
                 stage_verify(t, &pending[j]);
-        for (j = 0; j < m; j++)
-            if (pending[j].ncand > 0 && pending[j].record != NULL)
-                stage_match(t, &pending[j]);
         for (j = 0; j < m; j++) {
             Pending *p = &pending[j];
             PyObject *r;
