@@ -124,7 +124,7 @@ class Hashes(Overlaid):
     def __init__(self, epoch, base_version, base, version=None, added=frozenset(), removed=frozenset()):
         super().__init__(epoch, base_version, base, version, added, removed)
         self._added = sorted(target_digest(target) for target in added)
-        self._removed = {target_digest(target) for target in removed}
+        self._removed = sorted(target_digest(target) for target in removed)
 
     @property
     def count(self):
@@ -138,10 +138,17 @@ class Hashes(Overlaid):
         low = int(prefix.ljust(PREFIX_HEX, "0"), 16)
         high = int(prefix.ljust(PREFIX_HEX, "f"), 16)
         found = self.base.digests(low, high) if self.base is not None else []
-        if self._added or self._removed:
-            start = bisect_left(self._added, low.to_bytes(PREFIX_HEX // 2, "big"))
-            end = bisect_right(self._added, high.to_bytes(PREFIX_HEX // 2, "big") + b"\xff" * DIGEST_BYTES)
-            found = sorted({digest for digest in found if digest not in self._removed} | set(self._added[start:end]))
+        first = low.to_bytes(PREFIX_HEX // 2, "big")
+        last = high.to_bytes(PREFIX_HEX // 2, "big") + b"\xff" * DIGEST_BYTES
+        # The changes under this prefix, a few among the base's hundreds: each found by bisection.
+        for digest in self._removed[bisect_left(self._removed, first):bisect_right(self._removed, last)]:
+            at = bisect_left(found, digest)
+            if at < len(found) and found[at] == digest:
+                del found[at]
+        for digest in self._added[bisect_left(self._added, first):bisect_right(self._added, last)]:
+            at = bisect_left(found, digest)
+            if at == len(found) or found[at] != digest:
+                found.insert(at, digest)
         return found
 
     def document(self, prefix):

@@ -1,8 +1,10 @@
 """GET /api/v1/hashes/{prefix}: the private lookup's public endpoint (issue 15, SPEC §4)."""
 
+import bisect
 import hashlib
 import json
 import os
+import random
 
 import pytest
 
@@ -135,3 +137,24 @@ def test_a_damaged_base_is_written_again(client, listed):
             f.truncate(size)
         private.current_hashes.current = private.Hashes(None, 0, None)  # a process that starts now
         assert sha("films.example") in ask(client, prefix).json()["hashes"]
+
+
+def test_a_prefix_of_a_base_and_its_changes_holds_exactly_the_listed_hashes(tmp_path):
+    """The base's digests of a prefix, less those removed since, plus those added (found by
+    bisection, the changes being few), against a plain set computation."""
+    rng = random.Random(7)
+    base_targets = [f"site{n}.example" for n in range(3000)]
+    removed = set(rng.sample(base_targets, 300))
+    added = {f"new{n}.example" for n in range(300)} | set(rng.sample(base_targets, 50))  # listed again
+    removed -= added
+    digests = sorted(hashlib.sha256(t.encode()).digest() for t in base_targets)
+    firsts = [int.from_bytes(d[:2], "big") for d in digests]
+    offsets = [bisect.bisect_left(firsts, bucket) for bucket in range(private.PREFIXES)] + [len(digests)]
+    path = tmp_path / "hashes-1.sha256"
+    path.write_bytes(private._HEADER.pack(private.MAGIC, len(digests)) + private._OFFSETS.pack(*offsets)
+                     + b"".join(digests))
+    hashes = private.Hashes("epoch", 1, private.Base(str(path)), 2, frozenset(added), frozenset(removed))
+    listed = {hashlib.sha256(t.encode()).digest() for t in (set(base_targets) - removed) | added}
+    for prefix in ["0", "7f", "abc", "ffff", *(f"{n:02x}" for n in range(256))]:
+        expected = sorted(d for d in listed if d.hex().startswith(prefix))
+        assert hashes.digests(prefix) == expected, prefix
