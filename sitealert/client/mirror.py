@@ -162,7 +162,9 @@ class _Fetcher(FetcherInterface):
         deadline = time.monotonic() + self.deadline
         complete = False
         try:
-            for chunk in response.stream(CHUNK):
+            # read1, not stream(): stream(CHUNK) waits for a whole megabyte, so a mirror that trickles a
+            # file smaller than that was only timed once it had sent all of it.
+            while chunk := response.read1(CHUNK):
                 if time.monotonic() > deadline:
                     raise tuf_errors.SlowRetrievalError(f"{url}: still downloading after {self.deadline:.0f} s")
                 yield chunk
