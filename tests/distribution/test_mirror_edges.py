@@ -22,6 +22,7 @@ from sitealert.client import MirrorRollback, Replica, ServerUnreachable, SyncInP
 from sitealert.core.conf import setting
 from sitealert.distribution.publish import publish
 from sitealert.feed import builder
+from sitealert.feed.models import FeedState, new_epoch
 
 from .mirror_harness import replica_files
 
@@ -93,6 +94,10 @@ def test_a_signed_list_older_than_the_replica_is_refused_as_a_rollback(restored,
     with pytest.raises(MirrorRollback, match="holds version 1 of the list, older than the replica's 2"):
         Replica(replica_dir).sync(mirror=nginx.url)
     assert_unchanged(replica_dir, before, *restored)
+    # Taking the older list is the operator's call (docs/client.md): --full.
+    replica = Replica(replica_dir)
+    result = replica.sync(mirror=nginx.url, full=True)
+    assert (result.mode, result.removed, replica.version, replica.checksum) == ("full", ("series.example",), *current())
 
 
 def test_the_replicas_version_with_another_checksum_means_the_full_list(restored, italy, list_targets, tree,
@@ -110,6 +115,24 @@ def test_the_replicas_version_with_another_checksum_means_the_full_list(restored
     replica.verify()
     assert replica.check("films.example") and replica.check("music.test") and not replica.check("series.example")
     assert [p for s, p in nginx.requests() if s == "200" and "/targets/lists/" in p]
+
+
+def test_a_new_epoch_means_the_full_list(italy, list_targets, tree, nginx, root_file, replica_dir):
+    list_targets(italy, ["films.example"])
+    publish(str(tree))
+    replica = Replica(replica_dir)
+    replica.sync(mirror=nginx.url, root=root_file)
+    # What `sitealert restore` of an older backup does to the list: a new epoch, a version past every
+    # one clients may hold (operations.backup.restore).
+    version = builder.current_version() + 1
+    FeedState.objects.filter(pk=1).update(version=version, pruned_through=version, epoch=new_epoch())
+    list_targets(italy, ["music.test"])
+    publish(str(tree))
+    result = replica.sync(mirror=nginx.url)
+    assert result.mode == "full" and "the list was reset since" in result.reason
+    assert result.added == ("music.test",) and (replica.version, replica.checksum) == current()
+    replica.verify()
+    assert Replica(replica_dir).sync(mirror=nginx.url).mode == "unchanged"
 
 
 class TricklingMirror:
