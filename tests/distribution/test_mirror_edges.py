@@ -137,9 +137,10 @@ def test_a_new_epoch_means_the_full_list(italy, list_targets, tree, nginx, root_
 
 class TricklingMirror:
     """A proxy in front of `upstream` that sends the files matching `pattern` a few bytes at a time,
-    `gap` seconds apart (never long enough for a stall timeout), taking `seconds` for each."""
+    `gap` seconds apart (never long enough for a stall timeout), taking `seconds` for each; with
+    `cut`, it closes the connection once that fraction of the file is sent."""
 
-    def __init__(self, upstream, pattern, seconds, gap):
+    def __init__(self, upstream, pattern, seconds, gap, cut=None):
         self.upstream = upstream.rstrip("/")
         mirror = self
 
@@ -160,6 +161,9 @@ class TricklingMirror:
                 size = -(-len(body) // pieces)
                 try:
                     for start in range(0, len(body), size):
+                        if cut is not None and start >= len(body) * cut:
+                            self.close_connection = True
+                            return
                         self.wfile.write(body[start:start + size])
                         self.wfile.flush()
                         time.sleep(gap)
@@ -199,6 +203,24 @@ def test_a_mirror_that_trickles_a_list_is_given_up_at_the_whole_file_deadline(it
         trickling.close()
     assert 5 <= elapsed < 8, elapsed
     assert_unchanged(replica_dir, before, version, checksum)
+    assert not [p for p in replica_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_connection_cut_mid_file_is_given_up_and_the_next_mirror_tried(italy, list_targets, tree, nginx,
+                                                                         root_file, replica_dir):
+    list_targets(italy, [f"site{i}.example" for i in range(300)])
+    publish(str(tree))
+    cutting = TricklingMirror(nginx.url, r"/targets/lists/", seconds=0.5, gap=0.01, cut=0.5)
+    try:
+        with pytest.raises(ServerUnreachable, match="broke off"):
+            Replica(replica_dir).sync(mirror=cutting.url, root=root_file)
+        assert not (replica_dir / "MANIFEST.json").exists()
+        replica = Replica(replica_dir)
+        result = replica.sync(mirror=[cutting.url, nginx.url])
+    finally:
+        cutting.close()
+    assert result.mode == "full" and "broke off" in result.failed_mirrors[0]
+    assert (replica.version, replica.checksum) == current()
     assert not [p for p in replica_dir.iterdir() if p.name.endswith(".tmp")]
 
 
