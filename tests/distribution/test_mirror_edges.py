@@ -244,6 +244,9 @@ def test_two_processes_syncing_one_replica_never_mix(italy, list_targets, tree, 
         before = replica_files(replica_dir)
         with pytest.raises(SyncInProgress, match="another process is syncing the replica"):
             Replica(replica_dir).sync(mirror=nginx.url, root=root_file)
+        second = subprocess.run([sys.executable, "-m", "sitealert", "sync", "--mirror", nginx.url, "--replica",
+                                 str(replica_dir)], cwd=REPO, capture_output=True, timeout=120)
+        assert second.returncode == 1 and b"another process is syncing the replica" in second.stderr
         assert replica_files(replica_dir) == before
         release.set()
         _out, err = first.communicate(timeout=120)
