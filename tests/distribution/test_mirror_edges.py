@@ -135,6 +135,24 @@ def test_a_new_epoch_means_the_full_list(italy, list_targets, tree, nginx, root_
     assert Replica(replica_dir).sync(mirror=nginx.url).mode == "unchanged"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_replica_switches_between_the_api_and_a_mirror_with_one_full_download(
+        live_server, italy, list_targets, adco_token, tree, nginx, root_file, replica_dir):
+    list_targets(italy, ["films.example"])
+    publish(str(tree))
+    replica = Replica(replica_dir)
+    replica.sync(url=live_server.url, token=adco_token)
+    to_mirror = replica.sync(mirror=nginx.url, root=root_file)
+    assert to_mirror.mode == "full" and "not read from a signed mirror" in to_mirror.reason
+    assert (replica.version, replica.checksum, replica.server) == (*current(), nginx.url)
+    list_targets(italy, ["series.example"])
+    publish(str(tree))
+    back = replica.sync(url=live_server.url, token=adco_token)
+    assert (back.mode, back.added) == ("full", ("series.example",)) and "another server" in back.reason
+    assert (replica.version, replica.checksum) == current()
+    replica.verify()
+
+
 class TricklingMirror:
     """A proxy in front of `upstream` that sends the files matching `pattern` a few bytes at a time,
     `gap` seconds apart (never long enough for a stall timeout), taking `seconds` for each; with
