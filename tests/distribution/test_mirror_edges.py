@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from django.db import transaction
+from tuf.api.metadata import Metadata, Timestamp
 
-from sitealert.client import MirrorRollback, Replica, ServerUnreachable, SyncInProgress
+from sitealert.client import MirrorRollback, MirrorVerificationError, Replica, ServerUnreachable, SyncInProgress
 from sitealert.core.conf import setting
+from sitealert.distribution import keys
 from sitealert.distribution.publish import publish
 from sitealert.feed import builder
 from sitealert.feed.models import FeedState, new_epoch
@@ -151,6 +153,29 @@ def test_a_replica_switches_between_the_api_and_a_mirror_with_one_full_download(
     assert (back.mode, back.added) == ("full", ("series.example",)) and "another server" in back.reason
     assert (replica.version, replica.checksum) == current()
     replica.verify()
+
+
+def test_pinning_root_1_on_every_run_keeps_a_rotation_a_mirror_hides(italy, list_targets, tree, tampering,
+                                                                     keys_dir, root_file, replica_dir):
+    """A cron job that passes --root 1.root.json each time re-pins root 1; the rotation it has seen
+    (kept in tuf/root_history/) still holds when a mirror hides root 2 and signs with the old key."""
+    list_targets(italy, ["films.example"])
+    publish(str(tree))
+    Replica(replica_dir).sync(mirror=tampering.url, root=root_file)
+    stolen = keys.load_signer(str(keys_dir), "timestamp", keys.current_root(str(keys_dir)))
+    keys.rotate("timestamp")
+    publish(str(tree))
+    Replica(replica_dir).sync(mirror=tampering.url, root=root_file)
+    forged = Metadata[Timestamp].from_bytes((tree / "metadata" / "timestamp.json").read_bytes())
+    forged.signed.version += 1
+    forged.signatures.clear()
+    forged.sign(stolen)
+    tampering.drop(r"/metadata/2\.root\.json")
+    tampering.replace(r"timestamp\.json", forged.to_bytes())
+    before = replica_files(replica_dir, with_metadata=False)
+    with pytest.raises(MirrorVerificationError, match="not signed by the keys the trusted root names"):
+        Replica(replica_dir).sync(mirror=tampering.url, root=root_file)
+    assert_unchanged(replica_dir, before, *current())
 
 
 class TricklingMirror:
