@@ -316,7 +316,8 @@ class MirrorSource(Source):
         if state.version < since:
             raise MirrorRollback(f"mirror {self.url} holds version {state.version} of the list, older than the "
                                  f"replica's {since}: the mirror lags behind or replays an old tree; the replica "
-                                 f"keeps version {since}")
+                                 f"keeps version {since} (if the list itself was restored to an older version, "
+                                 f"a full sync takes it)")
         if state.version == since:
             if state.checksum != manifest["checksum"]:
                 raise ResyncNeeded(f"the mirror's version {since} does not have the replica's checksum")
