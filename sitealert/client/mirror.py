@@ -162,7 +162,9 @@ class _Fetcher(FetcherInterface):
         deadline = time.monotonic() + self.deadline
         complete = False
         try:
-            for chunk in response.stream(CHUNK):
+            # read1, not stream(): stream(CHUNK) waits for a whole megabyte, so a mirror that trickles a
+            # file smaller than that was only timed once it had sent all of it.
+            while chunk := response.read1(CHUNK):
                 if time.monotonic() > deadline:
                     raise tuf_errors.SlowRetrievalError(f"{url}: still downloading after {self.deadline:.0f} s")
                 yield chunk
@@ -314,7 +316,8 @@ class MirrorSource(Source):
         if state.version < since:
             raise MirrorRollback(f"mirror {self.url} holds version {state.version} of the list, older than the "
                                  f"replica's {since}: the mirror lags behind or replays an old tree; the replica "
-                                 f"keeps version {since}")
+                                 f"keeps version {since} (if the list itself was restored to an older version, "
+                                 f"a full sync takes it)")
         if state.version == since:
             if state.checksum != manifest["checksum"]:
                 raise ResyncNeeded(f"the mirror's version {since} does not have the replica's checksum")
