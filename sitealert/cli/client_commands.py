@@ -128,7 +128,8 @@ def _sync_once(replica, args, stamp, status):
         if args.metrics_file:
             status.write(args.metrics_file, replica)
     for failure in result.failed_mirrors:  # a broken or attacked mirror is news even when the next one served
-        CommandError(failure, command="sync").report()
+        # A warning, not an error: the sync succeeded (exit 0) from a later mirror.
+        print(f"sitealert sync: warning: {failure}; a later mirror served the sync", file=sys.stderr)
     if not args.quiet:
         when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamp else ""
         print(f"{when}{args.replica}: {result}", flush=True)

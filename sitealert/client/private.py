@@ -9,20 +9,21 @@
     checker.check_many(items)                            # one answer per item, in order
 
 For each item the checker computes the candidates the matcher would look up (its canonical target
-and each parent down to the registrable domain: `sitealert.hosts.item_candidates`, the function
-the matcher uses), hashes them with SHA-256 (`sitealert.hosts.target_digest`), and asks only for
-the first hex digits of each hash: 4 from the endpoint (`GET /api/v1/hashes/{prefix}`), 3 from a
-static mirror (the shard `hashes/<epoch>/<version>/<prefix>`, verified with TUF against the pinned
-root). The answers are the full hashes of the listed targets under those prefixes; the checker
-compares locally and answers like a replica: the most specific listed candidate, as a `Match`
-without countries or categories (the hashes carry none), or None. Answers are kept per prefix
-for the list's version, for at most `max_age` seconds (the endpoint's Cache-Control).
+and each parent down to the registrable domain: `sitealert.hosts.item_candidates`, the function the
+matcher uses), hashes them with SHA-256 (`sitealert.hosts.target_digest`), and asks only for the
+first hex digits of each hash: 4 from the endpoint (`GET /api/v1/hashes/{prefix}`), 1 to 3 from a
+static mirror, as its `hashes/current.json` says (the shard `hashes/<epoch>/<version>/<prefix>`,
+verified with TUF against the pinned root). The answers are the full hashes of the listed targets
+under those prefixes; the checker compares locally and answers like a replica: the most specific
+listed candidate, as a `Match` without countries or categories (the hashes carry none), or None.
+Answers are kept per prefix for the list's version, for at most `max_age` seconds (the endpoint's
+Cache-Control).
 
-What the server (or mirror) learns: which prefixes were asked, that is 16 bits (12 from a mirror)
-of each candidate's hash, a set shared by one in 65,536 (4,096) of all names. Domain names are
-guessable: whoever holds a dictionary of names can hash it and learn which of them are listed,
-so the hashes hide the queries and make bulk extraction of the list cost a dictionary attack, no
-more (docs/client.md, "Private lookup").
+What the server (or mirror) learns: which prefixes were asked, that is 16 bits (4 to 12 from a
+mirror) of each candidate's hash, a set shared by one in 65,536 (16 to 4,096) of all names. Domain
+names are guessable: whoever holds a dictionary of names can hash it and learn which of them are
+listed, so the hashes hide the queries and make bulk extraction of the list cost a dictionary
+attack, no more (docs/client.md, "Private lookup").
 
 httpx (the endpoint) and tuf.ngclient (a mirror) are imported only when the checker first asks.
 """

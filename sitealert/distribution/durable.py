@@ -48,8 +48,11 @@ def write_file(path, data, mode=0o644, replace=True, directories=None):
 
 def place_copy(source, path, mode=0o644, directories=None):
     """Put the content of `source`, a file open for reading, at `path` (which must not exist yet),
-    durably: a hard link to its file where both are on one file system (the feed cache never
-    rewrites a file in place), else a copy. False when `path` was there already."""
+    durably: a hard link to its file where both are on one file system and the file already has
+    `mode` (the feed cache never rewrites a file in place), else a copy with `mode`: the feed
+    cache's files are 0640, readable by the service's group only, and a link shares that mode, so
+    a static server running as another user could not read the list. False when `path` was there
+    already."""
     if os.path.exists(path):
         return False
     directory = os.path.dirname(path)
@@ -57,11 +60,13 @@ def place_copy(source, path, mode=0o644, directories=None):
     tmp = os.path.join(directory, f"{TEMPORARY_PREFIX}{os.getpid()}-{os.path.basename(path)}")
     _remove(tmp)
     try:
-        try:
-            os.link(source.name, tmp)
-            linked = os.stat(tmp).st_ino == os.fstat(source.fileno()).st_ino
-        except OSError:
-            linked = False
+        linked = False
+        if os.fstat(source.fileno()).st_mode & 0o7777 == mode:
+            try:
+                os.link(source.name, tmp)
+                linked = os.stat(tmp).st_ino == os.fstat(source.fileno()).st_ino
+            except OSError:
+                pass
         if not linked:  # another file system, or the name now holds another file: copy the one we hold
             _remove(tmp)
             source.seek(0)

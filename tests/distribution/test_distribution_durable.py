@@ -25,9 +25,24 @@ def test_a_placed_file_is_the_one_held_open_even_if_its_name_was_replaced(tmp_pa
 def test_a_file_on_the_same_file_system_is_linked(tmp_path):
     source = tmp_path / "feed-1.csv.gz"
     source.write_bytes(b"csv")
+    source.chmod(0o644)
     with open(source, "rb") as held:
         assert durable.place_copy(held, str(tmp_path / "tree" / "x.csv.gz"))
     assert os.stat(tmp_path / "tree" / "x.csv.gz").st_ino == os.stat(source).st_ino
+
+
+def test_a_file_readable_by_fewer_is_copied_with_the_tree_mode(tmp_path):
+    # The feed cache writes 0640 (its group: the reverse proxy); a link would share that mode and a
+    # static server running as another user could not read the list.
+    source = tmp_path / "feed-1.csv.gz"
+    source.write_bytes(b"csv")
+    source.chmod(0o640)
+    with open(source, "rb") as held:
+        assert durable.place_copy(held, str(tmp_path / "tree" / "x.csv.gz"))
+    placed = os.stat(tmp_path / "tree" / "x.csv.gz")
+    assert placed.st_ino != os.stat(source).st_ino and placed.st_mode & 0o777 == 0o644
+    assert os.stat(source).st_mode & 0o777 == 0o640
+    assert (tmp_path / "tree" / "x.csv.gz").read_bytes() == b"csv"
 
 
 def test_many_new_files_are_written_and_existing_ones_left_alone(tmp_path):

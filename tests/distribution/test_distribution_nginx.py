@@ -58,6 +58,11 @@ def test_nginx_serves_the_tree_as_documented(nginx, tmp_path, italy, list_target
     list_targets(italy, ["films.example", "music.test"])
     srv = tmp_path / "srv"
     publish.publish(str(srv / "mirror"))
+    # nginx here runs as the publisher; a real one runs as another user: every file is world-readable
+    # (the feed cache's are 0640, and were once hard-linked into the tree as they were).
+    unreadable = [p for p in (srv / "mirror").rglob("*") if p.is_file() and not p.name.startswith(".")
+                  and not p.stat().st_mode & 0o004]
+    assert not unreadable
     base = nginx(srv)
     root = (srv / "mirror" / "metadata" / "1.root.json").read_bytes()
     state, files = Client(str(tmp_path / "client"), base, root, token=TOKEN).read_state()
