@@ -51,10 +51,13 @@ def test_a_large_replica_opens_in_constant_time(tmp_path):
     _write_replica(tmp_path / "small", targets[:1000])
     timings = {}
     for size in ("small", "large"):
-        started = time.perf_counter()
-        replica = Replica(tmp_path / size)
-        timings[size] = time.perf_counter() - started
-        assert replica.damaged is None
+        samples = []
+        for _ in range(3):  # the best of three: one open can wait on a busy machine
+            started = time.perf_counter()
+            replica = Replica(tmp_path / size)
+            samples.append(time.perf_counter() - started)
+            assert replica.damaged is None
+        timings[size] = min(samples)
     assert len(replica) == SIZE and replica.version == 7
     assert replica.check("https://www.site0123456.example8.com/x").target == "site0123456.example8.com"
     assert replica.check("site0123456.example8.com").countries == ("FR",)
