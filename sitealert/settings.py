@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "sitealert.check",
     "sitealert.statistics",
     "sitealert.operations",
+    "sitealert.federation",
     "sitealert.distribution",
     "sitealert.api",
     "sitealert.front",

@@ -65,6 +65,9 @@ class Listing(models.Model):
                                        verbose_name=_("created by"))
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # A federated authority's listing: the version of its installation's list at which it last
+    # changed there (its origin is the contributor's, its first listing `listed_at`). Null for local ones.
+    origin_version = models.BigIntegerField(_("upstream version"), null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -29,9 +29,26 @@ class Organization(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
     terms_accepted_at = models.DateTimeField(_("terms accepted"), null=True, blank=True)
+    # A federated authority (docs/federation.md) decides on another installation: its listings
+    # arrive through a federation source and no local member edits them. `origin` is its key
+    # there, "<installation id>:<slug>", unique across every installation; blank for a local one.
+    origin = models.CharField(_("origin"), max_length=200, blank=True, default="",
+                              help_text=_("Set for a federated authority: its key on the installation where "
+                                          "it decides."))
+    origin_installation = models.CharField(_("installation"), max_length=200, blank=True, default="",
+                                           help_text=_("The name of the installation where a federated "
+                                                       "authority decides."))
+    origin_url = models.URLField(_("page at its installation"), max_length=500, blank=True, default="")
+    # Where review requests about a federated authority's listings go: its installation's review
+    # form, "{target}" standing for the listed target (quoted for a URL).
+    review_url = models.CharField(_("review requests at"), max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["origin"], condition=~models.Q(origin=""),
+                                    name="organization_one_per_origin"),
+        ]
         verbose_name = _("organization")
         verbose_name_plural = _("organizations")
 
@@ -41,6 +58,11 @@ class Organization(models.Model):
     @property
     def is_active(self):
         return self.status == self.Status.APPROVED
+
+    @property
+    def is_federated(self):
+        """An authority that decides on another installation: read-only here."""
+        return bool(self.origin)
 
     @property
     def is_contributor(self):
