@@ -335,6 +335,9 @@ SITEALERT = {
     "REQUEST_BODY_TIMEOUT": envint("REQUEST_BODY_TIMEOUT", 30, minimum=1),
     "IMPORT_MAX_BYTES": envint("IMPORT_MAX_BYTES", 50 * 1024 * 1024),
     "IMPORT_MAX_ROWS": envint("IMPORT_MAX_ROWS", 2_000_000),
+    # A plain-list source's document (docs/federation.md) is read within this many seconds, and
+    # within IMPORT_MAX_BYTES and IMPORT_MAX_ROWS like an upload.
+    "FEDERATION_LIST_TIMEOUT": envfloat("FEDERATION_LIST_TIMEOUT", 120.0, minimum=1),
     "LOOKUP_MAX_ITEMS": envint("LOOKUP_MAX_ITEMS", 10_000),
     "API_MAX_ENTRIES": envint("API_MAX_ENTRIES", 100_000, minimum=1),
     "API_MAX_JSON_BYTES": envint("API_MAX_JSON_BYTES", 16 * 1024 * 1024, minimum=1024),

@@ -55,6 +55,19 @@ def can_see_private_notes(actor, contributor):
     return org is not None and contributor is not None and org.pk == contributor.pk
 
 
+def can_see_list_sources(actor, contributor):
+    """A contributor's plain-list sources (federation): their state, last error and any run held
+    for confirmation. Its people, and operator staff, who answer for the sources they added."""
+    return can_manage_listings(actor, contributor) or can_moderate(actor)
+
+
+def can_decide_list_run(actor, contributor):
+    """Apply or discard a plain-list source's run held because it removes many listings: the
+    people who manage the contributor's listings, and the server's command line (`sitealert
+    source confirm`). Operator staff see the run but leave the decision to the contributor."""
+    return can_manage_listings(actor, contributor) or (actor.via == "cli" and actor.user is None)
+
+
 def can_edit_procedure(actor, organization):
     """A contributor's procedure is maintained by the people who manage its listings, in the
     web interface only: an API token cannot rewrite it."""

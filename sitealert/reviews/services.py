@@ -7,32 +7,28 @@ through the listing services) -> the requester is told. `send_due_reminders(now)
 worker; `review_counts()` feeds the public pages.
 """
 
-import logging
 import secrets
 import statistics as stats
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit, ratelimit
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
+from sitealert.core.mail import member_emails as _contributor_emails
+from sitealert.core.mail import send_in_language as _send
 from sitealert.hosts import covering_targets
 from sitealert.listings.models import Listing
 from sitealert.listings.services import remove_listings
 from sitealert.organizations import permissions
 from sitealert.reviews.models import ReviewCase, ReviewRequest, hash_token
-
-log = logging.getLogger(__name__)
 
 
 class ReviewError(ValueError):
@@ -41,27 +37,6 @@ class ReviewError(ValueError):
 
 def absolute_url(path):
     return settings.SITE_URL + path
-
-
-def _send(subject, template, context, recipients, language):
-    """Send one plain-text e-mail in `language`; a mail server failure is logged, not raised."""
-    if not recipients:
-        return False
-    with translation.override(language):
-        body = render_to_string(template, {**context, "SITE_NAME": settings.SITE_NAME})
-        subject = f"[{settings.SITE_NAME}] {subject()}"
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception:  # noqa: BLE001 — any backend failure; the caller's state stays consistent
-        log.exception("could not send %s to %d recipient(s)", template, len(recipients))
-        return False
-    return True
-
-
-def _contributor_emails(contributor):
-    User = get_user_model()
-    return sorted(set(User.objects.filter(membership__organization=contributor, is_active=True)
-                      .exclude(email="").values_list("email", flat=True)))
 
 
 # --- Submission and confirmation ------------------------------------------------------------
