@@ -196,7 +196,7 @@ def _apply(source, entries, result, *, now, confirmed, document):
             locked = Source.objects.select_for_update().get(pk=source.pk)
             contributor = locked.contributor
             if contributor is None:
-                raise ListRefused(_("The source names no contributor whose list it is."))
+                raise ListRefused(_("This source names no contributor; a plain-list source needs one."))
             actor = source_actor(locked)
             current = set(Listing.objects.filter(contributor=contributor, status__in=(
                 Listing.Status.ACTIVE, Listing.Status.HELD)).values_list("target", flat=True))

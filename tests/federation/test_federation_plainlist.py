@@ -321,3 +321,13 @@ def test_the_page_needs_the_csrf_token(italy, alice, source, list_server):
     digest = plainlist.held_run(Source.objects.get(pk=source.pk))["digest"]
     response = client.post(reverse("federation:list_run_confirm", args=["agcom-list"]), {"digest": digest})
     assert response.status_code == 403 and active(italy) == set(TEN)
+
+
+def test_the_listings_page_links_to_the_sources_and_tells_of_a_held_run(italy, alice, bob, source, list_server, login):
+    client = login(alice)
+    assert 'id="list-sources-link"' in client.get(reverse("listings")).content.decode()
+    hold_a_run(italy, source, list_server)
+    html = client.get(reverse("listings")).content.decode()
+    assert 'id="held-list-runs"' in html and "agcom-list" in html
+    other = login(bob).get(reverse("listings")).content.decode()
+    assert "list-sources-link" not in other and "held-list-runs" not in other
