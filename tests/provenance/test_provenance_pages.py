@@ -36,6 +36,11 @@ def test_the_procedure_page_links_its_origin_and_its_review_form(client, listed)
     assert 'href="/review-requests/new/"' not in reviews
 
 
+def test_the_history_says_where_the_procedure_changes(client, listed):
+    html = client.get("/procedures/bavaria/history/").content.decode()
+    assert 'id="federated-notice"' in html and 'id="origin-link"' in html
+
+
 def test_the_procedure_page_offers_no_editing_to_anyone(client, listed, olga):
     from django.contrib.auth import get_user_model
 
