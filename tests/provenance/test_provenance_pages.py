@@ -22,6 +22,8 @@ def test_the_procedures_list_says_where_a_federated_authority_decides(client, li
     row = row[:row.index("</tr>")]
     assert ('decides at <a href="https://europe.sitealert.test/procedures/bavaria/" rel="noopener">'
             "<bdi>SiteAlert Europe</bdi></a>") in row
+    # Its review requests are counted at its installation, not here.
+    assert row.count('<td class="num">—</td>') == 4
     italy_row = html[html.index(f'href="/procedures/{italy.slug}/"'):]
     assert "decides at" not in italy_row[:italy_row.index("</tr>")]
 
