@@ -31,13 +31,16 @@ def setup_django():
         raise CommandError(exc) from None
 
 
-def on_server(handler, *args):
-    """sitealert.cli.server_handlers.<handler>(*args), with Django set up first."""
+def on_server(handler, *args, module="server_handlers"):
+    """sitealert.cli.<module>.<handler>(*args), with Django set up first."""
     setup_django()
+    import importlib
+
     from sitealert.cli import server_handlers
 
+    handlers = importlib.import_module(f"sitealert.cli.{module}")
     with server_handlers.tables_required():
-        return getattr(server_handlers, handler)(*args)
+        return getattr(handlers, handler)(*args)
 
 
 def _positive(text):

@@ -495,7 +495,7 @@ def _authorities(source, authorities, here, now, result):
             continue
         org = existing.get(key)
         link = getattr(org, "federation", None) if org is not None else None
-        if org is not None and (link is None or link.source_id != source.pk):
+        if link is not None and link.source_id != source.pk:
             skipped[key] = "other source"
             continue
         owned[key] = _authority(source, authority, org, link, now)
@@ -519,7 +519,12 @@ def _authority(source, authority, org, link, now):
             for name in changed:
                 setattr(org, name, values[name])
             org.save(update_fields=changed)
-        FederatedAuthority.objects.filter(pk=link.pk).update(installation_id=authority.installation_id, seen_at=now)
+        if link is None:  # brought by a source that was removed since: this one takes it over
+            FederatedAuthority.objects.create(organization=org, source=source,
+                                              installation_id=authority.installation_id, seen_at=now)
+        else:
+            FederatedAuthority.objects.filter(pk=link.pk).update(installation_id=authority.installation_id,
+                                                                 seen_at=now)
     actor = federation_actor(org)
     for language, texts in authority.procedures.items():
         save_procedure(org, language, texts, actor=actor)
