@@ -8,6 +8,7 @@ reason only. `sitealert export` from a replica needs no server at all.
 
 import argparse
 import functools
+import importlib
 import os
 import sys
 
@@ -34,8 +35,6 @@ def setup_django():
 def on_server(handler, *args, module="server_handlers"):
     """sitealert.cli.<module>.<handler>(*args), with Django set up first."""
     setup_django()
-    import importlib
-
     from sitealert.cli import server_handlers
 
     handlers = importlib.import_module(f"sitealert.cli.{module}")

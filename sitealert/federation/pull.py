@@ -16,6 +16,7 @@ source already brings (first source wins) are skipped.
 
 import gzip
 import hashlib
+import json
 import logging
 import re
 import zlib
@@ -29,6 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.client.errors import ClientError
+from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
+from sitealert.client.sync import _Feed, base_url, mirror_url
 from sitealert.core import audit, bulk
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
@@ -268,8 +271,6 @@ class _Api:
     """The upstream's API, with the client SDK's HTTP conventions (retries, backoff, errors)."""
 
     def __init__(self, source):
-        from sitealert.client.sync import _Feed, base_url
-
         try:
             base = base_url(source.url)
         except ValueError as exc:
@@ -302,7 +303,6 @@ class _Mirror:
 
     def __init__(self, source):
         from sitealert.client.mirror import TUF_DIR, MirrorSource
-        from sitealert.client.sync import mirror_url
 
         try:
             url = mirror_url(source.url)
@@ -314,10 +314,6 @@ class _Mirror:
         self.mirror = MirrorSource(path, url, pinned, source.token or None, timeout=TIMEOUT)
 
     def _document(self, kind, since=None):
-        import json
-
-        from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
-
         try:
             data = self.mirror.federation_document(kind, since=since)
         except MirrorHasNoDelta:

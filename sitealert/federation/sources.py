@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from sitealert.client.sync import base_url, mirror_url
 from sitealert.core import audit
 from sitealert.federation.models import FederatedAuthority, Source
 from sitealert.federation.pull import federation_actor, is_due, is_stale, lag, metadata_directory, pull
@@ -45,8 +46,6 @@ def _check_root(root):
 def add_source(name, *, kind, url, actor, token="", root=b"", contributor=None, every=3600, republish=True,
                max_removal_share=0.1):
     """Subscribe to a source (docs/federation.md); returns the Source. Refusals raise SourceError."""
-    from sitealert.client.sync import base_url, mirror_url
-
     permissions.require(permissions.can_administer(actor))
     if not name or slugify(name) != name:
         raise SourceError(_("A source's name is a short slug of letters, digits and hyphens, such as "

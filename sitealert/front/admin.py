@@ -68,12 +68,16 @@ ACTION_LABELS = {
     "monitoring.stale_confirm": pgettext_lazy("audit action", "Offline listings kept"),
     "monitoring.candidate_list": pgettext_lazy("audit action", "Hopping candidate listed"),
     "monitoring.candidate_dismiss": pgettext_lazy("audit action", "Hopping candidate dismissed"),
+    "federation.pull": pgettext_lazy("audit action", "Federation source pulled"),
+    "federation.source.add": pgettext_lazy("audit action", "Federation source added"),
+    "federation.source.remove": pgettext_lazy("audit action", "Federation source removed"),
 }
 CHANNEL_LABELS = {
     "web": pgettext_lazy("audit channel", "Website"),
     "api": pgettext_lazy("audit channel", "API"),
     "cli": pgettext_lazy("audit channel", "Command line"),
     "worker": pgettext_lazy("audit channel", "Background worker"),
+    "federation": pgettext_lazy("audit channel", "Federation"),
 }
 
 

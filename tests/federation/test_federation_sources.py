@@ -184,3 +184,19 @@ def test_a_stale_source_with_no_operator_address_is_logged(caplog):
                           created_at=timezone.now() - timedelta(days=2))
     assert alert_stale_sources() == ["old"]
     assert "no operator account has an e-mail address" in caplog.text
+
+
+def test_the_admin_shows_the_state_pulls_now_and_keeps_authorities_read_only(served, login, olga):
+    source = Source.objects.create(name="arcom-fr", kind="api", url=served.url, token=TOKEN)
+    client = login(olga)
+    page = client.get("/admin/federation/source/").content.decode()
+    assert "arcom-fr" in page and TOKEN not in page
+    response = client.post("/admin/federation/source/", {"action": "pull_now", "_selected_action": [source.pk]},
+                           follow=True)
+    assert "rcom-fr: version 3, 2 listings changed." in response.content.decode()  # the admin capitalizes it
+    page = client.get(f"/admin/federation/source/{source.pk}/change/").content.decode()
+    assert f"{TOKEN[:6]}…" in page and TOKEN not in page
+    authority = FederatedAuthority.objects.get()
+    page = client.get(f"/admin/federation/federatedauthority/{authority.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    assert client.post("/admin/federation/federatedauthority/add/").status_code == 403
