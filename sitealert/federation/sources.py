@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sitealert.client.sync import base_url, mirror_url
 from sitealert.core import audit
@@ -113,8 +114,10 @@ def remove_source(source, *, actor, purge=False):
         live = _live_listings(source)
         count = live.count()
         if count and not purge:
-            raise SourceError(_("%(name)s still brings %(n)d listings; remove it with --purge to remove them "
-                                "too.") % {"name": source.name, "n": count})
+            raise SourceError(ngettext("%(name)s still brings %(n)d listing; remove it with --purge to remove it "
+                                       "too.",
+                                       "%(name)s still brings %(n)d listings; remove it with --purge to remove them "
+                                       "too.", count) % {"name": source.name, "n": count})
         reason = _("Its federation source was removed")
         for org in Organization.objects.filter(federation__source=source):
             targets = list(live.filter(contributor=org).values_list("target", flat=True))
