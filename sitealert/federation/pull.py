@@ -83,7 +83,7 @@ class Authority:
     procedures: dict  # language -> {field: text}
 
 
-@dataclass
+@dataclass(slots=True)
 class UpstreamListing:
     authority: str
     category: str
@@ -191,6 +191,34 @@ def _timestamp(value, where):
     return moment
 
 
+def _plain(value, limit):
+    """Text as a well-formed document has it (the fast path; anything else is read strictly)."""
+    return type(value) is str and 0 < len(value) <= limit and "\x00" not in value and value == value.strip()
+
+
+def _listing(listing, categories, dates, position, number):
+    """One listing of a target: checked in a few operations when well formed, else field by field
+    so that the error names what is wrong. `dates` caches parsed `listed_at` texts."""
+    if type(listing) is dict:
+        authority, category = listing.get("authority"), listing.get("category")
+        version, listed_at = listing.get("version"), listing.get("listed_at")
+        if (_plain(authority, 200) and category in categories and type(version) is int and version >= 0
+                and (listed_at is None or type(listed_at) is str)):
+            moment = dates.get(listed_at, dates)
+            if moment is dates:
+                moment = dates[listed_at] = _timestamp(listed_at, f"targets[{position}].listings[{number}].listed_at")
+            return UpstreamListing(authority, category, moment, version)
+    there = f"targets[{position}].listings[{number}]"
+    listing = _object(listing, there)
+    authority = _text(listing.get("authority"), f"{there}.authority", limit=200)
+    category = _text(listing.get("category"), f"{there}.category", limit=50)
+    if category not in categories:
+        raise MalformedDocument(_("%(where)s: unknown category '%(value)s'.") % {
+            "where": f"{there}.category", "value": category})
+    return UpstreamListing(authority, category, _timestamp(listing.get("listed_at"), f"{there}.listed_at"),
+                           _number(listing.get("version"), f"{there}.version"))
+
+
 def parse_listings(document, since):
     """The Listings of a listings document answering `since`."""
     document = _object(document, _("The listings document"))
@@ -213,35 +241,27 @@ def parse_listings(document, since):
     items = document.get("targets")
     if not isinstance(items, list):
         raise MalformedDocument(_("%(where)s is not a list.") % {"where": "targets"})
-    categories = {c.value for c in Category}
+    categories = frozenset(c.value for c in Category)
+    dates = {}
     for position, item in enumerate(items):
-        here = f"targets[{position}]"
-        item = _object(item, here)
-        target = _text(item.get("target"), f"{here}.target", limit=300)
+        target, listings = (item.get("target"), item.get("listings")) if type(item) is dict else (None, None)
+        if not (_plain(target, 300) and type(listings) is list):
+            here = f"targets[{position}]"
+            item = _object(item, here)
+            target = _text(item.get("target"), f"{here}.target", limit=300)
+            if not isinstance(listings, list):
+                raise MalformedDocument(_("%(where)s is not a list.") % {"where": f"{here}.listings"})
         if target in result.targets:
             raise MalformedDocument(_("%(where)s: the target %(target)s appears twice.") % {
-                "where": here, "target": target})
-        listings = item.get("listings")
-        if not isinstance(listings, list):
-            raise MalformedDocument(_("%(where)s is not a list.") % {"where": f"{here}.listings"})
-        entries, seen = [], set()
-        for number, listing in enumerate(listings):
-            there = f"{here}.listings[{number}]"
-            listing = _object(listing, there)
-            authority = _text(listing.get("authority"), f"{there}.authority", limit=200)
-            category = _text(listing.get("category"), f"{there}.category", limit=50)
-            if category not in categories:
-                raise MalformedDocument(_("%(where)s: unknown category '%(value)s'.") % {
-                    "where": f"{there}.category", "value": category})
-            if authority in seen:
-                raise MalformedDocument(_("%(where)s: the authority %(key)s lists the target twice.") % {
-                    "where": there, "key": authority})
-            seen.add(authority)
-            entries.append(UpstreamListing(authority, category, _timestamp(listing.get("listed_at"),
-                                                                           f"{there}.listed_at"),
-                                           _number(listing.get("version"), f"{there}.version")))
+                "where": f"targets[{position}]", "target": target})
+        entries = [_listing(listing, categories, dates, position, number) for number, listing in enumerate(listings)]
+        if len(entries) > 1 and len({e.authority for e in entries}) < len(entries):
+            raise MalformedDocument(_("%(where)s: the authority %(key)s lists the target twice.") % {
+                "where": f"targets[{position}]", "key": next(
+                    e.authority for e in entries if sum(f.authority == e.authority for f in entries) > 1)})
         if since == 0 and not entries:
-            raise MalformedDocument(_("%(where)s has no listing in a complete document.") % {"where": here})
+            raise MalformedDocument(_("%(where)s has no listing in a complete document.") % {
+                "where": f"targets[{position}]"})
         result.targets[target] = entries
     if since == 0:
         _check_whole(result)
