@@ -345,6 +345,12 @@ class _Mirror:
         except (OSError, EOFError, zlib.error, ValueError):
             raise MalformedDocument(_("The mirror's %(kind)s document is not JSON.") % {"kind": kind}) from None
 
+    def at(self, version, epoch):
+        """Whether the mirror's signed state is still `version` of `epoch` (an idle poll: the mirror
+        has no delta from its own version, and nothing needs reading)."""
+        state = self.mirror.state()
+        return state.version == version and state.epoch == epoch
+
     def authorities(self):
         return self._document("authorities")
 
@@ -443,6 +449,10 @@ def _failed(source, message, now):
 def _pull(source, upstream, *, full, now):
     full = full or not source.version
     since = 0 if full else source.version
+    at = getattr(upstream, "at", None)
+    if since and at is not None and at(since, source.epoch):
+        _store(source, None, now)
+        return PullResult(source=source.name, version=source.version, unchanged=True)
     try:
         authorities, listings = _fetch(upstream, since)
     except ResyncNeeded:
@@ -452,7 +462,7 @@ def _pull(source, upstream, *, full, now):
         full, since = True, 0  # a new epoch (the upstream's list was reset) or another installation
         authorities, listings = _fetch(upstream, 0)
     if since and listings.version == since and source.epoch == listings.epoch and not listings.targets:
-        _store(source, listings, authorities[1], now)
+        _store(source, listings, now)
         return PullResult(source=source.name, version=source.version, unchanged=True)
     try:
         return _apply(source, authorities, listings, full=full, now=now)
@@ -472,17 +482,19 @@ class _Mismatch(Exception):
     """The applied state does not verify; the transaction is rolled back."""
 
 
-def _store(source, listings, upstream_version, now):
-    fields = {"upstream_id": listings.installation, "epoch": listings.epoch, "version": listings.version,
-              "upstream_version_at": now, "last_success_at": now, "last_error": "", "last_error_at": None,
-              "stale_alerted_at": None}
+def _store(source, listings, now):
+    """Record a successful pull (of `listings`; None: the upstream was unchanged)."""
+    fields = {"last_success_at": now, "last_error": "", "last_error_at": None, "stale_alerted_at": None}
+    if listings is not None:
+        fields.update(upstream_id=listings.installation, epoch=listings.epoch, version=listings.version,
+                      upstream_version_at=now)
     Source.objects.filter(pk=source.pk).update(**fields)
     for name, value in fields.items():
         setattr(source, name, value)
 
 
 def _apply(source, authorities_document, listings, *, full, now):
-    upstream, _version, authorities = authorities_document
+    upstream, _version, authorities = authorities_document  # the version: that of the listings governs
     if upstream["id"] != listings.installation:
         raise MalformedDocument(_("The authorities and listings documents come from different installations."))
     result = PullResult(source=source.name, version=listings.version, full=full)
@@ -496,7 +508,7 @@ def _apply(source, authorities_document, listings, *, full, now):
         audit.record(federation_actor(None), "federation.pull", source.name, {
             "version": listings.version, "full": full, "added": result.added, "updated": result.updated,
             "removed": result.removed, "held": result.held, "skipped": result.skipped})
-        _store(source, listings, _version, now)
+        _store(source, listings, now)
     return result
 
 
