@@ -461,9 +461,13 @@ def _pull(source, upstream, *, full, now):
     if since and (listings.epoch != source.epoch or listings.installation != source.upstream_id):
         full, since = True, 0  # a new epoch (the upstream's list was reset) or another installation
         authorities, listings = _fetch(upstream, 0)
-    if since and listings.version == since and source.epoch == listings.epoch and not listings.targets:
-        _store(source, listings, now)
-        return PullResult(source=source.name, version=source.version, unchanged=True)
+    if since and listings.version == since and not listings.targets:
+        # No listing changed; the authorities' names and procedures may have (they have no version).
+        result = PullResult(source=source.name, version=since, unchanged=True)
+        with transaction.atomic():
+            _authorities(source, authorities[2], _here(), now, result)
+            _store(source, listings, now)
+        return result
     try:
         return _apply(source, authorities, listings, full=full, now=now)
     except _Mismatch:
@@ -500,7 +504,7 @@ def _apply(source, authorities_document, listings, *, full, now):
     result = PullResult(source=source.name, version=listings.version, full=full)
     with transaction.atomic():
         Source.objects.select_for_update().filter(pk=source.pk).first()
-        here = Installation.objects.get_or_create(pk=1)[0].uid
+        here = _here()
         owned, skipped = _authorities(source, authorities, here, now, result)
         _listings(source, listings, owned, skipped, full=full, now=now, result=result)
         if not _verified(source, listings, owned, skipped, here, full=full):
@@ -510,6 +514,11 @@ def _apply(source, authorities_document, listings, *, full, now):
             "removed": result.removed, "held": result.held, "skipped": result.skipped})
         _store(source, listings, now)
     return result
+
+
+def _here():
+    """This installation's ID (docs/federation.md: its authorities' keys start with it)."""
+    return Installation.objects.get_or_create(pk=1)[0].uid
 
 
 def _authorities(source, authorities, here, now, result):
