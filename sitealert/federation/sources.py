@@ -19,6 +19,7 @@ from sitealert.client.sync import base_url, mirror_url
 from sitealert.core import audit
 from sitealert.federation.models import FederatedAuthority, Source
 from sitealert.federation.pull import federation_actor, is_due, is_stale, lag, metadata_directory, pull
+from sitealert.federation.results import PullResult
 from sitealert.listings.models import Listing
 from sitealert.listings.services import remove_listings
 from sitealert.organizations import permissions
@@ -132,7 +133,21 @@ def remove_source(source, *, actor, purge=False):
 
 def pull_sources(sources, *, full=False, now=None):
     """Pull each of `sources` now (the CLI, the admin's action); their PullResults."""
-    return [pull(source, full=full, now=now) for source in sources]
+    return [_pulled(source, full=full, now=now) for source in sources]
+
+
+def _pulled(source, *, full=False, now=None):
+    """pull(source), with an unexpected failure (a bug, the database gone) recorded on the source
+    like any other, so that the operator sees it, and the other sources still pulled."""
+    now = now or timezone.now()
+    try:
+        return pull(source, full=full, now=now)
+    except Exception as exc:  # noqa: BLE001 — the pull's transaction is rolled back; say so and go on
+        log.exception("federation source %s: the pull failed", source.name)
+        message = _("The pull failed unexpectedly (%(error)s); the source keeps its last verified state.") % {
+            "error": f"{type(exc).__name__}: {exc}"}
+        Source.objects.filter(pk=source.pk).update(last_error=message, last_error_at=now)
+        return PullResult(source=source.name, version=source.version, error=message)
 
 
 def pull_due_sources(now=None):
@@ -149,7 +164,7 @@ def pull_due_sources(now=None):
             last_attempt_at=now)
         if not claimed:
             continue
-        result = pull(source, now=now)
+        result = _pulled(source, now=now)
         if result.error:
             log.warning("federation source %s: %s", source.name, result.error)
         results.append(result)

@@ -200,3 +200,22 @@ def test_the_admin_shows_the_state_pulls_now_and_keeps_authorities_read_only(ser
     page = client.get(f"/admin/federation/federatedauthority/{authority.pk}/change/").content.decode()
     assert 'name="_save"' not in page
     assert client.post("/admin/federation/federatedauthority/add/").status_code == 403
+
+
+def test_an_unexpected_failure_is_recorded_and_the_other_sources_still_pulled(served, monkeypatch):
+    from sitealert.federation import pull as pulling
+
+    broken = Source.objects.create(name="a-broken", kind="api", url=served.url, token=TOKEN)
+    Source.objects.create(name="b-fine", kind="api", url=served.url.replace("127.0.0.1", "localhost"), token=TOKEN)
+    real = pulling._apply
+
+    def crash(source, *args, **kwargs):
+        if source.name == "a-broken":
+            raise RuntimeError("disk full")
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pulling, "_apply", crash)
+    results = {r.source: r for r in pull_due_sources()}
+    assert "RuntimeError: disk full" in results["a-broken"].error and not results["b-fine"].error
+    broken.refresh_from_db()
+    assert "disk full" in broken.last_error and broken.version == 0
