@@ -630,11 +630,15 @@ def _set_origin_versions(org, versions):
     table = q(Listing._meta.db_table)
     with bulk.temporary_table("sitealert_origin_versions", ["target text PRIMARY KEY", "version bigint"]) as stage:
         bulk.insert_rows(stage, ["target", "version"], sorted(versions.items()))
+        bulk.analyze(stage, len(versions))
         with connection.cursor() as cursor:
+            # The listings are found through the (contributor, target) key from the stage's rows, not
+            # by reading all of the authority's listings.
             cursor.execute(
                 f"UPDATE {table} SET origin_version = "
                 f"(SELECT s.version FROM {stage} s WHERE s.target = {table}.target) "
-                f"WHERE contributor_id = %s AND target IN (SELECT target FROM {stage})", [org.pk])
+                f"WHERE id IN (SELECT l.id FROM {stage} s CROSS JOIN {table} l "
+                f"WHERE l.contributor_id = %s AND l.target = s.target)", [org.pk])
 
 
 def _verified(source, listings, owned, skipped, here, *, full):
@@ -645,24 +649,37 @@ def _verified(source, listings, owned, skipped, here, *, full):
     here by this source's authorities and by the skipped ones (this installation's own, for echoes;
     the other source's, for an authority it brings).
     """
-    live = (Listing.Status.ACTIVE, Listing.Status.HELD)
     ids = list(FederatedAuthority.objects.filter(source=source).values_list("organization_id", flat=True))
-    mine = set()
-    for start in range(0, len(ids), BATCH):
-        mine.update(Listing.objects.filter(contributor_id__in=ids[start:start + BATCH], status__in=live)
-                    .values_list("target", flat=True).iterator(chunk_size=10_000))
     if full:
-        expected = {t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)}
-        return mine == expected
-    others = list(skipped)
-    slugs = [key.split(":", 1)[1] for key in others if key.split(":", 1)[0] == here]
-    other_orgs = list(Organization.objects.filter(origin__in=others).values_list("pk", flat=True)) + list(
+        expected = [t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)]
+        return _listed_here(ids, []) == (checksum_of(expected), len(expected))
+    slugs = [key.split(":", 1)[1] for key in skipped if key.split(":", 1)[0] == here]
+    others = list(Organization.objects.filter(origin__in=list(skipped)).values_list("pk", flat=True)) + list(
         Organization.objects.filter(origin="", slug__in=slugs).values_list("pk", flat=True))
-    for start in range(0, len(other_orgs), BATCH):
-        mine.update(Listing.objects.filter(contributor_id__in=other_orgs[start:start + BATCH],
-                                           status=Listing.Status.ACTIVE)
-                    .values_list("target", flat=True).iterator(chunk_size=10_000))
-    return len(mine) == listings.count and checksum_of(mine) == listings.checksum
+    return _listed_here(ids, others) == (listings.checksum, listings.count)
+
+
+def _listed_here(ids, others):
+    """(checksum, count) of the targets listed here by the organizations `ids` (active or held: a
+    listing held for a protected target is still this source's) and `others` (active), streamed
+    from the database in code-point order, as the documents' checksum is made."""
+    q = connection.ops.quote_name
+    parts, params = [], []
+    for orgs, statuses in ((ids, (Listing.Status.ACTIVE, Listing.Status.HELD)), (others, (Listing.Status.ACTIVE,))):
+        if orgs:
+            parts.append(f"(contributor_id IN ({', '.join(['%s'] * len(orgs))}) "
+                         f"AND status IN ({', '.join(['%s'] * len(statuses))}))")
+            params += [*orgs, *map(str, statuses)]
+    digest, count = hashlib.sha256(), 0
+    if parts:
+        collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""  # SQLite compares bytes
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(f"SELECT target FROM {q(Listing._meta.db_table)} WHERE {' OR '.join(parts)} "
+                           f"GROUP BY target ORDER BY target{collate}", params)
+            while rows := cursor.fetchmany(10_000):
+                digest.update("".join(target + "\n" for (target,) in rows).encode())
+                count += len(rows)
+    return "sha256:" + digest.hexdigest(), count
 
 
 # -- state for the operator ----------------------------------------------------------------------
