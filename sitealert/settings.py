@@ -378,6 +378,10 @@ SITEALERT = {
     "MIRROR_S3_URL": envbucketurl("MIRROR_S3_URL"),
     "S3_ENDPOINT_URL": envhttpurl("S3_ENDPOINT_URL"),  # empty: AWS
     "S3_REGION": envstr("S3_REGION").strip(),  # empty: boto3's (AWS_DEFAULT_REGION, its config file)
+    # Federation sources (docs/federation.md): the trusted metadata of each mirror source, and how long
+    # without a successful pull makes a source stale (at least; 3 x its interval when that is longer).
+    "FEDERATION_DIR": Path(envstr("FEDERATION_DIR", str(DATA_DIR / "federation"))),
+    "FEDERATION_STALE_AFTER": envint("FEDERATION_STALE_AFTER", 6 * 3600, minimum=60),
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
     # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),
