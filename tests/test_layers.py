@@ -57,10 +57,6 @@ ALLOWED_LOCAL_IMPORTS = {
     ("federation/sources.py", "tuf.api.exceptions"): "tuf loads only when a mirror source is added",
     ("federation/sources.py", "prometheus_client.core"): "`sitealert serve` sets the multiprocess directory before "
                                                          "the library first loads (core/metrics.py)",
-    ("federation/pull.py", "sitealert.federation"): "plainlist.py is written alongside this module (issue 16): "
-                                                    "loaded when a plain-list source is pulled",
-    ("cli/source_handlers.py", "sitealert.federation"): "plainlist.py is written alongside (issue 16): loaded "
-                                                        "when a held run is confirmed",
 }
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from sitealert.cli.errors import CommandError
 from sitealert.cli.server_handlers import CLI_ACTOR
+from sitealert.federation import plainlist
 from sitealert.federation.models import Source
 from sitealert.federation.pull import is_stale, lag
 from sitealert.federation.sources import SourceError, add_source, pull_sources, remove_source, source_named
@@ -112,8 +113,6 @@ def cmd_source_confirm(args):
         raise CommandError(f"{source.name} is not a plain-list source: only those hold runs for confirmation")
     if source.pending is None:
         raise CommandError(f"{source.name} has no run awaiting confirmation")
-    from sitealert.federation import plainlist  # fed-list's plain lists
-
     result = _refused(plainlist.confirm_pending, source, actor=CLI_ACTOR)
     print(f"{source.name}: confirmed" + (f": {result}" if result is not None else ""))
     return 0

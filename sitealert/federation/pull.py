@@ -33,9 +33,10 @@ from sitealert.client.errors import ClientError
 from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
 from sitealert.client.sync import _Feed, base_url, mirror_url
 from sitealert.core import audit, bulk
-from sitealert.core.actors import Actor
+from sitealert.core.actors import federation_actor
 from sitealert.core.conf import setting
 from sitealert.core.countries import is_country_code
+from sitealert.federation import plainlist
 from sitealert.federation.models import FederatedAuthority, Installation, Source
 from sitealert.federation.results import PullResult
 from sitealert.listings.models import Category, Listing
@@ -50,7 +51,6 @@ AUTHORITIES = "/api/v1/federation/authorities"
 LISTINGS = "/api/v1/federation/listings"
 TIMEOUT, RETRIES, BACKOFF = 30.0, 4, 0.5  # the client SDK's defaults (sitealert.client.sync)
 BATCH = 900
-FEDERATION = "federation"  # Actor.via of the pull (organizations.permissions lets it change federated authorities)
 _KEY = re.compile(r"[0-9A-Za-z]{1,32}:[-\w]{1,80}")
 _INSTALLATION_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 
@@ -398,18 +398,11 @@ def _fetch(upstream, since):
 # -- the pull ------------------------------------------------------------------------------------
 
 
-def federation_actor(organization):
-    """The pull acting for a federated authority: the one actor allowed to change it here."""
-    return Actor(organization=organization, via=FEDERATION)
-
-
 def pull(source, *, full=False, now=None):
     """Bring `source` to its upstream's current version; returns a PullResult (error set on failure).
 
     full: read everything even if a delta would do. Kind list is fed-list's plain-list pull."""
     if source.kind == Source.Kind.LIST:
-        from sitealert.federation import plainlist
-
         return plainlist.pull_list(source)
     now = now or timezone.now()
     try:
