@@ -7,8 +7,9 @@ the very libpq psycopg loaded, found among the process's mapped files and checke
 psycopg's own version and the connection's server process — and renders each row with the
 pieces `render.DocumentChunks` gives it (a record's middle and end, rendered once per distinct
 value by the same Python code, and the escaping of a target that is not canonical), so the bytes
-are the ones the Python path writes. Without the accelerator, on another operating system or with
-another libpq than psycopg's, `available()` is false and the builder reads rows through psycopg.
+are the ones the Python path writes. Without the accelerator (or with SITEALERT_PURE_PYTHON=1), on an
+operating system without /proc or with another libpq than psycopg's, `available()` is false and
+the builder reads rows through psycopg.
 """
 
 import ctypes
@@ -23,6 +24,8 @@ try:
     from sitealert.feed._documents import CopyRenderer
 except ImportError:  # built without a C compiler: rows go through psycopg
     CopyRenderer = None
+# SITEALERT_PURE_PYTHON=1 rules the accelerator out here too, as in sitealert.matcher.core.
+ACCELERATED = CopyRenderer is not None and os.environ.get("SITEALERT_PURE_PYTHON", "") in ("", "0")
 
 # Bytes of document per piece handed to the writer.
 CHUNK_BYTES = 1 << 19
@@ -31,7 +34,7 @@ CHUNK_BYTES = 1 << 19
 @cache
 def _libpq():
     """The libpq that psycopg uses, loaded by ctypes (the same mapped library), or None."""
-    if CopyRenderer is None:
+    if not ACCELERATED:
         return None
     try:
         with open("/proc/self/maps") as maps:
