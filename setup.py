@@ -1,7 +1,8 @@
-"""Build the optional C accelerator of sitealert.matcher; the project's metadata lives in pyproject.toml.
+"""Build the optional C accelerators (sitealert.matcher, sitealert.feed); the project's metadata lives in pyproject.toml.
 
-`optional=True`: without a working C compiler the build of _speedups fails quietly and the
-pure-Python table (sitealert/matcher/_pure.py) gives the same answers, only slower.
+`optional=True`: without a working C compiler the builds fail quietly and the pure-Python code
+gives the same answers, only slower: the matcher's table (sitealert/matcher/_pure.py) and a feed
+document's cold build from the database driver's rows (sitealert/feed/copy_out.py).
 """
 
 from setuptools import Extension, setup
@@ -9,5 +10,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("sitealert.matcher._speedups", ["sitealert/matcher/_speedups.c"], optional=True),
+        Extension("sitealert.feed._documents", ["sitealert/feed/_documents.c"], optional=True),
     ],
 )

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_feed.py [--rows 1000000] [--changes 10000] [--repeat 3]
                                               [--database-url postgresql://…]
-    .venv/bin/python benchmarks/bench_feed.py --cold [--rows 10000000] [--compare /tmp/old-build]
+    .venv/bin/python benchmarks/bench_feed.py --cold [--rows 10000000] [--compare /tmp/old-build | --compare-pure]
                                               [--database-url postgresql://…]
 
 --cold: cold builds only. Fills the aggregated list with ROWS entries with a few SQL statements,
@@ -15,7 +15,8 @@ same builds run with the code of another checkout (a `git worktree add /tmp/old-
 on the same data, alternating with this one's, and the table gives the ratios this/other and
 checks that both wrote the same bytes. Each checkout reads a database of its own, created by its
 own migrations (so with its own indexes: a temporary database on the same server, or a SQLite
-file of its own) and filled by the same statements.
+file of its own) and filled by the same statements. With --compare-pure the other is this code
+under SITEALERT_PURE_PYTHON=1 (rows read through psycopg, not rendered in C), on the same database.
 
 Without --cold:
 it fills the aggregated list with N synthetic entries (names under .example and .test, a few apps)
@@ -186,6 +187,9 @@ def main():
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: temporary SQLite)")
     parser.add_argument("--cold", action="store_true", help="cold builds per format: time and peak RSS")
     parser.add_argument("--compare", metavar="CHECKOUT", help="with --cold: also build with another checkout's code")
+    parser.add_argument("--compare-pure", action="store_true",
+                        help="with --cold: also build with this code under SITEALERT_PURE_PYTHON=1 (rows through "
+                             "psycopg instead of the C renderer), on the same database")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
     work = cold if args.cold else run
@@ -439,6 +443,8 @@ def cold(args, data_dir, database_url):
             subprocess.run([sys.executable, "-c", CHILD_FILL, other["code"],
                             json.dumps(fill_statements(vendor, args.n))], env={**os.environ, **env}, check=True)
             checkouts = {"other": other, "this": this}
+        elif args.compare_pure:
+            checkouts = {"other": {"code": this["code"], "env": {"SITEALERT_PURE_PYTHON": "1"}}, "this": this}
         _cold_builds(args, data_dir, vendor, fill_time, checkouts)
 
 
@@ -456,8 +462,9 @@ def _cold_builds(args, data_dir, vendor, fill_time, checkouts):
     print(f"database: {vendor}; entries: {args.n:,}; fill: {fill_time:.1f} s; cpus: {os.cpu_count()}; "
           f"one fresh process per build, best of {args.repeat}")
     head = "| format | " + " | ".join(f"{name} s | {name} CPU s (server) | {name} peak RSS MB" for name in checkouts)
-    print(head + (" | time this/other | RSS this/other | same bytes |" if args.compare else " |"))
-    print("|" + "---|" * (1 + 3 * len(checkouts) + (3 if args.compare else 0)))
+    compared = len(checkouts) > 1
+    print(head + (" | time this/other | RSS this/other | same bytes |" if compared else " |"))
+    print("|" + "---|" * (1 + 3 * len(checkouts) + (3 if compared else 0)))
     run = 0
     for fmt in ("json", "txt", "csv"):
         for gzipped in (False, True):
@@ -471,7 +478,7 @@ def _cold_builds(args, data_dir, vendor, fill_time, checkouts):
             cells = [f"{r['seconds']:.2f} | {r['cpu']:.2f} ({r['server_cpu']:.2f}) | "
                      f"{r['rss_mb']:.0f} (start {r['started_mb']:.0f})" for r in results.values()]
             line = f"| {fmt}{' + gzip' if gzipped else ''} | " + " | ".join(cells) + " |"
-            if args.compare:
+            if compared:
                 this, other = results["this"], results["other"]
                 line += (f" {this['seconds'] / other['seconds']:.2f} | {this['rss_mb'] / other['rss_mb']:.2f} | "
                          f"{'yes' if this['sha256'] == other['sha256'] else 'NO'} |")

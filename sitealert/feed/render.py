@@ -10,7 +10,7 @@ import csv
 import hashlib
 import io
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring  # the C implementation
 from operator import itemgetter
 
@@ -53,6 +53,16 @@ def iso_from_db(value):
         return value[:10] + "T" + value[11:19] + "Z"
     parsed = datetime.fromisoformat(value)
     return iso(parsed.astimezone(UTC) if parsed.tzinfo else parsed)
+
+
+_PG_EPOCH = datetime(2000, 1, 1)
+
+
+def iso_from_pg_binary(raw):
+    """What iso_from_db gives for a timestamp sent in PostgreSQL's binary format (microseconds
+    since 2000-01-01 UTC, eight bytes, big-endian)."""
+    moment = _PG_EPOCH + timedelta(microseconds=int.from_bytes(raw, "big", signed=True))
+    return iso_from_db(moment.isoformat(" "))
 
 
 def entry_dict(target, kind, countries, categories, first_listed_at):
@@ -200,9 +210,33 @@ class DocumentChunks:
         (target, attributes, first_listed_at), the attributes either as a tuple or joined by tabs,
         or just (target,) for txt. A csv target that needs quoting raises QuotingNeeded unless
         `quoted` (then every line is written by the csv module, as a whole document must be)."""
-        json, started = self.fmt == "json", False
+        return self.framed(self._records(chunks))
+
+    def framed(self, records):
+        """The document's pieces around its records' pieces: the csv header, the JSON end."""
         if self.fmt == "csv":
             yield CSV_HEADER.encode(), b""
+        yield from records
+        if self.fmt == "json":
+            yield b"]}", b""
+
+    def copy_parts(self):
+        """What `copy_out.rendered` renders records with, the same pieces as `_records`: the
+        bytes before the first record, a record's middle and end (with the start of the next
+        record) from its attributes joined by tabs and its date (PostgreSQL's binary timestamp:
+        the database converts nothing), the escaping of a target that is
+        not canonical, how much of the last record's end the document drops, and how many
+        renderings to keep (as `_Memo`)."""
+        if self.fmt == "txt":
+            return {"fields": 1, "first": b"", "middle": None, "end": None, "escape": None, "strip": 0,
+                    "limit": 1}
+        return {"fields": 5, "first": (JSON_PREFIX + '"').encode() if self.fmt == "json" else b"",
+                "middle": self.middle.__getitem__, "end": lambda raw: self.end[iso_from_pg_binary(raw)],
+                "escape": _escaped_json_name if self.fmt == "json" else _quoting_needed,
+                "strip": len(_JSON_NEXT) if self.fmt == "json" else 0, "limit": _Memo.limit}
+
+    def _records(self, chunks):
+        json, started = self.fmt == "json", False
         for rows in chunks:
             if not rows:
                 continue
@@ -224,7 +258,7 @@ class DocumentChunks:
                 # the entries) and the end of the last are parts of their own.
                 parts = [None] * (3 * len(names) + 1)
                 parts[0] = "" if not json else _JSON_NEXT if started else JSON_PREFIX + '"'
-                parts[1::3] = names if is_plain else [encode_basestring(name)[1:-1] for name in names]
+                parts[1::3] = names if is_plain else list(map(_escaped_json_name, names))
                 parts[2::3] = middles
                 parts[3::3] = ends
                 if json:
@@ -234,8 +268,15 @@ class DocumentChunks:
                 text = "".join(_quoted_csv_lines(zip(names, (m[1:-1] for m in middles), (e[:-1] for e in ends))))
             started = True
             yield text.encode(), txt
-        if json:
-            yield b"]}", b""
+
+
+def _escaped_json_name(name):
+    """A target as it stands between the quotes of a JSON string."""
+    return encode_basestring(name)[1:-1]
+
+
+def _quoting_needed(name):
+    raise QuotingNeeded
 
 
 def json_header(version, checksum):

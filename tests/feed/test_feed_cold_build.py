@@ -4,6 +4,7 @@ documents' order without sorting the table, in memory that does not grow with th
 import gzip
 import hashlib
 import json
+import re
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
@@ -78,6 +79,7 @@ def test_a_build_reads_the_entries_in_order_from_the_primary_key_on_postgresql()
     with CaptureQueriesContext(connection) as queries:
         builder.cached_feed("json")
     (sql,) = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"] and "feed_feedentry" in q["sql"]]
+    sql = re.sub(r"^COPY \((.*)\) TO STDOUT .*$", r"\1", sql)  # PostgreSQL's, rendered in C (copy_out)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}")

@@ -34,13 +34,13 @@ def from_scratch(fmt):
 def full_builds(monkeypatch):
     """Counts builds from the database's rows."""
     calls = []
-    original = Renderer.document_chunks
+    original = builder._write_from_scratch
 
-    def counting(self, fmt, chunks, quoted=False):
+    def counting(directory, fmt, version, gzipped):
         calls.append(fmt)
-        return original(self, fmt, chunks, quoted)
+        return original(directory, fmt, version, gzipped)
 
-    monkeypatch.setattr(Renderer, "document_chunks", counting)
+    monkeypatch.setattr(builder, "_write_from_scratch", counting)
     return calls
 
 
