@@ -211,8 +211,8 @@ def _published_set(withheld):
     """(checksum, count) of the published targets, read in the enclosing read of a version."""
     digest, count = hashlib.sha256(), 0
     with connection.chunked_cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT l.target FROM listings_listing l WHERE {_published(withheld)} "
-                       f"ORDER BY l.target{_collate()}")
+        cursor.execute(f"SELECT l.target FROM listings_listing l WHERE {_published(withheld)} "
+                       f"GROUP BY l.target ORDER BY l.target{_collate()}")
         while rows := cursor.fetchmany(builder.FETCH_ROWS):
             digest.update("".join(target + "\n" for (target,) in rows).encode())
             count += len(rows)
