@@ -46,7 +46,7 @@ class Ran:
     stderr: str
 
 
-_MARK = "\x1esitealert-commands:"
+_MARK = "@@sitealert-commands@@ "
 _RUNNER = f"""
 import contextlib, io, json, sys
 from sitealert.cli import main
@@ -126,7 +126,8 @@ class Installation:
                                 capture_output=True, text=True, timeout=600)
         marked = [line for line in result.stdout.splitlines() if line.startswith(_MARK)]
         if not marked:
-            raise CommandFailed(f"{self.name}: sitealert {commands} failed:\n{result.stderr[-3000:]}")
+            raise CommandFailed(f"{self.name}: sitealert {commands} failed ({result.returncode}):\n"
+                                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         ran = [Ran(command, *outcome) for command, outcome in zip(commands, json.loads(marked[-1][len(_MARK):]))]
         for one in ran:
             if check and one.returncode != 0:

@@ -162,7 +162,8 @@ def test_a_national_listing_arrives_at_the_far_end_verified_and_attributed(world
         assert response.status_code == 302 and response.headers["location"] == "/review-requests/sent/"
         response = submit_form(requester, confirm_link(national, "owner@arrives.test"), {})
         assert response.status_code == 302 and "/review-requests/status/" in response.headers["location"]
-    with sign_in(national.browser(), "alice") as alice:
+    with national.browser() as alice:
+        sign_in(alice, "alice")
         inbox = alice.get("/review-requests/inbox/")
         assert inbox.status_code == 200 and "arrives.example" in inbox.text
     assert not [mail for mail in platform.mail() + hub.mail() if "owner@arrives.test" in mail[0]]
