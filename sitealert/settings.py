@@ -335,6 +335,9 @@ SITEALERT = {
     "REQUEST_BODY_TIMEOUT": envint("REQUEST_BODY_TIMEOUT", 30, minimum=1),
     "IMPORT_MAX_BYTES": envint("IMPORT_MAX_BYTES", 50 * 1024 * 1024),
     "IMPORT_MAX_ROWS": envint("IMPORT_MAX_ROWS", 2_000_000),
+    # A plain-list source's document (docs/federation.md) is read within this many seconds, and
+    # within IMPORT_MAX_BYTES and IMPORT_MAX_ROWS like an upload.
+    "FEDERATION_LIST_TIMEOUT": envfloat("FEDERATION_LIST_TIMEOUT", 120.0, minimum=1),
     "LOOKUP_MAX_ITEMS": envint("LOOKUP_MAX_ITEMS", 10_000),
     "API_MAX_ENTRIES": envint("API_MAX_ENTRIES", 100_000, minimum=1),
     "API_MAX_JSON_BYTES": envint("API_MAX_JSON_BYTES", 16 * 1024 * 1024, minimum=1024),
@@ -375,6 +378,10 @@ SITEALERT = {
     "MIRROR_S3_URL": envbucketurl("MIRROR_S3_URL"),
     "S3_ENDPOINT_URL": envhttpurl("S3_ENDPOINT_URL"),  # empty: AWS
     "S3_REGION": envstr("S3_REGION").strip(),  # empty: boto3's (AWS_DEFAULT_REGION, its config file)
+    # Federation sources (docs/federation.md): the trusted metadata of each mirror source, and how long
+    # without a successful pull makes a source stale (at least; 3 x its interval when that is longer).
+    "FEDERATION_DIR": Path(envstr("FEDERATION_DIR", str(DATA_DIR / "federation"))),
+    "FEDERATION_STALE_AFTER": envint("FEDERATION_STALE_AFTER", 6 * 3600, minimum=60),
     "TRUSTED_PROXY_COUNT": envint("TRUSTED_PROXY_COUNT", 0),
     # Review requests and public pages.
     "REVIEW_REQUEST_IP_RATE": envint("REVIEW_REQUEST_IP_RATE", 10),

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("sitealert.procedures.urls")),
     path("", include("sitealert.reviews.urls")),
     path("", include("sitealert.statistics.urls")),
+    path("", include("sitealert.federation.urls")),
     path("", include("sitealert.listings.urls")),
     path("", include("sitealert.feed.urls")),
     path("", include("sitealert.organizations.urls")),

@@ -48,7 +48,7 @@ class TokenAuth(HttpBearer):
                 headers={"Retry-After": str(wait)})
         actor = actor_for_request(request, token=token, via="api")
         if not self.allowed(actor):
-            raise ApiError(403, "forbidden", self.refusal)
+            raise ApiError(403, "forbidden", self.refusal(actor) if callable(self.refusal) else self.refusal)
         return actor
 
 
@@ -69,7 +69,9 @@ feed_reader = TokenAuth(
     permissions.can_read_feed,
     gettext_lazy("The aggregated list is for authorized users and the operator: use a token with the feed "
                  "scope of an approved user organization."))
+LISTINGS_WRITERS_ONLY = gettext_lazy("Only a contributor's token with the listings scope can change listings.")
 listings_writer = TokenAuth(
     lambda actor: permissions.can_manage_listings(actor, actor.organization),
-    gettext_lazy("Only a contributor's token with the listings scope can change listings."))
+    lambda actor: (LISTINGS_WRITERS_ONLY if permissions.can_change_here(actor, actor.organization)
+                   else permissions.read_only_reason(actor.organization)))
 any_token = TokenAuth(lambda actor: True, "")

@@ -126,9 +126,16 @@ class CheckMatch(Schema):
     target: str = Field(description="The listed target that covers the query.")
     country: str
     contributor: str = Field(description="The authority that listed it.")
+    installation: str | None = Field(
+        description="For a federated authority, the name of the installation where it decides (and answers "
+                    "review requests); null for an authority of this installation.")
     category: str
     listed_at: str
-    procedure_url: str = Field(description="The authority's operating procedure, where to ask for a review.")
+    procedure_url: str = Field(description="The authority's operating procedure on this installation (for a "
+                                           "federated authority, a copy that links to its installation).")
+    review_url: str = Field(description="Where to ask this authority for a review of the query's target: this "
+                                        "installation's review form, or for a federated authority its own "
+                                        "installation's, with the target filled in.")
 
 
 class CheckResponse(Schema):

@@ -6,7 +6,7 @@ from django.urls import path, re_path
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 
-from sitealert.api import check, feed, hashes, listings, lookup, mirror, tokens
+from sitealert.api import check, federation, feed, hashes, listings, lookup, mirror, tokens
 from sitealert.api.errors import ApiError, install, not_found_view, refuse_content_encoding
 from sitealert.api.limits import refuse_oversized_body
 
@@ -27,7 +27,7 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None}),
 )
 install(api)
-for module in (feed, lookup, check, hashes, listings, tokens, mirror):
+for module in (feed, federation, lookup, check, hashes, listings, tokens, mirror):
     api.add_router("/", module.router)
 
 

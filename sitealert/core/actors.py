@@ -12,7 +12,7 @@ class Actor:
     organization: Any = None
     token: Any = None
     ip: str | None = None
-    via: str = "web"  # web, api, cli, worker
+    via: str = "web"  # web, api, cli, worker, federation (see federation_actor)
 
     @property
     def scope(self):
@@ -24,6 +24,15 @@ class Actor:
         staff rights come from the organization, so moving an account elsewhere removes them."""
         org = self.organization
         return org is not None and org.is_operator and org.is_active
+
+
+FEDERATION = "federation"
+
+
+def federation_actor(organization):
+    """The federation pull acting for an authority it brings: the one actor that may change a
+    federated authority's listings and procedures (organizations.permissions.can_change_here)."""
+    return Actor(organization=organization, via=FEDERATION)
 
 
 def client_ip(request):

@@ -306,7 +306,7 @@ DEBRIS_SECONDS = 3600
 
 # The names this module gives files in an epoch's directory: a directory holding anything else is
 # not an epoch's, and `remove_debris` leaves it alone.
-_CACHE_FILE = re.compile(r"(feed|checksum|changes|lookup|hashes)-[0-9].*|\.lock-.+|"
+_CACHE_FILE = re.compile(r"(feed|checksum|changes|lookup|hashes)-[0-9].*|federation-.+|\.lock-.+|"
                          + re.escape(TEMPORARY_PREFIX) + ".+")
 
 

@@ -68,6 +68,9 @@ ACTION_LABELS = {
     "monitoring.stale_confirm": pgettext_lazy("audit action", "Offline listings kept"),
     "monitoring.candidate_list": pgettext_lazy("audit action", "Hopping candidate listed"),
     "monitoring.candidate_dismiss": pgettext_lazy("audit action", "Hopping candidate dismissed"),
+    "source.list_hold": pgettext_lazy("audit action", "List source run held for confirmation"),
+    "source.list_confirm": pgettext_lazy("audit action", "Held list source run applied"),
+    "source.list_discard": pgettext_lazy("audit action", "Held list source run discarded"),
 }
 CHANNEL_LABELS = {
     "web": pgettext_lazy("audit channel", "Website"),

@@ -34,11 +34,13 @@ class Added:
     """Listings this transaction has just added for one contributor, described by a staging table.
 
     table: a temporary table with columns target (unique), kind, category, listed_at (NULL meaning
-    the `now` given to refresh_targets) and status; country: the contributor's country.
+    the `now` given to refresh_targets) and status; country and contributor: the contributor's
+    country and id.
     """
 
     table: str
     country: str
+    contributor: int
 
 
 def refresh_targets(targets=(), now=None, *, added=None):
@@ -84,12 +86,13 @@ def refresh_targets(targets=(), now=None, *, added=None):
             bulk.analyze(touched, size)
         if added is not None:
             cursor.execute(
-                f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
-                f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), s.target, s.kind, "
-                f"{bulk.true()}, %s, s.category, COALESCE(s.listed_at, {first_listed_at}), {created_at} "
+                f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, contributors, "
+                f"first_listed_at, created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY s.target{_collate()}), "
+                f"s.target, s.kind, {bulk.true()}, %s, s.category, %s || s.category, "
+                f"COALESCE(s.listed_at, {first_listed_at}), {created_at} "
                 f"FROM {added.table} s WHERE s.status = 'active' "
                 f"AND NOT EXISTS (SELECT 1 FROM {touched} t WHERE t.target = s.target)",
-                [version, added.country, db_now, db_now])
+                [version, added.country, f"{added.contributor}:", db_now, db_now])
             version += max(cursor.rowcount, 0)
         recomputed = version
         if size:
@@ -104,8 +107,8 @@ def refresh_targets(targets=(), now=None, *, added=None):
         # is the order the entries' index takes them in fastest, and a scan finds them in the
         # order written; sorting a million of them again costs PostgreSQL 0.4 s.
         cursor.execute(
-            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
-            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} "
+            f"INSERT INTO {entries} (target, kind, countries, categories, contributors, first_listed_at, version) "
+            f"SELECT target, kind, countries, categories, contributors, first_listed_at, seq FROM {changes} "
             f"WHERE seq > %s AND listed", [base])
     FeedState.objects.filter(pk=1).update(version=version)
     bulk.refresh_statistics([Change, FeedEntry], version - base)
@@ -127,28 +130,30 @@ def _recompute(touched, base, db_now):
     # would join a hundred thousand touched targets with ten million listings and entries by
     # hashing the whole tables: the listings and entries are looked up per touched target.
     with bulk.temporary_table(MIXED, ["target text PRIMARY KEY", "kind text", "countries text", "categories text",
-                                      "first_listed_at timestamp with time zone"]) as mixed, \
+                                      "contributors text", "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
         # Targets with several active listings: their aggregate (sorted lists) is built here.
         active = bulk.lookup_join(listings, "l", "l.target = t.target AND l.status = 'active'")
         cursor.execute(
-            f"SELECT l.target, l.kind, o.country, l.category, l.listed_at FROM {touched} t {active} "
+            f"SELECT l.target, l.kind, o.country, l.category, l.contributor_id, l.listed_at FROM {touched} t {active} "
             f"JOIN {orgs} o ON o.id = l.contributor_id WHERE (SELECT COUNT(*) FROM {listings} l2 "
             f"WHERE l2.target = t.target AND l2.status = 'active') > 1")
         aggregates = _aggregate(cursor.fetchall())
-        bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "first_listed_at"],
+        bulk.insert_rows(mixed, ["target", "kind", "countries", "categories", "contributors", "first_listed_at"],
                          [(target, *values) for target, values in aggregates.items()])
         listed = bulk.lookup_join(listings, "l", "m.target IS NULL AND l.target = t.target AND l.status = 'active'")
         published = bulk.lookup_join(entries, "e", "e.target = a.target")
         # Every other target has at most one active listing: its aggregate is that listing.
         # Changes are what differs from the published entries, numbered in code-point order.
         cursor.execute(
-            f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, created_at) "
-            f"SELECT %s + ROW_NUMBER() OVER (ORDER BY a.target{_collate()}), a.target, COALESCE(a.kind, e.kind), "
-            f"a.kind IS NOT NULL, COALESCE(a.countries, ''), COALESCE(a.categories, ''), a.first_listed_at, "
+            f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, contributors, first_listed_at, "
+            f"created_at) SELECT %s + ROW_NUMBER() OVER (ORDER BY a.target{_collate()}), a.target, "
+            f"COALESCE(a.kind, e.kind), a.kind IS NOT NULL, COALESCE(a.countries, ''), COALESCE(a.categories, ''), "
+            f"COALESCE(a.contributors, ''), a.first_listed_at, "
             f"{bulk.cast_param(Change._meta.get_field('created_at'))} FROM ("
             f"SELECT t.target, COALESCE(m.kind, l.kind) AS kind, COALESCE(m.countries, o.country) AS countries, "
             f"COALESCE(m.categories, l.category) AS categories, "
+            f"COALESCE(m.contributors, {contributor_key('l')}) AS contributors, "
             f"COALESCE(m.first_listed_at, l.listed_at) AS first_listed_at FROM {touched} t "
             f"LEFT JOIN {mixed} m ON m.target = t.target "
             f"{listed} "
@@ -156,24 +161,39 @@ def _recompute(touched, base, db_now):
             f"{published} "
             f"WHERE (a.kind IS NULL AND e.target IS NOT NULL) OR (a.kind IS NOT NULL AND (e.target IS NULL "
             f"OR e.kind <> a.kind OR e.countries <> a.countries OR e.categories <> a.categories "
-            f"OR e.first_listed_at <> a.first_listed_at))",
+            f"OR e.contributors <> a.contributors OR e.first_listed_at <> a.first_listed_at))",
             [base, db_now])
         return base + max(cursor.rowcount, 0)
 
 
+def contributor_key(alias):
+    """SQL for a listing's "<contributor id>:<category>", one item of an aggregate's contributors."""
+    return f"CAST({alias}.contributor_id AS text) || ':' || {alias}.category"
+
+
+def joined_contributors(pairs):
+    """An aggregate's contributors from its listings' (contributor id, category) pairs: the distinct
+    "<id>:<category>" sorted as strings, comma-joined. The data migration that filled the column
+    (feed 0004) keeps a frozen copy of this rule: change one, change both."""
+    return ",".join(sorted({f"{contributor}:{category}" for contributor, category in pairs}))
+
+
 def _aggregate(rows):
-    """{target: (kind, countries, categories, first listed)} from (target, kind, country, category, listed_at)."""
+    """{target: (kind, countries, categories, contributors, first listed)} from
+    (target, kind, country, category, contributor id, listed_at)."""
     found = {}
-    for target, kind, country, category, listed_at in rows:
+    for target, kind, country, category, contributor, listed_at in rows:
         agg = found.get(target)
         if agg is None:
-            found[target] = [kind, {country}, {category}, listed_at]
+            found[target] = [kind, {country}, {category}, {(contributor, category)}, listed_at]
         else:
             agg[1].add(country)
             agg[2].add(category)
-            if listed_at < agg[3]:
-                agg[3] = listed_at
-    return {t: (kind, ",".join(sorted(c)), ",".join(sorted(cat)), first) for t, (kind, c, cat, first) in found.items()}
+            agg[3].add((contributor, category))
+            if listed_at < agg[4]:
+                agg[4] = listed_at
+    return {t: (kind, ",".join(sorted(c)), ",".join(sorted(cat)), joined_contributors(pairs), first)
+            for t, (kind, c, cat, pairs, first) in found.items()}
 
 
 def prune_expired_history(now=None):

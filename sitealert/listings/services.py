@@ -410,7 +410,7 @@ def _apply(cursor, stage, contributor, targets, decisions, report, *, actor, now
     if progress is not None:
         progress(total * 3 // 4, total)
     report.version = refresh_targets([target for target, _ in decisions.audit_items], now,
-                                     added=Added(stage, contributor.country))
+                                     added=Added(stage, contributor.country, contributor.id))
     report.applied = True
     if progress is not None:
         progress(total, total)

@@ -204,6 +204,8 @@ class Attempt:
     status_code: int | None = None
     bytes_read: int = 0
     truncated: bool = False
+    body: bytearray | None = None  # kept only by `Prober.fetch`
+    headers: dict = field(default_factory=dict)  # of the final answer, kept only by `Prober.fetch`
 
     @property
     def online(self):
@@ -340,8 +342,26 @@ class Prober:
         result.elapsed = time.monotonic() - started
         return result
 
-    def _follow(self, transport, pins, start, deadline):
-        attempt = Attempt(url=start)
+    def fetch(self, url, *, headers=None, max_bytes, total_timeout):
+        """GET one document at `url` under the probe's rules (every address checked and pinned,
+        redirects followed one hop at a time up to the limit), keeping its body and headers.
+
+        A body over `max_bytes` ends the read with `truncated` set; the caller refuses it.
+        """
+        deadline = time.monotonic() + total_timeout
+        pins = {}
+        transport = PinnedTransport(PinnedBackend(pins, self.policy, self.ports), self.ssl_context)
+        attempt = Attempt(url=url, body=bytearray())
+        with transport:
+            try:
+                self._follow(transport, pins, url, deadline, attempt=attempt,
+                             headers={**self.headers, **(headers or {})}, max_bytes=max_bytes)
+            except PolitenessWait as exc:
+                attempt.failure, attempt.detail = TIMEOUT, f"politeness delay of {exc.seconds:.1f}s"
+        return attempt
+
+    def _follow(self, transport, pins, start, deadline, *, attempt=None, headers=None, max_bytes=None):
+        attempt = attempt or Attempt(url=start)
         url = httpx.URL(start)
         site = site_of(host_of(start))
         for _ in range(self.config.max_hops + 1):
@@ -353,7 +373,7 @@ class Prober:
                 if site_of(host) != site:
                     site = site_of(host)
                     self._wait_politely(site, deadline)
-                response_location = self._request(transport, url, deadline, attempt, hop)
+                response_location = self._request(transport, url, deadline, attempt, hop, headers, max_bytes)
             except ProbeFailure as failure:
                 hop["error"] = failure.kind
                 attempt.failure, attempt.detail = failure.kind, failure.detail
@@ -411,11 +431,11 @@ class Prober:
             return []
         return [ipaddress.ip_address(r.address) for r in answer.rrset]
 
-    def _request(self, transport, url, deadline, attempt, hop):
+    def _request(self, transport, url, deadline, attempt, hop, headers=None, max_bytes=None):
         """Send one GET; return the next URL for a redirect, None for a final answer."""
         remaining = self._remaining(deadline)
         timeout = httpx.Timeout(remaining, connect=min(self.config.connect_timeout, remaining))
-        request = httpx.Request("GET", url, headers=self.headers, extensions={"timeout": timeout.as_dict()})
+        request = httpx.Request("GET", url, headers=headers or self.headers, extensions={"timeout": timeout.as_dict()})
         try:
             response = transport.handle_request(request)
             try:
@@ -430,7 +450,9 @@ class Prober:
                         raise ProbeFailure(REDIRECT_INVALID, f"redirect to {str(next_url)[:200]}")
                     hop["location"] = str(next_url)
                     return next_url
-                self._read_body(response, deadline, attempt)
+                if attempt.body is not None:
+                    attempt.headers = dict(response.headers)
+                self._read_body(response, deadline, attempt, max_bytes or self.config.max_bytes)
             finally:
                 response.close()
         except ProbeFailure:
@@ -441,12 +463,15 @@ class Prober:
             raise ProbeFailure(HTTP_ERROR, f"HTTP {attempt.status_code}")
         return None
 
-    def _read_body(self, response, deadline, attempt):
-        limit = self.config.max_bytes
+    def _read_body(self, response, deadline, attempt, limit):
         for chunk in response.iter_raw():
             attempt.bytes_read += len(chunk)
+            if attempt.body is not None:
+                attempt.body += chunk
             if attempt.bytes_read >= limit:
                 attempt.bytes_read, attempt.truncated = limit, True
+                if attempt.body is not None:
+                    del attempt.body[limit:]
                 return
             if time.monotonic() > deadline:
                 raise ProbeFailure(TIMEOUT, "the body did not arrive within the probe's total time")

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitealert.core import audit
 from sitealert.core.actors import actor_for_request
-from sitealert.organizations import second_factor, services
+from sitealert.organizations import permissions, second_factor, services
 from sitealert.organizations.models import ApiToken, Membership, Organization
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
 
@@ -47,15 +47,32 @@ class OrganizationAdmin(OperatorAdmin):
     search_fields = ("name", "slug", "country")
     actions = ("approve", "suspend")
 
+    FEDERATION_FIELDS = ["origin", "origin_installation", "origin_url", "review_url"]
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ("slug", "created_at", "approved_at", "terms_accepted_at")
         # The status changes only through the approve and suspend actions, which are audited.
-        return ("slug", "kind", "status", "created_at", "approved_at", "terms_accepted_at")
+        return ("slug", "kind", "status", "created_at", "approved_at", "terms_accepted_at", *self.FEDERATION_FIELDS)
 
     def get_fields(self, request, obj=None):
         fields = ["name", "kind", "country", "status", "website"]
-        return fields if obj is None else ["slug"] + fields + ["created_at", "approved_at", "terms_accepted_at"]
+        if obj is None:
+            return fields
+        federation = self.FEDERATION_FIELDS if obj.is_federated else []
+        return ["slug"] + fields + federation + ["created_at", "approved_at", "terms_accepted_at"]
+
+    def has_change_permission(self, request, obj=None):
+        # A federated authority's name, country and website come from its installation.
+        if obj is not None and not permissions.can_change_here(actor_for_request(request), obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and not permissions.can_change_here(actor_for_request(request), obj):
+            self.message_user(request, permissions.read_only_reason(obj), messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         actor = actor_for_request(request)
@@ -92,11 +109,15 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ("user", "organization", "role")
 
+    actor = None  # the staff member at work, set by MembershipAdmin.get_form
+
     def clean(self):
         data = super().clean()
         user, org = data.get("user"), data.get("organization")
         if user is not None and org is not None and user.is_staff and not org.is_operator:
             raise forms.ValidationError(_("Staff accounts belong to the operator organization only."))
+        if org is not None and not permissions.can_change_here(self.actor, org):
+            raise forms.ValidationError(permissions.read_only_reason(org))
         return data
 
 
@@ -114,6 +135,11 @@ class MembershipAdmin(OperatorAdmin):
     raw_id_fields = ("user",)
     fields = ("user", "organization", "role")
     list_select_related = ("user", "organization")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = actor_for_request(request)
+        return form
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -10,6 +10,7 @@ import ipaddress
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from sitealert.core.actors import FEDERATION
 from sitealert.organizations.models import ApiToken, Organization
 
 
@@ -22,10 +23,29 @@ def _active_org(actor, kind=None):
     return org
 
 
+def can_change_here(actor, organization):
+    """Change an organization's listings, procedures, members or tokens on this installation.
+
+    A federated authority decides at its own installation: here only the federation pull
+    (`core.actors.federation_actor`) changes what it lists and its procedures, and it has no
+    members or tokens. No member, token, import, form, API call, command or staff edit may.
+    """
+    return organization is None or not organization.is_federated or actor.via == FEDERATION
+
+
+def read_only_reason(organization):
+    """Why a federated authority cannot be changed here, for error messages."""
+    return _("%(name)s is a federated authority: it decides at %(installation)s, and its listings, procedures "
+             "and members change only there. This installation copies them from that installation.") % {
+        "name": organization.name, "installation": organization.origin_installation or organization.origin}
+
+
 def can_manage_listings(actor, contributor):
     """Add, update and remove the contributor's own listings."""
     org = _active_org(actor, Organization.Kind.CONTRIBUTOR)
     if org is None or contributor is None or org.pk != contributor.pk:
+        return False
+    if not can_change_here(actor, contributor):
         return False
     if actor.user is not None and actor.user.is_staff:
         return False  # operator staff never act as a contributor, whatever membership they hold
@@ -53,6 +73,19 @@ def can_see_private_notes(actor, contributor):
         return True
     org = _active_org(actor, Organization.Kind.CONTRIBUTOR)
     return org is not None and contributor is not None and org.pk == contributor.pk
+
+
+def can_see_list_sources(actor, contributor):
+    """A contributor's plain-list sources (federation): their state, last error and any run held
+    for confirmation. Its people, and operator staff, who answer for the sources they added."""
+    return can_manage_listings(actor, contributor) or can_moderate(actor)
+
+
+def can_decide_list_run(actor, contributor):
+    """Apply or discard a plain-list source's run held because it removes many listings: the
+    people who manage the contributor's listings, and the server's command line (`sitealert
+    source confirm`). Operator staff see the run but leave the decision to the contributor."""
+    return can_manage_listings(actor, contributor) or (actor.via == "cli" and actor.user is None)
 
 
 def can_edit_procedure(actor, organization):
@@ -117,6 +150,8 @@ def can_manage_tokens(actor, organization):
     org = _active_org(actor)
     if actor.token is not None or org is None or organization is None or org.pk != organization.pk:
         return False
+    if organization.is_federated:
+        return False  # its people work at its own installation (can_change_here)
     # Operator staff never act as another organization, whatever membership they hold (see
     # can_manage_listings): a token would let them do through the API what the site refuses.
     return not (actor.user is not None and actor.user.is_staff and org.kind != Organization.Kind.OPERATOR)
@@ -140,6 +175,8 @@ def why_not(actor):
     org = actor.organization
     if org is None:
         return _("Your account does not belong to any organization.")
+    if not can_change_here(actor, org):
+        return read_only_reason(org)
     if org.status == Organization.Status.PENDING:
         return _("Your organization is waiting for approval by the operator.")
     if org.status == Organization.Status.SUSPENDED:

@@ -74,6 +74,7 @@ def set_organization_status(org, status, *, actor, reason=""):
 
 def create_member(org, *, username, password, email="", staff=False, role=Membership.Role.MEMBER, actor):
     permissions.require(permissions.can_administer(actor))
+    permissions.require(permissions.can_change_here(actor, org), permissions.read_only_reason(org))
     User = get_user_model()
     if staff and org.kind != Organization.Kind.OPERATOR:
         raise OrganizationError(_("Staff accounts belong to the operator organization only."))
@@ -110,6 +111,7 @@ def default_scope(org):
 
 def issue_token(org, *, scope=None, name="", days=None, actor):
     """Create a token; returns (token, secret). The secret is shown once and never stored."""
+    permissions.require(permissions.can_change_here(actor, org), permissions.read_only_reason(org))
     permissions.require(permissions.can_administer_tokens(actor, org), permissions.why_not(actor))
     scope = scope or default_scope(org)
     if scope not in ApiToken.Scope.values:

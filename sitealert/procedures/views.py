@@ -16,7 +16,7 @@ from sitealert.organizations.services import public_contributors
 from sitealert.procedures import services
 from sitealert.procedures.forms import ProcedureForm, ProcedureSearchForm
 from sitealert.procedures.models import ProcedureRevision
-from sitealert.reviews.services import ReviewCounts, review_counts
+from sitealert.reviews.services import ReviewCounts, review_counts, reviews_elsewhere
 
 
 def _contributor(slug):
@@ -51,6 +51,7 @@ def procedure(request, slug):
     return render(request, "procedures/procedure.html", {
         "org": org, "shown": shown, "languages": settings.LANGUAGES,
         "reviews": review_counts([org.pk]).get(org.pk) or ReviewCounts(),
+        "review_elsewhere": reviews_elsewhere("", [org]),  # a federated authority's own form, no target yet
         "can_edit": permissions.can_edit_procedure(actor, org),
         "active_listings": Listing.objects.filter(contributor=org, status=Listing.Status.ACTIVE).count(),
         # ?lang= picks a version against the interface language; a switch of that language drops it,

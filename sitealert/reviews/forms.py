@@ -8,13 +8,14 @@ from django.utils.translation import gettext_lazy as _
 from sitealert.core.target_messages import public_reason
 from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.reviews.models import ReviewCase, ReviewRequest
-from sitealert.reviews.services import active_listings_covering
+from sitealert.reviews.services import NO_ROUTES, review_routes
 
 MAX_EVIDENCE_LINKS = 10
 MAX_TEXT = 10_000
 
 
 class ReviewRequestForm(forms.Form):
+    routes = NO_ROUTES  # where a review of the target is asked, once the target is read
     target = forms.CharField(
         label=_("Site or app"), max_length=300, widget=forms.TextInput(attrs={"dir": "ltr", "spellcheck": "false"}),
         help_text=_("The domain name, web address or app id that is listed, for example example.com."))
@@ -54,7 +55,13 @@ class ReviewRequestForm(forms.Form):
             target = normalize_target(raw)
         except InvalidTarget as exc:
             raise ValidationError(public_reason(exc)) from None
-        if not active_listings_covering(target).exists():
+        self.routes = review_routes(target)
+        if not self.routes.here:
+            if self.routes.elsewhere:
+                # Never a request here for a decision taken elsewhere: the page shows where to ask.
+                raise ValidationError(
+                    _("'%(target)s' is listed only by authorities that decide at other installations. Ask them "
+                      "for a review there, with the links on this page."), params={"target": target})
             raise ValidationError(_("'%(target)s' is not on the list, so there is nothing to review."),
                                   params={"target": target})
         self.normalized_target = target

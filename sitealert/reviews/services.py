@@ -7,32 +7,29 @@ through the listing services) -> the requester is told. `send_due_reminders(now)
 worker; `review_counts()` feeds the public pages.
 """
 
-import logging
 import secrets
 import statistics as stats
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.core import audit, ratelimit
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
+from sitealert.core.mail import member_emails as _contributor_emails
+from sitealert.core.mail import send_in_language as _send
 from sitealert.hosts import covering_targets
 from sitealert.listings.models import Listing
 from sitealert.listings.services import remove_listings
 from sitealert.organizations import permissions
 from sitealert.reviews.models import ReviewCase, ReviewRequest, hash_token
-
-log = logging.getLogger(__name__)
 
 
 class ReviewError(ValueError):
@@ -43,32 +40,74 @@ def absolute_url(path):
     return settings.SITE_URL + path
 
 
-def _send(subject, template, context, recipients, language):
-    """Send one plain-text e-mail in `language`; a mail server failure is logged, not raised."""
-    if not recipients:
-        return False
-    with translation.override(language):
-        body = render_to_string(template, {**context, "SITE_NAME": settings.SITE_NAME})
-        subject = f"[{settings.SITE_NAME}] {subject()}"
-    try:
-        send_mail(subject, body, None, recipients)
-    except Exception:  # noqa: BLE001 — any backend failure; the caller's state stays consistent
-        log.exception("could not send %s to %d recipient(s)", template, len(recipients))
-        return False
-    return True
-
-
-def _contributor_emails(contributor):
-    User = get_user_model()
-    return sorted(set(User.objects.filter(membership__organization=contributor, is_active=True)
-                      .exclude(email="").values_list("email", flat=True)))
-
-
 # --- Submission and confirmation ------------------------------------------------------------
 
 def active_listings_covering(target):
     return (Listing.objects.filter(target__in=covering_targets(target), status=Listing.Status.ACTIVE)
             .select_related("contributor"))
+
+
+def local_listings_covering(target):
+    """The active listings a review request here goes to: those of authorities that decide on this
+    installation. A federated authority answers at its own installation (`reviews_elsewhere`)."""
+    return active_listings_covering(target).filter(contributor__origin="")
+
+
+def review_form_url(target):
+    """This installation's review form with `target` filled in (a path)."""
+    return reverse("reviews:review_new") + "?target=" + quote(target, safe="")
+
+
+def review_url_at(authority, target):
+    """A federated authority's review form: its installation's `review_url` with `target` put in for
+    `{target}` (its page there when the installation gave no form)."""
+    if not authority.review_url:
+        return authority.origin_url
+    return authority.review_url.replace("{target}", quote(target, safe=""))
+
+
+@dataclass(frozen=True)
+class ReviewElsewhere:
+    """Where to ask a federated authority that lists a target for a review: at its own installation."""
+
+    authority: str
+    installation: str
+    url: str
+
+
+def reviews_elsewhere(target, authorities):
+    """A ReviewElsewhere for each federated one of `authorities` (organizations, or anything with
+    their name, origin_installation and review_url), once each, in the order given."""
+    seen, links = set(), []
+    for org in authorities:
+        if not org.origin or org.origin in seen:
+            continue
+        seen.add(org.origin)
+        links.append(ReviewElsewhere(org.name, org.origin_installation or org.origin, review_url_at(org, target)))
+    return links
+
+
+@dataclass(frozen=True)
+class ReviewRoutes:
+    """Where a review of `target` is asked: here (this installation's form, to its own authorities
+    that list it) and at the installations of the federated authorities that list it."""
+
+    here: bool
+    elsewhere: list
+
+    @property
+    def only_elsewhere(self):
+        return bool(self.elsewhere) and not self.here
+
+
+NO_ROUTES = ReviewRoutes(here=False, elsewhere=[])
+
+
+def review_routes(target):
+    """The ReviewRoutes of a normalized `target` (or a domain covering it)."""
+    listings = list(active_listings_covering(target).order_by("contributor__name"))
+    return ReviewRoutes(here=any(not listing.contributor.is_federated for listing in listings),
+                        elsewhere=reviews_elsewhere(target, [listing.contributor for listing in listings]))
 
 
 def submission_wait(ip, email):
@@ -145,7 +184,7 @@ def confirm_review_request(request, *, ip=None, now=None):
             raise ReviewError(_("This review request is already confirmed. Follow it with the status link we "
                                 "sent you by e-mail."))
         by_contributor = {}
-        for listing in active_listings_covering(request.target):
+        for listing in local_listings_covering(request.target):
             by_contributor.setdefault(listing.contributor, []).append(listing.target)
         cases = [ReviewCase(request=request, contributor=contributor, listed_targets=sorted(targets),
                             opened_at=now, due_at=due, next_reminder_at=max(first_reminder, now))

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from sitealert.core.actors import actor_for_request, client_ip
 from sitealert.core.conf import setting
 from sitealert.core.pages import too_many_requests
+from sitealert.hosts import InvalidTarget, normalize_target
 from sitealert.organizations import permissions
 from sitealert.reviews import services
 from sitealert.reviews.forms import AnswerForm, ReviewRequestForm
@@ -22,21 +23,21 @@ from sitealert.reviews.models import ReviewCase
 def review_new(request):
     if request.method == "GET":
         form = ReviewRequestForm(initial={"target": request.GET.get("target", "")[:300]})
-        return _review_form(request, form)
+        return _review_form(request, form, routes=_review_routes(form.initial["target"]))
     form = ReviewRequestForm(request.POST)
     ip = client_ip(request)
     if form.is_bot or not form.is_valid():
         # Typos cost nothing against the requests a client may send; only a flood of them waits.
         wait = services.invalid_submission_wait(ip)
         if wait:
-            return _review_form(request, form, wait=wait, limited="invalid")
+            return _review_form(request, form, wait=wait, limited="invalid", routes=form.routes)
         if form.is_bot:
             return redirect("reviews:review_sent")
-        return _review_form(request, form)
+        return _review_form(request, form, routes=form.routes)
     data = form.cleaned_data
     wait = services.submission_wait(ip, data["email"])
     if wait:
-        return _review_form(request, form, wait=wait, limited="accepted")
+        return _review_form(request, form, wait=wait, limited="accepted", routes=form.routes)
     services.submit_review_request(
         query=data["target"], target=form.normalized_target, name=data["name"], email=data["email"],
         relationship=data["relationship"], reasons=data["reasons"], evidence=data["evidence"],
@@ -44,10 +45,20 @@ def review_new(request):
     return redirect("reviews:review_sent")
 
 
-def _review_form(request, form, *, wait=0, limited=None):
-    """The form page; over a limit, the same page with status 429, an explanation and the text kept."""
+def _review_routes(query):
+    try:
+        return services.review_routes(normalize_target(query)) if query else services.NO_ROUTES
+    except InvalidTarget:
+        return services.NO_ROUTES  # the form says why when it is sent
+
+
+def _review_form(request, form, *, wait=0, limited=None, routes=services.NO_ROUTES):
+    """The form page; over a limit, the same page with status 429, an explanation and the text kept.
+
+    `routes.elsewhere`: the federated authorities that list the target, asked at their own
+    installations; when they are its only authorities, the page gives their links instead of the form."""
     context = {"form": form, "limited": limited, "due_days": setting("REVIEW_DUE_DAYS"),
-               "confirm_hours": setting("REVIEW_CONFIRM_HOURS")}
+               "confirm_hours": setting("REVIEW_CONFIRM_HOURS"), "routes": routes}
     if wait:
         return too_many_requests(request, wait, "reviews/review_new.html", context)
     return render(request, "reviews/review_new.html", context)

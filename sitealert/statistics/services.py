@@ -10,6 +10,7 @@ listing. A listing held by the operator from the start was never published and i
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import CharField, Count, F, Func
 from django.utils import timezone
@@ -225,9 +226,15 @@ def review_table(rows):
     return Table(
         "review-outcomes", _("Review requests received and answered, by contributor"),
         [_("Contributor"), _("Country"), _("Received"), _("Upheld"), _("Removed"), _("Awaiting an answer"),
-         _("Overdue"), _("Median days to answer")],
+         _("Overdue"), _("Median days to answer"), _("Decides at")],
+        # A federated authority is named as itself, and where it decides (and answers its reviews).
         [[org.name, country_name(org.country), c.received, c.upheld, c.removed, c.open, c.overdue,
-          "" if c.median_days is None else c.median_days] for org, c in rows])
+          "" if c.median_days is None else c.median_days, decides_at(org)] for org, c in rows])
+
+
+def decides_at(org):
+    """The installation where an authority decides: its own for a federated one, else this one."""
+    return org.origin_installation or org.origin if org.is_federated else settings.SITE_NAME
 
 
 def category_label(value):

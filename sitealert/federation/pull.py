@@ -1,0 +1,647 @@
+"""pull(source): bring what a federation source lists here up to its installation's version.
+
+A pull reads two documents of the upstream installation (docs/federation.md): its authorities and
+its listings since the version this source last verified (all of them on a first pull, after a 410,
+on a new epoch, or when the upstream went back), through its API or its signed mirror. Both are
+validated before anything is written; then, in ONE transaction with the source's new state, each
+authority becomes (or updates) a federated Organization with its procedures, and its listings go
+through the ordinary listing services, so the change log, protected-target holds and the
+aggregation treat them as any contributor's. The result is verified against the document's count
+and checksum; a mismatch reads everything once more, then fails. A failure of any kind rolls the
+transaction back: the source keeps its last verified state and records the error.
+
+Authorities decided by this installation (echoes of what it published) and authorities another
+source already brings (first source wins) are skipped.
+"""
+
+import gzip
+import hashlib
+import logging
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sitealert.client.errors import ClientError
+from sitealert.core import audit, bulk
+from sitealert.core.actors import Actor
+from sitealert.core.conf import setting
+from sitealert.core.countries import is_country_code
+from sitealert.federation.models import FederatedAuthority, Installation, Source
+from sitealert.federation.results import PullResult
+from sitealert.listings.models import Category, Listing
+from sitealert.listings.services import ACCEPTED, HELD, EntryInput, remove_listings, submit_entries
+from sitealert.organizations.models import Organization
+from sitealert.procedures.models import OperatingProcedure, ProcedureText
+from sitealert.procedures.services import save_procedure
+
+log = logging.getLogger("sitealert.federation")
+
+AUTHORITIES = "/api/v1/federation/authorities"
+LISTINGS = "/api/v1/federation/listings"
+TIMEOUT, RETRIES, BACKOFF = 30.0, 4, 0.5  # the client SDK's defaults (sitealert.client.sync)
+BATCH = 900
+FEDERATION = "federation"  # Actor.via of the pull (organizations.permissions lets it change federated authorities)
+_KEY = re.compile(r"[0-9A-Za-z]{1,32}:[-\w]{1,80}")
+_INSTALLATION_ID = re.compile(r"[0-9A-Za-z]{1,32}")
+
+
+class PullError(Exception):
+    """A pull that applied nothing; the message says why, for the source's last_error."""
+
+
+class MalformedDocument(PullError):
+    """An upstream document that is not what the federation protocol describes."""
+
+
+class ResyncNeeded(Exception):
+    """The upstream cannot take this source forward from its version (HTTP 410): read everything."""
+
+
+# -- the documents -------------------------------------------------------------------------------
+
+
+@dataclass
+class Authority:
+    key: str
+    name: str
+    country: str
+    website: str
+    installation_id: str
+    installation_name: str
+    url: str
+    review_url: str
+    procedures: dict  # language -> {field: text}
+
+
+@dataclass
+class UpstreamListing:
+    authority: str
+    category: str
+    listed_at: datetime | None
+    version: int
+
+
+@dataclass
+class Listings:
+    installation: str
+    since: int
+    version: int
+    epoch: str
+    checksum: str
+    count: int
+    targets: dict = field(default_factory=dict)  # target -> [UpstreamListing]; empty: none published
+
+
+def _text(value, where, *, required=True, limit=None):
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or "\x00" in value:
+        raise MalformedDocument(_("%(where)s is missing or not text.") % {"where": where})
+    if limit is not None and len(value) > limit:
+        raise MalformedDocument(_("%(where)s is longer than %(n)d characters.") % {"where": where, "n": limit})
+    return value.strip()
+
+
+def _number(value, where):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise MalformedDocument(_("%(where)s is not a version number.") % {"where": where})
+    return value
+
+
+def _object(value, where):
+    if not isinstance(value, dict):
+        raise MalformedDocument(_("%(where)s is not a JSON object.") % {"where": where})
+    return value
+
+
+def _url(value, where, *, required=False):
+    text = _text(value, where, required=required, limit=500)
+    if text and not text.startswith(("https://", "http://")):
+        raise MalformedDocument(_("%(where)s is not an http(s) address.") % {"where": where})
+    return text
+
+
+def parse_authorities(document):
+    """(upstream installation {id, name, url}, version, {key: Authority}) of an authorities document."""
+    document = _object(document, _("The authorities document"))
+    installation = _object(document.get("installation"), "installation")
+    upstream = {"id": _text(installation.get("id"), "installation.id", limit=32),
+                "name": _text(installation.get("name"), "installation.name", required=False, limit=200),
+                "url": _url(installation.get("url"), "installation.url")}
+    if not _INSTALLATION_ID.fullmatch(upstream["id"]):
+        raise MalformedDocument(_("%(where)s is not an installation ID.") % {"where": "installation.id"})
+    version = _number(document.get("version"), "version")
+    items = document.get("authorities")
+    if not isinstance(items, list):
+        raise MalformedDocument(_("%(where)s is not a list.") % {"where": "authorities"})
+    languages = {code for code, _name in settings.LANGUAGES}
+    authorities = {}
+    for position, item in enumerate(items):
+        here = f"authorities[{position}]"
+        item = _object(item, here)
+        key = _text(item.get("key"), f"{here}.key", limit=200)
+        if not _KEY.fullmatch(key):
+            raise MalformedDocument(_("%(where)s is not an authority key (installation ID:slug).") % {
+                "where": f"{here}.key"})
+        if key in authorities:
+            raise MalformedDocument(_("%(where)s: the authority %(key)s appears twice.") % {"where": here, "key": key})
+        country = _text(item.get("country"), f"{here}.country", limit=2).upper()
+        if not is_country_code(country):
+            raise MalformedDocument(_("%(where)s is not a country code.") % {"where": f"{here}.country"})
+        deciding = _object(item.get("installation"), f"{here}.installation")
+        deciding_id = _text(deciding.get("id"), f"{here}.installation.id", limit=32)
+        if not _INSTALLATION_ID.fullmatch(deciding_id):
+            raise MalformedDocument(_("%(where)s is not an installation ID.") % {"where": f"{here}.installation.id"})
+        review_url = _url(item.get("review_url"), f"{here}.review_url")
+        procedures = {}
+        for language, texts in _object(item.get("procedures") or {}, f"{here}.procedures").items():
+            texts = _object(texts, f"{here}.procedures.{language}")
+            values = {name: _text(texts.get(name), f"{here}.procedures.{language}.{name}", required=False,
+                                  limit=100_000) for name in ProcedureText.FIELDS}
+            if language in languages:  # a language this installation does not offer is not shown here
+                procedures[language] = values
+        authorities[key] = Authority(
+            key=key, name=_text(item.get("name"), f"{here}.name", limit=200), country=country,
+            website=_url(item.get("website"), f"{here}.website"), installation_id=deciding_id,
+            installation_name=_text(deciding.get("name"), f"{here}.installation.name", required=False, limit=200),
+            url=_url(item.get("url"), f"{here}.url"), review_url=review_url, procedures=procedures)
+    return upstream, version, authorities
+
+
+def _timestamp(value, where):
+    if value is None:
+        return None
+    text = _text(value, where, limit=40)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedDocument(_("%(where)s is not a date and time.") % {"where": where}) from None
+    if moment.tzinfo is None:
+        raise MalformedDocument(_("%(where)s is not a date and time.") % {"where": where})
+    return moment
+
+
+def parse_listings(document, since):
+    """The Listings of a listings document answering `since`."""
+    document = _object(document, _("The listings document"))
+    if _number(document.get("since"), "since") != since:
+        raise MalformedDocument(_("The listings document answers since=%(got)s, not %(asked)s.") % {
+            "got": document.get("since"), "asked": since})
+    checksum = _text(document.get("checksum"), "checksum", limit=80)
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", checksum):
+        raise MalformedDocument(_("%(where)s is not a SHA-256 checksum.") % {"where": "checksum"})
+    more = document.get("more", False)
+    if more is not True and more is not False:
+        raise MalformedDocument(_("%(where)s is neither true nor false.") % {"where": "more"})
+    result = Listings(installation=_text(document.get("installation"), "installation", limit=32), since=since,
+                      version=_number(document.get("version"), "version"),
+                      epoch=_text(document.get("epoch"), "epoch", limit=32), checksum=checksum,
+                      count=_number(document.get("count"), "count"))
+    if result.version < since:
+        raise MalformedDocument(_("The listings document's version %(version)d is older than %(since)d.") % {
+            "version": result.version, "since": since})
+    items = document.get("targets")
+    if not isinstance(items, list):
+        raise MalformedDocument(_("%(where)s is not a list.") % {"where": "targets"})
+    categories = {c.value for c in Category}
+    for position, item in enumerate(items):
+        here = f"targets[{position}]"
+        item = _object(item, here)
+        target = _text(item.get("target"), f"{here}.target", limit=300)
+        if target in result.targets:
+            raise MalformedDocument(_("%(where)s: the target %(target)s appears twice.") % {
+                "where": here, "target": target})
+        listings = item.get("listings")
+        if not isinstance(listings, list):
+            raise MalformedDocument(_("%(where)s is not a list.") % {"where": f"{here}.listings"})
+        entries, seen = [], set()
+        for number, listing in enumerate(listings):
+            there = f"{here}.listings[{number}]"
+            listing = _object(listing, there)
+            authority = _text(listing.get("authority"), f"{there}.authority", limit=200)
+            category = _text(listing.get("category"), f"{there}.category", limit=50)
+            if category not in categories:
+                raise MalformedDocument(_("%(where)s: unknown category '%(value)s'.") % {
+                    "where": f"{there}.category", "value": category})
+            if authority in seen:
+                raise MalformedDocument(_("%(where)s: the authority %(key)s lists the target twice.") % {
+                    "where": there, "key": authority})
+            seen.add(authority)
+            entries.append(UpstreamListing(authority, category, _timestamp(listing.get("listed_at"),
+                                                                           f"{there}.listed_at"),
+                                           _number(listing.get("version"), f"{there}.version")))
+        if since == 0 and not entries:
+            raise MalformedDocument(_("%(where)s has no listing in a complete document.") % {"where": here})
+        result.targets[target] = entries
+    if since == 0:
+        _check_whole(result)
+    return result, more
+
+
+def checksum_of(targets):
+    """The federation documents' checksum of a set of targets: SHA-256 of each, sorted, + newline."""
+    digest = hashlib.sha256()
+    for target in sorted(targets):
+        digest.update(target.encode() + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def _check_whole(listings):
+    """A complete document describes itself: its count and checksum are those of its targets."""
+    if listings.count != len(listings.targets) or listings.checksum != checksum_of(listings.targets):
+        raise MalformedDocument(_("The complete listings document does not match its own count and checksum "
+                                  "(%(count)d targets announced, %(found)d found).") % {
+            "count": listings.count, "found": len(listings.targets)})
+
+
+# -- fetching ------------------------------------------------------------------------------------
+
+
+class _Api:
+    """The upstream's API, with the client SDK's HTTP conventions (retries, backoff, errors)."""
+
+    def __init__(self, source):
+        from sitealert.client.sync import _Feed, base_url
+
+        try:
+            base = base_url(source.url)
+        except ValueError as exc:
+            raise PullError(str(exc)) from None
+        self.feed = _Feed(base, source.token or None, timeout=TIMEOUT, retries=RETRIES, backoff=BACKOFF)
+
+    def authorities(self):
+        response = self.feed.get(AUTHORITIES)
+        if response.status_code != 200:
+            raise PullError(_("%(url)s answered HTTP %(status)d.") % {"url": response.request.url,
+                                                                   "status": response.status_code})
+        return self.feed.document(response)
+
+    def listings(self, since):
+        response = self.feed.get(LISTINGS, params={"since": str(since)})
+        if since and response.status_code in (400, 410):
+            raise ResyncNeeded()
+        if response.status_code != 200:
+            raise PullError(_("%(url)s answered HTTP %(status)d.") % {"url": response.request.url,
+                                                                   "status": response.status_code})
+        return self.feed.document(response)
+
+    def close(self):
+        self.feed.close()
+
+
+class _Mirror:
+    """The upstream's signed mirror: every document verified against the source's pinned root, with
+    the trusted metadata kept per source under FEDERATION_DIR (rollback and freeze protection)."""
+
+    def __init__(self, source):
+        from sitealert.client.mirror import TUF_DIR, MirrorSource
+        from sitealert.client.sync import mirror_url
+
+        try:
+            url = mirror_url(source.url)
+        except ValueError as exc:
+            raise PullError(str(exc)) from None
+        path = metadata_directory(source)
+        path.mkdir(parents=True, exist_ok=True)
+        pinned = None if (path / TUF_DIR / "root.json").exists() else source.root.encode()
+        self.mirror = MirrorSource(path, url, pinned, source.token or None, timeout=TIMEOUT)
+
+    def _document(self, kind, since=None):
+        import json
+
+        from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
+
+        try:
+            data = self.mirror.federation_document(kind, since=since)
+        except MirrorHasNoDelta:
+            raise ResyncNeeded() from None
+        try:
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            return json.loads(data)
+        except (OSError, EOFError, zlib.error, ValueError):
+            raise MalformedDocument(_("The mirror's %(kind)s document is not JSON.") % {"kind": kind}) from None
+
+    def authorities(self):
+        return self._document("authorities")
+
+    def listings(self, since):
+        return self._document("listings", since=since or None)
+
+    def close(self):
+        self.mirror.close()
+
+
+def metadata_directory(source):
+    """Where the trusted TUF metadata of a mirror source is kept."""
+    return Path(setting("FEDERATION_DIR")) / source.name
+
+
+def _upstream(source):
+    if source.kind == Source.Kind.API:
+        return _Api(source)
+    if source.kind == Source.Kind.MIRROR:
+        return _Mirror(source)
+    raise PullError(f"source kind {source.kind!r} is not pulled from an installation")
+
+
+def _fetch(upstream, since):
+    """(authorities document, Listings) from `since`, following `more` to the end."""
+    authorities = parse_authorities(upstream.authorities())
+    merged = None
+    position = since
+    while True:
+        listings, more = parse_listings(upstream.listings(position), position)
+        if merged is None:
+            merged = listings
+        else:
+            if listings.epoch != merged.epoch:
+                raise ResyncNeeded()
+            merged.targets.update(listings.targets)
+            merged.version, merged.checksum, merged.count = listings.version, listings.checksum, listings.count
+        if not more:
+            return authorities, merged
+        if listings.version <= position:
+            raise MalformedDocument(_("'more' is true but the version did not advance."))
+        position = listings.version
+
+
+# -- the pull ------------------------------------------------------------------------------------
+
+
+def federation_actor(organization):
+    """The pull acting for a federated authority: the one actor allowed to change it here."""
+    return Actor(organization=organization, via=FEDERATION)
+
+
+def pull(source, *, full=False, now=None):
+    """Bring `source` to its upstream's current version; returns a PullResult (error set on failure).
+
+    full: read everything even if a delta would do. Kind list is fed-list's plain-list pull."""
+    if source.kind == Source.Kind.LIST:
+        from sitealert.federation import plainlist
+
+        return plainlist.pull_list(source)
+    now = now or timezone.now()
+    try:
+        upstream = _upstream(source)
+    except PullError as exc:
+        _attempted(source, now)
+        return _failed(source, str(exc), now)
+    try:
+        return pull_from(source, upstream, full=full, now=now)
+    finally:
+        upstream.close()
+
+
+def pull_from(source, upstream, *, full=False, now=None):
+    """pull() with the documents read from `upstream` (an object with `authorities()` and
+    `listings(since)` returning the documents as dicts, raising ResyncNeeded when it cannot answer `since`)."""
+    now = now or timezone.now()
+    _attempted(source, now)
+    try:
+        return _pull(source, upstream, full=full, now=now)
+    except (PullError, ClientError) as exc:
+        return _failed(source, str(exc), now)
+
+
+def _attempted(source, now):
+    Source.objects.filter(pk=source.pk).update(last_attempt_at=now)
+    source.last_attempt_at = now
+
+
+def _failed(source, message, now):
+    log.warning("federation source %s: %s", source.name, message)
+    Source.objects.filter(pk=source.pk).update(last_error=message, last_error_at=now)
+    source.last_error, source.last_error_at = message, now
+    return PullResult(source=source.name, version=source.version, error=message)
+
+
+def _pull(source, upstream, *, full, now):
+    full = full or not source.version
+    since = 0 if full else source.version
+    try:
+        authorities, listings = _fetch(upstream, since)
+    except ResyncNeeded:
+        full, since = True, 0
+        authorities, listings = _fetch(upstream, 0)
+    if since and (listings.epoch != source.epoch or listings.installation != source.upstream_id):
+        full, since = True, 0  # a new epoch (the upstream's list was reset) or another installation
+        authorities, listings = _fetch(upstream, 0)
+    if since and listings.version == since and source.epoch == listings.epoch and not listings.targets:
+        _store(source, listings, authorities[1], now)
+        return PullResult(source=source.name, version=source.version, unchanged=True)
+    try:
+        return _apply(source, authorities, listings, full=full, now=now)
+    except _Mismatch:
+        if full:
+            raise PullError(_("After applying the complete document, this source's listings do not match "
+                              "its count and checksum.")) from None
+    authorities, listings = _fetch(upstream, 0)
+    try:
+        return _apply(source, authorities, listings, full=True, now=now)
+    except _Mismatch:
+        raise PullError(_("After a complete resynchronization, this source's listings still do not match "
+                          "its count and checksum.")) from None
+
+
+class _Mismatch(Exception):
+    """The applied state does not verify; the transaction is rolled back."""
+
+
+def _store(source, listings, upstream_version, now):
+    fields = {"upstream_id": listings.installation, "epoch": listings.epoch, "version": listings.version,
+              "upstream_version_at": now, "last_success_at": now, "last_error": "", "last_error_at": None,
+              "stale_alerted_at": None}
+    Source.objects.filter(pk=source.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(source, name, value)
+
+
+def _apply(source, authorities_document, listings, *, full, now):
+    upstream, _version, authorities = authorities_document
+    if upstream["id"] != listings.installation:
+        raise MalformedDocument(_("The authorities and listings documents come from different installations."))
+    result = PullResult(source=source.name, version=listings.version, full=full)
+    with transaction.atomic():
+        Source.objects.select_for_update().filter(pk=source.pk).first()
+        here = Installation.objects.get_or_create(pk=1)[0].uid
+        owned, skipped = _authorities(source, authorities, here, now, result)
+        _listings(source, listings, owned, skipped, full=full, now=now, result=result)
+        if not _verified(source, listings, owned, skipped, here, full=full):
+            raise _Mismatch()
+        audit.record(federation_actor(None), "federation.pull", source.name, {
+            "version": listings.version, "full": full, "added": result.added, "updated": result.updated,
+            "removed": result.removed, "held": result.held, "skipped": result.skipped})
+        _store(source, listings, _version, now)
+    return result
+
+
+def _authorities(source, authorities, here, now, result):
+    """Create or update this source's authorities; ({key: Organization} owned, {key: why} skipped)."""
+    existing = {o.origin: o for o in Organization.objects.filter(origin__in=list(authorities))
+                .select_related("federation")}
+    owned, skipped = {}, {}
+    for key, authority in authorities.items():
+        if authority.installation_id == here or key.split(":", 1)[0] == here:
+            skipped[key] = "echo"
+            continue
+        org = existing.get(key)
+        link = getattr(org, "federation", None) if org is not None else None
+        if org is not None and (link is None or link.source_id != source.pk):
+            skipped[key] = "other source"
+            continue
+        owned[key] = _authority(source, authority, org, link, now)
+    result.skipped += len(skipped)
+    return owned, skipped
+
+
+def _authority(source, authority, org, link, now):
+    values = {"name": authority.name, "country": authority.country, "website": authority.website,
+              "origin_installation": authority.installation_name or authority.installation_id,
+              "origin_url": authority.url, "review_url": authority.review_url}
+    if org is None:
+        org = Organization.objects.create(
+            slug=Organization.unique_slug(authority.key.split(":", 1)[1]), kind=Organization.Kind.CONTRIBUTOR,
+            status=Organization.Status.APPROVED, approved_at=now, origin=authority.key, **values)
+        link = FederatedAuthority.objects.create(organization=org, source=source,
+                                                 installation_id=authority.installation_id, seen_at=now)
+    else:
+        changed = [name for name, value in values.items() if getattr(org, name) != value]
+        if changed:
+            for name in changed:
+                setattr(org, name, values[name])
+            org.save(update_fields=changed)
+        FederatedAuthority.objects.filter(pk=link.pk).update(installation_id=authority.installation_id, seen_at=now)
+    actor = federation_actor(org)
+    for language, texts in authority.procedures.items():
+        save_procedure(org, language, texts, actor=actor)
+    OperatingProcedure.objects.filter(organization=org).exclude(language__in=list(authority.procedures)).delete()
+    return org
+
+
+def _listings(source, listings, owned, skipped, *, full, now, result):
+    """Apply the targets of `listings` to the owned authorities through the listing services."""
+    wanted = {key: {} for key in owned}  # key -> {target: UpstreamListing}
+    known = set(Organization.objects.filter(federation__source=source).values_list("origin", flat=True))
+    for target, entries in listings.targets.items():
+        for entry in entries:
+            if entry.authority in owned:
+                wanted[entry.authority][target] = entry
+            elif entry.authority not in skipped and entry.authority not in known:
+                raise MalformedDocument(
+                    _("%(target)s is listed by %(key)s, which the authorities document does not describe.") % {
+                        "target": target, "key": entry.authority})
+    # With the authorities this source brought that its installation no longer lists anything
+    # for: they stay (their procedures remain readable), their listings go.
+    organizations = list(owned.values())
+    organizations += list(Organization.objects.filter(federation__source=source)
+                          .exclude(pk__in=[o.pk for o in organizations]))
+    reason = _("Removed at its installation")
+    touched = list(listings.targets)
+    for org in organizations:
+        entries = wanted.get(org.origin, {})
+        before = _live_targets(org, None if full else touched)
+        actor = federation_actor(org)
+        if entries:
+            report = submit_entries(org, [EntryInput(target=t, category=e.category, listed_at=e.listed_at)
+                                          for t, e in entries.items()], actor=actor)
+            if not report.applied:
+                problems = [f"{r.input}: {r.reason}" for r in report.rows if r.reason][:3]
+                raise MalformedDocument(_("Listings of %(key)s were refused: %(problems)s") % {
+                    "key": org.origin, "problems": "; ".join(problems)})
+            for row in report.rows:
+                if row.status in (ACCEPTED, HELD) and row.target not in before:
+                    result.added += 1
+                    result.held += row.status == HELD
+                elif row.status == ACCEPTED:
+                    result.updated += 1
+            _set_origin_versions(org, {t: e.version for t, e in entries.items()})
+        removed = [t for t in before if t not in entries]
+        if removed:
+            report = remove_listings(org, removed, reason, actor=actor, accept_valid_rows=True)
+            result.removed += sum(1 for r in report.rows if r.status == ACCEPTED)
+            _set_origin_versions(org, dict.fromkeys(removed, listings.version))
+
+
+def _live_targets(org, among):
+    """The targets `org` lists here (active or held), all of them or those `among` the given."""
+    live = Listing.objects.filter(contributor=org, status__in=(Listing.Status.ACTIVE, Listing.Status.HELD))
+    if among is None:
+        return set(live.values_list("target", flat=True).iterator(chunk_size=10_000))
+    found = set()
+    for start in range(0, len(among), BATCH):
+        found.update(live.filter(target__in=among[start:start + BATCH]).values_list("target", flat=True))
+    return found
+
+
+def _set_origin_versions(org, versions):
+    """Listing.origin_version of `org`'s listings from {target: upstream version}, set-based."""
+    q = connection.ops.quote_name
+    table = q(Listing._meta.db_table)
+    with bulk.temporary_table("sitealert_origin_versions", ["target text PRIMARY KEY", "version bigint"]) as stage:
+        bulk.insert_rows(stage, ["target", "version"], sorted(versions.items()))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET origin_version = "
+                f"(SELECT s.version FROM {stage} s WHERE s.target = {table}.target) "
+                f"WHERE contributor_id = %s AND target IN (SELECT target FROM {stage})", [org.pk])
+
+
+def _verified(source, listings, owned, skipped, here, *, full):
+    """Whether what this source lists here matches the document's count and checksum.
+
+    A complete document is compared on the part this source applies (skipped authorities are not
+    here by design). After a delta, the upstream's whole set is compared with the targets listed
+    here by this source's authorities and by the skipped ones (this installation's own, for echoes;
+    the other source's, for an authority it brings).
+    """
+    live = (Listing.Status.ACTIVE, Listing.Status.HELD)
+    ids = list(FederatedAuthority.objects.filter(source=source).values_list("organization_id", flat=True))
+    mine = set()
+    for start in range(0, len(ids), BATCH):
+        mine.update(Listing.objects.filter(contributor_id__in=ids[start:start + BATCH], status__in=live)
+                    .values_list("target", flat=True).iterator(chunk_size=10_000))
+    if full:
+        expected = {t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)}
+        return mine == expected
+    others = list(skipped)
+    slugs = [key.split(":", 1)[1] for key in others if key.split(":", 1)[0] == here]
+    other_orgs = list(Organization.objects.filter(origin__in=others).values_list("pk", flat=True)) + list(
+        Organization.objects.filter(origin="", slug__in=slugs).values_list("pk", flat=True))
+    for start in range(0, len(other_orgs), BATCH):
+        mine.update(Listing.objects.filter(contributor_id__in=other_orgs[start:start + BATCH],
+                                           status=Listing.Status.ACTIVE)
+                    .values_list("target", flat=True).iterator(chunk_size=10_000))
+    return len(mine) == listings.count and checksum_of(mine) == listings.checksum
+
+
+# -- state for the operator ----------------------------------------------------------------------
+
+
+def stale_after(source):
+    """How long without a success makes `source` stale: 3 × its interval, at least FEDERATION_STALE_AFTER."""
+    return timedelta(seconds=max(3 * source.every, setting("FEDERATION_STALE_AFTER")))
+
+
+def lag(source, now=None):
+    """Seconds since the last successful pull (since the source was added, before any)."""
+    now = now or timezone.now()
+    return (now - (source.last_success_at or source.created_at)).total_seconds()
+
+
+def is_stale(source, now=None):
+    return source.enabled and lag(source, now) > stale_after(source).total_seconds()
+
+
+def is_due(source, now=None):
+    now = now or timezone.now()
+    last = source.last_attempt_at
+    return source.enabled and (last is None or (now - last).total_seconds() >= source.every)
