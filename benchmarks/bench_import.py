@@ -168,14 +168,15 @@ def prefill(first, total, rows, number):
                 f"{event.pk} FROM (SELECT {SQL_TARGET} AS target, {SQL_CATEGORY} AS category, "
                 f"{SQL_REFERENCE} AS reference FROM n) s ORDER BY target", [now] * 4)
             cursor.execute(
-                f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, first_listed_at, "
-                f"created_at) SELECT {version} + ROW_NUMBER() OVER (ORDER BY target{collate}), target, kind, "
-                f"{bulk.true()}, %s, category, listed_at, %s FROM {listings} WHERE contributor_id = %s",
-                [org.country, now, org.pk])
+                f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, contributors, "
+                f"first_listed_at, created_at) SELECT {version} + ROW_NUMBER() OVER (ORDER BY target{collate}), "
+                f"target, kind, {bulk.true()}, %s, category, %s || category, listed_at, %s FROM {listings} "
+                f"WHERE contributor_id = %s", [org.country, f"{org.pk}:", now, org.pk])
             version += size
         cursor.execute(
-            f"INSERT INTO {entries} (target, kind, countries, categories, first_listed_at, version) "
-            f"SELECT target, kind, countries, categories, first_listed_at, seq FROM {changes} WHERE seq > %s "
+            f"INSERT INTO {entries} (target, kind, countries, categories, contributors, first_listed_at, version) "
+            f"SELECT target, kind, countries, categories, contributors, first_listed_at, seq FROM {changes} "
+            f"WHERE seq > %s "
             f"ORDER BY target", [base])
         for _, definition in deferred:
             cursor.execute(definition)

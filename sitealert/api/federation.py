@@ -1,13 +1,10 @@
 """GET /federation/authorities and /federation/listings: what another installation subscribes to
 (docs/federation.md). Feed tokens read them, as they read /feed."""
 
-from django.http import HttpResponseNotModified
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from sitealert.api.auth import feed_reader
-from sitealert.api.errors import ApiError
-from sitealert.api.feed import MAX_VERSION_DIGITS, _document_response, _version_headers, if_none_match
+from sitealert.api.feed import _document_response, if_none_match, not_modified, read_since, since_refusals
 from sitealert.api.schemas import ERRORS, Error, ResyncRequired, query_parameters
 from sitealert.core import audit
 from sitealert.core.middleware import accepts_gzip
@@ -85,10 +82,7 @@ def _respond(request, kind, since=0):
         withheld = documents.withheld_key(documents.withheld_authorities())
         known = {documents.document_etag(state, kind, since, withheld, g) for g in (False, True)}
         if "*" in tags or tags & known:
-            response = HttpResponseNotModified()
-            response["ETag"] = documents.document_etag(state, kind, since, withheld, gzipped)
-            response["Vary"] = "Accept-Encoding"
-            return _version_headers(response, state.version, "")
+            return not_modified(documents.document_etag(state, kind, since, withheld, gzipped), state.version, "")
     document = documents.open_document(kind, since, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":
         audit.count(request.auth, "federation.download", kind, {"version": document.version})
@@ -131,23 +125,6 @@ def federation_authorities(request):
          "The version the subscriber holds (0 for none).", True)),
 )
 def federation_listings(request):
-    since = request.GET.get("since")
-    if since is None or since == "":
-        raise ApiError(400, "invalid_since", _("The parameter 'since' is required: the version you hold, 0 for none."))
-    if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:
-        raise ApiError(400, "invalid_since", _("'since' must be a non-negative integer version, not '%(value)s'.") % {
-            "value": since[:30]})
-    since = int(since)
-    try:
+    since = read_since(request)
+    with since_refusals(since):
         return _respond(request, "listings", since)
-    except builder.FromTheFuture as exc:
-        version = exc.args[0]
-        raise ApiError(400, "version_ahead", _(
-            "Version %(since)d is ahead of this server, which is at version %(version)d. Download the full "
-            "feed.") % {"since": since, "version": version}, version=version) from None
-    except builder.ResyncRequired as exc:
-        pruned_through = exc.args[0]
-        raise ApiError(410, "resync_required", _(
-            "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
-            "Download the full feed.") % {"since": since, "pruned": pruned_through},
-            version=builder.current_version(), pruned_through=pruned_through) from None

@@ -1,6 +1,7 @@
 """GET /feed and /feed/changes: the aggregated list for authorized users and the operator."""
 
 import os
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from django.http import FileResponse, HttpResponse, HttpResponseNotModified
@@ -36,6 +37,14 @@ def _version_headers(response, version, checksum):
         response["X-SiteAlert-Checksum"] = checksum
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+def not_modified(etag, version, checksum):
+    """304 Not Modified for a document whose entity tag the client holds, with its version headers."""
+    response = HttpResponseNotModified()
+    response["ETag"] = etag
+    response["Vary"] = "Accept-Encoding"
+    return _version_headers(response, version, checksum)
 
 
 def _document_response(document, filename, gzipped):
@@ -96,14 +105,41 @@ def feed(request):
     if tags:
         state = current_state()
         if "*" in tags or tags & {builder.etag(state, fmt), builder.etag(state, fmt, gzipped=True)}:
-            response = HttpResponseNotModified()
-            response["ETag"] = builder.etag(state, fmt, gzipped)
-            response["Vary"] = "Accept-Encoding"
-            return _version_headers(response, state.version, known_checksum(state))
+            return not_modified(builder.etag(state, fmt, gzipped), state.version, known_checksum(state))
     document = builder.open_feed(fmt, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":  # HEAD reads the headers only: not a download
         audit.count(request.auth, "feed.download", fmt, {"version": document.version})
     return _document_response(document, f"sitealert-v{document.version}.{fmt}", gzipped)
+
+
+def read_since(request):
+    """The `since` parameter as a version, or the API's 400 invalid_since."""
+    since = request.GET.get("since")
+    if since is None or since == "":
+        raise ApiError(400, "invalid_since", _("The parameter 'since' is required: the version you hold, 0 for none."))
+    if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:
+        raise ApiError(400, "invalid_since", _("'since' must be a non-negative integer version, not '%(value)s'.") % {
+            "value": since[:30]})
+    # More digits than any database sequence holds is still a version, one ahead of the server.
+    return int(since)
+
+
+@contextmanager
+def since_refusals(since):
+    """A document since a version the server cannot answer from: 400 version_ahead, 410 resync_required."""
+    try:
+        yield
+    except builder.FromTheFuture as exc:
+        version = exc.args[0]
+        raise ApiError(400, "version_ahead", _(
+            "Version %(since)d is ahead of this server, which is at version %(version)d. Download the full "
+            "feed.") % {"since": since, "version": version}, version=version) from None
+    except builder.ResyncRequired as exc:
+        pruned_through = exc.args[0]
+        raise ApiError(410, "resync_required", _(
+            "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
+            "Download the full feed.") % {"since": since, "pruned": pruned_through},
+            version=builder.current_version(), pruned_through=pruned_through) from None
 
 
 @router.get(
@@ -125,37 +161,17 @@ def feed(request):
          "The version the client holds (0 for none).", True)),
 )
 def changes(request):
-    since = request.GET.get("since")
-    if since is None or since == "":
-        raise ApiError(400, "invalid_since", _("The parameter 'since' is required: the version you hold, 0 for none."))
-    if not since.isascii() or not since.isdigit() or len(since) > MAX_VERSION_DIGITS:
-        raise ApiError(400, "invalid_since", _("'since' must be a non-negative integer version, not '%(value)s'.") % {
-            "value": since[:30]})
-    # More digits than any database sequence holds is still a version, one ahead of the server.
-    since = int(since)
+    since = read_since(request)
     gzipped = accepts_gzip(request)
-    try:
+    with since_refusals(since):
         tags = if_none_match(request)
         if tags:
             state = builder.feed_state()
             builder.check_since(since, state)
             if "*" in tags or tags & {builder.changes_etag(state, since), builder.changes_etag(state, since, True)}:
-                response = HttpResponseNotModified()
-                response["ETag"] = builder.changes_etag(state, since, gzipped)
-                response["Vary"] = "Accept-Encoding"
-                return _version_headers(response, state.version, builder.cached_checksum(state))
+                return not_modified(builder.changes_etag(state, since, gzipped), state.version,
+                                    builder.cached_checksum(state))
         document = builder.open_changes(since, gzipped)
-    except builder.FromTheFuture as exc:
-        version = exc.args[0]
-        raise ApiError(400, "version_ahead", _(
-            "Version %(since)d is ahead of this server, which is at version %(version)d. Download the full "
-            "feed.") % {"since": since, "version": version}, version=version) from None
-    except builder.ResyncRequired as exc:
-        pruned_through = exc.args[0]
-        raise ApiError(410, "resync_required", _(
-            "The changes after version %(since)d are no longer kept (history starts after version %(pruned)d). "
-            "Download the full feed.") % {"since": since, "pruned": pruned_through},
-            version=builder.current_version(), pruned_through=pruned_through) from None
     return _document_response(document, f"sitealert-changes-{since}-v{document.version}.json", gzipped)
 
 

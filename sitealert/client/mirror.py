@@ -92,6 +92,30 @@ def read_root(path: "str | os.PathLike[str]") -> bytes:
     return data
 
 
+FEDERATION_KINDS = ("authorities", "listings")
+
+
+@dataclass(frozen=True)
+class FederationTargets:
+    """state.json's "federation": the target paths of the documents a subscribing installation reads
+    (the bodies of /api/v1/federation/listings?since=0 and ?since=S, and /federation/authorities)."""
+
+    full: str
+    authorities: str
+    deltas: dict[str, str]  # since (as text) -> target path of the listings since then
+
+    @classmethod
+    def parse(cls, entry: Any, where: str) -> "FederationTargets":
+        if not isinstance(entry, dict) or not isinstance(entry.get("full"), str) \
+                or not isinstance(entry.get("authorities"), str):
+            raise ProtocolError(f"{where}: 'federation' does not name its full and authorities documents")
+        deltas = entry.get("deltas", {})
+        if not isinstance(deltas, dict) or not all(isinstance(k, str) and k.isdigit() and isinstance(v, str)
+                                                   for k, v in deltas.items()):
+            raise ProtocolError(f"{where}: 'federation' 'deltas' is not an object of versions and paths")
+        return cls(full=entry["full"], authorities=entry["authorities"], deltas=deltas)
+
+
 @dataclass(frozen=True)
 class MirrorState:
     """state.json: what the mirror's signed tree holds now."""
@@ -102,6 +126,7 @@ class MirrorState:
     count: int
     csv: str  # target path of the full list as csv.gz
     deltas: dict[str, str]  # since (as text) -> target path of the delta to `version`
+    federation: FederationTargets | None = None  # None: a tree published before federation existed
 
     @classmethod
     def parse(cls, data: bytes, where: str) -> "MirrorState":
@@ -123,9 +148,11 @@ class MirrorState:
         if not isinstance(deltas, dict) or not all(isinstance(k, str) and k.isdigit() and isinstance(v, str)
                                                    for k, v in deltas.items()):
             raise ProtocolError(f"{where}: 'deltas' is not an object of versions and paths")
+        federation = document.get("federation")
         return cls(epoch=epoch, version=read_version(document, "version", where),
                    checksum=read_checksum(document, where), count=read_version(document, "count", where),
-                   csv=lists["csv"], deltas=deltas)
+                   csv=lists["csv"], deltas=deltas,
+                   federation=None if federation is None else FederationTargets.parse(federation, where))
 
 
 class _Fetcher(FetcherInterface):
@@ -352,6 +379,40 @@ class MirrorSource(Source):
 
             name, sha256, header = write_base(path, chunks(), where, state.version, state.checksum, old_version)
         return state.version, state.checksum, name, sha256, header, self._fields()
+
+    def federation_document(self, kind: str, since: int | None = None) -> bytes:
+        """A federation document of the mirror's current version, verified against the trusted root
+        and decompressed: "authorities", or "listings" since `since` (None or 0: the full document).
+        Its bytes are those /api/v1/federation/... sends. Raises MirrorIncomplete when the tree
+        publishes no federation documents, ResyncNeeded when it has no delta from `since` (ask for
+        the full document), the verification errors of a sync, ProtocolError for a file that is not
+        gzip-compressed JSON."""
+        if kind not in FEDERATION_KINDS:
+            raise ValueError(f"unknown federation document {kind!r}: authorities or listings")
+        state = self.state()
+        if state.federation is None:
+            raise MirrorIncomplete(f"mirror {self.url}: {STATE} names no federation documents (published by a "
+                                   f"SiteAlert older than federation, or not an installation's tree)")
+        if kind == "authorities":
+            path = state.federation.authorities
+        elif not since:
+            path = state.federation.full
+        else:  # a subscriber already at state().version has nothing to ask for
+            path = state.federation.deltas.get(str(since), "")
+        if not path:
+            if since is not None and since > state.version:
+                raise MirrorRollback(f"mirror {self.url} holds version {state.version} of the list, older than "
+                                     f"the version {since} already applied: the mirror lags behind or replays an "
+                                     f"old tree")
+            raise ResyncNeeded(f"the mirror has no federation delta from version {since}")
+        where = f"mirror {self.url}: {path}"
+        with self._target(self._info(path)) as file:
+            try:
+                data = gzip.decompress(file.read_bytes())
+                json.loads(data)
+            except (OSError, EOFError, zlib.error, ValueError):
+                raise ProtocolError(f"{where} is not gzip-compressed JSON") from None
+        return data
 
     def close(self) -> None:
         self._fetcher.close()

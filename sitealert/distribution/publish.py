@@ -7,8 +7,10 @@
 
 Targets: `state.json` (what a client reads first), `lists/E/V.{txt,csv,json}.gz` (the feed's own
 cached gzip documents: the bytes /api/v1/feed sends), `deltas/E/S-V.json.gz` (the cached changes
-documents of /api/v1/feed/changes?since=S), and, under the delegated role "hashes", the private
-lookup's shards `hashes/E/V/<prefix>`.
+documents of /api/v1/feed/changes?since=S), `federation/E/V.json.gz`, `federation/E/S-V.json.gz` and
+`federation/E/authorities-V.json.gz` (the bodies of /api/v1/federation/listings?since=0 and ?since=S
+and of /federation/authorities, for subscribing installations), and, under the delegated role
+"hashes", the private lookup's shards `hashes/E/V/<prefix>`.
 
 A reader never sees new metadata that points at a missing file: target files go first (under names
 that hold their hash, never overwritten), then the hashes, targets and snapshot metadata under new
@@ -40,6 +42,7 @@ from tuf.api.metadata import (
 
 from sitealert.core.conf import setting
 from sitealert.distribution import durable, keys, s3
+from sitealert.federation import documents as federation_documents
 from sitealert.feed import builder, cache, private
 
 LIST_FORMATS = ("txt", "csv", "json")
@@ -144,9 +147,10 @@ class _Documents:
     checksum: str
     lists: dict  # fmt -> open FeedFile (gzip)
     deltas: dict  # since -> open ChangesFile (gzip)
+    federation: dict = field(default_factory=dict)  # "full", "authorities", since -> open FederationFile (gzip)
 
     def close(self):
-        for document in [*self.lists.values(), *self.deltas.values()]:
+        for document in [*self.lists.values(), *self.deltas.values(), *self.federation.values()]:
             document.file.close()
 
 
@@ -176,7 +180,9 @@ def _current_documents(previous_state):
                     opened.deltas[since] = builder.open_changes(since, gzipped=True)
                 except (builder.ResyncRequired, builder.FromTheFuture):
                     continue  # no longer in the change log: such a client downloads a list
-            versions = {document.version for document in [*opened.lists.values(), *opened.deltas.values()]}
+            _open_federation(opened)
+            versions = {document.version for document in
+                        [*opened.lists.values(), *opened.deltas.values(), *opened.federation.values()]}
             if versions == {state.version} and builder.feed_state().epoch == state.epoch:
                 opened.checksum = opened.lists["txt"].checksum
                 return opened
@@ -185,6 +191,26 @@ def _current_documents(previous_state):
             raise
         opened.close()  # a new version arrived while reading: read them all again
     raise PublishError(f"the list changed during each of {ATTEMPTS} attempts to read one version; try again")
+
+
+def _open_federation(opened):
+    """The federation documents (sitealert.federation.documents) for the subscribers of this mirror:
+    the listings since 0 and since each version a list delta is published from, and the authorities."""
+    opened.federation["full"] = federation_documents.open_document("listings", 0, gzipped=True)
+    opened.federation["authorities"] = federation_documents.open_document("authorities", gzipped=True)
+    for since in opened.deltas:
+        try:
+            opened.federation[since] = federation_documents.open_document("listings", since, gzipped=True)
+        except (builder.ResyncRequired, builder.FromTheFuture):
+            continue
+
+
+def _federation_targets(epoch, version, federation):
+    """{key of _Documents.federation: target path}: federation/E/V.json.gz, federation/E/S-V.json.gz,
+    federation/E/authorities-V.json.gz."""
+    return {key: f"federation/{epoch}/" + {"full": f"{version}.json.gz",
+                                           "authorities": f"authorities-{version}.json.gz"}.get(
+        key, f"{key}-{version}.json.gz") for key in federation}
 
 
 def _count_entries(epoch, version, txt_document):
@@ -321,12 +347,17 @@ def _write_versions(tree, documents, signers, now, writer):
     deltas = {str(since): f"deltas/{epoch}/{since}-{version}.json.gz" for since in sorted(documents.deltas)}
     files = [(lists[fmt], document.file) for fmt, document in documents.lists.items()]
     files += [(deltas[str(since)], document.file) for since, document in documents.deltas.items()]
+    federation = _federation_targets(epoch, version, documents.federation)
+    files += [(federation[key], document.file) for key, document in documents.federation.items()]
     # Hashing, copying and flushing wait on the disk or run outside the GIL: a few files at once.
     with ThreadPoolExecutor(PLACING_THREADS) as pool:
         targets.update(zip([path for path, _ in files], pool.map(lambda item: writer.target_from_file(*item), files)))
     state = {"format": 1, "epoch": epoch, "version": version, "checksum": documents.checksum,
              "count": _count_entries(epoch, version, documents.lists["txt"]), "published_at": _iso(now),
-             "lists": lists, "deltas": deltas, "hashes": hashes_entry}
+             "lists": lists, "deltas": deltas, "hashes": hashes_entry,
+             "federation": {"full": federation["full"], "authorities": federation["authorities"],
+                            "deltas": {str(key): path for key, path in sorted(
+                                (k, p) for k, p in federation.items() if isinstance(k, int))}}}
     targets[STATE_PATH] = writer.target_from_bytes(
         STATE_PATH, json.dumps(state, sort_keys=True, separators=(",", ":")).encode())
 
@@ -434,7 +465,7 @@ def publish(directory, keys_dir=None, now=None):
         try:
             publication.epoch, publication.version = documents.epoch, documents.version
             same = (tree.state is not None and tree.state.get("epoch") == documents.epoch
-                    and tree.state.get("version") == documents.version)
+                    and tree.state.get("version") == documents.version and "federation" in tree.state)
             signed_by_root = tree.targets is not None and all(
                 signature in root.signed.roles[role].keyids
                 for role, metadata in (("targets", tree.targets), ("snapshot", tree.snapshot),

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 # Not in the feed documents: it makes a change of who lists a target a change of the aggregate, which
-# a federated subscriber needs to attribute each listing to the authority that decided it.
+# a federated subscriber needs to attribute each listing to the authority that decided it. A default
+# in the database (db_default), so rows written by SQL that predates the column stay valid.
 CONTRIBUTORS_HELP = 'Sorted "<organization id>:<category>" of the active listings, comma-separated.'
 
 
@@ -43,7 +44,7 @@ class FeedEntry(models.Model):
     countries = models.CharField(pgettext_lazy("feed field", "countries"), max_length=200,
                                  help_text="Sorted ISO codes, comma-separated.")
     categories = models.CharField(_("categories"), max_length=300, help_text="Sorted categories, comma-separated.")
-    contributors = models.TextField(_("contributors"), default="", help_text=CONTRIBUTORS_HELP)
+    contributors = models.TextField(_("contributors"), db_default="", help_text=CONTRIBUTORS_HELP)
     first_listed_at = models.DateTimeField(_("first listed"))
     version = models.BigIntegerField(_("version"), help_text="Change number that last altered this entry.")
 
@@ -61,7 +62,7 @@ class Change(models.Model):
     listed = models.BooleanField(pgettext_lazy("feed field", "listed"))
     countries = models.CharField(pgettext_lazy("feed field", "countries"), max_length=200, blank=True)
     categories = models.CharField(_("categories"), max_length=300, blank=True)
-    contributors = models.TextField(_("contributors"), blank=True, default="", help_text=CONTRIBUTORS_HELP)
+    contributors = models.TextField(_("contributors"), blank=True, db_default="", help_text=CONTRIBUTORS_HELP)
     first_listed_at = models.DateTimeField(_("first listed"), null=True)
     created_at = models.DateTimeField(_("created"))
 

@@ -41,6 +41,7 @@ def public_values(world, italy):
 
 
 FEED_PATHS = ["/api/v1/feed", "/api/v1/feed?format=txt", "/api/v1/feed?format=csv", "/api/v1/feed/changes?since=0",
+              "/api/v1/federation/listings?since=0", "/api/v1/federation/authorities",
               "/download/sitealert.txt", "/download/sitealert.csv", "/download/sitealert.json", "/download/"]
 PUBLIC_PATHS = ["/check/?q=films.example", "/check/?q=www.italy-only.example", "/api/v1/check?q=films.example",
                 "/api/v1/check?q=italy-only.example", "/api/v1/openapi.json", "/statistics/",

@@ -98,7 +98,8 @@ def test_revoked_expired_suspended_and_forged_tokens_are_refused(world, italy, a
 def test_each_scope_does_only_its_job(world, client, italy_token, korea_token, adco_token, operator_token):
     before = listings_snapshot()
     for token in (italy_token, korea_token):
-        for path in ["/api/v1/feed", "/api/v1/feed?format=txt", "/api/v1/feed/changes?since=0"]:
+        for path in ["/api/v1/feed", "/api/v1/feed?format=txt", "/api/v1/feed/changes?since=0",
+                     "/api/v1/federation/listings?since=0", "/api/v1/federation/authorities"]:
             assert client.get(path, headers=bearer(token)).status_code == 403, path
         lookup = client.post("/api/v1/lookup", data=json.dumps({"items": ["films.example"]}),
                              content_type="application/json", headers=bearer(token))

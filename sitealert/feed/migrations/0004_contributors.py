@@ -43,12 +43,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="change",
             name="contributors",
-            field=models.TextField(blank=True, default="", help_text=CONTRIBUTORS_HELP, verbose_name="contributors"),
+            field=models.TextField(blank=True, db_default="", help_text=CONTRIBUTORS_HELP, verbose_name="contributors"),
         ),
         migrations.AddField(
             model_name="feedentry",
             name="contributors",
-            field=models.TextField(default="", help_text=CONTRIBUTORS_HELP, verbose_name="contributors"),
+            field=models.TextField(db_default="", help_text=CONTRIBUTORS_HELP, verbose_name="contributors"),
         ),
         migrations.RunPython(fill_contributors, migrations.RunPython.noop),
     ]
