@@ -7,7 +7,7 @@ to standard error and exits with its status.
 import argparse
 import sys
 
-from sitealert.cli import client_commands, server_commands
+from sitealert.cli import client_commands, server_commands, source_commands
 from sitealert.cli.errors import CommandError
 
 DESCRIPTION = """SiteAlert: national authorities publish lists of copyright-infringing sites;
@@ -23,6 +23,7 @@ def build_parser():
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     server_commands.register(subparsers)
+    source_commands.register(subparsers)
     client_commands.register(subparsers)
     return parser
 

@@ -8,6 +8,7 @@ reason only. `sitealert export` from a replica needs no server at all.
 
 import argparse
 import functools
+import importlib
 import os
 import sys
 
@@ -31,13 +32,14 @@ def setup_django():
         raise CommandError(exc) from None
 
 
-def on_server(handler, *args):
-    """sitealert.cli.server_handlers.<handler>(*args), with Django set up first."""
+def on_server(handler, *args, module="server_handlers"):
+    """sitealert.cli.<module>.<handler>(*args), with Django set up first."""
     setup_django()
     from sitealert.cli import server_handlers
 
+    handlers = importlib.import_module(f"sitealert.cli.{module}")
     with server_handlers.tables_required():
-        return getattr(server_handlers, handler)(*args)
+        return getattr(handlers, handler)(*args)
 
 
 def _positive(text):

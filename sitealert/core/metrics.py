@@ -19,6 +19,14 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 _lock = threading.Lock()
 _metrics = None
+# Gauges of the apps above operations (federation's sources), read when /metrics is scraped: objects
+# with a prometheus `collect()`, added in their AppConfig.ready() (see add_collector).
+COLLECTORS = []
+
+
+def add_collector(collector):
+    """Have /metrics include `collector`'s metrics; it imports prometheus_client only in collect()."""
+    COLLECTORS.append(collector)
 
 
 def multiprocess_directory():

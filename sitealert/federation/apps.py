@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FederationConfig(AppConfig):
@@ -7,3 +8,11 @@ class FederationConfig(AppConfig):
 
     name = "sitealert.federation"
     label = "federation"
+    verbose_name = _("Federation")
+
+    def ready(self):
+        from sitealert.core import maintenance, metrics
+        from sitealert.federation import sources  # models are loaded only now
+
+        maintenance.register("federation.pull", 60)(sources.pull_due_sources)
+        metrics.add_collector(sources.Gauges())

@@ -16,6 +16,7 @@ source already brings (first source wins) are skipped.
 
 import gzip
 import hashlib
+import json
 import logging
 import re
 import zlib
@@ -29,6 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sitealert.client.errors import ClientError
+from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
+from sitealert.client.sync import _Feed, base_url, mirror_url
 from sitealert.core import audit, bulk
 from sitealert.core.actors import Actor
 from sitealert.core.conf import setting
@@ -80,7 +83,7 @@ class Authority:
     procedures: dict  # language -> {field: text}
 
 
-@dataclass
+@dataclass(slots=True)
 class UpstreamListing:
     authority: str
     category: str
@@ -188,6 +191,34 @@ def _timestamp(value, where):
     return moment
 
 
+def _plain(value, limit):
+    """Text as a well-formed document has it (the fast path; anything else is read strictly)."""
+    return type(value) is str and 0 < len(value) <= limit and "\x00" not in value and value == value.strip()
+
+
+def _listing(listing, categories, dates, position, number):
+    """One listing of a target: checked in a few operations when well formed, else field by field
+    so that the error names what is wrong. `dates` caches parsed `listed_at` texts."""
+    if type(listing) is dict:
+        authority, category = listing.get("authority"), listing.get("category")
+        version, listed_at = listing.get("version"), listing.get("listed_at")
+        if (_plain(authority, 200) and category in categories and type(version) is int and version >= 0
+                and (listed_at is None or type(listed_at) is str)):
+            moment = dates.get(listed_at, dates)
+            if moment is dates:
+                moment = dates[listed_at] = _timestamp(listed_at, f"targets[{position}].listings[{number}].listed_at")
+            return UpstreamListing(authority, category, moment, version)
+    there = f"targets[{position}].listings[{number}]"
+    listing = _object(listing, there)
+    authority = _text(listing.get("authority"), f"{there}.authority", limit=200)
+    category = _text(listing.get("category"), f"{there}.category", limit=50)
+    if category not in categories:
+        raise MalformedDocument(_("%(where)s: unknown category '%(value)s'.") % {
+            "where": f"{there}.category", "value": category})
+    return UpstreamListing(authority, category, _timestamp(listing.get("listed_at"), f"{there}.listed_at"),
+                           _number(listing.get("version"), f"{there}.version"))
+
+
 def parse_listings(document, since):
     """The Listings of a listings document answering `since`."""
     document = _object(document, _("The listings document"))
@@ -210,35 +241,27 @@ def parse_listings(document, since):
     items = document.get("targets")
     if not isinstance(items, list):
         raise MalformedDocument(_("%(where)s is not a list.") % {"where": "targets"})
-    categories = {c.value for c in Category}
+    categories = frozenset(c.value for c in Category)
+    dates = {}
     for position, item in enumerate(items):
-        here = f"targets[{position}]"
-        item = _object(item, here)
-        target = _text(item.get("target"), f"{here}.target", limit=300)
+        target, listings = (item.get("target"), item.get("listings")) if type(item) is dict else (None, None)
+        if not (_plain(target, 300) and type(listings) is list):
+            here = f"targets[{position}]"
+            item = _object(item, here)
+            target = _text(item.get("target"), f"{here}.target", limit=300)
+            if not isinstance(listings, list):
+                raise MalformedDocument(_("%(where)s is not a list.") % {"where": f"{here}.listings"})
         if target in result.targets:
             raise MalformedDocument(_("%(where)s: the target %(target)s appears twice.") % {
-                "where": here, "target": target})
-        listings = item.get("listings")
-        if not isinstance(listings, list):
-            raise MalformedDocument(_("%(where)s is not a list.") % {"where": f"{here}.listings"})
-        entries, seen = [], set()
-        for number, listing in enumerate(listings):
-            there = f"{here}.listings[{number}]"
-            listing = _object(listing, there)
-            authority = _text(listing.get("authority"), f"{there}.authority", limit=200)
-            category = _text(listing.get("category"), f"{there}.category", limit=50)
-            if category not in categories:
-                raise MalformedDocument(_("%(where)s: unknown category '%(value)s'.") % {
-                    "where": f"{there}.category", "value": category})
-            if authority in seen:
-                raise MalformedDocument(_("%(where)s: the authority %(key)s lists the target twice.") % {
-                    "where": there, "key": authority})
-            seen.add(authority)
-            entries.append(UpstreamListing(authority, category, _timestamp(listing.get("listed_at"),
-                                                                           f"{there}.listed_at"),
-                                           _number(listing.get("version"), f"{there}.version")))
+                "where": f"targets[{position}]", "target": target})
+        entries = [_listing(listing, categories, dates, position, number) for number, listing in enumerate(listings)]
+        if len(entries) > 1 and len({e.authority for e in entries}) < len(entries):
+            raise MalformedDocument(_("%(where)s: the authority %(key)s lists the target twice.") % {
+                "where": f"targets[{position}]", "key": next(
+                    e.authority for e in entries if sum(f.authority == e.authority for f in entries) > 1)})
         if since == 0 and not entries:
-            raise MalformedDocument(_("%(where)s has no listing in a complete document.") % {"where": here})
+            raise MalformedDocument(_("%(where)s has no listing in a complete document.") % {
+                "where": f"targets[{position}]"})
         result.targets[target] = entries
     if since == 0:
         _check_whole(result)
@@ -268,8 +291,6 @@ class _Api:
     """The upstream's API, with the client SDK's HTTP conventions (retries, backoff, errors)."""
 
     def __init__(self, source):
-        from sitealert.client.sync import _Feed, base_url
-
         try:
             base = base_url(source.url)
         except ValueError as exc:
@@ -302,7 +323,6 @@ class _Mirror:
 
     def __init__(self, source):
         from sitealert.client.mirror import TUF_DIR, MirrorSource
-        from sitealert.client.sync import mirror_url
 
         try:
             url = mirror_url(source.url)
@@ -314,10 +334,6 @@ class _Mirror:
         self.mirror = MirrorSource(path, url, pinned, source.token or None, timeout=TIMEOUT)
 
     def _document(self, kind, since=None):
-        import json
-
-        from sitealert.client.sync import ResyncNeeded as MirrorHasNoDelta
-
         try:
             data = self.mirror.federation_document(kind, since=since)
         except MirrorHasNoDelta:
@@ -328,6 +344,12 @@ class _Mirror:
             return json.loads(data)
         except (OSError, EOFError, zlib.error, ValueError):
             raise MalformedDocument(_("The mirror's %(kind)s document is not JSON.") % {"kind": kind}) from None
+
+    def at(self, version, epoch):
+        """Whether the mirror's signed state is still `version` of `epoch` (an idle poll: the mirror
+        has no delta from its own version, and nothing needs reading)."""
+        state = self.mirror.state()
+        return state.version == version and state.epoch == epoch
 
     def authorities(self):
         return self._document("authorities")
@@ -427,6 +449,10 @@ def _failed(source, message, now):
 def _pull(source, upstream, *, full, now):
     full = full or not source.version
     since = 0 if full else source.version
+    at = getattr(upstream, "at", None)
+    if since and at is not None and at(since, source.epoch):
+        _store(source, None, now)
+        return PullResult(source=source.name, version=source.version, unchanged=True)
     try:
         authorities, listings = _fetch(upstream, since)
     except ResyncNeeded:
@@ -435,9 +461,13 @@ def _pull(source, upstream, *, full, now):
     if since and (listings.epoch != source.epoch or listings.installation != source.upstream_id):
         full, since = True, 0  # a new epoch (the upstream's list was reset) or another installation
         authorities, listings = _fetch(upstream, 0)
-    if since and listings.version == since and source.epoch == listings.epoch and not listings.targets:
-        _store(source, listings, authorities[1], now)
-        return PullResult(source=source.name, version=source.version, unchanged=True)
+    if since and listings.version == since and not listings.targets:
+        # No listing changed; the authorities' names and procedures may have (they have no version).
+        result = PullResult(source=source.name, version=since, unchanged=True)
+        with transaction.atomic():
+            _authorities(source, authorities[2], _here(), now, result)
+            _store(source, listings, now)
+        return result
     try:
         return _apply(source, authorities, listings, full=full, now=now)
     except _Mismatch:
@@ -456,23 +486,25 @@ class _Mismatch(Exception):
     """The applied state does not verify; the transaction is rolled back."""
 
 
-def _store(source, listings, upstream_version, now):
-    fields = {"upstream_id": listings.installation, "epoch": listings.epoch, "version": listings.version,
-              "upstream_version_at": now, "last_success_at": now, "last_error": "", "last_error_at": None,
-              "stale_alerted_at": None}
+def _store(source, listings, now):
+    """Record a successful pull (of `listings`; None: the upstream was unchanged)."""
+    fields = {"last_success_at": now, "last_error": "", "last_error_at": None, "stale_alerted_at": None}
+    if listings is not None:
+        fields.update(upstream_id=listings.installation, epoch=listings.epoch, version=listings.version,
+                      upstream_version_at=now)
     Source.objects.filter(pk=source.pk).update(**fields)
     for name, value in fields.items():
         setattr(source, name, value)
 
 
 def _apply(source, authorities_document, listings, *, full, now):
-    upstream, _version, authorities = authorities_document
+    upstream, _version, authorities = authorities_document  # the version: that of the listings governs
     if upstream["id"] != listings.installation:
         raise MalformedDocument(_("The authorities and listings documents come from different installations."))
     result = PullResult(source=source.name, version=listings.version, full=full)
     with transaction.atomic():
         Source.objects.select_for_update().filter(pk=source.pk).first()
-        here = Installation.objects.get_or_create(pk=1)[0].uid
+        here = _here()
         owned, skipped = _authorities(source, authorities, here, now, result)
         _listings(source, listings, owned, skipped, full=full, now=now, result=result)
         if not _verified(source, listings, owned, skipped, here, full=full):
@@ -480,8 +512,13 @@ def _apply(source, authorities_document, listings, *, full, now):
         audit.record(federation_actor(None), "federation.pull", source.name, {
             "version": listings.version, "full": full, "added": result.added, "updated": result.updated,
             "removed": result.removed, "held": result.held, "skipped": result.skipped})
-        _store(source, listings, _version, now)
+        _store(source, listings, now)
     return result
+
+
+def _here():
+    """This installation's ID (docs/federation.md: its authorities' keys start with it)."""
+    return Installation.objects.get_or_create(pk=1)[0].uid
 
 
 def _authorities(source, authorities, here, now, result):
@@ -495,7 +532,7 @@ def _authorities(source, authorities, here, now, result):
             continue
         org = existing.get(key)
         link = getattr(org, "federation", None) if org is not None else None
-        if org is not None and (link is None or link.source_id != source.pk):
+        if link is not None and link.source_id != source.pk:
             skipped[key] = "other source"
             continue
         owned[key] = _authority(source, authority, org, link, now)
@@ -519,7 +556,12 @@ def _authority(source, authority, org, link, now):
             for name in changed:
                 setattr(org, name, values[name])
             org.save(update_fields=changed)
-        FederatedAuthority.objects.filter(pk=link.pk).update(installation_id=authority.installation_id, seen_at=now)
+        if link is None:  # brought by a source that was removed since: this one takes it over
+            FederatedAuthority.objects.create(organization=org, source=source,
+                                              installation_id=authority.installation_id, seen_at=now)
+        else:
+            FederatedAuthority.objects.filter(pk=link.pk).update(installation_id=authority.installation_id,
+                                                                 seen_at=now)
     actor = federation_actor(org)
     for language, texts in authority.procedures.items():
         save_procedure(org, language, texts, actor=actor)
@@ -588,11 +630,15 @@ def _set_origin_versions(org, versions):
     table = q(Listing._meta.db_table)
     with bulk.temporary_table("sitealert_origin_versions", ["target text PRIMARY KEY", "version bigint"]) as stage:
         bulk.insert_rows(stage, ["target", "version"], sorted(versions.items()))
+        bulk.analyze(stage, len(versions))
         with connection.cursor() as cursor:
+            # The listings are found through the (contributor, target) key from the stage's rows, not
+            # by reading all of the authority's listings.
             cursor.execute(
                 f"UPDATE {table} SET origin_version = "
                 f"(SELECT s.version FROM {stage} s WHERE s.target = {table}.target) "
-                f"WHERE contributor_id = %s AND target IN (SELECT target FROM {stage})", [org.pk])
+                f"WHERE id IN (SELECT l.id FROM {stage} s CROSS JOIN {table} l "
+                f"WHERE l.contributor_id = %s AND l.target = s.target)", [org.pk])
 
 
 def _verified(source, listings, owned, skipped, here, *, full):
@@ -603,24 +649,37 @@ def _verified(source, listings, owned, skipped, here, *, full):
     here by this source's authorities and by the skipped ones (this installation's own, for echoes;
     the other source's, for an authority it brings).
     """
-    live = (Listing.Status.ACTIVE, Listing.Status.HELD)
     ids = list(FederatedAuthority.objects.filter(source=source).values_list("organization_id", flat=True))
-    mine = set()
-    for start in range(0, len(ids), BATCH):
-        mine.update(Listing.objects.filter(contributor_id__in=ids[start:start + BATCH], status__in=live)
-                    .values_list("target", flat=True).iterator(chunk_size=10_000))
     if full:
-        expected = {t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)}
-        return mine == expected
-    others = list(skipped)
-    slugs = [key.split(":", 1)[1] for key in others if key.split(":", 1)[0] == here]
-    other_orgs = list(Organization.objects.filter(origin__in=others).values_list("pk", flat=True)) + list(
+        expected = [t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)]
+        return _listed_here(ids, []) == (checksum_of(expected), len(expected))
+    slugs = [key.split(":", 1)[1] for key in skipped if key.split(":", 1)[0] == here]
+    others = list(Organization.objects.filter(origin__in=list(skipped)).values_list("pk", flat=True)) + list(
         Organization.objects.filter(origin="", slug__in=slugs).values_list("pk", flat=True))
-    for start in range(0, len(other_orgs), BATCH):
-        mine.update(Listing.objects.filter(contributor_id__in=other_orgs[start:start + BATCH],
-                                           status=Listing.Status.ACTIVE)
-                    .values_list("target", flat=True).iterator(chunk_size=10_000))
-    return len(mine) == listings.count and checksum_of(mine) == listings.checksum
+    return _listed_here(ids, others) == (listings.checksum, listings.count)
+
+
+def _listed_here(ids, others):
+    """(checksum, count) of the targets listed here by the organizations `ids` (active or held: a
+    listing held for a protected target is still this source's) and `others` (active), streamed
+    from the database in code-point order, as the documents' checksum is made."""
+    q = connection.ops.quote_name
+    parts, params = [], []
+    for orgs, statuses in ((ids, (Listing.Status.ACTIVE, Listing.Status.HELD)), (others, (Listing.Status.ACTIVE,))):
+        if orgs:
+            parts.append(f"(contributor_id IN ({', '.join(['%s'] * len(orgs))}) "
+                         f"AND status IN ({', '.join(['%s'] * len(statuses))}))")
+            params += [*orgs, *map(str, statuses)]
+    digest, count = hashlib.sha256(), 0
+    if parts:
+        collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""  # SQLite compares bytes
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(f"SELECT target FROM {q(Listing._meta.db_table)} WHERE {' OR '.join(parts)} "
+                           f"GROUP BY target ORDER BY target{collate}", params)
+            while rows := cursor.fetchmany(10_000):
+                digest.update("".join(target + "\n" for (target,) in rows).encode())
+                count += len(rows)
+    return "sha256:" + digest.hexdigest(), count
 
 
 # -- state for the operator ----------------------------------------------------------------------

@@ -71,12 +71,16 @@ ACTION_LABELS = {
     "source.list_hold": pgettext_lazy("audit action", "List source run held for confirmation"),
     "source.list_confirm": pgettext_lazy("audit action", "Held list source run applied"),
     "source.list_discard": pgettext_lazy("audit action", "Held list source run discarded"),
+    "federation.pull": pgettext_lazy("audit action", "Federation source pulled"),
+    "federation.source.add": pgettext_lazy("audit action", "Federation source added"),
+    "federation.source.remove": pgettext_lazy("audit action", "Federation source removed"),
 }
 CHANNEL_LABELS = {
     "web": pgettext_lazy("audit channel", "Website"),
     "api": pgettext_lazy("audit channel", "API"),
     "cli": pgettext_lazy("audit channel", "Command line"),
     "worker": pgettext_lazy("audit channel", "Background worker"),
+    "federation": pgettext_lazy("audit channel", "Federation"),
 }
 
 

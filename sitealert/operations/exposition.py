@@ -87,6 +87,8 @@ def render(accept=""):
     """(body, content type) of the metrics document in the format the scraper accepts."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector())
+    for collector in metrics.COLLECTORS:
+        registry.register(collector)
     directory = metrics.multiprocess_directory()
     if directory:
         MultiProcessCollector(registry, path=directory)

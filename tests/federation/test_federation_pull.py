@@ -226,3 +226,16 @@ def test_staleness_follows_the_interval(source):
     assert pulling.is_stale(source, now)
     source.last_success_at = now - timezone.timedelta(hours=2)
     assert not pulling.is_stale(source, now)
+
+
+def test_a_procedure_changed_upstream_arrives_without_a_new_version(source, upstream):
+    upstream.list("a" * 32 + ":arcom", "one.test")
+    pull_from(source, upstream)
+    upstream.authorities_by_key["a" * 32 + ":arcom"]["procedures"]["fr"] = {
+        "description": "Arcom décide", "contact": "c", "criteria": "k", "procedure": "p", "appeal": ""}
+    upstream.authorities_by_key["a" * 32 + ":arcom"]["name"] = "Arcom (France)"
+    result = pull_from(source, upstream)
+    assert result.unchanged and not result.error
+    org = arcom()
+    assert org.name == "Arcom (France)"
+    assert OperatingProcedure.objects.get(organization=org, language="fr").description == "Arcom décide"
