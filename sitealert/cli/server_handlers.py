@@ -158,10 +158,11 @@ def _org(slug):
 
 @contextlib.contextmanager
 def _refusals():
-    """A service's refusal (OrganizationError) is the command's one line."""
+    """A service's refusal (OrganizationError, or PermissionDenied: a federated authority's members
+    and tokens are its installation's) is the command's one line."""
     try:
         yield
-    except OrganizationError as exc:
+    except (OrganizationError, PermissionDenied) as exc:
         raise CommandError(exc) from None
 
 

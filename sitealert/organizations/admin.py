@@ -6,7 +6,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sitealert.core import audit
-from sitealert.core.actors import actor_for_request
+from sitealert.core.actors import Actor, actor_for_request
 from sitealert.organizations import permissions, second_factor, services
 from sitealert.organizations.models import ApiToken, Membership, Organization
 from sitealert.organizations.staff import OperatorAdmin, apply_to_each, apply_with_reason
@@ -109,7 +109,7 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ("user", "organization", "role")
 
-    actor = None  # the staff member at work, set by MembershipAdmin.get_form
+    actor = Actor()  # the staff member at work, set by MembershipAdmin.get_form
 
     def clean(self):
         data = super().clean()

@@ -150,8 +150,8 @@ def can_manage_tokens(actor, organization):
     org = _active_org(actor)
     if actor.token is not None or org is None or organization is None or org.pk != organization.pk:
         return False
-    if organization.is_federated:
-        return False  # its people work at its own installation (can_change_here)
+    if not can_change_here(actor, organization):
+        return False  # its people work at its own installation
     # Operator staff never act as another organization, whatever membership they hold (see
     # can_manage_listings): a token would let them do through the API what the site refuses.
     return not (actor.user is not None and actor.user.is_staff and org.kind != Organization.Kind.OPERATOR)

@@ -147,10 +147,10 @@ def test_review_outcomes_are_counted(client, alice, italy, korea, list_targets, 
 
     rows = list(csv.reader(io.StringIO(client.get("/statistics/review-outcomes.csv").content.decode())))
     assert rows[0] == ["Contributor", "Country", "Received", "Upheld", "Removed", "Awaiting an answer", "Overdue",
-                       "Median days to answer"]
+                       "Median days to answer", "Decides at"]
     by_country = {r[1]: r for r in rows[1:]}
-    assert by_country["Italy"][2:] == ["1", "0", "1", "0", "0", "0.0"]
-    assert by_country["Republic of Korea"][2:] == ["1", "0", "0", "1", "0", ""]
+    assert by_country["Italy"][2:8] == ["1", "0", "1", "0", "0", "0.0"]
+    assert by_country["Republic of Korea"][2:8] == ["1", "0", "0", "1", "0", ""]
     html = client.get("/statistics/").content.decode()
     assert 'aria-labelledby="chart-reviews-title chart-reviews-desc"' in html
 
