@@ -159,6 +159,7 @@ def pull_list(source, *, now=None):
             _save(source, now, success=True)
             return result
         body, etag, last_modified = fetched
+        result.full = True
         text = decode_document(body)
         digest = digest_of(text)
         if source.pending and source.pending.get("digest") == digest:

@@ -28,12 +28,18 @@ class ListServer:
     answering 304 to a matching If-None-Match; keeps each request's headers."""
 
     def __init__(self):
-        self.documents, self.requests, self.validators = {}, [], True
+        self.documents, self.requests, self.validators, self.redirects = {}, [], True, {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 server.requests.append(dict(self.headers))
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = server.documents.get(self.path)
                 if body is None:
                     self.send_response(404)
@@ -270,6 +276,17 @@ def test_a_server_error_is_recorded_and_the_listings_kept(italy, source, list_se
     source.url = list_server.url("/moved.txt")
     result = plainlist.pull_list(source)
     assert "HTTP 404" in result.error and active(italy) == set(TEN)
+
+
+def test_redirects_are_followed_and_checked_at_every_hop(italy, source, list_server):
+    list_server.publish(targets(TEN))
+    list_server.redirects["/moved.txt"] = list_server.url()
+    list_server.redirects["/to-loopback.txt"] = list_server.url(host="127.0.0.1")
+    source.url = list_server.url("/to-loopback.txt")
+    assert "not a public address" in plainlist.pull_list(source).error
+    assert active(italy) == set()
+    source.url = list_server.url("/moved.txt")
+    assert plainlist.pull_list(source).added == 10
 
 
 @pytest.fixture
