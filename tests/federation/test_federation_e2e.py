@@ -256,7 +256,7 @@ def test_history_pruned_upstream_means_a_full_resync(world):
                     "prune_history(timezone.now())")
     token = national.feed_token(f"Prune check {seen}")
     gone = national.get("/api/v1/federation/listings", token, since=seen)
-    assert gone.status_code == 410 and gone.json()["code"] == "resync_required", gone.text[:2000]
+    assert gone.status_code == 410 and gone.json()["error"] == "resync_required", gone.text[:2000]
 
     hub.pull("national")
     state = hub.source("national")
