@@ -85,7 +85,7 @@ def _respond(request, kind, since=0):
             return not_modified(documents.document_etag(state, kind, since, withheld, gzipped), state.version, "")
     document = documents.open_document(kind, since, gzipped)
     if request.META.get("REQUEST_METHOD") != "HEAD":
-        audit.count(request.auth, "federation.download", kind, {"version": document.version})
+        audit.count(request.auth, "feed.download", f"federation-{kind}", {"version": document.version})
     name = f"sitealert-federation-{kind}" + (f"-{since}" if kind == "listings" else "")
     return _document_response(document, f"{name}-v{document.version}.json", gzipped)
 

@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
+from sitealert.core import bulk
 from sitealert.core.bulk import gc_paused
 from sitealert.federation.models import FederatedAuthority, Installation
 from sitealert.feed import builder, cache
@@ -173,8 +174,8 @@ def _listing_rows(since, version, withheld):
     else:
         sql = (f"SELECT c.target, c.kind, {columns} FROM (SELECT target, MIN(kind) AS kind FROM feed_change "
                f"WHERE seq > %s AND seq <= %s GROUP BY target) c "
-               f"LEFT JOIN listings_listing l ON l.target = c.target AND {_published(withheld)} "
-               f"LEFT JOIN feed_feedentry e ON e.target = c.target "
+               f"{bulk.lookup_join('listings_listing', 'l', f'l.target = c.target AND {_published(withheld)}')} "
+               f"{bulk.lookup_join('feed_feedentry', 'e', 'e.target = c.target')} "
                f"ORDER BY c.target{_collate()}, l.contributor_id, l.category")
         params = [since, version]
     with connection.chunked_cursor() as cursor:
