@@ -103,6 +103,7 @@ class FederationTargets:
     full: str
     authorities: str
     deltas: dict[str, str]  # since (as text) -> target path of the listings since then
+    checksum: str = ""  # of the full listings document's set ("" in trees published before it)
 
     @classmethod
     def parse(cls, entry: Any, where: str) -> "FederationTargets":
@@ -113,7 +114,10 @@ class FederationTargets:
         if not isinstance(deltas, dict) or not all(isinstance(k, str) and k.isdigit() and isinstance(v, str)
                                                    for k, v in deltas.items()):
             raise ProtocolError(f"{where}: 'federation' 'deltas' is not an object of versions and paths")
-        return cls(full=entry["full"], authorities=entry["authorities"], deltas=deltas)
+        checksum = entry.get("checksum", "")
+        if not isinstance(checksum, str):
+            raise ProtocolError(f"{where}: 'federation' 'checksum' is not a string")
+        return cls(full=entry["full"], authorities=entry["authorities"], deltas=deltas, checksum=checksum)
 
 
 @dataclass(frozen=True)

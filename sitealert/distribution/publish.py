@@ -356,6 +356,7 @@ def _write_versions(tree, documents, signers, now, writer):
              "count": _count_entries(epoch, version, documents.lists["txt"]), "published_at": _iso(now),
              "lists": lists, "deltas": deltas, "hashes": hashes_entry,
              "federation": {"full": federation["full"], "authorities": federation["authorities"],
+                            "checksum": documents.federation["full"].checksum,
                             "deltas": {str(key): path for key, path in sorted(
                                 (k, p) for k, p in federation.items() if isinstance(k, int))}}}
     targets[STATE_PATH] = writer.target_from_bytes(
@@ -464,8 +465,12 @@ def publish(directory, keys_dir=None, now=None):
         documents = _current_documents(tree.state)
         try:
             publication.epoch, publication.version = documents.epoch, documents.version
+            # The federation documents' checksum changes at the same version when a source's
+            # `republish` is switched: the subscribers must then see the new set.
             same = (tree.state is not None and tree.state.get("epoch") == documents.epoch
-                    and tree.state.get("version") == documents.version and "federation" in tree.state)
+                    and tree.state.get("version") == documents.version
+                    and (tree.state.get("federation") or {}).get("checksum")
+                    == documents.federation["full"].checksum)
             signed_by_root = tree.targets is not None and all(
                 signature in root.signed.roles[role].keyids
                 for role, metadata in (("targets", tree.targets), ("snapshot", tree.snapshot),

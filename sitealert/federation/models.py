@@ -63,6 +63,9 @@ class Source(models.Model):
     upstream_id = models.CharField(_("upstream installation ID"), max_length=32, blank=True, default="")
     epoch = models.CharField(_("upstream epoch"), max_length=32, blank=True, default="")
     version = models.BigIntegerField(_("last verified version"), default=0)
+    # The checksum of the upstream's published set at that version: an upstream that changes what
+    # it re-publishes without a new version (its `republish` switched) is noticed by it.
+    checksum = models.CharField(_("last verified checksum"), max_length=80, blank=True, default="")
     upstream_version_at = models.DateTimeField(_("upstream version seen"), null=True, blank=True)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     last_success_at = models.DateTimeField(_("last success"), null=True, blank=True)

@@ -345,11 +345,14 @@ class _Mirror:
         except (OSError, EOFError, zlib.error, ValueError):
             raise MalformedDocument(_("The mirror's %(kind)s document is not JSON.") % {"kind": kind}) from None
 
-    def at(self, version, epoch):
-        """Whether the mirror's signed state is still `version` of `epoch` (an idle poll: the mirror
-        has no delta from its own version, and nothing needs reading)."""
+    def at(self, version, epoch, checksum=""):
+        """Whether the mirror's signed state is still `version` of `epoch` with the published set
+        `checksum` (an idle poll: the mirror has no delta from its own version, and nothing needs
+        reading). Another checksum at the same version: the upstream switched what it re-publishes."""
         state = self.mirror.state()
-        return state.version == version and state.epoch == epoch
+        published = state.federation.checksum if state.federation is not None else ""
+        return state.version == version and state.epoch == epoch and (
+            not checksum or not published or published == checksum)
 
     def authorities(self):
         return self._document("authorities")
@@ -443,7 +446,7 @@ def _pull(source, upstream, *, full, now):
     full = full or not source.version
     since = 0 if full else source.version
     at = getattr(upstream, "at", None)
-    if since and at is not None and at(since, source.epoch):
+    if since and at is not None and at(since, source.epoch, source.checksum):
         _store(source, None, now)
         return PullResult(source=source.name, version=source.version, unchanged=True)
     try:
@@ -453,6 +456,10 @@ def _pull(source, upstream, *, full, now):
         authorities, listings = _fetch(upstream, 0)
     if since and (listings.epoch != source.epoch or listings.installation != source.upstream_id):
         full, since = True, 0  # a new epoch (the upstream's list was reset) or another installation
+        authorities, listings = _fetch(upstream, 0)
+    if since and listings.version == since and not listings.targets and source.checksum not in ("", listings.checksum):
+        # Same version, another published set: the upstream changed what it re-publishes.
+        full, since = True, 0
         authorities, listings = _fetch(upstream, 0)
     if since and listings.version == since and not listings.targets:
         # No listing changed; the authorities' names and procedures may have (they have no version).
@@ -484,7 +491,7 @@ def _store(source, listings, now):
     fields = {"last_success_at": now, "last_error": "", "last_error_at": None, "stale_alerted_at": None}
     if listings is not None:
         fields.update(upstream_id=listings.installation, epoch=listings.epoch, version=listings.version,
-                      upstream_version_at=now)
+                      checksum=listings.checksum, upstream_version_at=now)
     Source.objects.filter(pk=source.pk).update(**fields)
     for name, value in fields.items():
         setattr(source, name, value)
