@@ -5,6 +5,8 @@ from datetime import date, datetime
 from operator import itemgetter
 
 from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -505,8 +507,15 @@ def remove_listings(contributor, raw_targets, reason, *, actor, accept_valid_row
         if dry_run or (report.counts[REJECTED] and not accept_valid_rows):
             transaction.set_rollback(True)
             return report
-        Listing.objects.bulk_update(removed, ["status", "status_reason", "held_for", "status_changed_at", "updated_at"],
-                                    batch_size=BATCH)
+        # One UPDATE a batch (the same values for every row; a dated removal is clamped to each
+        # listing's own date in SQL): bulk_update's CASE per row cost Python time that grew
+        # faster than the rows (1,500 removals: 8.4 s under a profiler).
+        ids = [listing.pk for listing in removed]
+        changed_at = now if removed_at is None else Greatest(Value(min(removed_at, now)), F("listed_at"))
+        for start in range(0, len(ids), BATCH):
+            Listing.objects.filter(pk__in=ids[start:start + BATCH]).update(
+                status=Listing.Status.REMOVED, status_reason=reason, held_for="", status_changed_at=changed_at,
+                updated_at=now)
         audit.record_many(actor, "listing.remove", [(l.target, {"reason": reason}) for l in removed],
                           object_repr=contributor.slug, detail={"contributor": contributor.slug, "reason": reason})
         report.version = refresh_targets([l.target for l in removed], now)
