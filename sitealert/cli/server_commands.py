@@ -42,14 +42,23 @@ def on_server(handler, *args, module="server_handlers"):
         return getattr(handlers, handler)(*args)
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def whole_number(minimum, unit=""):
+    """An argparse type: a whole number of at least `minimum` (of `unit`, named in the messages)."""
+    of, suffix = (f" of {unit}", f" {unit}") if unit else ("", "")
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{of}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{suffix}")
+        return value
+
+    return parse
+
+
+_positive = whole_number(1)
 
 
 def register(subparsers):

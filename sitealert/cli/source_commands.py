@@ -6,17 +6,9 @@ in sitealert.cli.source_handlers."""
 import argparse
 import functools
 
-from sitealert.cli.server_commands import on_server
+from sitealert.cli.server_commands import on_server, whole_number
 
-
-def _seconds(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if value < 60:
-        raise argparse.ArgumentTypeError("must be at least 60 seconds")
-    return value
+_seconds = whole_number(60, "seconds")
 
 
 def _share(text):
