@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,9 +162,13 @@ class Run:
                 body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="listings.csv"\r\n'
                         f"Content-Type: text/csv\r\n\r\n").encode() + synthetic_csv(rows, start=done) + \
                     f"\r\n--{boundary}--\r\n".encode()
-                status, _, _, seconds = http(server.url + "/api/v1/imports", self.listings_token, method="POST",
-                                             body=body, timeout=self.args.timeout,
-                                             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                try:
+                    status, _, _, seconds = http(server.url + "/api/v1/imports", self.listings_token, method="POST",
+                                                 body=body, timeout=self.args.timeout,
+                                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                except urllib.error.HTTPError as error:
+                    raise RuntimeError(f"import {k + 1}/{files}: HTTP {error.code}; the server said:\n"
+                                       f"{server.errors()}") from None
                 assert status == 200, status
                 done += rows
                 per_file.append({"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds})

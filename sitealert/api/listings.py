@@ -93,7 +93,9 @@ def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(F
     if file is None:
         raise ApiError(400, "missing_file", _("Send the CSV file in the multipart form field 'file'."))
     # One byte past the limit is enough for the service to refuse the size without reading the rest.
-    data = file.read(setting("IMPORT_MAX_BYTES") + 1)
+    # Never ask for more than the upload holds: a large upload is a file on disk, and reading a
+    # count from a file allocates that many bytes first (a limit set very high failed that way).
+    data = file.read(min(setting("IMPORT_MAX_BYTES"), file.size) + 1)
     actor = request.auth
     return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
                                                  accept_valid_rows=accept_valid_rows), code="invalid_file")

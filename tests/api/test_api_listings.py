@@ -191,6 +191,17 @@ def test_import_size_limit(client, italy_token, settings):
     assert response.status_code == 400 and "limit" in response.json()["detail"]
 
 
+def test_an_upload_kept_on_disk_imports_under_a_very_high_size_limit(client, italy_token, settings):
+    # Django keeps an upload over FILE_UPLOAD_MAX_MEMORY_SIZE in a temporary file; reading the
+    # limit's worth of bytes from it allocated a buffer of that size (a MemoryError, a 500).
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 64
+    settings.SITEALERT = {**settings.SITEALERT, "IMPORT_MAX_BYTES": 1 << 40}
+    response = upload(client, italy_token, b"target,category\n" + b"".join(
+        b"site%d.example,other\n" % i for i in range(20)))
+    assert response.status_code == 200, response.content
+    assert Listing.objects.count() == 20
+
+
 def test_import_without_file(client, italy_token):
     response = client.post("/api/v1/imports", {"dry_run": "true"}, headers=bearer(italy_token))
     assert response.status_code == 400 and response.json()["error"] == "missing_file"
