@@ -45,7 +45,8 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _feed_cache_in_tmp(settings, tmp_path):
-    settings.SITEALERT = {**settings.SITEALERT, "FEED_CACHE_DIR": tmp_path / "feed-cache"}
+    settings.SITEALERT = {**settings.SITEALERT, "FEED_CACHE_DIR": tmp_path / "feed-cache",
+                          "FEDERATION_DIR": tmp_path / "federation"}
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,12 @@ aggregation treat them as any contributor's. The result is verified against the 
 and checksum; a mismatch reads everything once more, then fails. A failure of any kind rolls the
 transaction back: the source keeps its last verified state and records the error.
 
+Verifying a delta does not read the million targets back: the upstream's targets at the last
+verified version are kept in a file (`targets_path`); the delta's targets are spliced into it,
+and the result must have the document's count and checksum, while the database must list exactly
+the delta's targets that the result has. A full read of the database replaces that whenever the
+file is missing, stale or damaged, and at least once a day (FULL_READ_EVERY).
+
 Authorities decided by this installation (echoes of what it published) and authorities another
 source already brings (first source wins) are skipped.
 """
@@ -19,9 +25,11 @@ import hashlib
 import json
 import logging
 import re
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -39,6 +47,8 @@ from sitealert.core.countries import is_country_code
 from sitealert.federation import plainlist
 from sitealert.federation.models import FederatedAuthority, Installation, Source
 from sitealert.federation.results import PullResult
+from sitealert.feed import cache
+from sitealert.feed.builder import splice_targets
 from sitealert.listings.models import Category, Listing
 from sitealert.listings.services import ACCEPTED, HELD, EntryInput, remove_listings, submit_entries
 from sitealert.organizations.models import Organization
@@ -51,6 +61,7 @@ AUTHORITIES = "/api/v1/federation/authorities"
 LISTINGS = "/api/v1/federation/listings"
 TIMEOUT, RETRIES, BACKOFF = 30.0, 4, 0.5  # the client SDK's defaults (sitealert.client.sync)
 BATCH = 900
+FULL_READ_EVERY = 24 * 3600  # seconds: a delta's verification reads the database whole at least this often
 _KEY = re.compile(r"[0-9A-Za-z]{1,32}:[-\w]{1,80}")
 _INSTALLATION_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 
@@ -369,6 +380,11 @@ def metadata_directory(source):
     return Path(setting("FEDERATION_DIR")) / source.name
 
 
+def targets_path(source):
+    """The upstream's published targets at the source's last verified version (see the module's doc)."""
+    return Path(setting("FEDERATION_DIR")) / "targets" / f"{source.pk}.txt"
+
+
 def _upstream(source):
     if source.kind == Source.Kind.API:
         return _Api(source)
@@ -507,8 +523,10 @@ def _apply(source, authorities_document, listings, *, full, now):
         here = _here()
         owned, skipped = _authorities(source, authorities, here, now, result)
         _listings(source, listings, owned, skipped, full=full, now=now, result=result)
-        if not _verified(source, listings, owned, skipped, here, full=full):
+        kept = _verified(source, listings, owned, skipped, here, full=full)
+        if kept is None:
             raise _Mismatch()
+        _keep_targets(source, listings, *kept)
         audit.record(federation_actor(None), "federation.pull", source.name, {
             "version": listings.version, "full": full, "added": result.added, "updated": result.updated,
             "removed": result.removed, "held": result.held, "skipped": result.skipped})
@@ -587,10 +605,10 @@ def _listings(source, listings, owned, skipped, *, full, now, result):
     organizations += list(Organization.objects.filter(federation__source=source)
                           .exclude(pk__in=[o.pk for o in organizations]))
     reason = _("Removed at its installation")
-    touched = list(listings.targets)
+    live = _live_targets(organizations, None if full else list(listings.targets))
     for org in organizations:
         entries = wanted.get(org.origin, {})
-        before = _live_targets(org, None if full else touched)
+        before = live.get(org.pk, set())
         actor = federation_actor(org)
         if entries:
             report = submit_entries(org, [EntryInput(target=t, category=e.category, listed_at=e.listed_at)
@@ -613,14 +631,20 @@ def _listings(source, listings, owned, skipped, *, full, now, result):
             _set_origin_versions(org, dict.fromkeys(removed, listings.version))
 
 
-def _live_targets(org, among):
-    """The targets `org` lists here (active or held), all of them or those `among` the given."""
-    live = Listing.objects.filter(contributor=org, status__in=(Listing.Status.ACTIVE, Listing.Status.HELD))
+def _live_targets(organizations, among):
+    """{organization id: the targets it lists here (active or held)}, all of them or those `among`
+    the given, for all the organizations in one pass."""
+    live = Listing.objects.filter(contributor__in=organizations,
+                                  status__in=(Listing.Status.ACTIVE, Listing.Status.HELD))
+    found = {}
     if among is None:
-        return set(live.values_list("target", flat=True).iterator(chunk_size=10_000))
-    found = set()
-    for start in range(0, len(among), BATCH):
-        found.update(live.filter(target__in=among[start:start + BATCH]).values_list("target", flat=True))
+        batches = [live.values_list("contributor_id", "target").iterator(chunk_size=10_000)]
+    else:
+        batches = (live.filter(target__in=among[start:start + BATCH]).values_list("contributor_id", "target")
+                   for start in range(0, len(among), BATCH))
+    for rows in batches:
+        for contributor, target in rows:
+            found.setdefault(contributor, set()).add(target)
     return found
 
 
@@ -642,44 +666,135 @@ def _set_origin_versions(org, versions):
 
 
 def _verified(source, listings, owned, skipped, here, *, full):
-    """Whether what this source lists here matches the document's count and checksum.
+    """Whether what this source lists here matches the document's count and checksum: None if
+    not, else (the upstream's published targets at the new version as kept by `_keep_targets`,
+    when the database was last read whole for them).
 
     A complete document is compared on the part this source applies (skipped authorities are not
     here by design). After a delta, the upstream's whole set is compared with the targets listed
     here by this source's authorities and by the skipped ones (this installation's own, for echoes;
-    the other source's, for an authority it brings).
+    the other source's, for an authority it brings): spliced into the kept targets of the last
+    version, or read from the database when they are not kept (the module's doc).
     """
     ids = list(FederatedAuthority.objects.filter(source=source).values_list("organization_id", flat=True))
     if full:
         expected = [t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)]
-        return _listed_here(ids, []) == (checksum_of(expected), len(expected))
+        if _listed_here(ids, []) != (checksum_of(expected), len(expected)):
+            return None
+        published = sorted(t for t, entries in listings.targets.items() if entries)
+        return "".join(t + "\n" for t in published).encode(), time.time()
     slugs = [key.split(":", 1)[1] for key in skipped if key.split(":", 1)[0] == here]
     others = list(Organization.objects.filter(origin__in=list(skipped)).values_list("pk", flat=True)) + list(
         Organization.objects.filter(origin="", slug__in=slugs).values_list("pk", flat=True))
-    return _listed_here(ids, others) == (listings.checksum, listings.count)
+    previous = _kept_targets(source)
+    if previous is None:
+        body = []
+        if _listed_here(ids, others, keep=body) != (listings.checksum, listings.count):
+            return None
+        return b"".join(body), time.time()
+    targets, read_at = previous
+    spliced = splice_targets(targets, sorted((t.encode(), bool(entries)) for t, entries in listings.targets.items()))
+    if ("sha256:" + hashlib.sha256(spliced).hexdigest(), spliced.count(b"\n")) != (listings.checksum, listings.count):
+        return None
+    touched = list(listings.targets)
+    if _listed_among(ids, others, touched) != {t for t in touched if listings.targets[t]}:
+        return None
+    return spliced, read_at
 
 
-def _listed_here(ids, others):
-    """(checksum, count) of the targets listed here by the organizations `ids` (active or held: a
-    listing held for a protected target is still this source's) and `others` (active), streamed
-    from the database in code-point order, as the documents' checksum is made."""
-    q = connection.ops.quote_name
+def _listed_where(ids, others):
+    """SQL condition and parameters: listed here by the organizations `ids` (active or held: a
+    listing held for a protected target is still this source's) or `others` (active)."""
     parts, params = [], []
     for orgs, statuses in ((ids, (Listing.Status.ACTIVE, Listing.Status.HELD)), (others, (Listing.Status.ACTIVE,))):
         if orgs:
             parts.append(f"(contributor_id IN ({', '.join(['%s'] * len(orgs))}) "
                          f"AND status IN ({', '.join(['%s'] * len(statuses))}))")
             params += [*orgs, *map(str, statuses)]
+    return " OR ".join(parts), params
+
+
+def _listed_here(ids, others, keep=None):
+    """(checksum, count) of the targets listed here by `ids` and `others` (`_listed_where`),
+    streamed from the database in code-point order, as the documents' checksum is made; their
+    bytes appended to the list `keep` if given."""
+    where, params = _listed_where(ids, others)
     digest, count = hashlib.sha256(), 0
-    if parts:
+    if where:
+        q = connection.ops.quote_name
         collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""  # SQLite compares bytes
         with connection.chunked_cursor() as cursor:
-            cursor.execute(f"SELECT target FROM {q(Listing._meta.db_table)} WHERE {' OR '.join(parts)} "
+            cursor.execute(f"SELECT target FROM {q(Listing._meta.db_table)} WHERE {where} "
                            f"GROUP BY target ORDER BY target{collate}", params)
             while rows := cursor.fetchmany(10_000):
-                digest.update("".join(target + "\n" for (target,) in rows).encode())
+                chunk = ("\n".join(map(itemgetter(0), rows)) + "\n").encode()
+                digest.update(chunk)
                 count += len(rows)
+                if keep is not None:
+                    keep.append(chunk)
     return "sha256:" + digest.hexdigest(), count
+
+
+def _listed_among(ids, others, targets):
+    """Which of `targets` are listed here by `ids` and `others` (`_listed_where`)."""
+    where, params = _listed_where(ids, others)
+    found = set()
+    if where:
+        q = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            for start in range(0, len(targets), BATCH):
+                batch = targets[start:start + BATCH]
+                cursor.execute(f"SELECT DISTINCT target FROM {q(Listing._meta.db_table)} WHERE ({where}) "
+                               f"AND target IN ({', '.join(['%s'] * len(batch))})", [*params, *batch])
+                found.update(map(itemgetter(0), cursor.fetchall()))
+    return found
+
+
+# -- the upstream's targets, kept between pulls ---------------------------------------------------
+#
+# A header line (JSON: the source, the epoch, version and checksum they are the targets of, and
+# when the database was last read whole for them), then the targets in code-point order, each followed by
+# a newline, exactly the bytes the checksum is made of.
+
+
+def _identity(source):
+    """The source's number and creation time: a source removed and added again keeps nothing."""
+    return f"{source.pk} {source.created_at.isoformat()}"
+
+
+def _kept_targets(source):
+    """(targets bytes, time of the last whole read) kept for the source's verified version, or None
+    when there is no such file, it is for another state, its bytes do not have the source's
+    checksum, or the database was last read whole more than FULL_READ_EVERY ago."""
+    try:
+        head, _newline, targets = targets_path(source).read_bytes().partition(b"\n")
+        header = json.loads(head)
+        state = (header["source"], header["epoch"], header["version"], header["checksum"])
+        read_at = float(header["read_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if state != (_identity(source), source.epoch, source.version, source.checksum) or \
+            time.time() - read_at > FULL_READ_EVERY:
+        return None
+    if "sha256:" + hashlib.sha256(targets).hexdigest() != source.checksum:
+        return None
+    return targets, read_at
+
+
+def _keep_targets(source, listings, targets, read_at):
+    """Keep the upstream's targets at the version being applied, for the next delta's verification.
+    Written before the transaction commits: if it does not, the header names a state the source
+    never reaches, and the next pull reads the database instead."""
+    path = targets_path(source)
+    header = {"source": _identity(source), "epoch": listings.epoch, "version": listings.version,
+              "checksum": listings.checksum, "read_at": read_at}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cache._atomic_file(path) as f:
+            f.write(json.dumps(header).encode() + b"\n")
+            f.write(targets)
+    except OSError as exc:  # a slower next verification, not a failed pull
+        log.warning("federation source %s: could not keep its targets in %s: %s", source.name, path, exc)
 
 
 # -- state for the operator ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from sitealert.client.sync import base_url, mirror_url
 from sitealert.core import audit
 from sitealert.federation.models import FederatedAuthority, Source
-from sitealert.federation.pull import federation_actor, is_due, is_stale, lag, metadata_directory, pull
+from sitealert.federation.pull import federation_actor, is_due, is_stale, lag, metadata_directory, pull, targets_path
 from sitealert.federation.results import PullResult
 from sitealert.listings.models import Listing
 from sitealert.listings.services import remove_listings
@@ -111,6 +111,7 @@ def remove_source(source, *, actor, purge=False):
     removes those listings first. The authorities stay (read-only, with their procedures); another
     source that brings them later takes them over."""
     permissions.require(permissions.can_administer(actor))
+    kept = targets_path(source)
     with transaction.atomic():
         live = _live_listings(source)
         count = live.count()
@@ -128,6 +129,7 @@ def remove_source(source, *, actor, purge=False):
         audit.record(actor, "federation.source.remove", source.name, {"listings_removed": count})
         source.delete()
     shutil.rmtree(metadata_directory(source), ignore_errors=True)
+    kept.unlink(missing_ok=True)
     return count
 
 

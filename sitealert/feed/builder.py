@@ -372,6 +372,14 @@ class _Document:
         return runs
 
 
+def splice_targets(data, changes):
+    """Sorted targets, each followed by a newline (a txt document's bytes), with `changes` applied:
+    sorted (target bytes, listed) pairs, a target added or kept when listed, removed if not. Returns
+    the new bytes, in the same form; the unchanged runs are copied, not parsed."""
+    runs = _Document("txt", data).splice([(target, target if listed else None) for target, listed in changes])
+    return b"\n".join(runs) + b"\n" if runs else b""
+
+
 def _new_records(fmt, changes, renderer):
     """[(target bytes, record or None)] for the changed targets, or None if one needs escaping."""
     listed = [row for _, (is_listed, row) in changes if is_listed]

@@ -239,3 +239,102 @@ def test_a_procedure_changed_upstream_arrives_without_a_new_version(source, upst
     org = arcom()
     assert org.name == "Arcom (France)"
     assert OperatingProcedure.objects.get(organization=org, language="fr").description == "Arcom décide"
+
+
+# --- Verifying a delta without reading every target back ------------------------------------------
+
+def whole_reads(monkeypatch):
+    """Count the verifications that read this source's targets back from the database whole."""
+    calls = []
+    real = pulling._listed_here
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pulling, "_listed_here", counted)
+    return calls
+
+
+def kept(source):
+    source.refresh_from_db()
+    head, _newline, body = pulling.targets_path(source).read_bytes().partition(b"\n")
+    return body.decode().splitlines()
+
+
+def test_a_delta_is_verified_against_the_kept_targets_without_reading_them_all(source, upstream, monkeypatch):
+    key = "a" * 32 + ":arcom"
+    for target in ("b.test", "d.test", "f.test"):
+        upstream.list(key, target)
+    pull_from(source, upstream)
+    assert kept(source) == ["b.test", "d.test", "f.test"]
+    reads = whole_reads(monkeypatch)
+    upstream.list(key, "a.test")
+    upstream.unlist(key, "d.test")
+    upstream.list(key, "f.test", "torrent-index")
+    result = pull_from(source, upstream)
+    assert not result.error and not result.full and (result.added, result.removed, result.updated) == (1, 1, 1)
+    assert reads == [] and kept(source) == ["a.test", "b.test", "f.test"]
+    assert listed(arcom()) == {"a.test", "b.test", "f.test"}
+
+
+def test_a_delta_that_forgets_a_removal_is_caught_by_the_kept_targets(source, upstream, monkeypatch):
+    key = "a" * 32 + ":arcom"
+    upstream.list(key, "one.test")
+    upstream.list(key, "two.test")
+    pull_from(source, upstream)
+    upstream.unlist(key, "two.test")
+    upstream.touched.pop("two.test")  # the checksum and count say so; the targets do not
+    result = pull_from(source, upstream)
+    assert result.full and not result.error and listed(arcom()) == {"one.test"}
+    assert kept(source) == ["one.test"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda path: path.write_bytes(path.read_bytes().replace(b"one.test", b"0ne.test")),  # bytes not of the checksum
+    lambda path: path.write_bytes(b"not json\none.test\n"),
+    lambda path: path.unlink(),
+])
+def test_damaged_or_missing_kept_targets_mean_a_whole_read_that_keeps_them_again(source, upstream, monkeypatch,
+                                                                                 damage):
+    key = "a" * 32 + ":arcom"
+    upstream.list(key, "one.test")
+    pull_from(source, upstream)
+    damage(pulling.targets_path(source))
+    reads = whole_reads(monkeypatch)
+    upstream.list(key, "two.test")
+    result = pull_from(source, upstream)
+    assert not result.error and not result.full and len(reads) == 1
+    assert kept(source) == ["one.test", "two.test"]
+
+
+def test_the_database_is_read_whole_again_after_a_day_and_a_local_difference_is_repaired(source, upstream,
+                                                                                          monkeypatch):
+    key = "a" * 32 + ":arcom"
+    upstream.list(key, "one.test")
+    upstream.list(key, "two.test")
+    pull_from(source, upstream)
+    # Something outside federation removed an untouched federated listing: a delta that does not
+    # touch it cannot see that, the daily whole read does, and the complete read that follows repairs it.
+    Listing.objects.filter(contributor=arcom(), target="two.test").update(status=Listing.Status.REMOVED)
+    upstream.list(key, "three.test")
+    assert not pull_from(source, upstream).full
+    assert listed(arcom()) == {"one.test", "three.test"}
+    reads = whole_reads(monkeypatch)
+    monkeypatch.setattr(pulling.time, "time", lambda real=pulling.time.time: real() + pulling.FULL_READ_EVERY + 60)
+    upstream.list(key, "four.test")
+    result = pull_from(source, upstream)
+    assert result.full and not result.error and len(reads) == 2
+    assert listed(arcom()) == {"one.test", "two.test", "three.test", "four.test"}
+
+
+def test_a_removed_source_keeps_no_targets(source, upstream):
+    from sitealert.core.actors import Actor
+    from sitealert.federation.sources import remove_source
+
+    upstream.list("a" * 32 + ":arcom", "one.test")
+    pull_from(source, upstream)
+    path = pulling.targets_path(source)
+    assert path.exists()
+    remove_source(source, actor=Actor(via="cli"), purge=True)
+    assert not path.exists()
