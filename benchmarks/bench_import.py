@@ -229,15 +229,20 @@ def server_cpu():
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def settle():
-    """What autovacuum and the checkpointer do between two uploads, done before one is timed."""
+SETTLE = {"all": ("VACUUM ANALYZE", "CHECKPOINT"), "vacuum": ("VACUUM",), "analyze": ("ANALYZE",),
+          "checkpoint": ("CHECKPOINT",), "none": ()}
+
+
+def settle(how="all"):
+    """What autovacuum and the checkpointer do between two uploads, done before one is timed
+    (`how`: all of it, one part, or none: uploads back to back)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-        cursor.execute("CHECKPOINT")
+        for statement in SETTLE[how]:
+            cursor.execute(statement)
 
 
 def check_prefill(rows):
@@ -335,7 +340,7 @@ def growing(args):
     print(f"prefilled to {args.prefill:,} listings by SQL in {time.perf_counter() - start:.1f} s", flush=True)
     for k in range(args.files):
         shared = int(rows * args.overlap)
-        settle()
+        settle(args.settle)
         last = import_file(number, rows, args.prefill + k * rows, shared, k * rows)
         number += 1
         report(f"file {number}, into {args.prefill + k * rows:,}:", *last)
@@ -355,6 +360,10 @@ def main():
                         help="growing table: import a first file into the empty table, fill the table to this "
                              "many listings by SQL, then import --files more files")
     parser.add_argument("--files", type=int, default=1, help="files imported after --prefill (default 1)")
+    parser.add_argument("--settle", choices=sorted(SETTLE), default="all",
+                        help="PostgreSQL, before each file after --prefill: what autovacuum and the "
+                             "checkpointer would have done since the previous upload (all: VACUUM ANALYZE "
+                             "and CHECKPOINT, the default), one part of it, or none (uploads back to back)")
     parser.add_argument("--overlap", type=float, default=0.0, metavar="FRACTION",
                         help="this fraction of each file after --prefill lists targets already listed")
     parser.add_argument("--check-prefill", action="store_true",

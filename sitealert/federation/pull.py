@@ -656,13 +656,10 @@ def _set_origin_versions(org, versions):
         bulk.insert_rows(stage, ["target", "version"], sorted(versions.items()))
         bulk.analyze(stage, len(versions))
         with connection.cursor() as cursor:
-            # The listings are found through the (contributor, target) key from the stage's rows, not
-            # by reading all of the authority's listings.
-            cursor.execute(
-                f"UPDATE {table} SET origin_version = "
-                f"(SELECT s.version FROM {stage} s WHERE s.target = {table}.target) "
-                f"WHERE id IN (SELECT l.id FROM {stage} s CROSS JOIN {table} l "
-                f"WHERE l.contributor_id = %s AND l.target = s.target)", [org.pk])
+            # A join on the (contributor, target) key: the planner looks the stage's few rows up
+            # after a delta, and joins whole lists after a first pull (both engines run UPDATE … FROM).
+            cursor.execute(f"UPDATE {table} SET origin_version = s.version FROM {stage} s "
+                           f"WHERE {table}.contributor_id = %s AND {table}.target = s.target", [org.pk])
 
 
 def _verified(source, listings, owned, skipped, here, *, full):

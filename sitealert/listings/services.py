@@ -301,11 +301,15 @@ def _stage(cursor, stage, rows, dated, now):
     # Sorted, the rows enter the staging table's and the listing table's indexes in order.
     rows.sort(key=itemgetter(0))
     targets = list(map(itemgetter(0), rows))
-    bulk.insert_rows(stage, ["target", "category", "reference", "note"], rows)
-    dated = [(None if review_after is None else bulk.db_date(review_after),
-              None if listed_at is None else bulk.db_datetime(min(listed_at, now)), target)
-             for review_after, listed_at, target in dated]
-    cursor.executemany(f"UPDATE {stage} SET review_after = %s, listed_at = %s WHERE target = %s", dated)
+    # The rows with dates go in with them (a federated list dates every row), the others as they are.
+    dates = {target: (None if review_after is None else bulk.db_date(review_after),
+                      None if listed_at is None else bulk.db_datetime(min(listed_at, now)))
+             for review_after, listed_at, target in dated}
+    bulk.insert_rows(stage, ["target", "category", "reference", "note"],
+                     [row for row in rows if row[0] not in dates] if dates else rows)
+    if dates:
+        bulk.insert_rows(stage, ["target", "category", "reference", "note", "review_after", "listed_at"],
+                         [(*row, *dates[row[0]]) for row in rows if row[0] in dates])
     app = str(Kind.APP)
     cursor.executemany(f"UPDATE {stage} SET kind = %s WHERE target = %s",
                        [(app, target) for target in targets if ":" in target])
