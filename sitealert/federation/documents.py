@@ -337,15 +337,13 @@ def _changed_records(base, version, withheld_ids, keys):
     return changed
 
 
-def _targets_checksum(runs):
-    """(checksum, count) of the targets of spliced runs of records, in their order: each run starts
-    with a record's target, and every other record of it follows a separator."""
-    digest, count = hashlib.sha256(), 0
+def _runs_checksum(runs):
+    """The checksum of the targets of spliced runs of records, in their order: each run starts with
+    a record's target, and every other record of it follows a separator."""
+    digest = hashlib.sha256()
     for run in runs:
-        found = [_RUN_TARGET.match(run).group(1), *_TARGET_AFTER.findall(run)]
-        digest.update(b"\n".join(found) + b"\n")
-        count += len(found)
-    return "sha256:" + digest.hexdigest(), count
+        digest.update(b"\n".join([_RUN_TARGET.match(run).group(1), *_TARGET_AFTER.findall(run)]) + b"\n")
+    return "sha256:" + digest.hexdigest()
 
 
 def _base(directory, version, pruned_through, withheld, keys_digest):
@@ -366,8 +364,8 @@ def _base(directory, version, pruned_through, withheld, keys_digest):
 
 
 def _spliced(directory, version, pruned_through, withheld_ids, withheld, keys, keys_digest):
-    """(runs of records, base head) of the full document at `version`, spliced from the newest
-    cached one, or None (then it is read whole). Inside the consistent_read of `version`."""
+    """(runs of records, how many) of the full document at `version`, spliced from the newest cached
+    one, or None (then it is read whole). Inside the consistent_read of `version`."""
     found = _base(directory, version, pruned_through, withheld, keys_digest)
     if found is None:
         return None
@@ -450,7 +448,7 @@ def _write_listings(epoch, directory, since, version, pruned_through, feed, with
             f.write(keys_digest.encode())
     if spliced is not None:
         runs, count = spliced
-        checksum = feed[1] if feed is not None else _targets_checksum(runs)[0]
+        checksum = feed[1] if feed is not None else _runs_checksum(runs)
         head = _head(uid, since, version, epoch, checksum, count)
         cache._write_document(plain, packed, builder.joined_pieces(
             head + (_OPENING if runs else b""), runs, _SEPARATOR, (b"}" if runs else b"") + _TAIL))
