@@ -348,11 +348,12 @@ def _runs_checksum(runs):
 
 def _base(directory, version, pruned_through, withheld, keys_digest):
     """The newest full document of `withheld` before `version` that a splice can start from: its
-    changes since are in the log, and it was rendered with the same keys. (version, path) or None."""
+    changes since are in the log, and it was rendered with the same keys. (version, path) or None;
+    never the empty list of version 0, which would be spliced from every listing."""
     found = []
     for name in os.listdir(directory):
         match = _FULL.fullmatch(name)
-        if match and match.group(2) == withheld and pruned_through <= int(match.group(1)) < version:
+        if match and match.group(2) == withheld and max(pruned_through, 1) <= int(match.group(1)) < version:
             found.append(int(match.group(1)))
     for base in sorted(found, reverse=True):
         if version - base > builder.SPLICE_MAX_CHANGES:
