@@ -12,8 +12,8 @@ to be the same bytes; and `/federation/authorities`. Then --changes targets chan
 new targets, removals, and a second authority's listing of a shared target recategorized), and
 the new version is built as the worker builds it: the feed's JSON and txt documents (`feed.warm`,
 spliced), then the full listings document spliced from the previous version's, checked against a
-cold build of the same version, and the delta since the previous version. Peak memory is the
-Python heap's (tracemalloc) during each build.
+cold build of the same version, and the delta since the previous version. With --heap, each
+build's peak Python heap (tracemalloc, which slows allocation-heavy code several times over).
 """
 
 import argparse
@@ -34,13 +34,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_import import prefill, setup  # noqa: E402
 
 
-def timed(build):
-    tracemalloc.start()
+def timed(build, heap=False):
+    """(seconds, peak Python heap or 0, result): the heap only when asked (tracemalloc slows
+    allocation-heavy code several times over, the old build far more than the new)."""
+    if heap:
+        tracemalloc.start()
     start = time.perf_counter()
     result = build()
     elapsed = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    peak = tracemalloc.get_traced_memory()[1] if heap else 0
+    if heap:
+        tracemalloc.stop()
     return elapsed, peak, result
 
 
@@ -126,6 +130,7 @@ def main():
     parser.add_argument("--shared", type=int, default=50_000, help="targets a second authority lists too")
     parser.add_argument("--changes", type=int, default=10_000, help="targets changed before the spliced version")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--heap", action="store_true", help="measure each build's peak Python heap (tracemalloc)")
     args = parser.parse_args()
     setup(args.database_url)
     from django.db import connection, transaction
@@ -163,7 +168,7 @@ def main():
     def measure(name, build, cold=True):
         if cold:
             empty_cache()
-        elapsed, peak, result = timed(build)
+        elapsed, peak, result = timed(build, args.heap)
         results[name] = (elapsed, peak, result[1] if isinstance(result, tuple) else result)
         print(f"  {name}: {elapsed:.2f} s", flush=True)
         return result

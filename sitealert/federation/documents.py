@@ -433,12 +433,11 @@ def _prune(directory, version, full):
             pass
 
 
-def _write_listings(epoch, directory, since, version, pruned_through, feed, withheld_ids, withheld):
+def _write_listings(uid, epoch, directory, since, version, pruned_through, feed, withheld_ids, withheld):
     """Write `version`'s listings document since `since` and the published set's checksum beside
     it: a full one spliced from the previous version's when it can, else read from the database.
     Inside the consistent_read of `version`; `feed` is the feed's (version, checksum) when no
     authority is withheld (then the published set is the list)."""
-    uid = installation_uid()
     plain, packed, checksum_path, keys_path = _paths(directory, "listings", since, version, withheld)
     keys = _keys(uid)
     spliced = None
@@ -473,6 +472,7 @@ def _write(epoch, directory, kind, since, withheld_ids, withheld):
     # Without withheld authorities the published set is the list: its checksum, which the feed
     # caches per version, is this one. It is read first, in a read of its own.
     feed = builder.current_checksum() if kind == "listings" and not withheld_ids else None
+    uid = installation_uid()  # created on first use: not inside a read
     with gc_paused(), builder.consistent_read() as (version, pruned_through):
         if feed is not None and feed[0] != version:
             return None
@@ -481,11 +481,11 @@ def _write(epoch, directory, kind, since, withheld_ids, withheld):
         if kind == "authorities":
             plain, packed, _, _ = _paths(directory, kind, since, version, withheld)
             cache._write_document(plain, packed, [json.dumps(
-                authorities_document(installation_uid(), version, withheld_ids), ensure_ascii=False,
+                authorities_document(uid, version, withheld_ids), ensure_ascii=False,
                 separators=(",", ":")).encode()])
             return version
         check_since(since, SimpleNamespace(version=version, pruned_through=pruned_through))
-        _write_listings(epoch, directory, since, version, pruned_through, feed, withheld_ids, withheld)
+        _write_listings(uid, epoch, directory, since, version, pruned_through, feed, withheld_ids, withheld)
     return version
 
 
