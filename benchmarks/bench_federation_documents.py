@@ -169,7 +169,8 @@ def main():
         if cold:
             empty_cache()
         elapsed, peak, result = timed(build, args.heap)
-        results[name] = (elapsed, peak, result[1] if isinstance(result, tuple) else result)
+        size = result[1] if isinstance(result, tuple) else result
+        results[name] = (elapsed, peak, size or 0)
         print(f"  {name}: {elapsed:.2f} s", flush=True)
         return result
 
