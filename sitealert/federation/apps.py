@@ -12,7 +12,9 @@ class FederationConfig(AppConfig):
 
     def ready(self):
         from sitealert.core import maintenance, metrics
-        from sitealert.federation import sources  # models are loaded only now
+        from sitealert.federation import documents, sources  # models are loaded only now
 
         maintenance.register("federation.pull", 60)(sources.pull_due_sources)
+        # Beside the feed's documents ("feed.warm"), ahead of the subscribers that read them here.
+        maintenance.register("federation.warm", 60)(documents.warm)
         metrics.add_collector(sources.Gauges())

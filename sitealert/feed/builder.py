@@ -185,26 +185,32 @@ def _sorted_chunks(fmt, joined=True):
     of UTF-8 in PostgreSQL's "C" collation and SQLite's BINARY one, whatever the database's own
     collation; PostgreSQL reads them in that order from the covering primary key; SQLite's sorter
     took 0.6-0.8 times as long as reading the rows through the primary key's index at a million
-    rows), as `render.DocumentChunks` takes them. Rows come FETCH_ROWS at a time, read
-    ahead, and are handed on CHUNK_ROWS at a time."""
-    sql = _sorted_sql(fmt, joined)
+    rows), as `render.DocumentChunks` takes them, CHUNK_ROWS at a time."""
+    with closing(streamed_batches(_sorted_sql(fmt, joined))) as batches:
+        for batch in batches:
+            for start in range(0, len(batch), CHUNK_ROWS):
+                yield batch[start:start + CHUNK_ROWS]
+
+
+def streamed_batches(sql, params=None):
+    """The rows of `sql`, FETCH_ROWS at a time, read ahead by a thread while the caller works on
+    the batch at hand: on PostgreSQL libpq's chunked rows, not a server-side cursor (no FETCH round
+    trips, and the database may sort in parallel, which it never does for a cursor). Must run in a
+    transaction (a consistent_read) on PostgreSQL, and nothing else may use the connection until
+    the generator is closed."""
     with ExitStack() as stack:
         if connection.vendor == "postgresql":
-            # libpq's chunked rows, not a server-side cursor: no FETCH round trips, and a database
-            # not migrated yet may sort in parallel (it never does for a cursor).
             cursor = stack.enter_context(connection.cursor())
             _without_jit(cursor)
             if connection.queries_logged:  # as Django's debug cursor does: tests see the query
                 connection.queries_log.append({"sql": sql, "time": "0.000"})
-            rows = stack.enter_context(closing(cursor.cursor.stream(sql, size=FETCH_ROWS)))
+            rows = stack.enter_context(closing(cursor.cursor.stream(sql, params, size=FETCH_ROWS)))
             fetch = partial(_batch, rows, FETCH_ROWS)
         else:
             cursor = stack.enter_context(connection.chunked_cursor())
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             fetch = partial(cursor.fetchmany, FETCH_ROWS)
-        for batch in stack.enter_context(closing(_read_ahead(fetch))):  # its thread ends before the cursor
-            for start in range(0, len(batch), CHUNK_ROWS):
-                yield batch[start:start + CHUNK_ROWS]
+        yield from stack.enter_context(closing(_read_ahead(fetch)))  # its thread ends before the cursor
 
 
 def _sorted_sql(fmt, joined=True):
@@ -302,26 +308,23 @@ def snapshot():
 # character of a canonical target, so byte order is target order. A document with an escaped
 # (JSON) or quoted (csv) target is never spliced: it is built from scratch.
 
-class _Document:
-    def __init__(self, fmt, data):
-        self.fmt, self.data, self.view = fmt, data, memoryview(data)
-        if fmt == "json":
-            self.separator = b'},{"target":'
-            start = data.index(b'"entries":[') + 11
-            self.lo, self.hi = (start, start) if len(data) - start == 2 else (start + len(JSON_PREFIX), len(data) - 3)
-        else:
-            self.separator = b"\n"
-            self.lo = len(CSV_HEADER) if fmt == "csv" else 0
-            self.hi = max(self.lo, len(data) - 1)
+class SortedRecords:
+    """Records sorted by target in a document's bytes `data` (bytes, or an mmap), from `lo` to `hi`,
+    joined by `separator`: a record starts with `opening + target + closing`, and with that and
+    `follows` when it is the target's own. Federation documents are spliced with it too."""
+
+    def __init__(self, data, lo, hi, separator, opening=b"", closing=b"", follows=b"", escape=None):
+        self.data, self.view, self.lo, self.hi, self.separator = data, memoryview(data), lo, hi, separator
+        self.opening, self.closing, self.follows, self.escape = opening, closing, follows, escape
+        self.matched = 0  # changes of the last splice whose target had a record
 
     @property
     def spliceable(self):
-        if self.fmt == "txt":
-            return True
-        return self.data.find(b"\\" if self.fmt == "json" else b'"', self.lo, self.hi) == -1
+        """Whether no target is escaped (or quoted): otherwise bytes do not sort as targets do."""
+        return self.escape is None or self.data.find(self.escape, self.lo, self.hi) == -1
 
     def key(self, target):
-        return b'"' + target + b'"' if self.fmt == "json" else target + b"," if self.fmt == "csv" else target
+        return self.opening + target + self.closing
 
     def _record_after(self, offset):
         """The first record start after `offset`, or hi."""
@@ -355,16 +358,18 @@ class _Document:
         """The records with each (target, record or None) change applied, as byte runs, each one
         or more whole records, to be joined by the separator."""
         view, separator, runs, position = self.view, self.separator, [], self.lo
+        self.matched = 0
         for target, record in changes:
             key = self.key(target)
             i = self.seek(position, key)
             if i > position:
                 runs.append(view[position:i - len(separator) if i < self.hi else self.hi])
             position = i
-            exact = key + (b"," if self.fmt == "json" else b"" if self.fmt == "csv" else b"\n")
-            if i < self.hi and self.data.startswith(exact, i):
+            exact = key + self.follows
+            if i < self.hi and self.data[i:i + len(exact)] == exact:
                 end = self.data.find(separator, i, self.hi)
                 position = self.hi if end == -1 else end + len(separator)
+                self.matched += 1
             if record is not None:
                 runs.append(record)
         if position < self.hi:
@@ -372,11 +377,24 @@ class _Document:
         return runs
 
 
+def _document(fmt, data):
+    """The records of a feed document of `fmt`: JSON entries without their braces joined by
+    '},{"target":', csv and txt lines joined by newlines."""
+    if fmt == "json":
+        start = data.index(b'"entries":[') + 11
+        lo, hi = (start, start) if len(data) - start == 2 else (start + len(JSON_PREFIX), len(data) - 3)
+        return SortedRecords(data, lo, hi, b'},{"target":', b'"', b'"', b",", b"\\")
+    lo = len(CSV_HEADER) if fmt == "csv" else 0
+    if fmt == "csv":
+        return SortedRecords(data, lo, max(lo, len(data) - 1), b"\n", closing=b",", escape=b'"')
+    return SortedRecords(data, lo, max(lo, len(data) - 1), b"\n", follows=b"\n")
+
+
 def splice_targets(data, changes):
     """Sorted targets, each followed by a newline (a txt document's bytes), with `changes` applied:
     sorted (target bytes, listed) pairs, a target added or kept when listed, removed if not. Returns
     the new bytes, in the same form; the unchanged runs are copied, not parsed."""
-    runs = _Document("txt", data).splice([(target, target if listed else None) for target, listed in changes])
+    runs = _document("txt", data).splice([(target, target if listed else None) for target, listed in changes])
     return b"\n".join(runs) + b"\n" if runs else b""
 
 
@@ -396,11 +414,17 @@ def _new_records(fmt, changes, renderer):
 
 def _pieces(fmt, runs, version, checksum):
     """The document's bytes from its runs of records, in pieces of at most 4 MB."""
-    separator = b'},{"target":' if fmt == "json" else b"\n"
     if fmt == "json":
-        yield json_header(version, checksum).encode() + (JSON_PREFIX.encode() if runs else b"")
-    elif fmt == "csv":
-        yield CSV_HEADER.encode()
+        head = json_header(version, checksum).encode() + (JSON_PREFIX.encode() if runs else b"")
+        return joined_pieces(head, runs, b'},{"target":', b"}]}" if runs else b"]}")
+    return joined_pieces(CSV_HEADER.encode() if fmt == "csv" else b"", runs, b"\n", b"\n" if runs else b"")
+
+
+def joined_pieces(head, runs, separator, tail):
+    """`head`, the runs (bytes or memoryviews of records) joined by `separator`, and `tail`, in
+    pieces of at most 4 MB: a large run is handed on in slices, never copied whole."""
+    if head:
+        yield head
     buffer = bytearray()
     for i, run in enumerate(runs):
         if i:
@@ -413,10 +437,7 @@ def _pieces(fmt, runs, version, checksum):
             buffer.clear()
         for start in range(0, len(run), 4 << 20):
             yield run[start:start + (4 << 20)]
-    if runs:
-        buffer += b"}]}" if fmt == "json" else b"\n"
-    elif fmt == "json":
-        buffer += b"]}"
+    buffer += tail
     if buffer:
         yield bytes(buffer)
 
@@ -462,7 +483,7 @@ def _spliced(directory, fmt, version, pruned_through, changes):
         return None
     try:
         with open(cache.paths(directory, base, fmt)[0], "rb") as f:
-            document = _Document(fmt, f.read())
+            document = _document(fmt, f.read())
     except FileNotFoundError:  # pruned meanwhile
         return None
     if not document.spliceable:
