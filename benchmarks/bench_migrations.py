@@ -22,7 +22,8 @@ computes from its target's active listings, no entry is left empty, and the chan
 run on the drawn targets, finds nothing to change.
 
 --compare CHECKOUT also migrates a copy of the same filled database with the code of another
-checkout (`git archive <commit> | tar -x -C DIR`), first, and gives the ratios this/other.
+checkout (`git archive <commit> | tar -x -C DIR`), first, gives the ratios this/other and checks
+that both left every entry with the same contributors (a digest of all of them, in target order).
 --slow-statements S has the migrating process print each SQL statement slower than S seconds.
 """
 
@@ -233,6 +234,30 @@ def migrate_in_child(code, env, slow):
     return outcome
 
 
+# Prints the SHA-256 of every entry's target and contributors in code-point order of the targets, read
+# with this checkout's code from the database the environment names: the two migrations' results.
+CHILD_DIGEST = r"""
+import hashlib, sys
+sys.path.insert(0, sys.argv[1])
+import django
+django.setup()
+from django.db import connection
+digest = hashlib.sha256()
+order = 'target COLLATE "C"' if connection.vendor == "postgresql" else "target"
+with connection.chunked_cursor() as cursor:
+    cursor.execute(f"SELECT target, contributors FROM feed_feedentry ORDER BY {order}")
+    while rows := cursor.fetchmany(10000):
+        digest.update("".join(f"{t}\t{c}\n" for t, c in rows).encode())
+print(digest.hexdigest())
+"""
+
+
+def contributors_digest(env):
+    code = str(Path(__file__).resolve().parent.parent)
+    return subprocess.run([sys.executable, "-c", CHILD_DIGEST, code], env={**os.environ, **env}, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def check(check_every):
     """Compare the contributors of the entries whose version is a multiple of `check_every` with the
     writer's rule; return the numbers of entries checked, of those with two contributors and of
@@ -275,23 +300,27 @@ def check(check_every):
 
 
 def baseline():
-    """One UPDATE that rewrites one column of every entry (rolled back), after the dead rows of the
-    migration's own rewrite are vacuumed on PostgreSQL, as autovacuum would."""
+    """(seconds of the VACUUM ANALYZE of the entries, seconds of the baseline): on PostgreSQL the dead
+    rows of the migration's rewrite are vacuumed first, as autovacuum would (and as docs/production.md
+    advises after the upgrade); then one UPDATE rewrites one column of every entry (rolled back)."""
     from django.db import connection, transaction
 
     from sitealert.feed.models import FeedEntry
 
     table = connection.ops.quote_name(FeedEntry._meta.db_table)
+    vacuum = 0.0
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            start = time.perf_counter()
             cursor.execute(f"VACUUM ANALYZE {table}")
+            vacuum = time.perf_counter() - start
             cursor.execute("CHECKPOINT")
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET contributors = contributors || ''")
         seconds = time.perf_counter() - start
         transaction.set_rollback(True)
-    return seconds
+    return vacuum, seconds
 
 
 class PostgresCopy(TemporaryPostgres):
@@ -338,12 +367,14 @@ def run(args, data_dir, database_url):
             results["other"] = migrate_in_child(str(Path(args.compare).resolve()), env, args.slow_statements)
         connections.close_all()
         results["this"] = migrate_in_child(str(Path(__file__).resolve().parent.parent), {}, args.slow_statements)
+        same = args.compare and contributors_digest(env) == contributors_digest({})
     size_after = database_size()
     checked, checked_shared, refreshed = check(check_every)
-    floor = baseline()
+    vacuum, floor = baseline()
     print(f"checked: {checked:,} entries (every {check_every}th version; {checked_shared:,} with two contributors) "
           f"hold what the writer computes, none is empty; refreshing {refreshed:,} of them changes nothing")
-    print(f"size after: {size_after / 1e9:.2f} GB; load average {os.getloadavg()[0]:.2f}")
+    print(f"size after: {size_after / 1e9:.2f} GB; load average {os.getloadavg()[0]:.2f}"
+          + (f"; VACUUM ANALYZE of the entries afterwards: {vacuum:.1f} s" if vacuum else ""))
     print("| code | migrate s | listings/s | x baseline | peak RSS MB (after start-up) | slowest migrations |")
     print("|---|---|---|---|---|---|")
     print(f"| baseline: UPDATE of one column of every entry | {floor:.2f} | {written / floor:,.0f} | 1.00 | | |")
@@ -355,7 +386,8 @@ def run(args, data_dir, database_url):
     if len(results) > 1:
         this, other = results["this"], results["other"]
         print(f"this/other: {this['seconds'] / other['seconds']:.2f} the time, "
-              f"{this['rss_mb'] / other['rss_mb']:.2f} the peak RSS")
+              f"{this['rss_mb'] / other['rss_mb']:.2f} the peak RSS; every entry's contributors the same: "
+              + ("yes" if same else "NO"))
 
 
 def main():
