@@ -223,7 +223,9 @@ print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSA
 
 def migrate_in_child(code, env, slow):
     result = subprocess.run([sys.executable, "-c", CHILD, code, str(Path(__file__).resolve().parent), str(slow)],
-                            env={**os.environ, **env}, check=True, capture_output=True, text=True)
+                            env={**os.environ, **env}, capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"migrate failed with the code in {code}:\n{result.stdout}{result.stderr}")
     lines = result.stdout.strip().splitlines()
     for line in lines[:-1]:
         print(line, flush=True)
