@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_feed import (  # noqa: E402
     CHANGE_COLUMNS,
     ENTRY_COLUMNS,
-    TemporaryPostgres,
     apply_delta,
     best,
     fill,
+    in_temporary_database,
     setup,
 )
 
@@ -60,15 +59,7 @@ def main():
     args = parser.parse_args()
     if args.short:
         args.rows, args.changes = 100_000, 1_000
-    data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
-    try:
-        if args.database_url:
-            with TemporaryPostgres(args.database_url) as url:
-                run(args, data_dir, url)
-        else:
-            run(args, data_dir, "")
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    in_temporary_database(args.database_url, lambda data_dir, url: run(args, data_dir, url))
 
 
 def _published_txt(tree):

@@ -191,14 +191,20 @@ def main():
                         help="with --cold: also build with this code under SITEALERT_PURE_PYTHON=1 (rows through "
                              "psycopg instead of the C renderer), on the same database")
     args = parser.parse_args()
-    data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
     work = cold if args.cold else run
+    in_temporary_database(args.database_url, lambda data_dir, url: work(args, data_dir, url))
+
+
+def in_temporary_database(database_url, work):
+    """work(data_dir, database_url) with a temporary data directory and, given a PostgreSQL server,
+    a temporary database of its own on it (else the data directory's SQLite file); both go afterwards."""
+    data_dir = tempfile.mkdtemp(prefix="sitealert-bench-")
     try:
-        if args.database_url:
-            with TemporaryPostgres(args.database_url) as url:
-                work(args, data_dir, url)
+        if database_url:
+            with TemporaryPostgres(database_url) as url:
+                work(data_dir, url)
         else:
-            work(args, data_dir, "")
+            work(data_dir, "")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

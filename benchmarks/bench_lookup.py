@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_feed import TemporaryPostgres, fill_sql, setup  # noqa: E402
+from bench_feed import fill_sql, in_temporary_database, setup  # noqa: E402
 
 CHILD = r"""
 import hashlib, json, random, resource, sys, time
@@ -109,12 +108,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=2, help="rounds; the fastest of each is shown (default 2)")
     parser.add_argument("--database-url", default="", help="a PostgreSQL server (default: a temporary SQLite file)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sitealert-bench-lookup-") as data_dir:
-        if args.database_url:
-            with TemporaryPostgres(args.database_url) as url:
-                run(args, data_dir, url)
-        else:
-            run(args, data_dir, "")
+    in_temporary_database(args.database_url, lambda data_dir, url: run(args, data_dir, url))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ def code_point_covering_key(apps, schema_editor):
     a cold build), and the order does not depend on the database's collation.
 
     Equality is the same in every deterministic collation, and a comparison of this column with
-    one of the database's default collation takes "C": lookups and joins are unchanged. SQLite's
-    BINARY collation is code-point order already.
+    one of the database's default collation takes "C": lookups of entries and joins are unchanged.
+    An index of another table in the default collation cannot answer such a comparison, though:
+    look a target up there with a value of that table's own collation, not with this column (feed
+    0004 once scanned every listing for each entry that way). SQLite's BINARY collation is
+    code-point order already.
     """
     if schema_editor.connection.vendor != "postgresql":
         return
