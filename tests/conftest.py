@@ -6,6 +6,7 @@
 Each organization has an API token with its default scope: italy_token, korea_token, adco_token.
 """
 
+import os
 import re
 
 import pytest
@@ -31,6 +32,18 @@ def _compiled_catalogs():
     from sitealert.core.i18n import compile_catalogs
 
     compile_catalogs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_once(tmp_path_factory):
+    """tests/migrated.py: the database that `sitealert migrate` made once, which the tests' installations
+    copy, is kept for the whole run in its temporary directory (which the xdist workers share)."""
+    from tests import migrated
+
+    run = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run = run.parent  # each worker's own directory is one under the run's
+    migrated.use_directory(run / "migrated")
 
 
 @pytest.fixture(autouse=True)

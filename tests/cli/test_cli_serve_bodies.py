@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests import migrated
 from tests.cli.serving import serving
 
 BODY_TIMEOUT = 2
@@ -30,7 +31,7 @@ def server(tmp_path_factory):
         return subprocess.run([sys.executable, "-m", "sitealert", *args], env=env, check=True, capture_output=True,
                               text=True, timeout=120).stdout.strip()
 
-    sitealert("migrate")
+    migrated.sqlite(data)
     slug = sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     token = sitealert("token", "create", "--org", slug).split()[-1]
     with serving(env) as port:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.distribution.mirror_harness import StaticNginx
-from tests.federation.installations import Installation, sign_in, submit_form
+from tests.federation.installations import Installation, serve_all, sign_in, submit_form
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +83,7 @@ def world(tmp_path_factory):
         mirror = StaticNginx(base / "nginx", tree)
         platform.cli("source", "add", "hub", "--mirror", mirror.url,
                      "--root", hub.data_dir / "keys" / "root" / "1.root.json")
-        for installation in (national, hub, platform):
-            installation.start()
+        serve_all(national, hub, platform)
         world = World(national, hub, platform, mirror, tree, agcom, arcom, f"{national.uid()}:{agcom}",
                       f"{hub.uid()}:{arcom}", agcom_token)
         world.propagate()
@@ -98,16 +97,15 @@ def ring(tmp_path_factory):
     base = tmp_path_factory.mktemp("federation-ring")
     installations = []
     try:
-        for name, authority, country in (("A", "Agencia A", "ES"), ("B", "Behörde B", "DE"),
-                                         ("C", "Autoridade C", "PT")):
-            installation = Installation(base / name, f"SiteAlert {name}")
-            installations.append(installation)
+        authorities = (("A", "Agencia A", "ES"), ("B", "Behörde B", "DE"), ("C", "Autoridade C", "PT"))
+        for name, _authority, _country in authorities:  # their command processes start side by side
+            installations.append(Installation(base / name, f"SiteAlert {name}"))
+        for installation, (name, authority, country) in zip(installations, authorities):
             slug, _token = installation.contributor(authority, country)
             installation.import_listings(slug, [(f"only-{name.lower()}.example", "streaming-video"),
                                                 ("everyone.example", "streaming-video")])
             installation.key = f"{installation.uid()}:{slug}"
-        for installation in installations:
-            installation.start()
+        serve_all(*installations)
         yield installations
     finally:
         _close(*installations)
