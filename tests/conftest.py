@@ -15,6 +15,27 @@ PASSWORD = "correct horse battery staple"
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences",
+                     "django_db_serialized_rollback"}
+
+
+def _uses_test_database(item):
+    return (item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+            or hasattr(getattr(item, "cls", None), "databases"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Long tests start first (those marked slow, a module at a time), so that a pass with xdist's
+    `--dist worksteal` ends on short tests the workers share, not on one long test that one worker
+    picked last. Only tests that leave the test database alone move: pytest-django runs those that use
+    it in its own order (transactional ones last, as they empty the tables)."""
+    slow = [item for item in items if item.get_closest_marker("slow") and not _uses_test_database(item)]
+    if slow:
+        moved = set(map(id, slow))
+        items[:] = slow + [item for item in items if id(item) not in moved]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fast_password_hashing():
     """Production hashes passwords with argon2, slow on purpose, and most tests create a few accounts:
