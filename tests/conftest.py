@@ -6,6 +6,7 @@
 Each organization has an API token with its default scope: italy_token, korea_token, adco_token.
 """
 
+import itertools
 import os
 import re
 
@@ -26,14 +27,28 @@ def _uses_test_database(item):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Long tests start first (those marked slow, a module at a time), so that a pass with xdist's
-    `--dist worksteal` ends on short tests the workers share, not on one long test that one worker
-    picked last. Only tests that leave the test database alone move: pytest-django runs those that use
+    """Long tests start first, a module at a time, spread over the xdist workers: `--dist worksteal`
+    gives each of the N workers one of N equal runs of the collection, then lets an idle worker take
+    the end of another's queue; with the long modules at the heads of the runs, every worker starts
+    with some and a pass ends on short tests, not on a long one that one worker took last. Long means
+    marked slow. Only tests that leave the test database alone move: pytest-django runs those that use
     it in its own order (transactional ones last, as they empty the tables)."""
     slow = [item for item in items if item.get_closest_marker("slow") and not _uses_test_database(item)]
-    if slow:
-        moved = set(map(id, slow))
-        items[:] = slow + [item for item in items if id(item) not in moved]
+    if not slow:
+        return
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    heads = [[] for _ in range(workers)]
+    for n, (_module, tests) in enumerate(itertools.groupby(slow, key=lambda item: item.module)):
+        heads[n % workers].extend(tests)
+    moved = set(map(id, slow))
+    rest = [item for item in items if id(item) not in moved]
+    ordered, left = [], len(items)
+    for worker, head in enumerate(heads):
+        share = left // (workers - worker)  # as worksteal divides the collection
+        ordered += head + rest[:max(0, share - len(head))]
+        del rest[:max(0, share - len(head))]
+        left -= max(share, len(head))
+    items[:] = ordered + rest
 
 
 @pytest.fixture(scope="session", autouse=True)

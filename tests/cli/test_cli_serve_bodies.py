@@ -16,6 +16,8 @@ import pytest
 from tests import migrated
 from tests.cli.serving import serving
 
+pytestmark = pytest.mark.slow
+
 BODY_TIMEOUT = 2
 MAX_BODY = 4096
 

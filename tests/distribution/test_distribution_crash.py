@@ -18,7 +18,7 @@ from tests import migrated
 
 from .conftest import Client, checksum_of_txt, unzip
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISH = """
