@@ -80,6 +80,8 @@ def _migrated_once(tmp_path_factory):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         run = run.parent  # each worker's own directory is one under the run's
     migrated.use_directory(run / "migrated")
+    yield
+    migrated.drop_templates()
 
 
 @pytest.fixture(autouse=True)

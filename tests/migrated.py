@@ -7,7 +7,7 @@ a copy of that database:
 - `sqlite(data_dir)` copies the migrated file to DATA_DIR/sitealert.sqlite3. The xdist workers of a
   run share it (made under a lock in the run's temporary directory, `use_directory`).
 - `postgresql(server_url, name)` creates database `name` with `CREATE DATABASE … TEMPLATE` a database
-  this process migrated once (dropped when the process exits); returns its URL.
+  this process migrated once (dropped at the end of the session, or at exit); returns its URL.
 
 A migrated database holds nothing that tells installations apart: the Installation uid and the feed's
 epoch are made when first used, and SECRET_KEY (a setting, or a file made in the installation's own
@@ -88,14 +88,23 @@ def _database_url(server_url, name):
     return urlparse(server_url)._replace(path="/" + name).geturl()
 
 
-def _drop(server_url, name):
+@atexit.register
+def drop_templates():
+    """Drop the PostgreSQL templates this process made (tests/conftest.py at the end of the session;
+    at exit otherwise)."""
+    while _templates:
+        _drop_template(next(iter(_templates)))
+
+
+def _drop_template(server_url):
     import psycopg
 
+    name = _templates.pop(server_url)
     try:
         with psycopg.connect(server_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.OperationalError:
-        pass  # the server is gone already (scripts/pg stops it after the tests)
+        pass  # the server is gone already (a test's own server, stopped)
 
 
 def postgresql_template(server_url):
@@ -111,10 +120,13 @@ def postgresql_template(server_url):
         name = f"sitealert_migrated_{os.getpid()}_{secrets.token_hex(4)}"
         with psycopg.connect(server_url, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
-        atexit.register(_drop, server_url, name)
+        _templates[server_url] = name  # dropped at the end, migrated or not
         with tempfile.TemporaryDirectory(prefix="sitealert-migrating-") as work:
-            _migrate(work, _database_url(server_url, name))
-        _templates[server_url] = name
+            try:
+                _migrate(work, _database_url(server_url, name))
+            except BaseException:
+                _drop_template(server_url)
+                raise
     return name
 
 
