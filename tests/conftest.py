@@ -6,12 +6,49 @@
 Each organization has an API token with its default scope: italy_token, korea_token, adco_token.
 """
 
+import itertools
+import os
 import re
 
 import pytest
 
 PASSWORD = "correct horse battery staple"
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences",
+                     "django_db_serialized_rollback"}
+
+
+def _uses_test_database(item):
+    return (item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+            or hasattr(getattr(item, "cls", None), "databases"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Long tests start first, a module at a time, spread over the xdist workers: `--dist worksteal`
+    gives each of the N workers one of N equal runs of the collection, then lets an idle worker take
+    the end of another's queue; with the long modules at the heads of the runs, every worker starts
+    with some and a pass ends on short tests, not on a long one that one worker took last. Long means
+    marked slow. Only tests that leave the test database alone move: pytest-django runs those that use
+    it in its own order (transactional ones last, as they empty the tables)."""
+    slow = [item for item in items if item.get_closest_marker("slow") and not _uses_test_database(item)]
+    if not slow:
+        return
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    heads = [[] for _ in range(workers)]
+    for n, (_module, tests) in enumerate(itertools.groupby(slow, key=lambda item: item.module)):
+        heads[n % workers].extend(tests)
+    moved = set(map(id, slow))
+    rest = [item for item in items if id(item) not in moved]
+    ordered, left = [], len(items)
+    for worker, head in enumerate(heads):
+        share = left // (workers - worker)  # as worksteal divides the collection
+        ordered += head + rest[:max(0, share - len(head))]
+        del rest[:max(0, share - len(head))]
+        left -= max(share, len(head))
+    items[:] = ordered + rest
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,6 +68,20 @@ def _compiled_catalogs():
     from sitealert.core.i18n import compile_catalogs
 
     compile_catalogs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_once(tmp_path_factory):
+    """tests/migrated.py: the database that `sitealert migrate` made once, which the tests' installations
+    copy, is kept for the whole run in its temporary directory (which the xdist workers share)."""
+    from tests import migrated
+
+    run = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run = run.parent  # each worker's own directory is one under the run's
+    migrated.use_directory(run / "migrated")
+    yield
+    migrated.drop_templates()
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,10 @@ import time
 
 import pytest
 
+from tests import migrated
 from tests.cli.serving import serving
+
+pytestmark = pytest.mark.slow
 
 BODY_TIMEOUT = 2
 MAX_BODY = 4096
@@ -30,7 +33,7 @@ def server(tmp_path_factory):
         return subprocess.run([sys.executable, "-m", "sitealert", *args], env=env, check=True, capture_output=True,
                               text=True, timeout=120).stdout.strip()
 
-    sitealert("migrate")
+    migrated.sqlite(data)
     slug = sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     token = sitealert("token", "create", "--org", slug).split()[-1]
     with serving(env) as port:

@@ -14,6 +14,8 @@ import pytest
 
 from tests.cli import serve_harness as harness
 
+pytestmark = pytest.mark.slow
+
 # What a client gets from SiteAlert about the document, whoever sends the body.
 DOCUMENT_HEADERS = ("content-type", "content-encoding", "content-disposition", "etag", "vary", "cache-control",
                     "x-sitealert-version", "x-sitealert-checksum", "x-content-type-options")

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from tests import migrated
 from tests.cli.serving import serving
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ class Installation:
 
 def installation(tmp_path, **variables):
     site = Installation(tmp_path, API_RATE=API_RATE, **variables)
-    site.sitealert("migrate")
+    migrated.sqlite(tmp_path)
     slug = site.sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     site.token = site.sitealert("token", "create", "--org", slug).split()[-1]
     return site

@@ -16,7 +16,7 @@ from sitealert.client import Replica, store
 
 from .conftest import checksum_of
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = """

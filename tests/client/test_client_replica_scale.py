@@ -20,6 +20,7 @@ pytestmark = [
     pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc/<pid>/smaps"),
     # the pure-Python fallback reads the files into dicts: correct, neither constant-time nor shared
     pytest.mark.skipif(not ACCELERATED, reason="the C table is not built or SITEALERT_PURE_PYTHON is set"),
+    pytest.mark.slow,
 ]
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from sitealert.demo.data import demo_logins
 
@@ -88,6 +89,7 @@ def serve_and_check(workdir, name):
     return output
 
 
+@pytest.mark.slow
 def test_demo_serves_in_a_fresh_directory_and_reuses_its_data(tmp_path):
     first = serve_and_check(tmp_path, "first")
     assert "Loaded the fictional demo data" in first

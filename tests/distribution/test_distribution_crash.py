@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import migrated
+
 from .conftest import Client, checksum_of_txt, unzip
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISH = """
@@ -38,7 +40,7 @@ class Installation:
         self.env = {k: v for k, v in os.environ.items() if k != "SITEALERT_DATABASE_URL"}
         self.env.update(SITEALERT_DATA_DIR=str(self.data_dir), SITEALERT_SECRET_KEY="test-publish-crash",
                         PYTHONPATH=str(REPO), DJANGO_SETTINGS_MODULE="sitealert.settings")
-        self.run("migrate")
+        migrated.sqlite(self.data_dir)
         self.org = self.run("org", "create", "--kind", "contributor", "--name", "Italy", "--country", "IT").split()[-1]
         self.run("keys", "init")
 

@@ -11,6 +11,11 @@ start costs seconds on a loaded machine); a contributor's later listings go thro
 system sends them. The tests read the state (a source's, the listings) straight from the
 installation's database, and `django(code)` does what an operator does in the admin (a protected
 target, a source's setting) or what time does (the history pruned).
+
+What the operator's commands cost is kept small, since the federation tests run about a hundred of
+them: an installation starts from a copy of the database `sitealert migrate` made once for the test
+run (tests/migrated.py), and its commands run one after the other in its `CommandProcess`, which set
+Django up once, instead of a process each.
 """
 
 import email
@@ -19,15 +24,16 @@ import json
 import os
 import re
 import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 
+from tests import migrated
 from tests.cli.serve_harness import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,31 +52,88 @@ class Ran:
     stderr: str
 
 
-_MARK = "@@sitealert-commands@@ "
-_RUNNER = f"""
-import contextlib, io, json, sys
+# The installation's command process: Django set up once, then each request (one JSON line on its
+# socket) runs `sitealert.cli.main(args)` (or, for `django()`, Python code) with its output captured,
+# and closes the database connections after it, as a process of its own would have at exit.
+_COMMAND_PROCESS = """
+import contextlib, io, json, logging, socket, sys, traceback
+channel = socket.socket(fileno=int(sys.argv[1]))
+requests, replies = channel.makefile("r", encoding="utf-8"), channel.makefile("w", encoding="utf-8")
+import django
+django.setup()
+from django.db import connections
 from sitealert.cli import main
-results = []
-for args in json.loads(sys.argv[1]):
+# What the settings' console handler writes goes to the command's standard error, as it would in a
+# process of its own.
+console = [h for h in logging.root.handlers if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+for line in requests:
+    request = json.loads(line)
     out, err = io.StringIO(), io.StringIO()
+    for handler in console:
+        handler.setStream(err)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            status = main(args)
+            if "python" in request:
+                exec(request["python"], {"__name__": "__django__"})
+                status = 0
+            else:
+                status = main(request["args"])
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
-    results.append([status, out.getvalue(), err.getvalue()])
-print({_MARK!r} + json.dumps(results))
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            connections.close_all()
+    for handler in console:
+        handler.setStream(sys.stderr)
+    replies.write(json.dumps([status, out.getvalue(), err.getvalue()]) + "\\n")
+    replies.flush()
 """
 
 
-def _postgresql_database(server_url, name):
-    """A new, empty database on the run's PostgreSQL server; returns its URL."""
-    import psycopg
+class CommandProcess:
+    """A Python process with the installation's environment and Django set up, which runs `sitealert`
+    commands one after the other: a start of Django costs seconds on a loaded machine, and the
+    federation tests run a hundred commands. Started at once, so that it sets up while the caller
+    goes on; the log of what it wrote outside a command is `log`."""
 
-    parsed = urlparse(server_url)
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return parsed._replace(path="/" + name).geturl()
+    def __init__(self, env, log):
+        self.log = Path(log)
+        ours, theirs = socket.socketpair()
+        with open(self.log, "ab") as output:
+            self.process = subprocess.Popen([sys.executable, "-c", _COMMAND_PROCESS, str(theirs.fileno())],
+                                            env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output,
+                                            stderr=subprocess.STDOUT, pass_fds=[theirs.fileno()])
+        theirs.close()
+        ours.settimeout(600)
+        self.channel = ours
+        self.requests, self.replies = ours.makefile("w", encoding="utf-8"), ours.makefile("r", encoding="utf-8")
+
+    def run(self, request):
+        """(status, stdout, stderr) of one request: {"args": [...]} or {"python": code}."""
+        try:
+            self.requests.write(json.dumps(request) + "\n")
+            self.requests.flush()
+            reply = self.replies.readline()
+        except OSError:
+            reply = ""
+        if not reply:  # it died, or hangs: the next request goes to a new one (Installation._run)
+            stop(self.process)
+            raise CommandFailed(f"the command process ended ({self.process.returncode}) during {request}:\n"
+                                f"{self.log.read_text(errors='replace')[-3000:]}")
+        return json.loads(reply)
+
+    def close(self):
+        for stream in (self.requests, self.replies, self.channel):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=30)  # it ends at the end of its requests
+        except subprocess.TimeoutExpired:
+            stop(self.process)
 
 
 def _drop_postgresql_database(server_url, name):
@@ -81,7 +144,7 @@ def _drop_postgresql_database(server_url, name):
 
 
 class Installation:
-    """One SiteAlert installation: `sitealert migrate` has run; `start()` serves it at `url`."""
+    """One SiteAlert installation, its database migrated; `start()` serves it at `url`."""
 
     def __init__(self, directory, name, *, postgresql=False):
         self.name = name
@@ -107,8 +170,10 @@ class Installation:
         if postgresql and os.environ.get("SITEALERT_DATABASE_URL"):
             self.server_url = os.environ["SITEALERT_DATABASE_URL"]
             self.database = f"federation_{re.sub(r'[^a-z0-9]', '_', name.lower())}_{secrets.token_hex(4)}"
-            self.env["SITEALERT_DATABASE_URL"] = _postgresql_database(self.server_url, self.database)
-        self.cli("migrate")
+            self.env["SITEALERT_DATABASE_URL"] = migrated.postgresql(self.server_url, self.database)
+        else:
+            migrated.sqlite(self.data_dir)
+        self.command_process = CommandProcess(self.env, self.directory / "commands.log")
 
     @property
     def engine(self):
@@ -116,23 +181,24 @@ class Installation:
 
     # --- The operator's commands ------------------------------------------------------------
 
+    def _run(self, request):
+        """(status, stdout, stderr) of a request to the command process; a new process after one that failed."""
+        if self.command_process.process.poll() is not None:
+            self.command_process = CommandProcess(self.env, self.directory / "commands.log")
+        return self.command_process.run(request)
+
     def commands(self, *commands, check=True):
-        """Run `sitealert` commands (each a list of arguments) for this installation, in order, in one
-        process (`sitealert.cli.main`, the console script's entry point, once per command: each start
-        of Django costs seconds on a loaded machine); returns a Ran for each. Fails the test on a
-        non-zero exit unless check=False."""
-        commands = [[str(a) for a in command] for command in commands]
-        result = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(commands)], env=self.env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=600)
-        marked = [line for line in result.stdout.splitlines() if line.startswith(_MARK)]
-        if not marked:
-            raise CommandFailed(f"{self.name}: sitealert {commands} failed ({result.returncode}):\n"
-                                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        ran = [Ran(command, *outcome) for command, outcome in zip(commands, json.loads(marked[-1][len(_MARK):]))]
-        for one in ran:
+        """Run `sitealert` commands (each a list of arguments) for this installation, in order, in its
+        command process (`sitealert.cli.main`, the console script's entry point, once per command);
+        returns a Ran for each. Fails the test on a non-zero exit unless check=False."""
+        ran = []
+        for command in commands:
+            args = [str(a) for a in command]
+            one = Ran(args, *self._run({"args": args}))
             if check and one.returncode != 0:
                 raise CommandFailed(f"{self.name}: sitealert {' '.join(one.args)} exited {one.returncode}:\n"
                                     f"{one.stdout[-3000:]}\n{one.stderr[-3000:]}")
+            ran.append(one)
         return ran
 
     def cli(self, *args, check=True):
@@ -202,13 +268,12 @@ class Installation:
             connection.close()
 
     def django(self, code):
-        """Run `code` in a process with this installation's Django set up (for what an operator does
-        in the admin); returns what it printed."""
-        result = subprocess.run([sys.executable, "-c", "import django\ndjango.setup()\n" + code], env=self.env,
-                                cwd=ROOT, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise CommandFailed(f"{self.name}: python failed:\n{code}\n{result.stderr[-3000:]}")
-        return result.stdout
+        """Run `code` with this installation's Django set up (for what an operator does in the admin),
+        in its command process; returns what it printed."""
+        status, stdout, stderr = self._run({"python": code})
+        if status != 0:
+            raise CommandFailed(f"{self.name}: python failed:\n{code}\n{stderr[-3000:]}")
+        return stdout
 
     def source_names(self):
         return [name for (name,) in self.sql("SELECT name FROM federation_source ORDER BY name")]
@@ -266,10 +331,17 @@ class Installation:
 
     def start(self):
         """`sitealert serve` on the installation's own port (the one in SITE_URL)."""
+        self.launch()
+        self.wait_serving()
+
+    def launch(self):
+        """Start `sitealert serve`, not waiting for it (`wait_serving`): several start side by side."""
         assert self.process is None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sitealert", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
              "--threads", "4"], env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_serving(self):
         try:
             wait_for_port(self.port, self.process)
         except RuntimeError:
@@ -304,8 +376,17 @@ class Installation:
 
     def close(self):
         self.stop()
+        self.command_process.close()
         if self.database:
             _drop_postgresql_database(self.server_url, self.database)
+
+
+def serve_all(*installations):
+    """`start()` these installations side by side."""
+    for installation in installations:
+        installation.launch()
+    for installation in installations:
+        installation.wait_serving()
 
 
 def form_token(html):

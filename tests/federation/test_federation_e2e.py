@@ -16,13 +16,14 @@ settings restored), so the tests hold in any order and on any xdist worker.
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from tests.distribution.mirror_harness import StaticNginx
-from tests.federation.installations import Installation, sign_in, submit_form
+from tests.federation.installations import Installation, serve_all, sign_in, submit_form
 
 pytestmark = pytest.mark.slow
 
@@ -55,13 +56,17 @@ class World:
         self.national.remove(self.agcom_token, *targets)
 
 
+def _close_one(thing):
+    try:
+        thing.close() if hasattr(thing, "close") else thing.stop()
+    except Exception:  # noqa: BLE001 - the others must still be stopped
+        pass
+
+
 def _close(*things):
-    for thing in things:
-        if thing is not None:
-            try:
-                thing.close() if hasattr(thing, "close") else thing.stop()
-            except Exception:  # noqa: BLE001 - the others must still be stopped
-                pass
+    """Stop them side by side: each server takes a few seconds to finish gracefully."""
+    with ThreadPoolExecutor(max_workers=len(things)) as pool:
+        list(pool.map(_close_one, [thing for thing in things if thing is not None]))
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +88,7 @@ def world(tmp_path_factory):
         mirror = StaticNginx(base / "nginx", tree)
         platform.cli("source", "add", "hub", "--mirror", mirror.url,
                      "--root", hub.data_dir / "keys" / "root" / "1.root.json")
-        for installation in (national, hub, platform):
-            installation.start()
+        serve_all(national, hub, platform)
         world = World(national, hub, platform, mirror, tree, agcom, arcom, f"{national.uid()}:{agcom}",
                       f"{hub.uid()}:{arcom}", agcom_token)
         world.propagate()
@@ -98,16 +102,15 @@ def ring(tmp_path_factory):
     base = tmp_path_factory.mktemp("federation-ring")
     installations = []
     try:
-        for name, authority, country in (("A", "Agencia A", "ES"), ("B", "Behörde B", "DE"),
-                                         ("C", "Autoridade C", "PT")):
-            installation = Installation(base / name, f"SiteAlert {name}")
-            installations.append(installation)
+        authorities = (("A", "Agencia A", "ES"), ("B", "Behörde B", "DE"), ("C", "Autoridade C", "PT"))
+        for name, _authority, _country in authorities:  # their command processes start side by side
+            installations.append(Installation(base / name, f"SiteAlert {name}"))
+        for installation, (name, authority, country) in zip(installations, authorities):
             slug, _token = installation.contributor(authority, country)
             installation.import_listings(slug, [(f"only-{name.lower()}.example", "streaming-video"),
                                                 ("everyone.example", "streaming-video")])
             installation.key = f"{installation.uid()}:{slug}"
-        for installation in installations:
-            installation.start()
+        serve_all(*installations)
         yield installations
     finally:
         _close(*installations)

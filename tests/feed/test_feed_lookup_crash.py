@@ -16,7 +16,8 @@ from sitealert.matcher import ACCELERATED, generation
 from tests.monitoring.harness import ScratchDatabase
 
 pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"),
-              pytest.mark.skipif(not ACCELERATED, reason="without the C accelerator the base is in memory")]
+              pytest.mark.skipif(not ACCELERATED, reason="without the C accelerator the base is in memory"),
+              pytest.mark.slow]
 ROWS = 300_000
 CHILD = r"""
 import sys

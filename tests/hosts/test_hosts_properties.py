@@ -1,5 +1,6 @@
 """Properties of normalize_target over arbitrary and paste-like input."""
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,8 @@ from sitealert.hosts import (
     target_kind,
     targets,
 )
+
+pytestmark = pytest.mark.slow  # thousands of examples each
 
 # Every code point, lone surrogates included: text from a badly decoded file can carry them.
 any_text = st.text(st.characters(exclude_categories=()), max_size=80)

@@ -34,7 +34,7 @@ import pytest
 
 from tests.monitoring.harness import ScratchDatabase
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"), pytest.mark.slow]
 
 # The PostgreSQL pass of scripts/test (SITEALERT_DATABASE_URL set) runs the PostgreSQL variant, the
 # SQLite pass the SQLite one: each pass stays within its time, and CI skips nothing.

@@ -10,7 +10,7 @@
   variables (for `sitealert worker` processes).
 - `ScratchDatabase`: a migrated database of its own for `sitealert` subprocesses (workers under
   test or benchmark): SQLite in a directory, or a new PostgreSQL database on the server that
-  SITEALERT_DATABASE_URL names.
+  SITEALERT_DATABASE_URL names; a copy of the one `sitealert migrate` made once (tests/migrated.py).
 
 The web servers listen on 127.0.0.2, the one network a test allows (MONITOR_ALLOW_NETWORKS);
 traps listen on 127.0.0.1 on the same ports, so a probe that wrongly follows a redirect or a DNS
@@ -37,6 +37,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+
+from tests import migrated
 
 SITE_ADDRESS = "127.0.0.2"
 TRAP_ADDRESS = "127.0.0.1"
@@ -393,14 +395,11 @@ class ScratchDatabase:
         self.drop()
 
     def create(self):
+        """Make the database: a copy of the one `sitealert migrate` made once (tests/migrated.py)."""
         if self.base_url:
-            import psycopg
-
-            name = f"sitealert_scratch_{secrets.token_hex(4)}"
-            with psycopg.connect(self.base_url, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            self.url = urlparse(self.base_url)._replace(path="/" + name).geturl()
-        self.run("migrate")
+            self.url = migrated.postgresql(self.base_url, f"sitealert_scratch_{secrets.token_hex(4)}")
+        else:
+            migrated.sqlite(self.directory)
         return self
 
     def drop(self):

@@ -116,6 +116,7 @@ def _import(scratch, targets):
     scratch.run("import", "-", "--org", scratch.slug, input=csv)
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_the_work_without_probing_a_target_twice(scratch, harness):
     targets = [f"shared{i:03d}.test" for i in range(240)]
     _import(scratch, targets)
@@ -132,6 +133,7 @@ def test_two_worker_processes_share_the_work_without_probing_a_target_twice(scra
                          "WHERE target LIKE 'shared%' GROUP BY status, claimed_by") == [("online", "", 240)]
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_running_probes_releases_claims_and_exits_0(scratch, harness):
     targets = [f"term{i:02d}.test" for i in range(40)]
     _import(scratch, targets)

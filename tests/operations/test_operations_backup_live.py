@@ -13,12 +13,12 @@ import tarfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from sitealert.client import Replica
+from tests import migrated
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,11 @@ class Installation:
         self.server = None
         self.port = None
 
+    def fresh_database(self):
+        """The database as `sitealert migrate` leaves it (a copy of the one it made for the run: tests/migrated.py)."""
+        if "SITEALERT_DATABASE_URL" not in self.env:
+            migrated.sqlite(self.tmp / "data")
+
     def run(self, *args, stdin=None):
         done = subprocess.run([SITEALERT, *args], env=self.env, cwd=self.tmp, capture_output=True, text=True,
                               input=stdin, timeout=300)
@@ -110,15 +115,11 @@ class Installation:
 
 
 def _database_url(vendor):
+    """A migrated database of the vendor's: (its URL, its name) on PostgreSQL, (None, None) for SQLite."""
     if vendor == "sqlite":
         return None, None
-    import psycopg
-
     name = "sitealert_e2e_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(ADMIN_URL)
-    return urlunsplit(parts._replace(path="/" + name)), name
+    return migrated.postgresql(ADMIN_URL, name), name
 
 
 @pytest.fixture(params=VENDORS)
@@ -126,7 +127,7 @@ def installation(request, tmp_path):
     database_url, name = _database_url(request.param)
     site = Installation(tmp_path, database_url)
     try:
-        site.run("migrate")
+        site.fresh_database()
         site.contributor = site.run("org", "create", "--kind", "contributor", "--name", "Office", "--country",
                                     "IT").strip()
         adco = site.run("org", "create", "--kind", "user", "--name", "AdCo").strip()
@@ -212,7 +213,7 @@ def test_backup_while_writing_then_restore_the_newest_and_an_older_one(installat
 
 def test_a_sqlite_backup_holds_a_consistent_database(tmp_path):
     site = Installation(tmp_path, None)
-    site.run("migrate")
+    site.fresh_database()
     slug = site.run("org", "create", "--kind", "contributor", "--name", "Office", "--country", "IT").strip()
     site.import_targets(slug, ["a.example", "b.example"])
     path = site.run("backup", "-o", str(tmp_path / "b.tar")).strip()
@@ -226,7 +227,7 @@ def test_a_sqlite_backup_holds_a_consistent_database(tmp_path):
 def test_a_new_database_takes_the_newest_backup_as_it_is_unless_told_to_resync(tmp_path):
     old = Installation(tmp_path / "old", None)
     (tmp_path / "old").mkdir()
-    old.run("migrate")
+    old.fresh_database()
     slug = old.run("org", "create", "--kind", "contributor", "--name", "Office", "--country", "IT").strip()
     old.import_targets(slug, ["a.example", "b.example"])
     path = old.run("backup", "-o", str(tmp_path / "b.tar")).strip()
@@ -235,6 +236,6 @@ def test_a_new_database_takes_the_newest_backup_as_it_is_unless_told_to_resync(t
                                 ("lost", ["--resync"], "continues at version 3 with a new epoch")]:
         (tmp_path / name).mkdir()
         new = Installation(tmp_path / name, None)
-        new.run("migrate")
+        new.fresh_database()
         assert said in new.run("restore", path, *options)
         assert new.run("export") == "a.example\nb.example\n"
