@@ -281,10 +281,16 @@ def parse_listings(document, since):
 
 def checksum_of(targets):
     """The federation documents' checksum of a set of targets: SHA-256 of each, sorted, + newline."""
-    digest = hashlib.sha256()
-    for target in sorted(targets):
-        digest.update(target.encode() + b"\n")
-    return "sha256:" + digest.hexdigest()
+    return checksum_of_bytes(_lines(targets))
+
+
+def checksum_of_bytes(lines):
+    """The checksum of targets already in their checksummed form (sorted, each + newline, bytes)."""
+    return "sha256:" + hashlib.sha256(lines).hexdigest()
+
+
+def _lines(targets):
+    return "".join(target + "\n" for target in sorted(targets)).encode()
 
 
 def _check_whole(listings):
@@ -675,11 +681,14 @@ def _verified(source, listings, owned, skipped, here, *, full):
     """
     ids = list(FederatedAuthority.objects.filter(source=source).values_list("organization_id", flat=True))
     if full:
+        # A complete document's own count and checksum were checked against its targets as it was
+        # read (`_check_whole`): when this source applies every target, they are the expected ones.
+        published = _lines(listings.targets)
         expected = [t for t, entries in listings.targets.items() if any(e.authority in owned for e in entries)]
-        if _listed_here(ids, []) != (checksum_of(expected), len(expected)):
+        wanted = (listings.checksum if len(expected) == listings.count else checksum_of(expected), len(expected))
+        if _listed_here(ids, []) != wanted:
             return None
-        published = sorted(t for t, entries in listings.targets.items() if entries)
-        return "".join(t + "\n" for t in published).encode(), time.time()
+        return published, time.time()
     slugs = [key.split(":", 1)[1] for key in skipped if key.split(":", 1)[0] == here]
     others = list(Organization.objects.filter(origin__in=list(skipped)).values_list("pk", flat=True)) + list(
         Organization.objects.filter(origin="", slug__in=slugs).values_list("pk", flat=True))
@@ -691,7 +700,7 @@ def _verified(source, listings, owned, skipped, here, *, full):
         return b"".join(body), time.time()
     targets, read_at = previous
     spliced = splice_targets(targets, sorted((t.encode(), bool(entries)) for t, entries in listings.targets.items()))
-    if ("sha256:" + hashlib.sha256(spliced).hexdigest(), spliced.count(b"\n")) != (listings.checksum, listings.count):
+    if (checksum_of_bytes(spliced), spliced.count(b"\n")) != (listings.checksum, listings.count):
         return None
     touched = list(listings.targets)
     if _listed_among(ids, others, touched) != {t for t in touched if listings.targets[t]}:
@@ -773,7 +782,7 @@ def _kept_targets(source):
     if state != (_identity(source), source.epoch, source.version, source.checksum) or \
             time.time() - read_at > FULL_READ_EVERY:
         return None
-    if "sha256:" + hashlib.sha256(targets).hexdigest() != source.checksum:
+    if checksum_of_bytes(targets) != source.checksum:
         return None
     return targets, read_at
 
