@@ -119,7 +119,7 @@ def contributor(number):
                                country=COUNTRIES[number % len(COUNTRIES)], actor=Actor(via="cli"))
 
 
-def prefill(first, total, rows, number):
+def prefill(first, total, rows, number, org=None):
     """List rows `first` … `first + total - 1` of the synthetic files by direct SQL, `rows` for
     each contributor from contributor `number` on, leaving what importing them as files of
     `rows` rows would (`--check-prefill` compares): the listings with each upload's audit event,
@@ -156,7 +156,7 @@ def prefill(first, total, rows, number):
                 cursor.execute(f"DROP INDEX {q(name)}")
         for block in range(first, first + total, rows):
             size = min(rows, first + total - block)
-            org = contributor(number + len(orgs))
+            org = org if org is not None and not orgs else contributor(number + len(orgs))
             orgs.append(org)
             event = audit.record(Actor(organization=org, via="cli"), "listing.submit", org.slug, {
                 "contributor": org.slug, "items": size, "created": size, "updated": 0, "relisted": 0})
@@ -171,7 +171,7 @@ def prefill(first, total, rows, number):
                 f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, contributors, "
                 f"first_listed_at, created_at) SELECT {version} + ROW_NUMBER() OVER (ORDER BY target{collate}), "
                 f"target, kind, {bulk.true()}, %s, category, %s || category, listed_at, %s FROM {listings} "
-                f"WHERE contributor_id = %s", [org.country, f"{org.pk}:", now, org.pk])
+                f"WHERE creation_event_id = %s", [org.country, f"{org.pk}:", now, event.pk])
             version += size
         cursor.execute(
             f"INSERT INTO {entries} (target, kind, countries, categories, contributors, first_listed_at, version) "
@@ -191,7 +191,7 @@ def time_now():
     return timezone.now()
 
 
-def import_file(number, rows, first, shared=0, shared_first=0):
+def import_file(number, rows, first, shared=0, shared_first=0, org=None):
     """Import file `number` for a contributor of its own; return (wall time, CPU time). The file
     has the synthetic rows from `first` on, and `shared` of its `rows` are rows from
     `shared_first` on, which other contributors list already. CPU time is this process's and,
@@ -200,7 +200,7 @@ def import_file(number, rows, first, shared=0, shared_first=0):
     from sitealert.core.actors import Actor
     from sitealert.listings.csv_import import import_csv
 
-    org = contributor(number)
+    org = org or contributor(number)
     data = synthetic_csv(rows - shared, first)
     if shared:
         data += synthetic_csv(shared, shared_first).partition(b"\n")[2]
@@ -333,15 +333,18 @@ def growing(args):
               f"({rows / cpu:,.0f} rows per CPU second)", flush=True)
 
     settle()
-    first = import_file(0, rows, 0)
+    # One contributor's list grows (--one-contributor), or each file is another authority's.
+    org = contributor(0) if args.one_contributor else None
+    first = import_file(0, rows, 0, org=org)
     report("file 1, into the empty table:", *first)
     start = time.perf_counter()
-    number = 1 + len(prefill(rows, args.prefill - rows, rows, 1))
+    filled = args.prefill - rows
+    number = 1 + len(prefill(rows, filled, filled if org else rows, 1, org=org))
     print(f"prefilled to {args.prefill:,} listings by SQL in {time.perf_counter() - start:.1f} s", flush=True)
     for k in range(args.files):
         shared = int(rows * args.overlap)
         settle(args.settle)
-        last = import_file(number, rows, args.prefill + k * rows, shared, k * rows)
+        last = import_file(number, rows, args.prefill + k * rows, shared, k * rows, org=org)
         number += 1
         report(f"file {number}, into {args.prefill + k * rows:,}:", *last)
     assert Listing.objects.count() == args.prefill + args.files * rows
@@ -364,6 +367,9 @@ def main():
                         help="PostgreSQL, before each file after --prefill: what autovacuum and the "
                              "checkpointer would have done since the previous upload (all: VACUUM ANALYZE "
                              "and CHECKPOINT, the default), one part of it, or none (uploads back to back)")
+    parser.add_argument("--one-contributor", action="store_true",
+                        help="growing table: every file and the prefill are one contributor's (its list grows), "
+                             "not each an authority of its own")
     parser.add_argument("--overlap", type=float, default=0.0, metavar="FRACTION",
                         help="this fraction of each file after --prefill lists targets already listed")
     parser.add_argument("--check-prefill", action="store_true",
