@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+import sitealert.listings.models
+
 
 class Migration(migrations.Migration):
     """One B-tree over (target, contributor) for uniqueness and lookups by target, and one over
@@ -23,7 +25,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='listing',
-            index=models.Index(fields=['contributor'], name='listing_contributor'),
+            index=sitealert.listings.models.ContributorIndex(fields=['contributor'], name='listing_contributor'),
         ),
         migrations.RemoveConstraint(
             model_name='listing',
