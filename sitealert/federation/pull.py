@@ -662,7 +662,7 @@ def _set_origin_versions(org, versions):
         bulk.insert_rows(stage, ["target", "version"], sorted(versions.items()))
         bulk.analyze(stage, len(versions))
         with connection.cursor() as cursor:
-            # A join on the (contributor, target) key: the planner looks the stage's few rows up
+            # A join on the (target, contributor) key: the planner looks the stage's few rows up
             # after a delta, and joins whole lists after a first pull (both engines run UPDATE … FROM).
             cursor.execute(f"UPDATE {table} SET origin_version = s.version FROM {stage} s "
                            f"WHERE {table}.contributor_id = %s AND {table}.target = s.target", [org.pk])
