@@ -124,7 +124,8 @@ def prefill(first, total, rows, number, org=None):
     each contributor from contributor `number` on, leaving what importing them as files of
     `rows` rows would (`--check-prefill` compares): the listings with each upload's audit event,
     a change per target numbered in code-point order per file after the current version, the
-    aggregated list's entries and the feed state. The targets must be new.
+    aggregated list's entries and the feed state. The targets must be new. With `org`, every block
+    is that contributor's (its list grows, as with --one-contributor).
 
     On PostgreSQL the listings' secondary indexes are built once at the end, and the entries are
     written in one pass in index order: a fill of millions of rows in minutes, not the hour that
@@ -156,22 +157,22 @@ def prefill(first, total, rows, number, org=None):
                 cursor.execute(f"DROP INDEX {q(name)}")
         for block in range(first, first + total, rows):
             size = min(rows, first + total - block)
-            org = org if org is not None and not orgs else contributor(number + len(orgs))
-            orgs.append(org)
-            event = audit.record(Actor(organization=org, via="cli"), "listing.submit", org.slug, {
-                "contributor": org.slug, "items": size, "created": size, "updated": 0, "relisted": 0})
+            owner = org if org is not None else contributor(number + len(orgs))
+            orgs.append(owner)
+            event = audit.record(Actor(organization=owner, via="cli"), "listing.submit", owner.slug, {
+                "contributor": owner.slug, "items": size, "created": size, "updated": 0, "relisted": 0})
             cursor.execute(
                 f"WITH RECURSIVE n(i) AS (SELECT {block} UNION ALL SELECT i + 1 FROM n WHERE i < {block + size - 1}) "
                 f"INSERT INTO {listings} (target, kind, contributor_id, category, reference, listed_at, note, status, "
                 f"status_reason, held_for, status_changed_at, created_at, updated_at, creation_event_id) "
-                f"SELECT target, 'domain', {org.pk}, category, reference, %s, '', 'active', '', '', %s, %s, %s, "
+                f"SELECT target, 'domain', {owner.pk}, category, reference, %s, '', 'active', '', '', %s, %s, %s, "
                 f"{event.pk} FROM (SELECT {SQL_TARGET} AS target, {SQL_CATEGORY} AS category, "
                 f"{SQL_REFERENCE} AS reference FROM n) s ORDER BY target", [now] * 4)
             cursor.execute(
                 f"INSERT INTO {changes} (seq, target, kind, listed, countries, categories, contributors, "
                 f"first_listed_at, created_at) SELECT {version} + ROW_NUMBER() OVER (ORDER BY target{collate}), "
                 f"target, kind, {bulk.true()}, %s, category, %s || category, listed_at, %s FROM {listings} "
-                f"WHERE creation_event_id = %s", [org.country, f"{org.pk}:", now, event.pk])
+                f"WHERE creation_event_id = %s", [owner.country, f"{owner.pk}:", now, event.pk])
             version += size
         cursor.execute(
             f"INSERT INTO {entries} (target, kind, countries, categories, contributors, first_listed_at, version) "
