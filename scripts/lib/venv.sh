@@ -9,7 +9,7 @@ ensure_venv() {
     local extras=${1:-} python=${PYTHON:-python3} stamp=.venv/.sitealert-installed hash spec=.
     [ -n "$extras" ] && spec=".[$extras]"
     # The build inputs: pinned dependencies and the optional C accelerator that pip compiles.
-    hash=$(cat pyproject.toml setup.py sitealert/matcher/_speedups.c sitealert/feed/_documents.c 2>/dev/null | sha256sum | cut -d' ' -f1)
+    hash=$(cat pyproject.toml setup.py sitealert/matcher/_speedups.c sitealert/feed/_documents.c sitealert/hosts/_speedups.c 2>/dev/null | sha256sum | cut -d' ' -f1)
 
     if [ -e .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then
         echo "Recreating .venv: its Python no longer runs." >&2

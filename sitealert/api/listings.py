@@ -11,6 +11,7 @@ from ninja.files import UploadedFile
 from sitealert.api.auth import listings_writer
 from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import ERRORS, Error, RemoveRequest, Report, SubmitRequest
+from sitealert.core import bulk
 from sitealert.core.conf import setting
 from sitealert.listings import csv_import, services
 
@@ -53,9 +54,10 @@ def submit(request, payload: SubmitRequest):
     entries = [services.EntryInput(target=e.target, category=e.category, reference=e.reference, note=e.note,
                                    review_after=e.review_after, row=i)
                for i, e in enumerate(payload.entries, start=1)]
-    return report_response(services.submit_entries(
-        actor.organization, entries, actor=actor, dry_run=payload.dry_run,
-        accept_valid_rows=payload.accept_valid_rows))
+    with bulk.gc_paused():  # see import_file
+        return report_response(services.submit_entries(
+            actor.organization, entries, actor=actor, dry_run=payload.dry_run,
+            accept_valid_rows=payload.accept_valid_rows))
 
 
 @router.post(
@@ -97,5 +99,9 @@ def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(F
     # count from a file allocates that many bytes first (a limit set very high failed that way).
     data = file.read(min(setting("IMPORT_MAX_BYTES"), file.size) + 1)
     actor = request.auth
-    return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
-                                                 accept_valid_rows=accept_valid_rows), code="invalid_file")
+    # The report is rendered with the collector still paused: let run again between the service
+    # and the rendering, its collections rescan every object the rows left, again and again
+    # (0.4 s of a 666,667-row file).
+    with bulk.gc_paused():
+        return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
+                                                     accept_valid_rows=accept_valid_rows), code="invalid_file")
