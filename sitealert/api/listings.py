@@ -4,6 +4,7 @@ Each answers the per-row report of `sitealert.listings.services`: 200 when appli
 422 when nothing was applied because rows were rejected, 400 for a problem with the whole request.
 """
 
+import orjson
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
@@ -25,11 +26,30 @@ REPORT_STATUSES = (
 )
 
 
-def report_response(report, code="invalid_request"):
+class RowsAhead:
+    """A report's rows as JSON, rendered in the seconds the database writes a large submission
+    (`services.submit_entries`' `while_writing`): 0.3 s of a 666,667-row file off its time."""
+
+    def __init__(self):
+        self.rows = self.json = None
+
+    def __call__(self, rows):
+        self.json = orjson.dumps([r.as_dict() for r in rows])
+        self.rows = rows
+
+
+def report_response(report, code="invalid_request", ahead=None):
     if report.error:
         raise ApiError(400, code, report.error)
     status = 200 if report.applied or report.dry_run else 422
-    return json_response(report.as_dict(), status=status)
+    data = report.as_dict(rows=False)
+    # The rows rendered ahead are these very rows (an import adds the rows the CSV parser
+    # rejected to a new list), whose statuses the service had decided before it wrote them.
+    if ahead is not None and ahead.rows is report.rows:
+        data["rows"] = orjson.Fragment(ahead.json)
+    else:
+        data["rows"] = [r.as_dict() for r in report.rows]
+    return json_response(data, status=status)
 
 
 def check_not_empty(count):
@@ -54,10 +74,11 @@ def submit(request, payload: SubmitRequest):
     entries = [services.EntryInput(target=e.target, category=e.category, reference=e.reference, note=e.note,
                                    review_after=e.review_after, row=i)
                for i, e in enumerate(payload.entries, start=1)]
+    ahead = RowsAhead()
     with bulk.gc_paused():  # see import_file
         return report_response(services.submit_entries(
             actor.organization, entries, actor=actor, dry_run=payload.dry_run,
-            accept_valid_rows=payload.accept_valid_rows))
+            accept_valid_rows=payload.accept_valid_rows, while_writing=ahead), ahead=ahead)
 
 
 @router.post(
@@ -102,6 +123,8 @@ def import_file(request, file: UploadedFile = File(None), dry_run: bool = Form(F
     # The report is rendered with the collector still paused: let run again between the service
     # and the rendering, its collections rescan every object the rows left, again and again
     # (0.4 s of a 666,667-row file).
+    ahead = RowsAhead()
     with bulk.gc_paused():
         return report_response(csv_import.import_csv(actor.organization, data, actor=actor, dry_run=dry_run,
-                                                     accept_valid_rows=accept_valid_rows), code="invalid_file")
+                                                     accept_valid_rows=accept_valid_rows, while_writing=ahead),
+                               code="invalid_file", ahead=ahead)

@@ -197,8 +197,10 @@ def too_many_rows(limit):
     return _("The file has more than %(n)d rows. Split it into smaller files.") % {"n": limit}
 
 
-def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
-    """Import a CSV file (bytes) of listings for `contributor`; one report, all-or-nothing by default."""
+def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=False, progress=None,
+               while_writing=None):
+    """Import a CSV file (bytes) of listings for `contributor`; one report, all-or-nothing by default.
+    `while_writing`: as for `services.submit_entries`."""
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
     limit = setting("IMPORT_MAX_BYTES")
     if len(data) > limit:
@@ -210,10 +212,10 @@ def import_csv(contributor, data, *, actor, dry_run=False, accept_valid_rows=Fal
         return Report(dry_run=dry_run, error=error)
     with bulk.gc_paused():
         return _import_text(contributor, text, len(data), actor=actor, dry_run=dry_run,
-                            accept_valid_rows=accept_valid_rows, progress=progress)
+                            accept_valid_rows=accept_valid_rows, progress=progress, while_writing=while_writing)
 
 
-def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, progress):
+def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, progress, while_writing):
     entries, rejected_rows, error = parse_csv(text, setting("IMPORT_MAX_ROWS"))
     if error:
         return Report(dry_run=dry_run, error=error)
@@ -222,7 +224,7 @@ def _import_text(contributor, text, size, *, actor, dry_run, accept_valid_rows, 
     else:
         dry_run_inner = dry_run
     report = submit_entries(contributor, entries, actor=actor, dry_run=dry_run_inner,
-                            accept_valid_rows=accept_valid_rows, progress=progress)
+                            accept_valid_rows=accept_valid_rows, progress=progress, while_writing=while_writing)
     report.dry_run = dry_run
     if rejected_rows:
         report.rows = sorted(report.rows + rejected_rows, key=lambda r: r.row or 0)

@@ -1,5 +1,7 @@
 """Every change to listings goes through these functions: web form, CSV upload, API and CLI."""
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
@@ -91,13 +93,16 @@ class Report:
                 c[REJECTED]) % {"n": c[REJECTED]} + " " + parts
         return parts
 
-    def as_dict(self):
+    def as_dict(self, rows=True):
+        """The report as the API answers it; without `rows`, all but the rows (the last key)."""
         counts = self.counts  # a pass over every row: once
-        return {
+        data = {
             "applied": self.applied, "dry_run": self.dry_run, "error": self.error or None,
             "version": self.version, "counts": counts, "summary": str(self._summary(counts)),
-            "rows": [r.as_dict() for r in self.rows],
         }
+        if rows:
+            data["rows"] = [r.as_dict() for r in self.rows]
+        return data
 
 
 def _storable(text):
@@ -271,12 +276,18 @@ def _staged_targets(stage):
         return [row[0] for row in cursor.fetchall()]
 
 
-def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_rows=False, progress=None):
+def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_rows=False, progress=None,
+                   while_writing=None):
     """Add or update listings of `contributor`. All-or-nothing unless `accept_valid_rows`.
 
     The accepted rows go into a temporary table; the database compares them with the existing
     listings and writes new listings, their audit events and the change log set by set. Python
     sees only what needs a decision: rows that update, relist or hit a protected target.
+
+    `while_writing(rows)`, if given, runs in a thread of its own while the database writes, with
+    the report's rows, whose statuses are final by then: the API renders them there, in the
+    seconds a large submission waits for the database (the thread holds Python's lock only while
+    this one waits). It must not change the rows; what it raises is raised here.
     """
     permissions.require(permissions.can_manage_listings(actor, contributor), permissions.why_not(actor))
     valid_categories = [c.value for c in Category]
@@ -286,13 +297,14 @@ def submit_entries(contributor, entries, *, actor, dry_run=False, accept_valid_r
         rejected = report.counts[REJECTED]
         with transaction.atomic():
             _submit(contributor, accepted, staged, dated, report, actor=actor,
-                    apply=not (dry_run or (rejected and not accept_valid_rows)), progress=progress)
+                    apply=not (dry_run or (rejected and not accept_valid_rows)), progress=progress,
+                    while_writing=while_writing)
     if report.applied:
         metrics.count_listings("accepted", actor.via, report.counts[ACCEPTED])
     return report
 
 
-def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progress):
+def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progress, while_writing=None):
     """Stage the accepted rows, decide in the database what each does to the contributor's
     listings, and apply the decisions; without `apply`, only the report's rows are filled in."""
     now = timezone.now()
@@ -307,7 +319,32 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
             return
         if progress is not None:
             progress(total // 2, total)
-        _apply(cursor, stage, contributor, targets, decisions, report, actor=actor, now=now, progress=progress)
+        with alongside(while_writing, report.rows):
+            _apply(cursor, stage, contributor, targets, decisions, report, actor=actor, now=now, progress=progress)
+
+
+@contextmanager
+def alongside(task, *args):
+    """Run task(*args) in a thread while the block runs; wait for it, and raise what it raised."""
+    if task is None:
+        yield
+        return
+    failure = []
+
+    def run():
+        try:
+            task(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="sitealert-while-writing")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _stage(cursor, stage, rows, dated, now):

@@ -234,3 +234,29 @@ def test_text_that_cannot_be_stored_is_refused(client, italy_token, field, escap
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request" and f"entries[0].{field}" in response.json()["detail"]
     assert not Listing.objects.exists()
+
+
+def test_an_import_report_rendered_while_the_database_writes_is_the_report(client, italy_token, monkeypatch):
+    from sitealert.api import listings as api_listings
+
+    rendered = []
+    render = api_listings.RowsAhead.__call__
+    monkeypatch.setattr(api_listings.RowsAhead, "__call__", lambda self, rows: rendered.append(len(rows)) or render(
+        self, rows))
+    assert upload(client, italy_token, b"target,category\nold.example,other\n").status_code == 200
+    response = upload(client, italy_token, b"target,category\nold.example,other\nHTTPS://New.example/x,other\n")
+    assert response.status_code == 200 and rendered == [1, 2]
+    report = response.json()
+    assert [(r["row"], r["input"], r["target"], r["status"]) for r in report["rows"]] == [
+        (2, "old.example", "old.example", "unchanged"), (3, "HTTPS://New.example/x", "new.example", "accepted")]
+    assert report["counts"] == {"accepted": 1, "unchanged": 1, "held": 0, "rejected": 0}
+    assert list(report) == ["applied", "dry_run", "error", "version", "counts", "summary", "rows"]
+    # A row the CSV parser rejected joins the rows after they were rendered: they are rendered again.
+    response = upload(client, italy_token, b"target,category\nthird.example,other\nx.example,other,extra\n",
+                      accept_valid_rows="true")
+    assert response.status_code == 200 and rendered == [1, 2, 1]
+    assert [(r["row"], r["status"]) for r in response.json()["rows"]] == [(2, "accepted"), (3, "rejected")]
+    json_submit = client.post("/api/v1/listings", {"entries": [{"target": "fourth.example", "category": "other"}]},
+                              content_type="application/json", headers=bearer(italy_token))
+    assert json_submit.status_code == 200 and rendered == [1, 2, 1, 1]
+    assert [r["target"] for r in json_submit.json()["rows"]] == ["fourth.example"]

@@ -256,3 +256,33 @@ def test_each_created_listing_points_to_its_event_and_updates_record_both_values
                            "was": {"category": "cyberlocker", "review_after": ""}}
     # An update never moves a listing to the event that changed it: it was created once.
     assert Listing.objects.get(target="new.example").creation_event == created
+
+
+def test_while_writing_sees_the_final_statuses_in_a_thread_of_its_own(italy):
+    import threading
+
+    submit_entries(italy, entries("old.example"), actor=actor(italy))
+    seen = []
+
+    def task(rows):
+        seen.append((threading.current_thread() is not threading.main_thread(),
+                     [(r.target, r.status) for r in rows]))
+
+    report = submit_entries(italy, entries("old.example", "new.example"), actor=actor(italy), while_writing=task)
+    assert report.applied
+    assert seen == [(True, [("old.example", "unchanged"), ("new.example", "accepted")])]
+    # Nothing to write (a dry run, a rejected row): the task does not run.
+    submit_entries(italy, entries("other.example"), actor=actor(italy), dry_run=True, while_writing=task)
+    submit_entries(italy, entries("other.example", "co.uk"), actor=actor(italy), while_writing=task)
+    assert len(seen) == 1
+
+
+def test_what_while_writing_raises_is_raised_and_nothing_is_written(italy):
+    def task(rows):
+        raise RuntimeError("render failed")
+
+    version = FeedState.objects.filter(pk=1).values_list("version", flat=True).first()
+    with pytest.raises(RuntimeError, match="render failed"):
+        submit_entries(italy, entries("new.example"), actor=actor(italy), while_writing=task)
+    assert not Listing.objects.exists() and not FeedEntry.objects.exists()
+    assert FeedState.objects.filter(pk=1).values_list("version", flat=True).first() == version
