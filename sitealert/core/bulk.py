@@ -92,6 +92,12 @@ def true():
     return "TRUE" if connection.vendor == "postgresql" else "1"
 
 
+def code_point_text():
+    """The type of a staged target column: text in code-point order, the order of the listings' and
+    the entries' targets on PostgreSQL (collation "C"; SQLite's text compares that way already)."""
+    return 'text COLLATE "C"' if connection.vendor == "postgresql" else "text"
+
+
 def cast_param(field):
     """A placeholder typed as `field`'s column, for parameters in a SELECT list feeding an INSERT."""
     if connection.vendor == "postgresql":

@@ -50,6 +50,8 @@ class Listing(models.Model):
         HELD = "held", _("Held for operator review")
         REMOVED = "removed", _("Removed")
 
+    # On PostgreSQL the column's collation is "C" (migration 0004, like the feed entries' target):
+    # a migration that alters this field must restore it, as AlterField resets the collation.
     target = models.CharField(_("target"), max_length=300)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     # Indexed on its own (Meta): the unique index is (target, contributor), see there.

@@ -223,10 +223,14 @@ UPDATE_COLUMNS = ["category", "reference", "note", "review_after", "listed_at", 
                   "held_for", "status_changed_at", "updated_at"]
 EDITABLE = ("category", "reference", "note", "review_after")
 STAGE = "sitealert_submission"
-# Rows arrive with four values each; the rest are defaults, set afterwards for the few rows that differ.
-STAGE_DEFINITION = ["target text PRIMARY KEY", "category text", "reference text", "note text",
-                    "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
-                    "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
+
+
+def stage_definition():
+    """The staging table's columns. Rows arrive with four values each; the rest are defaults, set
+    afterwards for the few rows that differ. The targets are in the listings' order (bulk.code_point_text)."""
+    return [f"target {bulk.code_point_text()} PRIMARY KEY", "category text", "reference text", "note text",
+            "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
+            "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
 
 
 def _classify(stage, contributor_id, staged):
@@ -308,7 +312,7 @@ def _submit(contributor, accepted, rows, dated, report, *, actor, apply, progres
     """Stage the accepted rows, decide in the database what each does to the contributor's
     listings, and apply the decisions; without `apply`, only the report's rows are filled in."""
     now = timezone.now()
-    with bulk.temporary_table(STAGE, STAGE_DEFINITION) as stage, connection.cursor() as cursor:
+    with bulk.temporary_table(STAGE, stage_definition()) as stage, connection.cursor() as cursor:
         targets = _stage(cursor, stage, rows, dated, now)
         total = len(targets)
         if progress is not None:

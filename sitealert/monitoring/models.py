@@ -46,6 +46,8 @@ class MonitorState(models.Model):
 class ProbeTarget(models.Model):
     """A domain of the aggregated list, its schedule, the worker holding it and its current status."""
 
+    # On PostgreSQL the column's collation is "C" (migration 0002), as the listings' target is, so
+    # that a listing's status is looked up by index: restore it after any AlterField of this field.
     target = models.CharField(_("target"), max_length=300, unique=True)
     active = models.BooleanField(_("active"), default=True,
                                  help_text="False once the target left the aggregated list.")
