@@ -239,6 +239,8 @@ def test_text_that_cannot_be_stored_is_refused(client, italy_token, field, escap
 def test_an_import_report_rendered_while_the_database_writes_is_the_report(client, italy_token, monkeypatch):
     from sitealert.api import listings as api_listings
 
+    monkeypatch.setattr(api_listings, "AHEAD_ROWS", 1)
+    monkeypatch.setattr(api_listings, "AHEAD_BYTES", 1)
     rendered = []
     render = api_listings.RowsAhead.__call__
     monkeypatch.setattr(api_listings.RowsAhead, "__call__", lambda self, rows: rendered.append(len(rows)) or render(
@@ -260,3 +262,11 @@ def test_an_import_report_rendered_while_the_database_writes_is_the_report(clien
                               content_type="application/json", headers=bearer(italy_token))
     assert json_submit.status_code == 200 and rendered == [1, 2, 1, 1]
     assert [r["target"] for r in json_submit.json()["rows"]] == ["fourth.example"]
+
+
+def test_a_small_submission_is_rendered_without_a_thread(client, italy_token, monkeypatch):
+    from sitealert.api import listings as api_listings
+
+    monkeypatch.setattr(api_listings.RowsAhead, "__call__", lambda self, rows: pytest.fail("a thread for one row"))
+    response = upload(client, italy_token, b"target,category\nsmall.example,other\n")
+    assert response.status_code == 200 and response.json()["rows"][0]["status"] == "accepted"
