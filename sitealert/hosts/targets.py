@@ -5,6 +5,7 @@ import hashlib
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import idna
@@ -58,11 +59,10 @@ _NON_HOST_SCHEMES = frozenset(
 APP_PREFIXES = ("android:", "ios:")
 
 # SITEALERT_PURE_PYTHON=1 rules the accelerator out here too, as in sitealert.matcher.core.
+_common_target: Callable[[object], str | None] | None = None
 if _speedups is not None and os.environ.get("SITEALERT_PURE_PYTHON", "") in ("", "0"):
     _speedups.setup(_trie, frozenset({apps.GOOGLE_PLAY, *apps.APPLE_STORES}))
     _common_target = _speedups.common_target
-else:
-    _common_target = None
 
 
 def normalize_target(text: str) -> str:
