@@ -92,10 +92,10 @@ def true():
     return "TRUE" if connection.vendor == "postgresql" else "1"
 
 
-def code_point_text():
-    """The type of a staged target column: text in code-point order, the order of the listings' and
+def target_key():
+    """A staging table's key column of targets, in code-point order: the order of the listings' and
     the entries' targets on PostgreSQL (collation "C"; SQLite's text compares that way already)."""
-    return 'text COLLATE "C"' if connection.vendor == "postgresql" else "text"
+    return 'target text COLLATE "C" PRIMARY KEY' if connection.vendor == "postgresql" else "target text PRIMARY KEY"
 
 
 def cast_param(field):

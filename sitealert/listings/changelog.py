@@ -69,8 +69,7 @@ def refresh_targets(targets=(), now=None, *, added=None):
     entries, changes = q(FeedEntry._meta.db_table), q(Change._meta.db_table)
     created_at = bulk.cast_param(Change._meta.get_field("created_at"))
     first_listed_at = bulk.cast_param(Change._meta.get_field("first_listed_at"))
-    key = f"target {bulk.code_point_text()} PRIMARY KEY"  # in the listings' and entries' order
-    with bulk.temporary_table(TOUCHED, [key]) as touched, connection.cursor() as cursor:
+    with bulk.temporary_table(TOUCHED, [bulk.target_key()]) as touched, connection.cursor() as cursor:
         bulk.insert_rows(touched, ["target"], [(t,) for t in sorted(set(targets))])
         if added is not None:
             # One index probe per added target, whatever the size of the list: those already
@@ -130,8 +129,7 @@ def _recompute(touched, base, db_now):
     # refreshing one target never scans the listings. PostgreSQL plans CROSS JOIN freely, and
     # would join a hundred thousand touched targets with ten million listings and entries by
     # hashing the whole tables: the listings and entries are looked up per touched target.
-    key = f"target {bulk.code_point_text()} PRIMARY KEY"
-    with bulk.temporary_table(MIXED, [key, "kind text", "countries text", "categories text",
+    with bulk.temporary_table(MIXED, [bulk.target_key(), "kind text", "countries text", "categories text",
                                       "contributors text", "first_listed_at timestamp with time zone"]) as mixed, \
             connection.cursor() as cursor:
         # Targets with several active listings: their aggregate (sorted lists) is built here.

@@ -227,8 +227,8 @@ STAGE = "sitealert_submission"
 
 def stage_definition():
     """The staging table's columns. Rows arrive with four values each; the rest are defaults, set
-    afterwards for the few rows that differ. The targets are in the listings' order (bulk.code_point_text)."""
-    return [f"target {bulk.code_point_text()} PRIMARY KEY", "category text", "reference text", "note text",
+    afterwards for the few rows that differ. The targets are in the listings' order (bulk.target_key)."""
+    return [bulk.target_key(), "category text", "reference text", "note text",
             "review_after date", "listed_at timestamp with time zone", "kind text DEFAULT 'domain'",
             "status text DEFAULT 'active'", "status_reason text DEFAULT ''", "held_for text DEFAULT ''"]
 
