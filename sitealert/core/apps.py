@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Audit log")
 
     def ready(self):
-        from sitealert.core import maintenance, ratelimit  # models are loaded only now
+        from sitealert.core import after_response, maintenance, ratelimit  # models are loaded only now
+
+        after_response.connect()
 
         maintenance.register("ratelimit.purge", 3600)(lambda now: ratelimit.purge_expired(now.timestamp()))

@@ -7,8 +7,11 @@ spends most of its time preparing values one field at a time.
 import gc
 import json
 from contextlib import contextmanager
+from functools import partial
 
-from django.db import connection
+from django.db import connection, transaction
+
+from sitealert.core.after_response import after_response
 
 
 def insert_rows(table, columns, rows):
@@ -176,17 +179,25 @@ def analyze(table, rows):
 
 def refresh_statistics(models, rows):
     """After a bulk write of `rows` rows, give PostgreSQL's planner fresh statistics of the tables
-    it changed by a tenth or more.
+    it changed by a tenth or more — once the transaction has committed and, in a web request,
+    once its answer has gone out (`after_response`).
 
     Autovacuum would get there within minutes; until then, plans made for the tables' old sizes
     turn the next one-row submission into scans of a million rows. A write that adds less than a
     tenth to a table leaves its plans as they were (the planner scales the row count to the
     table's size on disk), as autovacuum's own threshold does: sampling ten million rows again
-    would make every upload into a large list pay for the size of the list.
+    would make every upload into a large list pay for the size of the list. Only the following
+    requests' plans need the statistics, so the upload does not wait for them: `ANALYZE` of the
+    change log and the entries took up to 2.7 s of a 666,667-row file's 13 s at ten million
+    listings inside its transaction (docs/benchmarks.md). A write that rolls back analyzes nothing.
     """
     if connection.vendor != "postgresql" or rows < 10_000:
         return
     tables = [m._meta.db_table for m in models]
+    transaction.on_commit(partial(after_response, partial(_analyze_grown, tables, rows)))
+
+
+def _analyze_grown(tables, rows):
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname, reltuples FROM pg_class WHERE oid = ANY(CAST(%s AS regclass[]))", [tables])
         known = dict(cursor.fetchall())
