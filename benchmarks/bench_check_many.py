@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_check_many.py                          # 1,000,000 targets and queries
     .venv/bin/python benchmarks/bench_check_many.py --n 10000000 --queries 1000000 --file /tmp/10m.gen
     .venv/bin/python benchmarks/bench_check_many.py --extension old/_speedups.cpython-311-x86_64-linux-gnu.so
+    .venv/bin/python benchmarks/bench_check_many.py --n 10000000 --queries 1000000 --file /tmp/10m.gen --overlay 10000
 
 The targets and queries are benchmarks/matcher_data.py's (half of the queries listed, with 0-3
 extra labels; the others under the same TLDs, not listed). The targets are written once as a
@@ -14,7 +15,9 @@ the file as `bench_scale.py` reads them from a replica. Contenders, interleaved 
 - set:         `[q in listed for q in queries]`, a bare membership test of the same strings (it
                neither normalizes nor looks at parent domains: the floor the issue measures against);
 - check_many:  `Matcher.over(generation).check_many(queries)`, after a first pass that builds
-               the match objects;
+               the match objects; with --overlay N, over the base and an overlay of N changes
+               (half of them removals of listed targets, half new targets), as a replica is after
+               an incremental sync: every candidate is then asked of the overlay first;
 - each --extension: the same through another build of `sitealert/matcher/_speedups.c` (for
                instance a copy compiled from an older commit), its answers checked against ours.
 
@@ -48,6 +51,17 @@ def write_generation(path, n):
     os.replace(f"{path}.tmp", path)
 
 
+def overlay_generation(targets, changes):
+    """An overlay of `changes` changes to the sorted `targets`: every so many removed, as many added."""
+    removed = targets[::max(1, len(targets) // (changes // 2 or 1))][:changes // 2]
+    added = [f"added{i}x.example" for i in range(changes - len(removed))]
+    changed = sorted([(t, generation.TOMBSTONE) for t in removed] + [(t, 0) for t in added])
+    records = generation.encode([t for t, _ in changed], [m for _, m in changed], [0] * len(changed))
+    total = len(targets) - len(removed) + len(added)
+    return generation.from_bytes(generation.build(records, [("", (), ())], generation.UNKNOWN_CHECKSUM,
+                                                  kind=generation.OVERLAY, total=total))
+
+
 def load_extension(path):
     spec = importlib.util.spec_from_file_location("_speedups", path)
     module = importlib.util.module_from_spec(spec)
@@ -61,6 +75,8 @@ def main(argv=None):
     parser.add_argument("--queries", type=int, default=None, help="queries (default: as many as --n)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds, best kept (default 5)")
     parser.add_argument("--file", help="the generation file: reused when present, else written and kept")
+    parser.add_argument("--overlay", type=int, default=0, metavar="N",
+                        help="match over the base and an overlay of N changes, as after an incremental sync")
     parser.add_argument("--extension", action="append", default=[], metavar="SO",
                         help="another build of the accelerator to time beside this checkout's (repeatable)")
     args = parser.parse_args(argv)
@@ -70,11 +86,14 @@ def main(argv=None):
         print(f"writing {args.n:,} targets to {path} ...", flush=True)
         write_generation(path, args.n)
     base = generation.open_file(path)
-    matcher = Matcher.over(base, accelerated=True)
+    overlay = None
+    if args.overlay:
+        overlay = overlay_generation(list(Matcher.over(base, accelerated=True)), args.overlay)
+    matcher = Matcher.over(base, overlay, accelerated=True)
     contenders = {"check_many": matcher.check_many}
-    combos = [(countries, categories) for _kind, countries, categories in base.combos]
+    combos = [(countries, categories) for _kind, countries, categories in (overlay or base).combos]
     for so in args.extension:
-        table = load_extension(so).Table(base.data, None, combos, Match, UNDECIDED)
+        table = load_extension(so).Table(base.data, overlay.data if overlay else None, combos, Match, UNDECIDED)
         contenders[Path(so).parent.name or so] = lambda items, table=table: table.check_many(items)[0]
     targets = matcher.targets_set()
     print(f"generating {args.queries or args.n:,} queries ...", flush=True)
@@ -97,7 +116,8 @@ def main(argv=None):
             cpu[name] = min(cpu.get(name, float("inf")), time.thread_time() - started_cpu)
             wall[name] = min(wall.get(name, float("inf")), time.perf_counter() - started)
 
-    print(f"{len(targets):,} targets, {len(queries):,} queries, best of {args.repeat}, "
+    print(f"{len(targets):,} targets{f' (an overlay of {args.overlay:,} changes)' if overlay else ''}, "
+          f"{len(queries):,} queries, best of {args.repeat}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'contender':<24}{'CPU s':>9}{'vs set':>9}{'wall s':>9}{'vs set':>9}")
     for name, _fn in runs:

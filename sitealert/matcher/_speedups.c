@@ -150,6 +150,11 @@ typedef struct {
     Part base;
     Part overlay;
     int has_overlay;
+    /* One bit per value of a hash's tag bits (masked), set for each record of the overlay: most
+       candidates are in no overlay, and this answers so from the cache, where the overlay's own
+       slots (up to a sixteenth of the list's) would cost a trip to memory per candidate. */
+    uint64_t *overlay_filter;
+    uint64_t filter_mask;
     uint64_t depths; /* bit d: a domain target has d labels (bit 63: 63 or more) */
     PyObject *combos;
     PyObject *match_type;
@@ -221,18 +226,28 @@ part_close(Part *p)
     p->slots = NULL;
 }
 
+/* The record a slot names, its head inside the file; its bytes are not read (record_fits reads them). */
+static inline const Record *
+record_head(const Part *p, uint64_t slot)
+{
+    size_t off = ((uint32_t)slot - 1) * (size_t)8;
+    if (UNLIKELY(off + RECORD_HEAD > p->records_size))
+        return NULL;
+    return (const Record *)(p->records + off);
+}
+
+static inline int
+record_fits(const Part *p, const Record *r)
+{
+    return LIKELY((size_t)((const char *)r - p->records) + RECORD_SIZE(r->len) <= p->records_size);
+}
+
 /* The record a slot names, or NULL when a damaged file points outside its records. */
 static inline const Record *
 record_at(const Part *p, uint64_t slot)
 {
-    size_t off = ((uint32_t)slot - 1) * (size_t)8;
-    const Record *r;
-    if (UNLIKELY(off + RECORD_HEAD > p->records_size))
-        return NULL;
-    r = (const Record *)(p->records + off);
-    if (UNLIKELY(off + RECORD_SIZE(r->len) > p->records_size))
-        return NULL;
-    return r;
+    const Record *r = record_head(p, slot);
+    return r != NULL && record_fits(p, r) ? r : NULL;
 }
 
 static inline const Record *
@@ -255,11 +270,19 @@ probe_part(const Part *p, const char *s, Py_ssize_t n, uint64_t h)
     }
 }
 
+/* Whether the overlay may hold a record of hash h (0: it certainly does not). */
+static inline int
+overlay_may_hold(const TableObject *t, uint64_t h)
+{
+    uint64_t bit = (h >> 32) & t->filter_mask;
+    return t->has_overlay && ((t->overlay_filter[bit >> 6] >> (bit & 63)) & 1);
+}
+
 /* The live record of exactly s (the overlay first: its entries and tombstones override the base). */
 static inline const Record *
 probe(const TableObject *t, const char *s, Py_ssize_t n, uint64_t h)
 {
-    if (t->has_overlay) {
+    if (overlay_may_hold(t, h)) {
         const Record *r = probe_part(&t->overlay, s, n, h);
         if (r != NULL)
             return (r->meta & TOMBSTONE) ? NULL : r;
@@ -272,7 +295,7 @@ static inline int
 overlay_decides(const TableObject *t, const char *s, Py_ssize_t n, uint64_t h, const Record **r)
 {
     const Record *o;
-    if (!t->has_overlay)
+    if (!overlay_may_hold(t, h))
         return 0;
     o = probe_part(&t->overlay, s, n, h);
     if (o == NULL)
@@ -652,6 +675,9 @@ table_clear(TableObject *t)
     part_close(&t->base);
     part_close(&t->overlay);
     t->has_overlay = 0;
+    PyMem_Free(t->overlay_filter);
+    t->overlay_filter = NULL;
+    t->filter_mask = 0;
     Py_CLEAR(t->combos);
     Py_CLEAR(t->match_type);
     Py_CLEAR(t->undecided);
@@ -662,6 +688,27 @@ table_dealloc(TableObject *t)
 {
     table_clear(t);
     Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/* The overlay's filter (overlay_may_hold): 16 bits per record, from the tags in its slots. */
+static int
+filter_build(TableObject *t)
+{
+    uint64_t bits = 4096, k;
+    while (bits < 16 * t->overlay.count && bits < ((uint64_t)1 << 32))
+        bits <<= 1;
+    t->overlay_filter = PyMem_Calloc((size_t)(bits / 64), sizeof(uint64_t));
+    if (t->overlay_filter == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->filter_mask = bits - 1;
+    for (k = 0; k <= t->overlay.mask; k++) {
+        uint64_t v = t->overlay.slots[k], bit = (v >> 32) & t->filter_mask;
+        if (v != 0)
+            t->overlay_filter[bit >> 6] |= (uint64_t)1 << (bit & 63);
+    }
+    return 0;
 }
 
 /* Table(base, overlay, combos, match_type, undecided)
@@ -690,7 +737,7 @@ table_init(TableObject *t, PyObject *args, PyObject *kwds)
     if (part_open(&t->base, base) < 0)
         goto fail;
     if (overlay != Py_None) {
-        if (part_open(&t->overlay, overlay) < 0)
+        if (part_open(&t->overlay, overlay) < 0 || filter_build(t) < 0)
             goto fail;
         t->has_overlay = 1;
     }
@@ -735,14 +782,15 @@ table_check(TableObject *t, PyObject *item)
 
 /* check_many works on batches of items in stages, so that the memory accesses of different items
    overlap instead of waiting one after another: scan every item of the batch and prefetch the
-   slots of its candidate suffixes; find the longest candidate whose slot carries its tag and
-   prefetch that record and its cache entry (the slot names both); verify the record, find the
+   slots of its candidate suffixes (and the overlay's, where its filter does not rule them out);
+   find the longest candidate whose slot carries its tag and prefetch that record and its cache
+   entry (the slot names both) without reading either yet; verify the record, find the
    cached match object and prefetch it; build the results. Meanwhile the items of the next batch
    are prefetched, the first two cache lines of each: a str's characters start 48 bytes into the
    object, so a host's run into the second line.
    Anything out of the ordinary (a URL, an app id, odd input, a rare tag collision) takes
-   classify(), the one-item path, so both paths decide the same way. An overlay (small, in cache)
-   is asked first for each candidate, exactly. */
+   classify(), the one-item path, so both paths decide the same way. The overlay is asked first
+   for each candidate its filter lets through, exactly. */
 #define BATCH 32
 #define BATCH_CANDIDATES 8
 
@@ -784,8 +832,11 @@ stage_scan(const TableObject *t, PyObject *item, Pending *p)
         p->ncand = -1;
         return;
     }
-    for (c = 0; c < p->ncand; c++)
+    for (c = 0; c < p->ncand; c++) {
         PREFETCH(&t->base.slots[p->hashes[c] & t->base.mask]);
+        if (overlay_may_hold(t, p->hashes[c]))
+            PREFETCH(&t->overlay.slots[p->hashes[c] & t->overlay.mask]);
+    }
 }
 
 static void
@@ -798,7 +849,7 @@ stage_choose(const TableObject *t, Pending *p)
         uint32_t tag = (uint32_t)(p->hashes[c] >> 32);
         uint64_t v;
         const Record *o;
-        if (t->has_overlay && overlay_decides(t, p->s + p->starts[c], p->n - p->starts[c], p->hashes[c], &o)) {
+        if (overlay_decides(t, p->s + p->starts[c], p->n - p->starts[c], p->hashes[c], &o)) {
             if (o == NULL)
                 continue; /* no longer listed: a shorter suffix may be */
             p->chosen = c;
@@ -808,7 +859,9 @@ stage_choose(const TableObject *t, Pending *p)
         while ((v = t->base.slots[i]) != 0) {
             if ((uint32_t)(v >> 32) == tag) {
                 p->chosen = c;
-                p->record = record_at(&t->base, v);
+                /* Only its place: reading its length here would wait for the memory that the
+                   prefetch below asks for (a stall per listed item); stage_verify checks it. */
+                p->record = record_head(&t->base, v);
                 if (p->record == NULL) {
                     p->ncand = -1;
                     return;
@@ -848,6 +901,12 @@ stage_verify(const TableObject *t, Pending *p)
 {
     const Record *r = p->record;
     Py_ssize_t start = p->starts[p->chosen];
+    const char *at = (const char *)r;
+    if (at >= t->base.records && at < t->base.records + t->base.records_size && !record_fits(&t->base, r)) {
+        p->ncand = -1; /* a damaged file: classify() refuses it as the one-item path does */
+        p->record = NULL;
+        return;
+    }
     if ((Py_ssize_t)r->len != p->n - start || memcmp(r->bytes, p->s + start, (size_t)r->len) != 0) {
         p->ncand = -1; /* a tag collision: let classify() walk every slot */
         p->record = NULL;

@@ -1,6 +1,8 @@
 """Both matcher tables agree with the straightforward reference on real lists, synthetic data and
 hostile input, and with each other decision for decision."""
 
+import struct
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,3 +117,20 @@ def test_agrees_with_reference_on_hostile_input(matcher_kind, batch):
 def test_agrees_with_reference_on_any_text(matcher_kind, item):
     matcher = Matcher(LISTED, **matcher_kind)
     assert _names([matcher.check(item)]) == [reference_check(set(LISTED), item)]
+
+
+@pytest.mark.skipif(matcher_core._speedups is None, reason="sitealert.matcher._speedups is not built")
+def test_a_record_that_runs_past_its_file_is_refused_alike_by_batches_and_single_checks():
+    """A damaged file whose last record claims more bytes than the file holds: the batches (which
+    read a record's length only once its memory has arrived) refuse it as check() does, and still
+    find the records around it."""
+    targets = ["a.example", "b.example", "zz.example"]
+    data = bytearray(_generation([(t, 0) for t in targets], generation.BASE, len(targets)))
+    last = generation.HEADER_SIZE + sum(generation.record_size(len(t)) for t in targets[:-1])
+    assert bytes(data[last + 10:last + 20]) == b"zz.example"
+    struct.pack_into("<H", data, last + 8, 0xFFFF)  # the length, after the meta and the first-listed day
+    matcher = Matcher.over(generation.from_bytes(bytes(data)), accelerated=True)
+    queries = ["zz.example", "www.zz.example", "https://zz.example/x", "a.example", "www.b.example"]
+    for _ in range(2):
+        assert _names(matcher.check_many(queries)) == _names(matcher.check(q) for q in queries) \
+            == [None, None, None, "a.example", "b.example"]
