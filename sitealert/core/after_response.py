@@ -38,8 +38,8 @@ def _started(**kwargs):
 def _finished(**kwargs):
     pending = getattr(_request, "pending", None)
     _request.pending = None
-    # After Django's own receiver: a connection it closed as obsolete and a task opened again
-    # is closed by the next request's start, as any connection past its age.
+    # After Django's own receiver: a connection it closed as past its age (DB_CONN_MAX_AGE) and a
+    # task opened again is closed at this thread's next request, as any connection past its age.
     _run(pending or [])
 
 
