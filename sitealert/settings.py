@@ -358,6 +358,8 @@ SITEALERT = {
     # A bearer token is read from the database once per this many seconds per process (0: every call).
     "TOKEN_CACHE_SECONDS": envfloat("TOKEN_CACHE_SECONDS", 5.0, minimum=0),
     "TOKEN_DEFAULT_DAYS": envint("TOKEN_DEFAULT_DAYS", 365),
+    # The list's version is read once per this many seconds per process at most (feed.state; 0: every call).
+    "STATE_CACHE_SECONDS": envfloat("STATE_CACHE_SECONDS", 1.0, minimum=0),
     "FEED_CACHE_DIR": Path(envstr("FEED_CACHE_DIR", str(DATA_DIR / "feed-cache"))),
     # The internal location of the reverse proxy that serves FEED_CACHE_DIR (docs/production.md):
     # set, a feed download is answered with X-Accel-Redirect and the proxy sends the file.

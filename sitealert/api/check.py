@@ -9,6 +9,7 @@ from sitealert.api.errors import ApiError, json_response
 from sitealert.api.schemas import NOT_BLANK, CheckResponse, Error, query_parameters
 from sitealert.check.services import check_target, check_wait
 from sitealert.core.actors import client_ip
+from sitealert.feed.state import PerVersion, current_state
 
 router = Router(tags=["public"])
 
@@ -38,7 +39,17 @@ def check(request):
             headers={"Retry-After": str(wait)})
     if not q.strip():
         raise ApiError(400, "missing_query", _("Give the domain, URL or app to check in the parameter 'q'."))
-    result = check_target(q)
-    if result.error is not None:
-        raise ApiError(400, "invalid_target", result.error, query=result.query)
-    return json_response(result.as_dict(base_url=settings.SITE_URL))
+    answers = _answers.items(current_state())
+    answer = answers.get(q)
+    if answer is None:
+        result = check_target(q)
+        if result.error is not None:
+            raise ApiError(400, "invalid_target", result.error, query=result.query)
+        answer = result.as_dict(base_url=settings.SITE_URL)
+        _answers.keep(answers, q, answer)
+    return json_response(answer)
+
+
+# The answers by query, kept for the list's version as the check page is (a query asked again costs
+# no statement): no text in them depends on the language; at most about 5 MB.
+_answers = PerVersion(max_items=10_000, max_seconds=60)

@@ -17,6 +17,7 @@ accelerator (SITEALERT_PURE_PYTHON=1) each process builds an in-memory Matcher f
 
 import functools
 import json
+import math
 import threading
 
 from django.db import connection
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 from sitealert.core.target_messages import translated_reason
 from sitealert.feed import cache
 from sitealert.feed.builder import consistent_read, feed_state, sorted_targets
-from sitealert.feed.state import current_state
+from sitealert.feed.state import PerVersion, current_state
 from sitealert.hosts import InvalidTarget, covering_targets, normalize_target
 from sitealert.matcher import ACCELERATED, Matcher, generation
 from sitealert.matcher.suffix_rules import rule_parents
@@ -185,46 +186,28 @@ def _write_base(file):
 current_matcher = CurrentMatcher()
 
 
-class Answers:
-    """The JSON answers of one version of the list, by item: an item looked up again at that
-    version costs a dictionary lookup, not normalization, matching and encoding (most of a
-    1,000-item lookup). Answers with an error are not kept (they are in the caller's language);
-    nor are items longer than NORMALIZED_CACHE_LENGTH. At most ANSWER_CACHE_ITEMS answers, then
-    it starts afresh: about 20,000 x 400 bytes, ~8 MB, per process."""
-
-    def __init__(self, key=None):
-        self.key, self.by_item = key, {}
-
-    def for_version(self, current):
-        """These answers if they are of `current`'s version, else new empty ones."""
-        key = (current.epoch, current.version)
-        return self if key == self.key else Answers(key)
-
-    def keep(self, item, answer):
-        if len(self.by_item) >= ANSWER_CACHE_ITEMS:
-            self.by_item = {}
-        self.by_item[item] = answer
-
-
 ANSWER_CACHE_ITEMS = 20_000
-_answers = Answers()
+# The JSON answers of one version of the list, by item: an item looked up again at that version costs
+# a dictionary lookup, not normalization, matching and encoding (most of a 1,000-item lookup).
+# Answers with an error are not kept (they are in the caller's language); nor are items longer than
+# NORMALIZED_CACHE_LENGTH. At most ANSWER_CACHE_ITEMS answers, about 20,000 x 400 bytes, ~8 MB, per
+# process; nothing in them changes without a new version.
+_answers = PerVersion(max_items=ANSWER_CACHE_ITEMS, max_seconds=math.inf)
 
 
 def lookup_document(items):
     """The lookup's JSON document {"version", "results"} (compact, UTF-8): for each raw item its
     target and the most specific listed target covering it (a listed domain covers its
     subdomains, an app only itself)."""
-    global _answers
     current = current_matcher.get()
-    answers = _answers = _answers.for_version(current)
-    known = answers.by_item
+    known = _answers.items(current)
     missing = [item for item in dict.fromkeys(items) if item not in known]
     fresh = {}
     for result in _results(current, missing) if missing else ():
         item = result["item"]
         fresh[item] = answer = json.dumps(result, ensure_ascii=False, separators=(",", ":"))
         if "error" not in result and len(item) <= NORMALIZED_CACHE_LENGTH:
-            answers.keep(item, answer)
+            _answers.keep(known, item, answer)
     results = ",".join([known.get(item) or fresh[item] for item in items])
     return f'{{"version":{current.version},"results":[{results}]}}'.encode()
 

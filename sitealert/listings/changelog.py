@@ -14,6 +14,7 @@ from django.utils import timezone
 from sitealert.core import bulk
 from sitealert.core.conf import setting
 from sitealert.feed.models import Change, FeedEntry, FeedState
+from sitealert.feed.state import published
 from sitealert.listings.models import Listing
 from sitealert.organizations.models import Organization
 
@@ -111,6 +112,7 @@ def refresh_targets(targets=(), now=None, *, added=None):
             f"SELECT target, kind, countries, categories, contributors, first_listed_at, seq FROM {changes} "
             f"WHERE seq > %s AND listed", [base])
     FeedState.objects.filter(pk=1).update(version=version)
+    published()
     bulk.refresh_statistics([Change, FeedEntry], version - base)
     return version
 
@@ -216,4 +218,5 @@ def prune_history(before):
             return 0
         deleted, _ = Change.objects.filter(seq__lte=last).delete()
         FeedState.objects.filter(pk=1).update(pruned_through=max(last, state.pruned_through))
+        published()
         return deleted

@@ -35,6 +35,7 @@ from django.db import DatabaseError, connection, transaction
 from sitealert.core import audit
 from sitealert.core.actors import Actor
 from sitealert.feed.models import FeedState, new_epoch
+from sitealert.feed.state import published
 from sitealert.operations.health import newest_cached_version
 
 FORMAT = 1
@@ -288,5 +289,6 @@ def restore(path, *, resync=False):
         audit.record(Actor(via="cli"), "database.restore", os.path.basename(path), {
             "backup_version": manifest.version, "backup_created_at": manifest.created_at,
             "previous_version": live[0] if live else None, "version": version, "resync": stale})
+        published()  # the database was replaced: a running server reads the list's state again
     return Restored(manifest=manifest, previous_version=live[0] if live else None, known_version=known,
                     version=version, epoch=epoch, resync=stale)

@@ -104,3 +104,20 @@ def test_rate_limited_per_client(client, listed, settings):
 def test_no_token_needed_and_none_used(client, listed, italy_token):
     response = client.get("/api/v1/check", {"q": "pirate.example"}, headers={"Authorization": "Bearer nonsense"})
     assert response.status_code == 200
+
+
+def test_an_answer_is_kept_for_its_version_and_a_new_version_answers_afresh(client, listed, korea, as_actor,
+                                                                          settings):
+    """A query asked again costs no statement (the answer and the list's state are the process's);
+    a change of the list is answered at once, as `/check/` is."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SITEALERT = {**settings.SITEALERT, "STATE_CACHE_SECONDS": 3600}
+    first = client.get("/api/v1/check", {"q": "video.pirate.example"}).json()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/check", {"q": "video.pirate.example"}).json() == first
+    assert queries.captured_queries == []
+    remove_listings(korea, ["video.pirate.example"], "Site closed", actor=as_actor(korea))
+    assert [m["target"] for m in client.get("/api/v1/check", {"q": "video.pirate.example"}).json()["matches"]] \
+        == ["pirate.example"]

@@ -46,7 +46,7 @@ class Installation:
 
 
 def installation(tmp_path, **variables):
-    site = Installation(tmp_path, API_RATE=API_RATE, **variables)
+    site = Installation(tmp_path, **{"API_RATE": API_RATE, **variables})
     migrated.sqlite(tmp_path)
     slug = site.sitealert("org", "create", "--kind", "user", "--name", "Ad Platform")
     site.token = site.sitealert("token", "create", "--org", slug).split()[-1]
@@ -111,3 +111,23 @@ def test_downloads_counted_since_the_last_flush_are_written_at_a_graceful_stop(t
         assert site.rows("SELECT count(*) FROM core_auditevent WHERE action = 'feed.download'") == [(0,)]
     counts = site.rows("SELECT json_extract(detail, '$.count') FROM core_auditevent WHERE action = 'feed.download'")
     assert sum(count for (count,) in counts) == 5 and 1 <= len(counts) <= 2  # one event per worker at most
+
+
+def test_a_version_published_by_another_process_is_seen_at_once_by_every_worker(tmp_path):
+    """The workers keep the list's state (here for an hour); an import by the CLI, another process,
+    replaces the stamp they compare, and the next request of each worker sees the new version."""
+    site = installation(tmp_path, STATE_CACHE_SECONDS=3600, API_RATE=1000)
+    contributor = site.sitealert("org", "create", "--kind", "contributor", "--name", "Authority", "--country", "IT")
+    upload = tmp_path / "list.csv"
+    upload.write_text("target,category,reference,note\nfilms.example,streaming-video,,\n")
+    with site.serving() as url:
+        feed = f"{url}/api/v1/feed"
+        etag = get(feed, site.token).headers["ETag"]
+        unchanged = {"Authorization": f"Bearer {site.token}", "If-None-Match": etag}
+        assert all(httpx.get(feed, headers=unchanged, timeout=30).status_code == 304 for _ in range(6))
+        assert get(f"{url}/api/v1/check", q="films.example").json()["listed"] is False
+        site.sitealert("import", "--org", contributor, str(upload))
+        for _ in range(6):  # new connections: both workers answer some
+            response = httpx.get(feed, headers=unchanged, timeout=30)
+            assert response.status_code == 200 and response.headers["ETag"] != etag
+            assert get(f"{url}/api/v1/check", q="films.example").json()["listed"] is True

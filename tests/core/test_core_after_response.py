@@ -8,6 +8,7 @@ from django.db import close_old_connections, connection, transaction
 from django.http import HttpResponse
 from django.urls import path
 
+from sitealert.core import after_response as after_response_module
 from sitealert.core import bulk
 from sitealert.core.after_response import after_response
 from sitealert.listings.models import Listing
@@ -38,7 +39,10 @@ def _send(signal):
 
 @pytest.fixture(autouse=True)
 def _no_events():
+    """No events, and outside a request: a test client request whose streamed answer an earlier test
+    left unread never finished, as far as this thread knows."""
     events.clear()
+    after_response_module._request.pending = None
     yield
     events.clear()
 

@@ -25,6 +25,7 @@ from sitealert.distribution import keys
 from sitealert.distribution.publish import publish
 from sitealert.feed import builder
 from sitealert.feed.models import FeedState, new_epoch
+from sitealert.feed.state import published
 
 from .mirror_harness import replica_files
 
@@ -85,6 +86,7 @@ def restored(italy, list_targets, tree, nginx, root_file, replica_dir):
     held = replica.version, replica.checksum
     assert held == current() and held[0] == 2
     transaction.savepoint_rollback(backup)
+    published()  # as `restore` does: the processes read the list's state again
     shutil.rmtree(setting("FEED_CACHE_DIR"))
     publish(str(tree))
     assert builder.current_version() == 1
