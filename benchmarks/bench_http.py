@@ -16,7 +16,9 @@ other, each with --workers gunicorn processes on the loopback:
   the gzip JSON document's ETag), POST /api/v1/lookup of 1,000 items (a wrk Lua script), and
   GET /api/v1/feed/changes?since=V-K (K = --since-back changes), and the private lookup's
   GET /api/v1/hashes/{prefix} (the prefix of a listed target). Each wrk run follows an unmeasured
-  one of --warm-up seconds, so that every worker has loaded what the request needs.
+  one of --warm-up seconds, so that every worker has loaded what the request needs; before them,
+  the version's first feed download, first lookup and first prefix (which build what every later
+  request of that version uses) are timed on their own.
 
 The floors are measured before and after the endpoints; each endpoint's ratio is to the mean of
 the two runs of each floor. With --rounds R the endpoints are measured R times, each round
@@ -195,6 +197,14 @@ def main(argv=None):
                     "changes": (f"/api/v1/feed/changes?since={since}", [auth, "Accept-Encoding: gzip"]),
                     "hashes": (f"/api/v1/hashes/{hashlib.sha256(listed.encode()).hexdigest()[:4]}", []),
                 }
+                # What a version's first lookup and first prefix build once for every process of the
+                # host (the lookup's mapped base; the private lookup's shards), timed apart like the
+                # feed's first build: at ten million listings they take longer than a wrk run.
+                _, _, _, first_lookup = http(server.url + "/api/v1/lookup", token, method="POST",
+                                             body=json.dumps({"items": [listed]}).encode())
+                _, _, _, first_hashes = http(server.url + endpoints["hashes"][0])
+                results.update(first_lookup_seconds=first_lookup, first_hashes_seconds=first_hashes)
+                print(f"first lookup {first_lookup:.1f} s, first prefix {first_hashes:.1f} s", flush=True)
                 for name, (path, headers) in endpoints.items():
                     script = lua if name == "lookup_1000" else None
                     runs[name].append(outcome := wrk(server.url + path, args, directory, headers, script))
