@@ -1,7 +1,7 @@
 """The current (epoch, version) of the aggregated list, as a hashable value, and its checksum.
 
-Requests that only compare versions (a feed 304, changes, lookups, the check page and API) read
-it at every call. A web process keeps what it read (`current_state`), so that such a request
+Requests that only compare versions (a feed 304, lookups, the private lookup's prefixes, the
+check page and API) read it at every call. A web process keeps what it read (`current_state`), so that such a request
 costs no statement — on PostgreSQL a round trip, and Django's health check of the connection
 before it, were half the time of a feed 304. A new version is seen
 
@@ -68,7 +68,9 @@ def _read():
 def published():
     """The list's state changes in the current transaction (a new version, a pruned history, a
     restored epoch): this process forgets what it kept now, and at the commit again, when the
-    processes of this host are told too (the stamp)."""
+    processes of this host are told too (the stamp). Should the transaction roll back after a read
+    of the state inside it, this process may keep that version, never committed, for at most
+    STATE_CACHE_SECONDS; no writer reads it there."""
     forget()
     transaction.on_commit(_tell_the_host)
 
